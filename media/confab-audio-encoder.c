@@ -1,0 +1,61 @@
+/* confab-audio-encoder.c: a thin libopus wrapper with call settings. */
+#define G_LOG_DOMAIN "confab-audio-encoder"
+
+#include "confab-audio-encoder.h"
+
+#include <opus.h>
+
+struct _ConfabAudioEncoder
+{
+  OpusEncoder *opus;
+};
+
+ConfabAudioEncoder *
+confab_audio_encoder_new (int bitrate_bps, GError **error)
+{
+  g_autoptr (ConfabAudioEncoder) encoder = g_new0 (ConfabAudioEncoder, 1);
+  int err = OPUS_OK;
+
+  encoder->opus = opus_encoder_create (CONFAB_AUDIO_SAMPLE_RATE, CONFAB_AUDIO_CHANNELS,
+                                       OPUS_APPLICATION_VOIP, &err);
+  if (encoder->opus == NULL || err != OPUS_OK)
+    {
+      g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INIT,
+                   "Cannot create an Opus encoder: %s", opus_strerror (err));
+      return NULL;
+    }
+  opus_encoder_ctl (encoder->opus, OPUS_SET_BITRATE (bitrate_bps > 0 ? bitrate_bps : 32000));
+  /* Complexity 5 is ~2x cheaper than 10 (PLATFORM.md) and plenty for speech. */
+  opus_encoder_ctl (encoder->opus, OPUS_SET_COMPLEXITY (5));
+  opus_encoder_ctl (encoder->opus, OPUS_SET_SIGNAL (OPUS_SIGNAL_VOICE));
+  return g_steal_pointer (&encoder);
+}
+
+void
+confab_audio_encoder_free (ConfabAudioEncoder *encoder)
+{
+  if (encoder == NULL)
+    return;
+  if (encoder->opus != NULL)
+    opus_encoder_destroy (encoder->opus);
+  g_free (encoder);
+}
+
+gssize
+confab_audio_encoder_encode (ConfabAudioEncoder *encoder,
+                             const gint16 *samples,
+                             guint8 *packet,
+                             gsize packet_size,
+                             GError **error)
+{
+  opus_int32 len = opus_encode (encoder->opus, samples, CONFAB_AUDIO_FRAME_SAMPLES, packet,
+                                (opus_int32) MIN (packet_size, (gsize) G_MAXINT32));
+
+  if (len < 0)
+    {
+      g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_ENCODE, "Opus encode failed: %s",
+                   opus_strerror (len));
+      return -1;
+    }
+  return len;
+}

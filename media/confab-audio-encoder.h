@@ -1,0 +1,30 @@
+/* confab-audio-encoder.h: Opus as calls send it (PROTOCOL.md §5): 48 kHz
+ * mono, 20 ms frames of 960 samples, raw packets, VOIP application. */
+#pragma once
+
+#include "confab-video-encoder.h"
+
+G_BEGIN_DECLS
+
+#define CONFAB_AUDIO_SAMPLE_RATE   48000
+#define CONFAB_AUDIO_CHANNELS      1
+#define CONFAB_AUDIO_FRAME_SAMPLES 960 /* 20 ms */
+#define CONFAB_AUDIO_MAX_PACKET    1500
+
+typedef struct _ConfabAudioEncoder ConfabAudioEncoder;
+
+/* @bitrate_bps 0 picks 32 kbps. */
+ConfabAudioEncoder *confab_audio_encoder_new (int bitrate_bps, GError **error);
+void confab_audio_encoder_free (ConfabAudioEncoder *encoder);
+
+/* Encodes exactly CONFAB_AUDIO_FRAME_SAMPLES samples into @packet (at least
+ * CONFAB_AUDIO_MAX_PACKET bytes). Returns the packet length, or -1 with @error. */
+gssize confab_audio_encoder_encode (ConfabAudioEncoder *encoder,
+                                    const gint16 *samples,
+                                    guint8 *packet,
+                                    gsize packet_size,
+                                    GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabAudioEncoder, confab_audio_encoder_free)
+
+G_END_DECLS

@@ -1,0 +1,139 @@
+/* confab-test-source.c: cheap generated pictures and sound. A frame costs one
+ * computed row per plane plus row copies, so generating never competes with
+ * encoding for the CPU. */
+#define G_LOG_DOMAIN "confab-test-source"
+
+#include "confab-test-source.h"
+
+#include <math.h>
+#include <string.h>
+
+#define N_BARS       8
+#define BAR_SPEED_PX 4
+#define COUNTER_BITS 16
+#define COUNTER_CELL 16
+
+/* BT.601 limited-range YUV of white, yellow, cyan, green, magenta, red, blue, black. */
+static const guint8 bar_yuv[N_BARS][3] = {
+  { 235, 128, 128 }, { 210, 16, 146 }, { 170, 166, 16 }, { 145, 54, 34 },
+  { 106, 202, 222 }, { 81, 90, 240 },  { 41, 240, 110 }, { 16, 128, 128 },
+};
+
+struct _ConfabTestPattern
+{
+  int width;
+  int height;
+  ConfabVideoFrame *frame;
+};
+
+ConfabTestPattern *
+confab_test_pattern_new (int width, int height)
+{
+  ConfabTestPattern *pattern;
+
+  g_return_val_if_fail (width >= 16 && height >= 16 && width <= 16384 && height <= 16384, NULL);
+  pattern = g_new0 (ConfabTestPattern, 1);
+  pattern->width = width;
+  pattern->height = height;
+  return pattern;
+}
+
+void
+confab_test_pattern_free (ConfabTestPattern *pattern)
+{
+  if (pattern == NULL)
+    return;
+  g_clear_pointer (&pattern->frame, confab_video_frame_unref);
+  g_free (pattern);
+}
+
+static void
+fill_plane (guint8 *plane, int stride, int width, int height, int offset, int bar_width, int comp)
+{
+  /* One row, then copies of it: the bars are vertical. */
+  for (int x = 0; x < width; x++)
+    plane[x] = bar_yuv[((x + offset) / bar_width) % N_BARS][comp];
+  for (int y = 1; y < height; y++)
+    memcpy (plane + (gsize) y * stride, plane, width);
+}
+
+void
+confab_test_pattern_draw (ConfabVideoFrame *frame, guint64 frame_number)
+{
+  int w = frame->width, h = frame->height;
+  int cw = (w + 1) / 2, ch = (h + 1) / 2;
+  int bar_width = MAX (w / N_BARS, 1);
+  /* Bars move right: the pattern at x came from x - offset. */
+  int offset = (int) ((frame_number * BAR_SPEED_PX) % ((guint64) bar_width * N_BARS));
+  int shift = bar_width * N_BARS - offset;
+
+  fill_plane (frame->planes[0], frame->strides[0], w, h, shift, bar_width, 0);
+  fill_plane (frame->planes[1], frame->strides[1], cw, ch, shift / 2, MAX (bar_width / 2, 1), 1);
+  fill_plane (frame->planes[2], frame->strides[2], cw, ch, shift / 2, MAX (bar_width / 2, 1), 2);
+
+  /* The frame counter: a row of black/white cells on a grey strip, so a
+   * viewer (or a test) can read which frame it sees. */
+  for (int bit = 0; bit < COUNTER_BITS; bit++)
+    {
+      int x0 = bit * COUNTER_CELL;
+      guint8 value = (frame_number >> (COUNTER_BITS - 1 - bit)) & 1 ? 235 : 16;
+
+      if (x0 + COUNTER_CELL > w || COUNTER_CELL > h)
+        break;
+      for (int y = 0; y < COUNTER_CELL; y++)
+        memset (frame->planes[0] + (gsize) y * frame->strides[0] + x0, value, COUNTER_CELL);
+      for (int y = 0; y < COUNTER_CELL / 2; y++)
+        {
+          memset (frame->planes[1] + (gsize) y * frame->strides[1] + x0 / 2, 128, COUNTER_CELL / 2);
+          memset (frame->planes[2] + (gsize) y * frame->strides[2] + x0 / 2, 128, COUNTER_CELL / 2);
+        }
+    }
+}
+
+ConfabVideoFrame *
+confab_test_pattern_next (ConfabTestPattern *pattern, guint64 frame_number, gint64 pts_us)
+{
+  if (pattern->frame == NULL || !confab_video_frame_is_writable (pattern->frame))
+    {
+      g_clear_pointer (&pattern->frame, confab_video_frame_unref);
+      pattern->frame = confab_video_frame_new (pattern->width, pattern->height);
+    }
+  confab_test_pattern_draw (pattern->frame, frame_number);
+  pattern->frame->pts_us = pts_us;
+  return confab_video_frame_ref (pattern->frame);
+}
+
+struct _ConfabToneSource
+{
+  double phase;
+  double step;
+  double amplitude;
+};
+
+ConfabToneSource *
+confab_tone_source_new (double frequency, int sample_rate, double amplitude)
+{
+  ConfabToneSource *tone = g_new0 (ConfabToneSource, 1);
+
+  tone->step = 2 * G_PI * frequency / sample_rate;
+  tone->amplitude = CLAMP (amplitude, 0.0, 1.0) * 32767.0;
+  return tone;
+}
+
+void
+confab_tone_source_free (ConfabToneSource *tone)
+{
+  g_free (tone);
+}
+
+void
+confab_tone_source_fill (ConfabToneSource *tone, gint16 *samples, gsize n_samples)
+{
+  for (gsize i = 0; i < n_samples; i++)
+    {
+      samples[i] = (gint16) lrint (tone->amplitude * sin (tone->phase));
+      tone->phase += tone->step;
+      if (tone->phase >= 2 * G_PI)
+        tone->phase -= 2 * G_PI;
+    }
+}

@@ -1,0 +1,261 @@
+/* confab-video-encoder.c: libvpx in realtime mode. Settings follow what
+ * PLATFORM.md measured on 2-core machines (VP9 speed 8 with row-mt, VP8
+ * cpu-used -8) and what call software uses: CBR, no lag, error resilience. */
+#define G_LOG_DOMAIN "confab-video-encoder"
+
+#include "confab-video-encoder.h"
+
+#include <vpx/vp8cx.h>
+#include <vpx/vpx_encoder.h>
+
+/* libvpx counts time in these units; 90 kHz is the RTP video clock. */
+#define TIMEBASE_HZ         90000
+#define KEYFRAME_INTERVAL_S 5
+
+G_DEFINE_QUARK (confab - media - error - quark, confab_media_error)
+
+struct _ConfabVideoEncoder
+{
+  ConfabVideoCodec codec;
+  vpx_codec_ctx_t ctx;
+  vpx_codec_enc_cfg_t cfg;
+  vpx_image_t image;
+  int width;
+  int height;
+  int fps;
+  gboolean keyframe_requested;
+  gboolean initialized;
+  vpx_codec_pts_t next_pts;
+};
+
+gboolean
+confab_video_codec_from_string (const char *name, ConfabVideoCodec *codec)
+{
+  if (g_strcmp0 (name, "vp9") == 0)
+    *codec = CONFAB_VIDEO_CODEC_VP9;
+  else if (g_strcmp0 (name, "vp8") == 0)
+    *codec = CONFAB_VIDEO_CODEC_VP8;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+const char *
+confab_video_codec_to_string (ConfabVideoCodec codec)
+{
+  return codec == CONFAB_VIDEO_CODEC_VP8 ? "vp8" : "vp9";
+}
+
+guint
+confab_video_encoder_default_bitrate (int width, int height, int fps)
+{
+  /* 1280x720x30 / 18432 = 1500 kbps, the top camera tier of PROTOCOL.md §5. */
+  guint64 kbps = (guint64) width * height * fps / 18432;
+  return (guint) CLAMP (kbps, 100, 8000);
+}
+
+static gboolean
+control (ConfabVideoEncoder *encoder, int id, int value, const char *name, GError **error)
+{
+  vpx_codec_err_t err = vpx_codec_control_ (&encoder->ctx, id, value);
+
+  if (err != VPX_CODEC_OK)
+    {
+      g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INIT, "libvpx refused %s: %s",
+                   name, vpx_codec_err_to_string (err));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+ConfabVideoEncoder *
+confab_video_encoder_new (ConfabVideoCodec codec,
+                          int width,
+                          int height,
+                          int fps,
+                          guint bitrate_kbps,
+                          int threads,
+                          GError **error)
+{
+  g_autoptr (ConfabVideoEncoder) encoder = NULL;
+  vpx_codec_iface_t *iface;
+  vpx_codec_err_t err;
+
+  if (width < 16 || height < 16 || width > 8192 || height > 8192 || (width | height) & 1)
+    {
+      g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INVALID,
+                   "Unsupported picture size %dx%d (even sizes from 16x16 to 8192x8192)", width,
+                   height);
+      return NULL;
+    }
+  if (fps < 1 || fps > 120)
+    {
+      g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INVALID,
+                   "Unsupported frame rate %d (1 to 120)", fps);
+      return NULL;
+    }
+
+  encoder = g_new0 (ConfabVideoEncoder, 1);
+  encoder->codec = codec;
+  encoder->width = width;
+  encoder->height = height;
+  encoder->fps = fps;
+  iface = codec == CONFAB_VIDEO_CODEC_VP8 ? vpx_codec_vp8_cx () : vpx_codec_vp9_cx ();
+
+  err = vpx_codec_enc_config_default (iface, &encoder->cfg, 0);
+  if (err != VPX_CODEC_OK)
+    {
+      g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INIT,
+                   "libvpx has no default configuration: %s", vpx_codec_err_to_string (err));
+      return NULL;
+    }
+
+  if (threads <= 0)
+    /* Two cores: one thread per 640 columns, at most 2, and VP8 splits
+     * work by token partitions that only pay off from 640 wide. */
+    threads = width >= 640 ? 2 : 1;
+
+  encoder->cfg.g_w = width;
+  encoder->cfg.g_h = height;
+  encoder->cfg.g_timebase.num = 1;
+  encoder->cfg.g_timebase.den = TIMEBASE_HZ;
+  encoder->cfg.g_threads = threads;
+  encoder->cfg.g_lag_in_frames = 0; /* realtime: every input frame comes out at once */
+  encoder->cfg.g_pass = VPX_RC_ONE_PASS;
+  /* Receivers may lose frames; do not let one loss corrupt every later frame. */
+  encoder->cfg.g_error_resilient = VPX_ERROR_RESILIENT_DEFAULT;
+  encoder->cfg.rc_end_usage = VPX_CBR;
+  encoder->cfg.rc_target_bitrate =
+      bitrate_kbps > 0 ? bitrate_kbps : confab_video_encoder_default_bitrate (width, height, fps);
+  encoder->cfg.rc_min_quantizer = 2;
+  encoder->cfg.rc_max_quantizer = 56;
+  encoder->cfg.rc_undershoot_pct = 50;
+  encoder->cfg.rc_overshoot_pct = 50;
+  encoder->cfg.rc_buf_sz = 1000;
+  encoder->cfg.rc_buf_initial_sz = 500;
+  encoder->cfg.rc_buf_optimal_sz = 600;
+  /* Sequence numbers count sent frames; a dropped frame would only cost
+   * motion smoothness, but keep every frame so receivers see a steady rate. */
+  encoder->cfg.rc_dropframe_thresh = 0;
+  encoder->cfg.kf_mode = VPX_KF_AUTO;
+  encoder->cfg.kf_min_dist = 0;
+  encoder->cfg.kf_max_dist = fps * KEYFRAME_INTERVAL_S;
+
+  err = vpx_codec_enc_init (&encoder->ctx, iface, &encoder->cfg, 0);
+  if (err != VPX_CODEC_OK)
+    {
+      g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INIT,
+                   "libvpx cannot start a %s encoder: %s", confab_video_codec_to_string (codec),
+                   vpx_codec_error_detail (&encoder->ctx) ? vpx_codec_error_detail (&encoder->ctx)
+                                                          : vpx_codec_err_to_string (err));
+      return NULL;
+    }
+  encoder->initialized = TRUE;
+
+  if (codec == CONFAB_VIDEO_CODEC_VP9)
+    {
+      if (!control (encoder, VP8E_SET_CPUUSED, 8, "VP9 speed 8", error) ||
+          !control (encoder, VP9E_SET_ROW_MT, 1, "row-mt", error) ||
+          !control (encoder, VP9E_SET_TILE_COLUMNS, threads > 1 ? 1 : 0, "tile columns", error) ||
+          /* Cyclic refresh: cheap quality recovery without big key frames. */
+          !control (encoder, VP9E_SET_AQ_MODE, 3, "aq-mode", error) ||
+          !control (encoder, VP9E_SET_NOISE_SENSITIVITY, 0, "noise sensitivity", error) ||
+          !control (encoder, VP8E_SET_STATIC_THRESHOLD, 1, "static threshold", error) ||
+          !control (encoder, VP8E_SET_MAX_INTRA_BITRATE_PCT, 300, "max intra bitrate", error))
+        return NULL;
+    }
+  else
+    {
+      /* Negative cpu-used fixes the speed; a positive one lets libvpx pick. */
+      if (!control (encoder, VP8E_SET_CPUUSED, -8, "VP8 cpu-used -8", error) ||
+          !control (encoder, VP8E_SET_TOKEN_PARTITIONS, threads > 1 ? 1 : 0, "token partitions",
+                    error) ||
+          !control (encoder, VP8E_SET_NOISE_SENSITIVITY, 0, "noise sensitivity", error) ||
+          !control (encoder, VP8E_SET_STATIC_THRESHOLD, 1, "static threshold", error) ||
+          !control (encoder, VP8E_SET_MAX_INTRA_BITRATE_PCT, 300, "max intra bitrate", error))
+        return NULL;
+    }
+
+  vpx_img_wrap (&encoder->image, VPX_IMG_FMT_I420, width, height, 1, NULL);
+  return g_steal_pointer (&encoder);
+}
+
+void
+confab_video_encoder_free (ConfabVideoEncoder *encoder)
+{
+  if (encoder == NULL)
+    return;
+  if (encoder->initialized)
+    vpx_codec_destroy (&encoder->ctx);
+  g_free (encoder);
+}
+
+ConfabVideoCodec
+confab_video_encoder_get_codec (ConfabVideoEncoder *encoder)
+{
+  return encoder->codec;
+}
+
+void
+confab_video_encoder_request_keyframe (ConfabVideoEncoder *encoder)
+{
+  encoder->keyframe_requested = TRUE;
+}
+
+gboolean
+confab_video_encoder_set_bitrate (ConfabVideoEncoder *encoder, guint bitrate_kbps)
+{
+  encoder->cfg.rc_target_bitrate = bitrate_kbps;
+  return vpx_codec_enc_config_set (&encoder->ctx, &encoder->cfg) == VPX_CODEC_OK;
+}
+
+gboolean
+confab_video_encoder_encode (ConfabVideoEncoder *encoder,
+                             const ConfabVideoFrame *frame,
+                             ConfabEncodedFrame *out,
+                             GError **error)
+{
+  vpx_codec_iter_t iter = NULL;
+  const vpx_codec_cx_pkt_t *pkt;
+  vpx_enc_frame_flags_t flags = 0;
+  vpx_codec_err_t err;
+  unsigned long duration = TIMEBASE_HZ / encoder->fps;
+
+  g_return_val_if_fail (frame->width == encoder->width && frame->height == encoder->height, FALSE);
+  g_return_val_if_fail (frame->format == CONFAB_PIXEL_FORMAT_I420, FALSE);
+
+  /* Point libvpx at the frame's planes: no copy. */
+  for (int i = 0; i < 3; i++)
+    {
+      encoder->image.planes[i] = frame->planes[i];
+      encoder->image.stride[i] = frame->strides[i];
+    }
+
+  if (encoder->keyframe_requested)
+    flags |= VPX_EFLAG_FORCE_KF;
+  encoder->keyframe_requested = FALSE;
+
+  err = vpx_codec_encode (&encoder->ctx, &encoder->image, encoder->next_pts, duration, flags,
+                          VPX_DL_REALTIME);
+  encoder->next_pts += duration;
+  if (err != VPX_CODEC_OK)
+    {
+      g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_ENCODE, "libvpx encode failed: %s",
+                   vpx_codec_err_to_string (err));
+      return FALSE;
+    }
+
+  out->data = NULL;
+  out->size = 0;
+  out->is_key = FALSE;
+  out->pts_us = frame->pts_us;
+  /* Without lag or spatial layers there is at most one frame packet. */
+  while ((pkt = vpx_codec_get_cx_data (&encoder->ctx, &iter)) != NULL)
+    if (pkt->kind == VPX_CODEC_CX_FRAME_PKT && out->size == 0)
+      {
+        out->data = pkt->data.frame.buf;
+        out->size = pkt->data.frame.sz;
+        out->is_key = (pkt->data.frame.flags & VPX_FRAME_IS_KEY) != 0;
+      }
+  return TRUE;
+}
