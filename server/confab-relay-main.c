@@ -1,0 +1,131 @@
+/* confab-relay-main.c: command line of confab-relay (the contract in
+ * notes: --listen --ws-port --nats --server-id --region --jwt-secret-file). */
+#define G_LOG_DOMAIN "confab-relay"
+
+#include <glib-unix.h>
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "confab-relay.h"
+
+static gboolean
+on_signal (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Test knobs, deliberately not in --help: the tests shorten the liveness
+ * timers so they finish in seconds (docs/relay.md). */
+static guint
+env_ms (const char *name, guint fallback)
+{
+  const char *value = g_getenv (name);
+  guint64 ms;
+
+  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 1, G_MAXUINT, &ms, NULL))
+    return fallback;
+  return (guint) ms;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (GBytes) secret = NULL;
+  g_autofree char *listen_address = NULL;
+  g_autofree char *nats_url = NULL;
+  g_autofree char *server_id = NULL;
+  g_autofree char *region = NULL;
+  g_autofree char *jwt_secret_file = NULL;
+  gint ws_port = 8080;
+  gboolean version = FALSE;
+  ConfabRelayConfig config = { 0 };
+  ConfabRelay *relay;
+  GOptionEntry entries[] = {
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen_address,
+      "Address to listen on (default 0.0.0.0)", "ADDR" },
+    { "ws-port", 0, 0, G_OPTION_ARG_INT, &ws_port, "WebSocket/HTTP port (default 8080)", "N" },
+    { "nats", 0, 0, G_OPTION_ARG_STRING, &nats_url, "NATS server to share rooms with other relays",
+      "URL" },
+    { "server-id", 0, 0, G_OPTION_ARG_STRING, &server_id,
+      "Name of this relay (default hostname-pid)", "ID" },
+    { "region", 0, 0, G_OPTION_ARG_STRING, &region, "Region for health reports (default \"local\")",
+      "R" },
+    { "jwt-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &jwt_secret_file,
+      "Accept /lobby?token= room tokens signed with this HS256 secret", "FILE" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL },
+  };
+
+  context = g_option_context_new ("- Confab WebSocket relay");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("confab-relay: %s\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("confab-relay %s\n", CONFAB_VERSION);
+      return 0;
+    }
+  if (ws_port <= 0 || ws_port > 65535)
+    {
+      g_printerr ("confab-relay: --ws-port must be 1-65535\n");
+      return 2;
+    }
+  if (jwt_secret_file != NULL)
+    {
+      char *contents = NULL;
+      gsize len = 0;
+      if (!g_file_get_contents (jwt_secret_file, &contents, &len, &error))
+        {
+          g_printerr ("confab-relay: %s\n", error->message);
+          return 2;
+        }
+      /* A trailing newline from `echo secret > file` is not part of the secret. */
+      while (len > 0 && (contents[len - 1] == '\n' || contents[len - 1] == '\r'))
+        len--;
+      if (len == 0)
+        {
+          g_free (contents);
+          g_printerr ("confab-relay: %s is empty\n", jwt_secret_file);
+          return 2;
+        }
+      secret = g_bytes_new_take (contents, len);
+    }
+  if (server_id == NULL)
+    server_id = g_strdup_printf ("%s-%d", g_get_host_name (), (int) getpid ());
+
+  config.listen_address = listen_address;
+  config.ws_port = (guint16) ws_port;
+  config.nats_url = nats_url;
+  config.server_id = server_id;
+  config.region = region != NULL ? region : (char *) "local";
+  config.jwt_secret = secret;
+  config.idle_timeout_ms = env_ms ("CONFAB_RELAY_IDLE_TIMEOUT_MS", 30000);
+  config.ping_interval_ms = env_ms ("CONFAB_RELAY_PING_INTERVAL_MS", 5000);
+  config.leave_grace_ms = 2000;
+
+  loop = g_main_loop_new (NULL, FALSE);
+  relay = confab_relay_new (&config, loop, &error);
+  if (relay == NULL)
+    {
+      g_printerr ("confab-relay: %s\n", error->message);
+      return 1;
+    }
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+  g_main_loop_run (loop);
+
+  g_message ("shutting down");
+  confab_relay_free (relay);
+  if (nats_url != NULL)
+    nats_CloseAndWait (2000);
+  return 0;
+}

@@ -1,0 +1,168 @@
+/* confab-relay-private.h: the relay's state shared by its parts: the lws
+ * protocol (confab-relay.c), one client's session (confab-relay-session.c),
+ * rooms and delivery (confab-relay-room.c) and the plain HTTP endpoints
+ * (confab-relay-http.c). */
+#pragma once
+
+#include <glib.h>
+#include <libwebsockets.h>
+
+#include "confab-packet.h"
+#include "confab-relay.h"
+#include "confab-relay-buf.h"
+#include "confab-room-bus.h"
+
+G_BEGIN_DECLS
+
+/* PROTOCOL.md §4.6: upstream's per-session outbound queue length. */
+#define CONFAB_RELAY_QUEUE_LENGTH 256
+/* One coalesced write carries at most this much. */
+#define CONFAB_RELAY_COALESCE_BYTES (64 * 1024)
+/* PROTOCOL.md §4.3 */
+#define CONFAB_RELAY_KEYFRAME_REQUESTS_PER_SECOND 2
+/* PROTOCOL.md §4.6 */
+#define CONFAB_RELAY_CONGESTION_DROPS 5
+/* Reassembly buffers above this are released after use, so idle sessions that
+ * once sent a big frame do not pin megabytes. */
+#define CONFAB_RELAY_RX_KEEP_BYTES (64 * 1024)
+
+typedef struct _ConfabRoom ConfabRoom;
+typedef struct _ConfabRelaySession ConfabRelaySession;
+
+struct _ConfabRelay
+{
+  ConfabRelayConfig config;
+  struct lws_context *context;
+  ConfabRoomBus *bus;
+  GHashTable *rooms;  /* name -> ConfabRoom */
+  GQueue sessions;    /* every session, linked by relay_link */
+  ConfabArena *arena; /* one inbound packet at a time */
+  guint8 *scratch;    /* LWS_PRE + CONFAB_RELAY_COALESCE_BYTES */
+  guint tick_source;
+  gint64 last_ping_us;
+};
+
+/* A member that left; announced when the grace period ends unless the same
+ * user comes back first. */
+typedef struct
+{
+  ConfabRoom *room;
+  char *user_id;
+  char *display_name;
+  guint64 session_id;
+  guint timer;
+} ConfabPendingLeave;
+
+struct _ConfabRoom
+{
+  ConfabRelay *relay;
+  char *name;
+  GQueue sessions;            /* local sessions, linked by room_link */
+  guint member_count;         /* local active, non-observer sessions */
+  GHashTable *pending_leaves; /* user id -> ConfabPendingLeave */
+  GHashTable *remote_members; /* session ids (guint64 *) announced by other relays */
+  guint64 start_time_ms;
+  char *creator_id;
+};
+
+typedef struct
+{
+  gint64 window_start_us;
+  guint drops;
+  gint64 last_congestion_us;
+} ConfabDropCounter;
+
+struct _ConfabRelaySession
+{
+  ConfabRelay *relay;
+  ConfabRoom *room;
+  struct lws *wsi;
+  GList room_link;
+  GList relay_link;
+
+  guint64 id;
+  char *user_id;
+  char *display_name;
+  gboolean observer;
+  gboolean active;
+  gboolean killing;
+  /* Set when this session took over a pending leave of the same user. */
+  ConfabPendingLeave *resumed;
+
+  /* Inbound: reassembly of fragmented messages, bounded by the packet cap. */
+  guint8 *rx_buf;
+  gsize rx_len;
+  gsize rx_alloc;
+  gboolean rx_text;
+  gint64 last_rx_us;
+  gint64 keyframe_window_us;
+  guint keyframe_count;
+
+  /* Outbound: bounded ring of shared buffers. */
+  ConfabRelayBuf *ring[CONFAB_RELAY_QUEUE_LENGTH];
+  guint ring_head;
+  guint ring_count;
+  gboolean write_requested;
+  gboolean ping_pending;
+  guint close_code;
+  GHashTable *drop_counters; /* sender session id (guint64 *) -> ConfabDropCounter */
+  guint64 dropped;
+};
+
+/* What a WebSocket upgrade asked for, from /lobby/{user}/{room} or a token. */
+typedef struct
+{
+  char *user_id;
+  char *room;
+  char *display_name;
+  gboolean observer;
+} ConfabLobbyRequest;
+
+void confab_lobby_request_clear (ConfabLobbyRequest *request);
+/* Returns 0 when the upgrade may go on, else the HTTP status to refuse it with. */
+guint confab_relay_parse_lobby (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *out);
+
+/* lws per-connection storage: HTTP responses or the WebSocket session. */
+typedef struct
+{
+  ConfabRelaySession *session;
+  char *http_body;
+  gsize http_body_len;
+} ConfabRelayConn;
+
+/* confab-relay-http.c: returns what the protocol callback should return. */
+int confab_relay_http_request (ConfabRelay *relay, struct lws *wsi, ConfabRelayConn *conn);
+int confab_relay_http_writeable (ConfabRelay *relay, struct lws *wsi, ConfabRelayConn *conn);
+
+/* confab-relay-room.c */
+ConfabRoom *confab_room_get (ConfabRelay *relay, const char *name, const char *creator_id);
+void confab_room_maybe_free (ConfabRoom *room);
+void confab_room_free (ConfabRoom *room);
+void confab_room_session_activated (ConfabRoom *room, ConfabRelaySession *session);
+void confab_room_session_closed (ConfabRoom *room, ConfabRelaySession *session);
+ConfabPendingLeave *confab_room_take_pending_leave (ConfabRoom *room, const char *user_id);
+void confab_room_deliver (const char *room_name,
+                          ConfabRoomBusKind kind,
+                          guint64 session_id,
+                          ConfabRelayBuf *buf,
+                          gboolean remote,
+                          gpointer user_data);
+ConfabRelayBuf *confab_room_meeting_packet (ConfabRoom *room,
+                                            int event_type,
+                                            const char *user_id,
+                                            const char *display_name,
+                                            guint64 session_id);
+
+/* confab-relay-session.c */
+ConfabRelaySession *
+confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *request);
+void confab_relay_session_free (ConfabRelaySession *session);
+int confab_relay_session_receive (ConfabRelaySession *session, const guint8 *in, gsize len);
+int confab_relay_session_writeable (ConfabRelaySession *session);
+/* Queues @buf for the session; when the queue is full the packet is dropped
+ * and, if @sender is not 0, counted towards CONGESTION for that sender. */
+void
+confab_relay_session_enqueue (ConfabRelaySession *session, ConfabRelayBuf *buf, guint64 sender);
+void confab_relay_session_tick (ConfabRelaySession *session, gint64 now_us, gboolean ping);
+
+G_END_DECLS

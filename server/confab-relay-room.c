@@ -1,0 +1,337 @@
+/* confab-relay-room.c: a room's local sessions, presence (JOINED with the
+ * directory for newcomers, LEFT after the grace period, MEETING_ENDED) and the
+ * fan-out of packets arriving from the room bus. */
+#define G_LOG_DOMAIN "confab-relay"
+
+#include "confab-relay-private.h"
+
+#include <string.h>
+
+static void
+pending_leave_free (gpointer data)
+{
+  ConfabPendingLeave *leave = data;
+
+  if (leave->timer != 0)
+    g_source_remove (leave->timer);
+  g_free (leave->user_id);
+  g_free (leave->display_name);
+  g_free (leave);
+}
+
+ConfabRoom *
+confab_room_get (ConfabRelay *relay, const char *name, const char *creator_id)
+{
+  ConfabRoom *room = g_hash_table_lookup (relay->rooms, name);
+
+  if (room != NULL)
+    return room;
+  room = g_new0 (ConfabRoom, 1);
+  room->relay = relay;
+  room->name = g_strdup (name);
+  g_queue_init (&room->sessions);
+  room->pending_leaves = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_leave_free);
+  room->remote_members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  room->start_time_ms = confab_now_epoch_ms ();
+  room->creator_id = g_strdup (creator_id);
+  g_hash_table_insert (relay->rooms, room->name, room);
+  confab_room_bus_subscribe (relay->bus, room->name);
+  return room;
+}
+
+void
+confab_room_free (ConfabRoom *room)
+{
+  g_hash_table_destroy (room->pending_leaves);
+  g_hash_table_destroy (room->remote_members);
+  g_free (room->creator_id);
+  g_free (room->name);
+  g_free (room);
+}
+
+void
+confab_room_maybe_free (ConfabRoom *room)
+{
+  ConfabRelay *relay = room->relay;
+
+  if (!g_queue_is_empty (&room->sessions) || g_hash_table_size (room->pending_leaves) > 0)
+    return;
+  confab_room_bus_unsubscribe (relay->bus, room->name);
+  g_hash_table_steal (relay->rooms, room->name);
+  confab_room_free (room);
+}
+
+ConfabRelayBuf *
+confab_room_meeting_packet (ConfabRoom *room,
+                            int event_type,
+                            const char *user_id,
+                            const char *display_name,
+                            guint64 session_id)
+{
+  ConfabMeetingPacket m = CONFAB__MEETING_PACKET__INIT;
+  g_autofree char *message = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+
+  m.event_type = event_type;
+  m.room_id = room->name;
+  m.start_time_ms = room->start_time_ms;
+  m.session_id = session_id;
+  m.participant_count = room->member_count + g_hash_table_size (room->remote_members);
+  if (user_id != NULL)
+    {
+      m.target_user_id.data = (guint8 *) user_id;
+      m.target_user_id.len = strlen (user_id);
+      display_name = display_name != NULL ? display_name : user_id;
+      m.display_name.data = (guint8 *) display_name;
+      m.display_name.len = strlen (display_name);
+    }
+  if (event_type == CONFAB_MEETING_PARTICIPANT_JOINED)
+    message = g_strdup_printf ("%s has joined the meeting", user_id);
+  else if (event_type == CONFAB_MEETING_PARTICIPANT_LEFT)
+    message = g_strdup_printf ("%s has left the meeting", user_id);
+  else if (event_type == CONFAB_MEETING_ENDED)
+    message = g_strdup ("The meeting has ended");
+  m.message = message;
+  bytes = confab_packet_new_meeting (&m);
+  return confab_relay_buf_new_from_bytes (bytes);
+}
+
+ConfabPendingLeave *
+confab_room_take_pending_leave (ConfabRoom *room, const char *user_id)
+{
+  ConfabPendingLeave *leave = NULL;
+
+  if (!g_hash_table_steal_extended (room->pending_leaves, user_id, NULL, (gpointer *) &leave))
+    return NULL;
+  g_clear_handle_id (&leave->timer, g_source_remove);
+  return leave;
+}
+
+static void
+maybe_end_meeting (ConfabRoom *room)
+{
+  g_autoptr (ConfabRelayBuf) buf = NULL;
+
+  if (room->member_count > 0 || g_hash_table_size (room->pending_leaves) > 0 ||
+      g_hash_table_size (room->remote_members) > 0)
+    return;
+  /* A member who is reconnecting holds the room open. */
+  for (GList *l = room->sessions.head; l != NULL; l = l->next)
+    if (((ConfabRelaySession *) l->data)->resumed != NULL)
+      return;
+  g_message ("meeting ended room=%s", room->name);
+  buf = confab_room_meeting_packet (room, CONFAB_MEETING_ENDED, NULL, NULL, 0);
+  confab_room_bus_publish (room->relay->bus, room->name, CONFAB_ROOM_BUS_SYSTEM, 0, buf);
+}
+
+/* Publishes PARTICIPANT_LEFT for @leave and frees it. */
+static void
+announce_leave (ConfabRoom *room, ConfabPendingLeave *leave)
+{
+  g_autoptr (ConfabRelayBuf) buf = NULL;
+
+  buf = confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_LEFT, leave->user_id,
+                                    leave->display_name, leave->session_id);
+  g_hash_table_remove (room->pending_leaves, leave->user_id);
+  confab_room_bus_publish (room->relay->bus, room->name, CONFAB_ROOM_BUS_SYSTEM, 0, buf);
+}
+
+static gboolean
+on_leave_grace_over (gpointer data)
+{
+  ConfabPendingLeave *leave = data;
+  ConfabRoom *room = leave->room;
+
+  leave->timer = 0;
+  announce_leave (room, leave);
+  maybe_end_meeting (room);
+  confab_room_maybe_free (room);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_leave (ConfabRoom *room, ConfabPendingLeave *leave)
+{
+  ConfabPendingLeave *older = g_hash_table_lookup (room->pending_leaves, leave->user_id);
+
+  /* Two sessions of one user left: announce the older one now. */
+  if (older != NULL)
+    {
+      g_clear_handle_id (&older->timer, g_source_remove);
+      announce_leave (room, older);
+    }
+  leave->room = room;
+  leave->timer = g_timeout_add (room->relay->config.leave_grace_ms, on_leave_grace_over, leave);
+  g_hash_table_insert (room->pending_leaves, leave->user_id, leave);
+}
+
+void
+confab_room_session_activated (ConfabRoom *room, ConfabRelaySession *session)
+{
+  ConfabRoomBus *bus = room->relay->bus;
+  gboolean resumed = session->resumed != NULL;
+
+  /* Introduce every member already present, one PARTICIPANT_JOINED each. */
+  for (GList *l = room->sessions.head; l != NULL; l = l->next)
+    {
+      ConfabRelaySession *member = l->data;
+      g_autoptr (ConfabRelayBuf) buf = NULL;
+
+      if (member == session || !member->active || member->observer)
+        continue;
+      buf = confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_JOINED, member->user_id,
+                                        member->display_name, member->id);
+      confab_relay_session_enqueue (session, buf, 0);
+    }
+  /* Members on other relays are introduced by their relays. */
+  {
+    g_autoptr (ConfabRelayBuf) query = confab_relay_buf_new (0);
+    confab_room_bus_publish (bus, room->name, CONFAB_ROOM_BUS_PRESENCE, session->id, query);
+  }
+
+  if (session->observer)
+    return;
+  room->member_count++;
+  if (resumed)
+    {
+      /* Back within the grace period: neither LEFT nor JOINED. */
+      g_clear_pointer (&session->resumed, pending_leave_free);
+      return;
+    }
+  {
+    g_autoptr (ConfabRelayBuf) buf =
+        confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_JOINED, session->user_id,
+                                    session->display_name, session->id);
+    confab_room_bus_publish (bus, room->name, CONFAB_ROOM_BUS_SYSTEM, session->id, buf);
+  }
+}
+
+void
+confab_room_session_closed (ConfabRoom *room, ConfabRelaySession *session)
+{
+  ConfabPendingLeave *leave;
+
+  if (session->resumed != NULL)
+    {
+      /* Came back but never became active: the old session's leave stands. */
+      schedule_leave (room, g_steal_pointer (&session->resumed));
+      return;
+    }
+  if (!session->active || session->observer)
+    return;
+  room->member_count--;
+  leave = g_new0 (ConfabPendingLeave, 1);
+  leave->user_id = g_strdup (session->user_id);
+  leave->display_name = g_strdup (session->display_name);
+  leave->session_id = session->id;
+  schedule_leave (room, leave);
+}
+
+/* A system packet from another relay: keep count of the members over there, so
+ * MEETING_ENDED means the last member of the whole room left. */
+static void
+track_remote_member (ConfabRoom *room, ConfabRelayBuf *buf)
+{
+  ConfabArena *arena = room->relay->arena;
+  ConfabPacketWrapper *w;
+  ConfabMeetingPacket *m;
+  guint64 id;
+
+  confab_arena_reset (arena);
+  w = confab__packet_wrapper__unpack (confab_arena_allocator (arena), buf->len,
+                                      confab_relay_buf_payload (buf));
+  if (w == NULL || w->packet_type != CONFAB_PACKET_MEETING)
+    return;
+  m = confab__meeting_packet__unpack (confab_arena_allocator (arena), w->data.len,
+                                      w->data.data != NULL ? w->data.data : (const guint8 *) "");
+  if (m == NULL || m->session_id == 0)
+    return;
+  id = m->session_id;
+  if (m->event_type == CONFAB_MEETING_PARTICIPANT_JOINED)
+    g_hash_table_add (room->remote_members, g_memdup2 (&id, sizeof id));
+  else if (m->event_type == CONFAB_MEETING_PARTICIPANT_LEFT)
+    g_hash_table_remove (room->remote_members, &id);
+}
+
+static ConfabRelaySession *
+find_session (ConfabRoom *room, guint64 id)
+{
+  for (GList *l = room->sessions.head; l != NULL; l = l->next)
+    if (((ConfabRelaySession *) l->data)->id == id)
+      return l->data;
+  return NULL;
+}
+
+void
+confab_room_deliver (const char *room_name,
+                     ConfabRoomBusKind kind,
+                     guint64 session_id,
+                     ConfabRelayBuf *buf,
+                     gboolean remote,
+                     gpointer user_data)
+{
+  ConfabRelay *relay = user_data;
+  ConfabRoom *room = g_hash_table_lookup (relay->rooms, room_name);
+  ConfabRelaySession *target;
+
+  if (room == NULL)
+    return;
+
+  switch (kind)
+    {
+      case CONFAB_ROOM_BUS_DATA:
+        /* The hot path: every active session but the sender's own subject. */
+        for (GList *l = room->sessions.head; l != NULL; l = l->next)
+          {
+            ConfabRelaySession *s = l->data;
+            if (s->active && s->id != session_id)
+              confab_relay_session_enqueue (s, buf, session_id);
+          }
+        break;
+
+      case CONFAB_ROOM_BUS_SYSTEM:
+        if (remote)
+          track_remote_member (room, buf);
+        for (GList *l = room->sessions.head; l != NULL; l = l->next)
+          {
+            ConfabRelaySession *s = l->data;
+            if (s->active && s->id != session_id)
+              confab_relay_session_enqueue (s, buf, 0);
+          }
+        break;
+
+      case CONFAB_ROOM_BUS_CONGESTION:
+        target = find_session (room, session_id);
+        if (target != NULL)
+          confab_relay_session_enqueue (target, buf, 0);
+        break;
+
+      case CONFAB_ROOM_BUS_PRESENCE:
+        if (!remote)
+          break;
+        if (buf->len == 0)
+          {
+            /* Another relay's newcomer asks who is here. */
+            for (GList *l = room->sessions.head; l != NULL; l = l->next)
+              {
+                ConfabRelaySession *s = l->data;
+                g_autoptr (ConfabRelayBuf) joined = NULL;
+                if (!s->active || s->observer)
+                  continue;
+                joined = confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_JOINED,
+                                                     s->user_id, s->display_name, s->id);
+                confab_room_bus_publish (relay->bus, room->name, CONFAB_ROOM_BUS_PRESENCE,
+                                         session_id, joined);
+              }
+            break;
+          }
+        track_remote_member (room, buf);
+        target = find_session (room, session_id);
+        if (target != NULL)
+          confab_relay_session_enqueue (target, buf, 0);
+        break;
+
+      default:
+        break;
+    }
+}

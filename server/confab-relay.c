@@ -1,0 +1,306 @@
+/* confab-relay.c: the lws context on the GLib main loop, the one lws protocol
+ * that serves both plain HTTP and the WebSocket lobby, admission of upgrades
+ * (PROTOCOL.md §3), and the liveness tick (pings, idle timeout). */
+#define G_LOG_DOMAIN "confab-relay"
+
+#include "confab-relay-private.h"
+#include "confab-jwt.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK (confab - relay - error - quark, confab_relay_error)
+
+void
+confab_lobby_request_clear (ConfabLobbyRequest *request)
+{
+  g_clear_pointer (&request->user_id, g_free);
+  g_clear_pointer (&request->room, g_free);
+  g_clear_pointer (&request->display_name, g_free);
+  request->observer = FALSE;
+}
+
+/* Normalizes (spaces become '_') and validates a user id or room name. */
+static char *
+checked_name (const char *raw)
+{
+  g_autofree char *name = NULL;
+
+  if (raw == NULL || strcmp (raw, CONFAB_SYSTEM_USER_ID) == 0)
+    return NULL;
+  name = confab_name_normalize (raw);
+  if (!confab_name_is_valid (name) || strcmp (name, CONFAB_SYSTEM_USER_ID) == 0)
+    return NULL;
+  return g_steal_pointer (&name);
+}
+
+guint
+confab_relay_parse_lobby (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *out)
+{
+  char uri[1024];
+  char token[8200];
+  g_auto (GStrv) parts = NULL;
+  int n;
+
+  memset (out, 0, sizeof *out);
+  n = lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+  if (n <= 0)
+    return 400;
+
+  if (strcmp (uri, "/lobby") == 0 || strcmp (uri, "/lobby/") == 0)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ConfabJwtClaims) claims = NULL;
+      const char *value = lws_get_urlarg_by_name (wsi, "token=", token, sizeof token);
+      gsize secret_len = 0;
+      const guint8 *secret;
+
+      if (value == NULL)
+        return 400;
+      if (relay->config.jwt_secret == NULL)
+        return 403; /* tokens are meaningless without a secret to check them */
+      secret = g_bytes_get_data (relay->config.jwt_secret, &secret_len);
+      claims = confab_jwt_verify (value, secret, secret_len, g_get_real_time () / G_USEC_PER_SEC,
+                                  &error);
+      if (claims == NULL)
+        return g_error_matches (error, CONFAB_JWT_ERROR, CONFAB_JWT_ERROR_EXPIRED) ? 401 : 403;
+      out->user_id = checked_name (claims->sub);
+      out->room = checked_name (claims->room);
+      if (out->user_id == NULL || out->room == NULL)
+        {
+          confab_lobby_request_clear (out);
+          return 400;
+        }
+      out->display_name = g_strdup (claims->display_name);
+      out->observer = claims->observer && !claims->room_join;
+      return 0;
+    }
+
+  if (!g_str_has_prefix (uri, "/lobby/"))
+    return 404;
+  parts = g_strsplit (uri + strlen ("/lobby/"), "/", -1);
+  if (g_strv_length (parts) != 2)
+    return 400;
+  out->user_id = checked_name (parts[0]);
+  out->room = checked_name (parts[1]);
+  if (out->user_id == NULL || out->room == NULL)
+    {
+      confab_lobby_request_clear (out);
+      return 400;
+    }
+  return 0;
+}
+
+static int
+on_lws_event (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+  ConfabRelayConn *conn = user;
+  struct lws_context *context = lws_get_context (wsi);
+  ConfabRelay *relay = context != NULL ? lws_context_user (context) : NULL;
+
+  switch (reason)
+    {
+      case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        {
+          ConfabLobbyRequest request;
+          guint status;
+
+          if (in == NULL || strcmp (in, "websocket") != 0)
+            return -1;
+          status = confab_relay_parse_lobby (relay, wsi, &request);
+          confab_lobby_request_clear (&request);
+          if (status == 0)
+            return 0;
+          lws_return_http_status (wsi, status, NULL);
+          return 1;
+        }
+
+      case LWS_CALLBACK_ESTABLISHED:
+        {
+          ConfabLobbyRequest request;
+
+          /* Checked at CONFIRM_UPGRADE; the headers are still here to read again. */
+          if (confab_relay_parse_lobby (relay, wsi, &request) != 0)
+            {
+              confab_lobby_request_clear (&request);
+              return -1;
+            }
+          conn->session = confab_relay_session_new (relay, wsi, &request);
+          confab_lobby_request_clear (&request);
+          return 0;
+        }
+
+      case LWS_CALLBACK_RECEIVE:
+        if (conn->session == NULL)
+          return -1;
+        return confab_relay_session_receive (conn->session, in, len);
+
+      case LWS_CALLBACK_RECEIVE_PONG:
+        if (conn->session != NULL)
+          conn->session->last_rx_us = g_get_monotonic_time ();
+        return 0;
+
+      case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (conn->session == NULL)
+          return 0;
+        return confab_relay_session_writeable (conn->session);
+
+      case LWS_CALLBACK_CLOSED:
+        if (conn->session != NULL)
+          {
+            g_clear_pointer (&conn->session, confab_relay_session_free);
+          }
+        return 0;
+
+      case LWS_CALLBACK_HTTP:
+        return confab_relay_http_request (relay, wsi, conn);
+
+      case LWS_CALLBACK_HTTP_WRITEABLE:
+        return confab_relay_http_writeable (relay, wsi, conn);
+
+      case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+      case LWS_CALLBACK_CLOSED_HTTP:
+        if (conn != NULL)
+          g_clear_pointer (&conn->http_body, g_free);
+        return 0;
+
+      default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols relay_protocols[] = {
+  {
+      /* No subprotocol is required from clients, so this first protocol serves
+       * every WebSocket as well as plain HTTP. */
+      .name = "confab",
+      .callback = on_lws_event,
+      .per_session_data_size = sizeof (ConfabRelayConn),
+      .rx_buffer_size = 65536,
+  },
+  { NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static gboolean
+on_tick (gpointer data)
+{
+  ConfabRelay *relay = data;
+  gint64 now = g_get_monotonic_time ();
+  gboolean ping = now - relay->last_ping_us >= (gint64) relay->config.ping_interval_ms * 1000;
+  GList *next;
+
+  if (ping)
+    relay->last_ping_us = now;
+  for (GList *l = relay->sessions.head; l != NULL; l = next)
+    {
+      next = l->next;
+      confab_relay_session_tick (l->data, now, ping);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+log_from_lws (int level, const char *line)
+{
+  gsize n = strlen (line);
+
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    n--;
+  if (level & LLL_ERR)
+    g_message ("lws error: %.*s", (int) n, line);
+  else
+    g_debug ("lws: %.*s", (int) n, line);
+}
+
+ConfabRelay *
+confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **error)
+{
+  g_autoptr (ConfabRelay) relay = g_new0 (ConfabRelay, 1);
+  struct lws_context_creation_info info;
+  void *foreign_loops[1] = { loop };
+  guint tick_ms;
+
+  relay->config = *config;
+  relay->config.listen_address = g_strdup (config->listen_address);
+  relay->config.nats_url = g_strdup (config->nats_url);
+  relay->config.server_id = g_strdup (config->server_id);
+  relay->config.region = g_strdup (config->region);
+  relay->config.jwt_secret = config->jwt_secret != NULL ? g_bytes_ref (config->jwt_secret) : NULL;
+  relay->rooms = g_hash_table_new (g_str_hash, g_str_equal);
+  g_queue_init (&relay->sessions);
+  relay->arena = confab_arena_new (64 * 1024);
+  relay->scratch = g_malloc (LWS_PRE + CONFAB_RELAY_COALESCE_BYTES);
+
+  if (config->nats_url != NULL)
+    {
+      /* PROTOCOL.md §3: health.diagnostics.{region}.{service}.{server_id} */
+      g_autofree char *health_subject =
+          g_strdup_printf ("health.diagnostics.%s.websocket.%s", config->region, config->server_id);
+      relay->bus = confab_room_bus_nats_new (config->nats_url, health_subject, confab_room_deliver,
+                                             relay, error);
+      if (relay->bus == NULL)
+        return NULL;
+    }
+  else
+    relay->bus = confab_room_bus_local_new (confab_room_deliver, relay);
+
+  lws_set_log_level (LLL_ERR, log_from_lws);
+  memset (&info, 0, sizeof info);
+  info.options = LWS_SERVER_OPTION_GLIB;
+  info.foreign_loops = foreign_loops;
+  info.port = config->ws_port;
+  if (config->listen_address != NULL && strcmp (config->listen_address, "0.0.0.0") != 0 &&
+      config->listen_address[0] != '\0')
+    info.iface = relay->config.listen_address;
+  info.protocols = relay_protocols;
+  info.gid = -1;
+  info.uid = -1;
+  info.user = relay;
+  info.count_threads = 1;
+  relay->context = lws_create_context (&info);
+  if (relay->context == NULL)
+    {
+      g_set_error (error, CONFAB_RELAY_ERROR, CONFAB_RELAY_ERROR_LISTEN, "cannot listen on %s:%u",
+                   config->listen_address != NULL ? config->listen_address : "0.0.0.0",
+                   config->ws_port);
+      return NULL;
+    }
+
+  /* One timer does all periodic work: pings and the idle check. */
+  tick_ms = MIN (config->ping_interval_ms, MAX (config->idle_timeout_ms / 4, 10u));
+  tick_ms = MAX (tick_ms, 10u);
+  relay->last_ping_us = g_get_monotonic_time ();
+  relay->tick_source = g_timeout_add (tick_ms, on_tick, relay);
+  g_message ("listening on %s:%u (%s bus, server id %s)",
+             config->listen_address != NULL ? config->listen_address : "0.0.0.0", config->ws_port,
+             config->nats_url != NULL ? "NATS" : "in-process", config->server_id);
+  return g_steal_pointer (&relay);
+}
+
+void
+confab_relay_free (ConfabRelay *relay)
+{
+  GHashTableIter iter;
+  gpointer room;
+
+  if (relay == NULL)
+    return;
+  g_clear_handle_id (&relay->tick_source, g_source_remove);
+  /* Closes every connection; their sessions are freed in CLOSED. */
+  g_clear_pointer (&relay->context, lws_context_destroy);
+  g_hash_table_iter_init (&iter, relay->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &room))
+    {
+      g_hash_table_iter_steal (&iter);
+      confab_room_free (room);
+    }
+  g_clear_pointer (&relay->bus, confab_room_bus_free);
+  g_hash_table_destroy (relay->rooms);
+  confab_arena_free (relay->arena);
+  g_free (relay->scratch);
+  g_free (relay->config.listen_address);
+  g_free (relay->config.nats_url);
+  g_free (relay->config.server_id);
+  g_free (relay->config.region);
+  g_clear_pointer (&relay->config.jwt_secret, g_bytes_unref);
+  g_free (relay);
+}

@@ -1,0 +1,39 @@
+/* confab-relay.h: the WebSocket relay of PROTOCOL.md §3-§4, living on the GLib
+ * main loop. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  char *listen_address; /* NULL or "0.0.0.0": every address */
+  guint16 ws_port;
+  char *nats_url; /* NULL: in-process room bus */
+  char *server_id;
+  char *region;
+  GBytes *jwt_secret; /* NULL: /lobby?token= is refused */
+  guint idle_timeout_ms;
+  guint ping_interval_ms;
+  guint leave_grace_ms;
+} ConfabRelayConfig;
+
+typedef struct _ConfabRelay ConfabRelay;
+
+#define CONFAB_RELAY_ERROR (confab_relay_error_quark ())
+typedef enum
+{
+  CONFAB_RELAY_ERROR_LISTEN,
+  CONFAB_RELAY_ERROR_BUS,
+} ConfabRelayError;
+
+GQuark confab_relay_error_quark (void);
+
+/* Starts listening at once; serves from the default GMainContext driven by @loop. */
+ConfabRelay *confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **error);
+void confab_relay_free (ConfabRelay *relay);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabRelay, confab_relay_free)
+
+G_END_DECLS
