@@ -1,0 +1,665 @@
+/* confab-call.c: one client's side of a call (PROTOCOL.md §5). The receive
+ * path unpacks into a reused arena and touches no heap per packet unless
+ * someone listens to "media"; the send path packs into a reused scratch buffer
+ * and allocates only the GBytes the transport queues. */
+#define G_LOG_DOMAIN "confab-call"
+
+#include "confab-call.h"
+
+#include "confab-packet.h"
+#include "confab-peer-private.h"
+#include "confab-rtt.h"
+
+#include <string.h>
+
+/* PROTOCOL.md §5: probe every 200 ms while the path is young, then every second. */
+#define RTT_FAST_INTERVAL_MS  200
+#define RTT_FAST_PROBES       10 /* 2 s */
+#define RTT_SLOW_INTERVAL_MS  1000
+#define HEARTBEAT_INTERVAL_MS 1000
+
+struct _ConfabCall
+{
+  GObject parent_instance;
+
+  /* Owned */
+  ConfabTransport *transport;
+  char *user_id;
+  gsize user_id_len;
+  ConfabArena *arena;
+  guint8 *scratch; /* packed MediaPacket before wrapping */
+  gsize scratch_size;
+  GPtrArray *peers;             /* ConfabPeer, in order of appearance */
+  GHashTable *peers_by_session; /* guint64* -> ConfabPeer (borrowed from peers) */
+  GMainContext *context;
+  GSource *rtt_timer;
+  GSource *heartbeat_timer;
+
+  guint64 session_id;
+  ConfabRtt rtt;
+  guint rtt_probes_sent;
+  gboolean video_enabled;
+  gboolean audio_enabled;
+  guint64 video_sequence;
+  guint64 audio_sequence;
+  guint64 sent_video_frames;
+  guint64 sent_audio_packets;
+  guint64 undecodable_packets;
+  gboolean closed;
+};
+
+G_DEFINE_FINAL_TYPE (ConfabCall, confab_call, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_SESSION_ASSIGNED,
+  SIGNAL_PEER_JOINED,
+  SIGNAL_PEER_LEFT,
+  SIGNAL_MEDIA,
+  SIGNAL_KEYFRAME_REQUESTED,
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+stop_timer (GSource **timer)
+{
+  if (*timer == NULL)
+    return;
+  g_source_destroy (*timer);
+  g_clear_pointer (timer, g_source_unref);
+}
+
+static GSource *
+start_timer (ConfabCall *self, guint interval_ms, GSourceFunc func)
+{
+  GSource *source = g_timeout_source_new (interval_ms);
+
+  g_source_set_callback (source, func, self, NULL);
+  g_source_attach (source, self->context);
+  return source;
+}
+
+/* ---- sending --------------------------------------------------------------- */
+
+static gboolean
+send_media (ConfabCall *self, const ConfabMediaPacket *media)
+{
+  gsize len = protobuf_c_message_get_packed_size (&media->base);
+  g_autoptr (GBytes) packet = NULL;
+
+  if (len + 64 > CONFAB_MAX_PACKET_SIZE)
+    return FALSE;
+  if (self->scratch_size < len)
+    {
+      self->scratch_size = MAX (len, self->scratch_size * 2);
+      self->scratch = g_realloc (self->scratch, self->scratch_size);
+    }
+  protobuf_c_message_pack (&media->base, self->scratch);
+  packet =
+      confab_packet_wrap (CONFAB_PACKET_MEDIA, self->user_id, self->session_id, self->scratch, len);
+  return confab_transport_send (self->transport, packet);
+}
+
+static void
+init_media (ConfabCall *self, ConfabMediaPacket *media, Confab__MediaPacket__MediaType type)
+{
+  confab__media_packet__init (media);
+  media->media_type = type;
+  media->user_id.data = (guint8 *) self->user_id;
+  media->user_id.len = self->user_id_len;
+}
+
+static void
+send_rtt_probe (ConfabCall *self)
+{
+  ConfabMediaPacket media;
+
+  init_media (self, &media, CONFAB_MEDIA_RTT);
+  media.timestamp = g_get_monotonic_time () / 1000.0;
+  send_media (self, &media);
+  self->rtt_probes_sent++;
+}
+
+static void
+send_heartbeat (ConfabCall *self)
+{
+  ConfabMediaPacket media;
+  Confab__HeartbeatMetadata heartbeat = CONFAB__HEARTBEAT_METADATA__INIT;
+
+  if (self->session_id == 0)
+    return;
+  init_media (self, &media, CONFAB_MEDIA_HEARTBEAT);
+  media.timestamp = (double) confab_now_epoch_ms ();
+  heartbeat.video_enabled = self->video_enabled;
+  heartbeat.audio_enabled = self->audio_enabled;
+  media.heartbeat_metadata = &heartbeat;
+  send_media (self, &media);
+}
+
+static void
+send_keyframe_request (ConfabCall *self, ConfabPeer *peer)
+{
+  ConfabMediaPacket media;
+  const char *target = confab_peer_get_user_id (peer);
+
+  /* Addressed by the target's user id; never encrypted (PROTOCOL.md §5). */
+  init_media (self, &media, CONFAB_MEDIA_KEYFRAME_REQUEST);
+  media.user_id.data = (guint8 *) target;
+  media.user_id.len = strlen (target);
+  media.data.data = (guint8 *) "VIDEO";
+  media.data.len = 5;
+  media.timestamp = (double) confab_now_epoch_ms ();
+  send_media (self, &media);
+}
+
+gboolean
+confab_call_send_video (ConfabCall *self, ConfabVideoCodec codec, const ConfabEncodedFrame *frame)
+{
+  ConfabMediaPacket media;
+  Confab__VideoMetadata metadata = CONFAB__VIDEO_METADATA__INIT;
+  gint64 now_real, now_mono;
+
+  g_return_val_if_fail (CONFAB_IS_CALL (self), FALSE);
+  if (self->session_id == 0 || frame->size == 0)
+    return FALSE;
+
+  init_media (self, &media, CONFAB_MEDIA_VIDEO);
+  media.data.data = (guint8 *) frame->data;
+  media.data.len = frame->size;
+  media.frame_type = (char *) (frame->is_key ? "key" : "delta");
+  /* Microseconds on the wall clock at capture, so receivers can measure latency. */
+  now_real = g_get_real_time ();
+  now_mono = g_get_monotonic_time ();
+  media.timestamp = (double) (now_real - (frame->pts_us > 0 ? now_mono - frame->pts_us : 0));
+  metadata.sequence = ++self->video_sequence;
+  metadata.codec = codec == CONFAB_VIDEO_CODEC_VP8 ? CONFAB__VIDEO_CODEC__VP8
+                                                   : CONFAB__VIDEO_CODEC__VP9_PROFILE0_LEVEL10_8BIT;
+  media.video_metadata = &metadata;
+  if (!send_media (self, &media))
+    return FALSE;
+  self->sent_video_frames++;
+  return TRUE;
+}
+
+gboolean
+confab_call_send_audio (ConfabCall *self, const guint8 *opus, gsize len)
+{
+  ConfabMediaPacket media;
+  Confab__AudioMetadata metadata = CONFAB__AUDIO_METADATA__INIT;
+
+  g_return_val_if_fail (CONFAB_IS_CALL (self), FALSE);
+  if (self->session_id == 0 || len == 0)
+    return FALSE;
+
+  init_media (self, &media, CONFAB_MEDIA_AUDIO);
+  media.data.data = (guint8 *) opus;
+  media.data.len = len;
+  media.frame_type = (char *) "key";
+  media.timestamp = (double) confab_now_epoch_ms ();
+  metadata.audio_format = (char *) "opus";
+  metadata.audio_number_of_channels = 1;
+  metadata.audio_number_of_frames = 960;
+  metadata.audio_sample_rate = 48000;
+  metadata.sequence = ++self->audio_sequence;
+  media.audio_metadata = &metadata;
+  if (!send_media (self, &media))
+    return FALSE;
+  self->sent_audio_packets++;
+  return TRUE;
+}
+
+void
+confab_call_set_media_state (ConfabCall *self, gboolean video_enabled, gboolean audio_enabled)
+{
+  g_return_if_fail (CONFAB_IS_CALL (self));
+
+  video_enabled = !!video_enabled;
+  audio_enabled = !!audio_enabled;
+  if (video_enabled == self->video_enabled && audio_enabled == self->audio_enabled)
+    return;
+  self->video_enabled = video_enabled;
+  self->audio_enabled = audio_enabled;
+  send_heartbeat (self);
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+static gboolean on_rtt_timer (gpointer data);
+
+static gboolean
+on_rtt_timer (gpointer data)
+{
+  ConfabCall *self = data;
+
+  send_rtt_probe (self);
+  if (self->rtt_probes_sent == RTT_FAST_PROBES)
+    {
+      /* Young path measured: settle to one probe a second. */
+      stop_timer (&self->rtt_timer);
+      self->rtt_timer = start_timer (self, RTT_SLOW_INTERVAL_MS, on_rtt_timer);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+peer_gone (ConfabCall *self, ConfabPeer *peer)
+{
+  if (!confab_peer_is_present (peer))
+    return;
+  confab_peer_set_present (peer, FALSE);
+  g_signal_emit (self, signals[SIGNAL_PEER_LEFT], 0, peer);
+}
+
+static gboolean
+on_heartbeat_timer (gpointer data)
+{
+  ConfabCall *self = data;
+  gint64 now = g_get_monotonic_time ();
+
+  send_heartbeat (self);
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      ConfabPeer *peer = g_ptr_array_index (self->peers, i);
+
+      if (!confab_peer_is_present (peer))
+        continue;
+      if (confab_peer_is_silent (peer, now))
+        peer_gone (self, peer);
+      else if (confab_peer_take_keyframe_request (peer, now))
+        send_keyframe_request (self, peer);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- receiving ------------------------------------------------------------- */
+
+static ConfabPeer *
+ensure_peer (ConfabCall *self, guint64 session_id, gint64 now)
+{
+  ConfabPeer *peer = g_hash_table_lookup (self->peers_by_session, &session_id);
+
+  if (peer == NULL)
+    {
+      guint64 *key = g_new (guint64, 1);
+
+      *key = session_id;
+      peer = confab_peer_new (session_id, now);
+      g_ptr_array_add (self->peers, peer);
+      g_hash_table_insert (self->peers_by_session, key, peer);
+      g_signal_emit (self, signals[SIGNAL_PEER_JOINED], 0, peer);
+    }
+  else if (!confab_peer_is_present (peer))
+    {
+      confab_peer_set_present (peer, TRUE);
+      confab_peer_touch (peer, now);
+      g_signal_emit (self, signals[SIGNAL_PEER_JOINED], 0, peer);
+    }
+  return peer;
+}
+
+static gboolean
+is_system (const ProtobufCBinaryData *user_id)
+{
+  return user_id->len == strlen (CONFAB_SYSTEM_USER_ID) &&
+         memcmp (user_id->data, CONFAB_SYSTEM_USER_ID, user_id->len) == 0;
+}
+
+static gboolean
+is_us (ConfabCall *self, const ProtobufCBinaryData *user_id)
+{
+  return user_id->len == self->user_id_len &&
+         memcmp (user_id->data, self->user_id, user_id->len) == 0;
+}
+
+static void
+emit_media (ConfabCall *self, ConfabPeer *peer, const ConfabMediaPacket *media)
+{
+  g_autoptr (GBytes) data = NULL;
+  guint64 sequence = 0;
+
+  /* Copy the payload out of the arena only for someone who wants it. */
+  if (!g_signal_has_handler_pending (self, signals[SIGNAL_MEDIA], 0, FALSE))
+    return;
+  data = g_bytes_new (media->data.data, media->data.len);
+  if (media->video_metadata != NULL)
+    sequence = media->video_metadata->sequence;
+  else if (media->audio_metadata != NULL)
+    sequence = media->audio_metadata->sequence;
+  g_signal_emit (self, signals[SIGNAL_MEDIA], 0, peer, (int) media->media_type, data,
+                 g_strcmp0 (media->frame_type, "key") == 0, sequence, media->timestamp);
+}
+
+static void
+on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
+{
+  ConfabMediaPacket *media;
+  ConfabPeer *peer;
+  ProtobufCAllocator *allocator = confab_arena_allocator (self->arena);
+
+  media = confab__media_packet__unpack (allocator, wrapper->data.len, wrapper->data.data);
+  if (media == NULL)
+    {
+      /* Encrypted (E2EE) or garbage: nothing a client without keys can use. */
+      self->undecodable_packets++;
+      return;
+    }
+
+  if (media->media_type == CONFAB_MEDIA_RTT)
+    {
+      /* Our own probe, echoed by the relay; nobody else's probe reaches us. */
+      if (is_us (self, &media->user_id))
+        confab_rtt_add (&self->rtt, g_get_monotonic_time () / 1000.0 - media->timestamp);
+      return;
+    }
+
+  if (wrapper->session_id == 0 || wrapper->session_id == self->session_id ||
+      is_system (&wrapper->user_id))
+    return;
+
+  peer = ensure_peer (self, wrapper->session_id, now);
+  confab_peer_touch (peer, now);
+  if (wrapper->user_id.len > 0)
+    confab_peer_set_user_id (peer, wrapper->user_id.data, wrapper->user_id.len);
+
+  switch ((int) media->media_type)
+    {
+      case CONFAB_MEDIA_VIDEO:
+        confab_peer_on_video (peer, media->video_metadata != NULL,
+                              media->video_metadata != NULL ? media->video_metadata->sequence : 0,
+                              g_strcmp0 (media->frame_type, "key") == 0, now);
+        emit_media (self, peer, media);
+        if (confab_peer_take_keyframe_request (peer, now))
+          send_keyframe_request (self, peer);
+        break;
+
+      case CONFAB_MEDIA_AUDIO:
+        /* Receivers drop audio without metadata (PROTOCOL.md §5). */
+        if (media->audio_metadata == NULL)
+          break;
+        confab_peer_on_audio (peer);
+        emit_media (self, peer, media);
+        break;
+
+      case CONFAB_MEDIA_HEARTBEAT:
+        if (media->heartbeat_metadata != NULL)
+          confab_peer_on_heartbeat (peer, media->heartbeat_metadata->video_enabled,
+                                    media->heartbeat_metadata->audio_enabled);
+        else
+          confab_peer_on_heartbeat (peer, FALSE, FALSE);
+        break;
+
+      case CONFAB_MEDIA_KEYFRAME_REQUEST:
+        /* [confab] only requests addressed to us; upstream honours every one. */
+        if (is_us (self, &media->user_id) &&
+            (media->data.len == 0 ||
+             (media->data.len == 5 && memcmp (media->data.data, "VIDEO", 5) == 0)))
+          g_signal_emit (self, signals[SIGNAL_KEYFRAME_REQUESTED], 0, peer);
+        break;
+
+      default:
+        break;
+    }
+}
+
+static void
+on_meeting (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
+{
+  ProtobufCAllocator *allocator = confab_arena_allocator (self->arena);
+  ConfabMeetingPacket *meeting;
+  ConfabPeer *peer;
+
+  meeting = confab__meeting_packet__unpack (allocator, wrapper->data.len, wrapper->data.data);
+  if (meeting == NULL || meeting->session_id == 0 || meeting->session_id == self->session_id)
+    return;
+
+  switch ((int) meeting->event_type)
+    {
+      case CONFAB_MEETING_PARTICIPANT_JOINED:
+        peer = ensure_peer (self, meeting->session_id, now);
+        confab_peer_touch (peer, now);
+        if (meeting->target_user_id.len > 0)
+          confab_peer_set_user_id (peer, meeting->target_user_id.data, meeting->target_user_id.len);
+        if (meeting->display_name.len > 0)
+          confab_peer_set_display_name (peer, meeting->display_name.data,
+                                        meeting->display_name.len);
+        break;
+
+      case CONFAB_MEETING_PARTICIPANT_LEFT:
+        peer = g_hash_table_lookup (self->peers_by_session, &meeting->session_id);
+        if (peer != NULL)
+          peer_gone (self, peer);
+        break;
+
+      default:
+        break;
+    }
+}
+
+static void
+on_session_assigned (ConfabCall *self, guint64 session_id)
+{
+  if (session_id == 0 || self->session_id != 0)
+    return;
+  self->session_id = session_id;
+  g_signal_emit (self, signals[SIGNAL_SESSION_ASSIGNED], 0, session_id);
+  /* The first non-probe packet makes the session active in the room. */
+  send_heartbeat (self);
+  self->heartbeat_timer = start_timer (self, HEARTBEAT_INTERVAL_MS, on_heartbeat_timer);
+}
+
+static void
+on_transport_packet (ConfabTransport *transport, GBytes *bytes, ConfabCall *self)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  ConfabPacketWrapper *wrapper;
+  gint64 now = g_get_monotonic_time ();
+
+  confab_arena_reset (self->arena);
+  wrapper = confab__packet_wrapper__unpack (confab_arena_allocator (self->arena), len, data);
+  if (wrapper == NULL)
+    {
+      self->undecodable_packets++;
+      return;
+    }
+
+  switch ((int) wrapper->packet_type)
+    {
+      case CONFAB_PACKET_SESSION_ASSIGNED:
+        on_session_assigned (self, wrapper->session_id);
+        break;
+      case CONFAB_PACKET_MEDIA:
+        on_media (self, wrapper, now);
+        break;
+      case CONFAB_PACKET_MEETING:
+        on_meeting (self, wrapper, now);
+        break;
+      default:
+        /* Other packets from a peer still prove it is there. */
+        if (wrapper->session_id != 0 && wrapper->session_id != self->session_id &&
+            !is_system (&wrapper->user_id))
+          {
+            ConfabPeer *peer = g_hash_table_lookup (self->peers_by_session, &wrapper->session_id);
+            if (peer != NULL)
+              confab_peer_touch (peer, now);
+          }
+        break;
+    }
+}
+
+static void
+on_transport_connected (ConfabTransport *transport, ConfabCall *self)
+{
+  send_rtt_probe (self);
+  self->rtt_timer = start_timer (self, RTT_FAST_INTERVAL_MS, on_rtt_timer);
+}
+
+static void
+on_transport_closed (ConfabTransport *transport, const GError *error, ConfabCall *self)
+{
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  stop_timer (&self->rtt_timer);
+  stop_timer (&self->heartbeat_timer);
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
+}
+
+/* ---- object ---------------------------------------------------------------- */
+
+static void
+confab_call_dispose (GObject *object)
+{
+  ConfabCall *self = CONFAB_CALL (object);
+
+  stop_timer (&self->rtt_timer);
+  stop_timer (&self->heartbeat_timer);
+  if (self->transport != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->transport, self);
+      g_clear_object (&self->transport);
+    }
+  G_OBJECT_CLASS (confab_call_parent_class)->dispose (object);
+}
+
+static void
+confab_call_finalize (GObject *object)
+{
+  ConfabCall *self = CONFAB_CALL (object);
+
+  g_free (self->user_id);
+  g_free (self->scratch);
+  confab_arena_free (self->arena);
+  g_hash_table_unref (self->peers_by_session);
+  g_ptr_array_unref (self->peers);
+  g_main_context_unref (self->context);
+  G_OBJECT_CLASS (confab_call_parent_class)->finalize (object);
+}
+
+static void
+confab_call_class_init (ConfabCallClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = confab_call_dispose;
+  object_class->finalize = confab_call_finalize;
+
+  signals[SIGNAL_SESSION_ASSIGNED] =
+      g_signal_new ("session-assigned", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
+  signals[SIGNAL_PEER_JOINED] =
+      g_signal_new ("peer-joined", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, CONFAB_TYPE_PEER);
+  signals[SIGNAL_PEER_LEFT] =
+      g_signal_new ("peer-left", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, CONFAB_TYPE_PEER);
+  /* (peer, MediaPacket.MediaType, payload, is key, sequence, sender timestamp):
+   * VIDEO and AUDIO as they arrive, for decoders. */
+  signals[SIGNAL_MEDIA] = g_signal_new (
+      "media", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 6,
+      CONFAB_TYPE_PEER, G_TYPE_INT, G_TYPE_BYTES, G_TYPE_BOOLEAN, G_TYPE_UINT64, G_TYPE_DOUBLE);
+  /* A peer asked us (by our user id) for a key frame. */
+  signals[SIGNAL_KEYFRAME_REQUESTED] =
+      g_signal_new ("keyframe-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 1, CONFAB_TYPE_PEER);
+  signals[SIGNAL_CLOSED] =
+      g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+confab_call_init (ConfabCall *self)
+{
+  /* Room for a typical key frame without a first overflow. */
+  self->arena = confab_arena_new (256 * 1024);
+  self->peers = g_ptr_array_new_with_free_func (g_object_unref);
+  self->peers_by_session = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  confab_rtt_init (&self->rtt);
+}
+
+ConfabCall *
+confab_call_new (ConfabTransport *transport, const char *user_id)
+{
+  ConfabCall *self;
+
+  g_return_val_if_fail (CONFAB_IS_TRANSPORT (transport), NULL);
+  g_return_val_if_fail (user_id != NULL, NULL);
+
+  self = g_object_new (CONFAB_TYPE_CALL, NULL);
+  self->transport = g_object_ref (transport);
+  self->user_id = g_strdup (user_id);
+  self->user_id_len = strlen (user_id);
+  self->context = g_main_context_ref_thread_default ();
+  g_signal_connect (transport, "connected", G_CALLBACK (on_transport_connected), self);
+  g_signal_connect (transport, "packet", G_CALLBACK (on_transport_packet), self);
+  g_signal_connect (transport, "closed", G_CALLBACK (on_transport_closed), self);
+  return self;
+}
+
+void
+confab_call_start (ConfabCall *self)
+{
+  g_return_if_fail (CONFAB_IS_CALL (self));
+  confab_transport_open (self->transport);
+}
+
+void
+confab_call_leave (ConfabCall *self)
+{
+  g_return_if_fail (CONFAB_IS_CALL (self));
+  stop_timer (&self->rtt_timer);
+  stop_timer (&self->heartbeat_timer);
+  confab_transport_close (self->transport);
+}
+
+ConfabTransport *
+confab_call_get_transport (ConfabCall *self)
+{
+  return self->transport;
+}
+
+const char *
+confab_call_get_user_id (ConfabCall *self)
+{
+  return self->user_id;
+}
+
+guint64
+confab_call_get_session_id (ConfabCall *self)
+{
+  return self->session_id;
+}
+
+double
+confab_call_get_rtt_ms (ConfabCall *self)
+{
+  return confab_rtt_average (&self->rtt);
+}
+
+guint64
+confab_call_get_sent_video_frames (ConfabCall *self)
+{
+  return self->sent_video_frames;
+}
+
+guint64
+confab_call_get_sent_audio_packets (ConfabCall *self)
+{
+  return self->sent_audio_packets;
+}
+
+GPtrArray *
+confab_call_get_peers (ConfabCall *self)
+{
+  return self->peers;
+}
+
+ConfabPeer *
+confab_call_lookup_peer (ConfabCall *self, guint64 session_id)
+{
+  return g_hash_table_lookup (self->peers_by_session, &session_id);
+}

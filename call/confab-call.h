@@ -1,0 +1,49 @@
+/* confab-call.h: this client's side of one call over one ConfabTransport:
+ * session id, RTT probes, heartbeats, sending encoded media, and the peers and
+ * their media as they arrive. GTK-free; the CLI uses it now, the app later. */
+#pragma once
+
+#include "confab-peer.h"
+#include "confab-transport.h"
+#include "confab-video-encoder.h"
+
+G_BEGIN_DECLS
+
+#define CONFAB_TYPE_CALL (confab_call_get_type ())
+G_DECLARE_FINAL_TYPE (ConfabCall, confab_call, CONFAB, CALL, GObject)
+
+/* @user_id is what this client puts in every PacketWrapper and MediaPacket.
+ * Signals are emitted on the thread-default main context of the caller. */
+ConfabCall *confab_call_new (ConfabTransport *transport, const char *user_id);
+
+/* Opens the transport; "session-assigned" follows, or "closed" with an error. */
+void confab_call_start (ConfabCall *self);
+/* Closes the transport politely; "closed" follows with a NULL error. */
+void confab_call_leave (ConfabCall *self);
+
+ConfabTransport *confab_call_get_transport (ConfabCall *self);
+const char *confab_call_get_user_id (ConfabCall *self);
+/* 0 until SESSION_ASSIGNED. */
+guint64 confab_call_get_session_id (ConfabCall *self);
+/* Mean of the last 10 RTT samples in ms, or -1 before the first echo. */
+double confab_call_get_rtt_ms (ConfabCall *self);
+
+/* What our heartbeats announce; a change sends one at once. */
+void confab_call_set_media_state (ConfabCall *self, gboolean video_enabled, gboolean audio_enabled);
+
+/* One whole encoded camera frame; numbered +1 per call. FALSE when not sent
+ * (not in a session yet, or the transport's queue is full). */
+gboolean
+confab_call_send_video (ConfabCall *self, ConfabVideoCodec codec, const ConfabEncodedFrame *frame);
+/* One 20 ms Opus packet (48 kHz mono). */
+gboolean confab_call_send_audio (ConfabCall *self, const guint8 *opus, gsize len);
+
+guint64 confab_call_get_sent_video_frames (ConfabCall *self);
+guint64 confab_call_get_sent_audio_packets (ConfabCall *self);
+
+/* Every peer seen in this call, present or not, in order of appearance.
+ * (transfer none) */
+GPtrArray *confab_call_get_peers (ConfabCall *self);
+ConfabPeer *confab_call_lookup_peer (ConfabCall *self, guint64 session_id);
+
+G_END_DECLS

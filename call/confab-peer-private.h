@@ -1,0 +1,42 @@
+/* confab-peer-private.h: how ConfabCall feeds a ConfabPeer. Kept apart from the
+ * public header so tests can drive the per-peer rules (gaps, keyframe-request
+ * pacing, silence) without a network. All times are monotonic microseconds. */
+#pragma once
+
+#include "confab-peer.h"
+
+G_BEGIN_DECLS
+
+/* PROTOCOL.md §5 */
+#define CONFAB_KEYFRAME_REQUEST_AFTER_US    (1 * G_USEC_PER_SEC)
+#define CONFAB_KEYFRAME_REQUEST_INTERVAL_US (500 * 1000)
+#define CONFAB_PEER_SILENCE_TIMEOUT_US      (15 * G_USEC_PER_SEC)
+
+ConfabPeer *confab_peer_new (guint64 session_id, gint64 now_us);
+
+/* Returns TRUE when the id changed. */
+gboolean confab_peer_set_user_id (ConfabPeer *self, const guint8 *user_id, gsize len);
+void confab_peer_set_display_name (ConfabPeer *self, const guint8 *name, gsize len);
+void confab_peer_set_present (ConfabPeer *self, gboolean present);
+
+/* Any packet from the peer. */
+void confab_peer_touch (ConfabPeer *self, gint64 now_us);
+gboolean confab_peer_is_silent (ConfabPeer *self, gint64 now_us);
+
+/* A video frame with sequence @sequence (@has_sequence FALSE when the sender
+ * sent no video_metadata). Counts gaps: a jump forward means frames were lost
+ * and the picture stays broken until a key frame. */
+void confab_peer_on_video (
+    ConfabPeer *self, gboolean has_sequence, guint64 sequence, gboolean is_key, gint64 now_us);
+void confab_peer_on_audio (ConfabPeer *self);
+void confab_peer_on_heartbeat (ConfabPeer *self, gboolean video_enabled, gboolean audio_enabled);
+
+/* TRUE when a keyframe request is due now: a gap is still unrepaired by a key
+ * frame after CONFAB_KEYFRAME_REQUEST_AFTER_US, and the last request to this
+ * peer is at least CONFAB_KEYFRAME_REQUEST_INTERVAL_US old. A TRUE answer
+ * counts as a request sent. */
+gboolean confab_peer_take_keyframe_request (ConfabPeer *self, gint64 now_us);
+/* TRUE while the peer's video is broken by a gap. */
+gboolean confab_peer_is_waiting_for_keyframe (ConfabPeer *self);
+
+G_END_DECLS
