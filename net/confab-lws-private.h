@@ -14,8 +14,12 @@ struct lws_context *confab_lws_client_context_new (GMainContext *context,
                                                    const struct lws_protocols *protocols,
                                                    void *user);
 
-/* Destroys @lws_context from an idle callback on its main context: lws must
- * never be torn down from inside one of its own callbacks. */
-void confab_lws_context_destroy_later (GMainContext *context, struct lws_context *lws_context);
+/* Destroys @lws_context from an idle callback on its main context (lws must
+ * never be torn down from inside one of its own callbacks), then frees @user
+ * with @user_free: lws calls back with its context user until destroyed. */
+void confab_lws_context_destroy_later (GMainContext *context,
+                                       struct lws_context *lws_context,
+                                       gpointer user,
+                                       GDestroyNotify user_free);
 
 G_END_DECLS

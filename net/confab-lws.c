@@ -74,22 +74,40 @@ confab_lws_client_context_new (GMainContext *context,
   return lws_create_context (&info);
 }
 
+typedef struct
+{
+  struct lws_context *lws_context;
+  gpointer user;
+  GDestroyNotify user_free;
+} DestroyLater;
+
 static gboolean
 destroy_in_idle (gpointer data)
 {
-  lws_context_destroy (data);
+  DestroyLater *later = data;
+
+  if (later->lws_context != NULL)
+    lws_context_destroy (later->lws_context);
+  if (later->user_free != NULL)
+    later->user_free (later->user);
+  g_free (later);
   return G_SOURCE_REMOVE;
 }
 
 void
-confab_lws_context_destroy_later (GMainContext *context, struct lws_context *lws_context)
+confab_lws_context_destroy_later (GMainContext *context,
+                                  struct lws_context *lws_context,
+                                  gpointer user,
+                                  GDestroyNotify user_free)
 {
   g_autoptr (GSource) source = NULL;
+  DestroyLater *later = g_new0 (DestroyLater, 1);
 
-  if (lws_context == NULL)
-    return;
+  later->lws_context = lws_context;
+  later->user = user;
+  later->user_free = user_free;
   source = g_idle_source_new ();
-  g_source_set_callback (source, destroy_in_idle, lws_context, NULL);
+  g_source_set_callback (source, destroy_in_idle, later, NULL);
   g_source_set_static_name (source, "[confab] lws context destroy");
   g_source_attach (source, context);
 }

@@ -50,6 +50,15 @@ struct _ConfabWsTransport
 G_DEFINE_FINAL_TYPE (ConfabWsTransport, confab_ws_transport, CONFAB_TYPE_TRANSPORT)
 
 static void
+ws_connection_free (gpointer data)
+{
+  WsConnection *conn = data;
+
+  g_main_context_unref (conn->context);
+  g_free (conn);
+}
+
+static void
 clear_queue (ConfabWsTransport *self)
 {
   GBytes *bytes;
@@ -322,9 +331,7 @@ confab_ws_transport_dispose (GObject *object)
       conn->self = NULL;
       /* Tear lws down later, from the main loop, never from inside a callback:
        * dispose may run in a signal handler that lws is calling. */
-      confab_lws_context_destroy_later (conn->context, conn->lws);
-      g_main_context_unref (conn->context);
-      g_free (conn);
+      confab_lws_context_destroy_later (conn->context, conn->lws, conn, ws_connection_free);
     }
   clear_queue (self);
   G_OBJECT_CLASS (confab_ws_transport_parent_class)->dispose (object);

@@ -1,0 +1,707 @@
+/* confab-cli.c: a headless Confab client. `confab-cli join URL` joins a room,
+ * sends generated video and audio encoded in real time, counts what peers
+ * send, and prints one JSON summary line on exit (docs/cli.md). */
+#define G_LOG_DOMAIN "confab-cli"
+
+#include "confab-audio-encoder.h"
+#include "confab-call.h"
+#include "confab-invite.h"
+#include "confab-test-source.h"
+#include "confab-video-encoder.h"
+#include "confab-ws-transport.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define EXIT_EXPECTATION_FAILED  1
+#define EXIT_USAGE_OR_CONNECTION 2
+
+/* Time to receive what peers sent just before we stopped sending. */
+#define LINGER_MS        500
+#define CLOSE_TIMEOUT_MS 2000
+#define JOIN_TIMEOUT_S   15
+/* Audio keeps real time: catch up at most this many 20 ms packets per tick. */
+#define AUDIO_MAX_CATCH_UP 5
+
+typedef struct
+{
+  /* Options */
+  char *url;
+  char *name;
+  char *server;
+  gboolean video;
+  gboolean audio;
+  ConfabVideoCodec codec;
+  int width;
+  int height;
+  int fps;
+  double duration_s;
+  int expect_peers;
+
+  /* Owned */
+  GMainLoop *loop;
+  ConfabInvite *invite;
+  ConfabCall *call;
+  ConfabVideoEncoder *video_encoder;
+  ConfabTestPattern *pattern;
+  ConfabAudioEncoder *audio_encoder;
+  ConfabToneSource *tone;
+  GSource *video_ticker;
+  GSource *audio_ticker;
+  guint duration_id;
+  guint join_timeout_id;
+  guint close_timeout_id;
+  guint linger_id;
+
+  gint64 start_us;
+  gint64 join_us;
+  gint64 media_start_us;
+  guint64 video_frames_due;
+  guint64 video_frames_skipped;
+  guint64 audio_packets_due;
+  gint64 encode_us_total;
+  guint64 encode_count;
+  guint64 keyframes_forced;
+  gboolean stopping;
+  int exit_code;
+  char *error;
+} Cli;
+
+static void cli_stop (Cli *cli);
+
+static G_GNUC_PRINTF (2, 3) void cli_fail (Cli *cli, const char *format, ...)
+{
+  va_list args;
+
+  if (cli->error != NULL)
+    return;
+  va_start (args, format);
+  cli->error = g_strdup_vprintf (format, args);
+  va_end (args);
+  cli->exit_code = EXIT_USAGE_OR_CONNECTION;
+}
+
+/* ---- pacing ------------------------------------------------------------------ */
+
+/* A GSource that fires at absolute monotonic times, so frames follow the
+ * wall clock instead of accumulating timer drift. */
+typedef gboolean (*TickFunc) (Cli *cli, gint64 now);
+
+typedef struct
+{
+  GSource source;
+  TickFunc func;
+  Cli *cli;
+} Ticker;
+
+static gboolean
+ticker_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  Ticker *ticker = (Ticker *) source;
+
+  return ticker->func (ticker->cli, g_get_monotonic_time ());
+}
+
+static GSourceFuncs ticker_funcs = { .dispatch = ticker_dispatch };
+
+static GSource *
+ticker_new (Cli *cli, TickFunc func, gint64 first_us)
+{
+  Ticker *ticker = (Ticker *) g_source_new (&ticker_funcs, sizeof (Ticker));
+
+  ticker->func = func;
+  ticker->cli = cli;
+  g_source_set_ready_time (&ticker->source, first_us);
+  g_source_set_priority (&ticker->source, G_PRIORITY_HIGH);
+  g_source_attach (&ticker->source, NULL);
+  return &ticker->source;
+}
+
+static void
+clear_ticker (GSource **ticker)
+{
+  if (*ticker == NULL)
+    return;
+  g_source_destroy (*ticker);
+  g_clear_pointer (ticker, g_source_unref);
+}
+
+static gint64
+video_frame_time (Cli *cli, guint64 index)
+{
+  return cli->media_start_us + (gint64) (index * G_USEC_PER_SEC / cli->fps);
+}
+
+static gboolean
+on_video_tick (Cli *cli, gint64 now)
+{
+  g_autoptr (ConfabVideoFrame) frame = NULL;
+  g_autoptr (GError) error = NULL;
+  ConfabEncodedFrame encoded;
+  guint64 due = (guint64) ((now - cli->media_start_us) * cli->fps / G_USEC_PER_SEC);
+  gint64 t0;
+
+  /* Behind by more than a frame: skip, as a camera would, rather than burst. */
+  if (due > cli->video_frames_due)
+    {
+      cli->video_frames_skipped += due - cli->video_frames_due;
+      cli->video_frames_due = due;
+    }
+
+  t0 = g_get_monotonic_time ();
+  frame = confab_test_pattern_next (cli->pattern, cli->video_frames_due,
+                                    video_frame_time (cli, cli->video_frames_due));
+  if (!confab_video_encoder_encode (cli->video_encoder, frame, &encoded, &error))
+    {
+      cli_fail (cli, "%s", error->message);
+      cli_stop (cli);
+      return G_SOURCE_REMOVE;
+    }
+  cli->encode_us_total += g_get_monotonic_time () - t0;
+  cli->encode_count++;
+  if (encoded.size > 0)
+    confab_call_send_video (cli->call, cli->codec, &encoded);
+
+  cli->video_frames_due++;
+  g_source_set_ready_time (cli->video_ticker, video_frame_time (cli, cli->video_frames_due));
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_audio_tick (Cli *cli, gint64 now)
+{
+  gint16 samples[CONFAB_AUDIO_FRAME_SAMPLES];
+  guint8 packet[CONFAB_AUDIO_MAX_PACKET];
+  guint64 due = (guint64) ((now - cli->media_start_us) / 20000) + 1;
+
+  if (due > cli->audio_packets_due + AUDIO_MAX_CATCH_UP)
+    cli->audio_packets_due = due - AUDIO_MAX_CATCH_UP;
+  while (cli->audio_packets_due < due)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize len;
+
+      confab_tone_source_fill (cli->tone, samples, G_N_ELEMENTS (samples));
+      len =
+          confab_audio_encoder_encode (cli->audio_encoder, samples, packet, sizeof packet, &error);
+      if (len < 0)
+        {
+          cli_fail (cli, "%s", error->message);
+          cli_stop (cli);
+          return G_SOURCE_REMOVE;
+        }
+      confab_call_send_audio (cli->call, packet, len);
+      cli->audio_packets_due++;
+    }
+  g_source_set_ready_time (cli->audio_ticker,
+                           cli->media_start_us + (gint64) cli->audio_packets_due * 20000);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- call events --------------------------------------------------------------- */
+
+static gboolean
+on_close_timeout (gpointer data)
+{
+  Cli *cli = data;
+
+  cli->close_timeout_id = 0;
+  g_main_loop_quit (cli->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_linger_done (gpointer data)
+{
+  Cli *cli = data;
+
+  cli->linger_id = 0;
+  confab_call_leave (cli->call);
+  cli->close_timeout_id = g_timeout_add (CLOSE_TIMEOUT_MS, on_close_timeout, cli);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+cli_stop (Cli *cli)
+{
+  if (cli->stopping)
+    return;
+  cli->stopping = TRUE;
+  clear_ticker (&cli->video_ticker);
+  clear_ticker (&cli->audio_ticker);
+  g_clear_handle_id (&cli->duration_id, g_source_remove);
+  g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
+  if (cli->call == NULL || confab_transport_is_closed (confab_call_get_transport (cli->call)))
+    {
+      g_main_loop_quit (cli->loop);
+      return;
+    }
+  if (cli->error != NULL || confab_call_get_session_id (cli->call) == 0)
+    on_linger_done (cli);
+  else
+    cli->linger_id = g_timeout_add (LINGER_MS, on_linger_done, cli);
+}
+
+static gboolean
+on_duration_elapsed (gpointer data)
+{
+  Cli *cli = data;
+
+  cli->duration_id = 0;
+  cli_stop (cli);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_join_timeout (gpointer data)
+{
+  Cli *cli = data;
+
+  cli->join_timeout_id = 0;
+  cli_fail (cli, "No session from the relay within %d s", JOIN_TIMEOUT_S);
+  cli_stop (cli);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_unix_signal (gpointer data)
+{
+  cli_stop (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
+{
+  cli->join_us = g_get_monotonic_time ();
+  g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
+  if (cli->stopping)
+    return;
+
+  cli->media_start_us = cli->join_us;
+  if (cli->video)
+    cli->video_ticker = ticker_new (cli, on_video_tick, cli->media_start_us);
+  if (cli->audio)
+    cli->audio_ticker = ticker_new (cli, on_audio_tick, cli->media_start_us);
+  if (cli->duration_s > 0)
+    cli->duration_id = g_timeout_add ((guint) (cli->duration_s * 1000), on_duration_elapsed, cli);
+}
+
+static void
+on_keyframe_requested (ConfabCall *call, ConfabPeer *peer, Cli *cli)
+{
+  if (cli->video_encoder == NULL)
+    return;
+  cli->keyframes_forced++;
+  confab_video_encoder_request_keyframe (cli->video_encoder);
+}
+
+static void
+on_call_closed (ConfabCall *call, const GError *error, Cli *cli)
+{
+  if (error != NULL && !cli->stopping)
+    cli_fail (cli, "%s", error->message);
+  cli->stopping = FALSE; /* let cli_stop() finish the loop */
+  cli_stop (cli);
+  g_clear_handle_id (&cli->close_timeout_id, g_source_remove);
+  g_main_loop_quit (cli->loop);
+}
+
+static void
+start_call (Cli *cli, const char *ws_base)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *lobby = NULL;
+  g_autoptr (ConfabTransport) transport = NULL;
+
+  lobby = confab_invite_lobby_url (cli->invite, ws_base, cli->name, &error);
+  if (lobby == NULL)
+    {
+      cli_fail (cli, "%s", error->message);
+      g_main_loop_quit (cli->loop);
+      return;
+    }
+  transport = confab_ws_transport_new (lobby, &error);
+  if (transport == NULL)
+    {
+      cli_fail (cli, "%s", error->message);
+      g_main_loop_quit (cli->loop);
+      return;
+    }
+  cli->call = confab_call_new (transport, cli->name != NULL ? cli->name : cli->invite->user);
+  confab_call_set_media_state (cli->call, cli->video, cli->audio);
+  g_signal_connect (cli->call, "session-assigned", G_CALLBACK (on_session_assigned), cli);
+  g_signal_connect (cli->call, "keyframe-requested", G_CALLBACK (on_keyframe_requested), cli);
+  g_signal_connect (cli->call, "closed", G_CALLBACK (on_call_closed), cli);
+  confab_call_start (cli->call);
+}
+
+static void
+on_config_fetched (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Cli *cli = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabServerConfig) config = confab_server_config_fetch_finish (result, &error);
+
+  if (config == NULL)
+    {
+      cli_fail (cli, "%s", error->message);
+      g_main_loop_quit (cli->loop);
+      return;
+    }
+  if (cli->stopping)
+    {
+      g_main_loop_quit (cli->loop);
+      return;
+    }
+  start_call (cli, config->ws_url);
+}
+
+/* ---- summary ----------------------------------------------------------------- */
+
+static void
+append_json_string (GString *out, const char *text)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      guchar c = *p;
+      if (c == '"' || c == '\\')
+        g_string_append_printf (out, "\\%c", c);
+      else if (c < 0x20)
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_c (out, c);
+    }
+  g_string_append_c (out, '"');
+}
+
+static double
+cpu_seconds (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+static char *
+build_summary (Cli *cli, gboolean *expectation_met)
+{
+  GString *out = g_string_new ("{");
+  GPtrArray *peers = cli->call != NULL ? confab_call_get_peers (cli->call) : NULL;
+  double rtt = cli->call != NULL ? confab_call_get_rtt_ms (cli->call) : -1;
+  double wall_s = (g_get_monotonic_time () - cli->start_us) / 1e6;
+  guint n_peers = peers != NULL ? peers->len : 0;
+
+  *expectation_met = (int) n_peers >= cli->expect_peers;
+
+  g_string_append_printf (out, "\"session_id\":%" G_GUINT64_FORMAT ",",
+                          cli->call != NULL ? confab_call_get_session_id (cli->call) : 0);
+  g_string_append (out, "\"transport\":");
+  append_json_string (out, cli->call != NULL
+                               ? confab_transport_get_kind (confab_call_get_transport (cli->call))
+                               : "websocket");
+  if (rtt >= 0)
+    g_string_append_printf (out, ",\"rtt_ms\":%.3f", rtt);
+  else
+    g_string_append (out, ",\"rtt_ms\":null");
+  if (cli->join_us > 0)
+    g_string_append_printf (out, ",\"join_ms\":%.1f", (cli->join_us - cli->start_us) / 1000.0);
+  else
+    g_string_append (out, ",\"join_ms\":null");
+  g_string_append_printf (
+      out,
+      ",\"sent\":{\"video_frames\":%" G_GUINT64_FORMAT ",\"audio_packets\":%" G_GUINT64_FORMAT
+      ",\"video_frames_skipped\":%" G_GUINT64_FORMAT ",\"keyframes_forced\":%" G_GUINT64_FORMAT "}",
+      cli->call != NULL ? confab_call_get_sent_video_frames (cli->call) : 0,
+      cli->call != NULL ? confab_call_get_sent_audio_packets (cli->call) : 0,
+      cli->video_frames_skipped, cli->keyframes_forced);
+  if (cli->video)
+    g_string_append_printf (
+        out,
+        ",\"video\":{\"codec\":\"%s\",\"width\":%d,\"height\":%d,\"fps\":%d,"
+        "\"encode_ms_avg\":%.2f}",
+        confab_video_codec_to_string (cli->codec), cli->width, cli->height, cli->fps,
+        cli->encode_count > 0 ? cli->encode_us_total / 1000.0 / cli->encode_count : 0.0);
+  g_string_append_printf (out, ",\"cpu_percent\":%.1f",
+                          wall_s > 0 ? 100.0 * cpu_seconds () / wall_s : 0.0);
+
+  g_string_append (out, ",\"peers\":[");
+  for (guint i = 0; i < n_peers; i++)
+    {
+      ConfabPeer *peer = g_ptr_array_index (peers, i);
+
+      /* A peer whose heartbeats said it sends, yet nothing arrived. */
+      if ((confab_peer_ever_video_enabled (peer) && confab_peer_get_video_frames (peer) == 0) ||
+          (confab_peer_ever_audio_enabled (peer) && confab_peer_get_audio_packets (peer) == 0))
+        *expectation_met = FALSE;
+
+      g_string_append_printf (out, "%s{\"session_id\":%" G_GUINT64_FORMAT ",\"user_id\":",
+                              i > 0 ? "," : "", confab_peer_get_session_id (peer));
+      append_json_string (out, confab_peer_get_user_id (peer));
+      g_string_append (out, ",\"display_name\":");
+      append_json_string (out, confab_peer_get_display_name (peer));
+      g_string_append_printf (
+          out,
+          ",\"video_frames\":%" G_GUINT64_FORMAT ",\"video_keyframes\":%" G_GUINT64_FORMAT
+          ",\"audio_packets\":%" G_GUINT64_FORMAT ",\"video_gaps\":%" G_GUINT64_FORMAT
+          ",\"heartbeats\":%" G_GUINT64_FORMAT ",\"keyframe_requests_sent\":%" G_GUINT64_FORMAT
+          ",\"video_enabled\":%s,\"audio_enabled\":%s,\"present\":%s}",
+          confab_peer_get_video_frames (peer), confab_peer_get_video_keyframes (peer),
+          confab_peer_get_audio_packets (peer), confab_peer_get_video_gaps (peer),
+          confab_peer_get_heartbeats (peer), confab_peer_get_keyframe_requests_sent (peer),
+          confab_peer_get_video_enabled (peer) ? "true" : "false",
+          confab_peer_get_audio_enabled (peer) ? "true" : "false",
+          confab_peer_is_present (peer) ? "true" : "false");
+    }
+  g_string_append (out, "]}");
+  return g_string_free (out, FALSE);
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+static gboolean
+parse_size (const char *text, int *width, int *height)
+{
+  char *end = NULL;
+  gint64 w, h;
+
+  w = g_ascii_strtoll (text, &end, 10);
+  if (end == text || (*end != 'x' && *end != 'X'))
+    return FALSE;
+  text = end + 1;
+  h = g_ascii_strtoll (text, &end, 10);
+  if (end == text || *end != '\0')
+    return FALSE;
+  if (w < 16 || h < 16 || w > 4096 || h > 4096 || (w | h) & 1)
+    return FALSE;
+  *width = (int) w;
+  *height = (int) h;
+  return TRUE;
+}
+
+static const char *usage_text = "join URL [OPTION…]";
+static const char *description_text =
+    "URL is ws://HOST:PORT/lobby/USER/ROOM, http(s)://HOST[:PORT]/meeting/ROOM,\n"
+    "confab://HOST[:PORT]/ROOM[?name=USER], or a room name with --server.\n"
+    "Invite links read the relay list from the origin's /config.js.\n\n"
+    "Prints one JSON summary on the last line of stdout. Exit status: 0 success,\n"
+    "1 --expect-peers not met, 2 usage or connection error.";
+
+static gboolean
+parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *video = NULL;
+  g_autofree char *audio = NULL;
+  g_autofree char *codec = NULL;
+  g_autofree char *size = NULL;
+  gboolean version = FALSE;
+  int fps = 30;
+  double duration = 0;
+  int expect_peers = 0;
+  g_auto (GStrv) args = g_strdupv (argv);
+  const GOptionEntry entries[] = {
+    { "name", 0, 0, G_OPTION_ARG_STRING, &cli->name, "User id to join as", "USER" },
+    { "video", 0, 0, G_OPTION_ARG_STRING, &video, "Video source: test (default) or none",
+      "test|none" },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &audio, "Audio source: test (default) or none",
+      "test|none" },
+    { "codec", 0, 0, G_OPTION_ARG_STRING, &codec, "Video codec (default vp9)", "vp9|vp8" },
+    { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Video size (default 640x360)", "WxH" },
+    { "fps", 0, 0, G_OPTION_ARG_INT, &fps, "Video frame rate (default 30)", "N" },
+    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration,
+      "Seconds to stay after joining (default: until interrupted)", "SECONDS" },
+    { "expect-peers", 0, 0, G_OPTION_ARG_INT, &expect_peers,
+      "Exit 1 unless at least N peers were seen and each one's media arrived", "N" },
+    { "server", 0, 0, G_OPTION_ARG_STRING, &cli->server,
+      "Relay for plain room names (ws:// or http:// origin; default $CONFAB_SERVER)", "URL" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL }
+  };
+  int n_args = argc;
+
+  *exit_now = FALSE;
+  context = g_option_context_new (usage_text);
+  g_option_context_set_summary (context, "Join a Confab call headless, with generated media.");
+  g_option_context_set_description (context, description_text);
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse_strv (context, &args, &error))
+    {
+      cli_fail (cli, "%s (see --help)", error->message);
+      return FALSE;
+    }
+  if (version)
+    {
+      g_print ("confab-cli %s\n", CONFAB_VERSION);
+      *exit_now = TRUE;
+      return TRUE;
+    }
+  n_args = g_strv_length (args);
+  if (n_args < 2 || g_strcmp0 (args[1], "join") != 0)
+    {
+      cli_fail (cli,
+                n_args < 2 ? "No command given: use `confab-cli join URL` (see --help)"
+                           : "Unknown command “%s”: use `confab-cli join URL` (see --help)",
+                n_args < 2 ? "" : args[1]);
+      return FALSE;
+    }
+  if (n_args != 3)
+    {
+      cli_fail (cli, n_args < 3 ? "join needs a URL (see --help)"
+                                : "join takes one URL, got extra arguments (see --help)");
+      return FALSE;
+    }
+  cli->url = g_strdup (args[2]);
+
+  cli->video = video == NULL || g_strcmp0 (video, "test") == 0;
+  if (video != NULL && !cli->video && g_strcmp0 (video, "none") != 0)
+    {
+      cli_fail (cli, "--video must be test or none, not “%s”", video);
+      return FALSE;
+    }
+  cli->audio = audio == NULL || g_strcmp0 (audio, "test") == 0;
+  if (audio != NULL && !cli->audio && g_strcmp0 (audio, "none") != 0)
+    {
+      cli_fail (cli, "--audio must be test or none, not “%s”", audio);
+      return FALSE;
+    }
+  cli->codec = CONFAB_VIDEO_CODEC_VP9;
+  if (codec != NULL && !confab_video_codec_from_string (codec, &cli->codec))
+    {
+      cli_fail (cli, "--codec must be vp9 or vp8, not “%s”", codec);
+      return FALSE;
+    }
+  cli->width = 640;
+  cli->height = 360;
+  if (size != NULL && !parse_size (size, &cli->width, &cli->height))
+    {
+      cli_fail (cli, "--size must be WxH with even sizes from 16 to 4096, not “%s”", size);
+      return FALSE;
+    }
+  if (fps < 1 || fps > 60)
+    {
+      cli_fail (cli, "--fps must be from 1 to 60");
+      return FALSE;
+    }
+  cli->fps = fps;
+  if (!(duration >= 0 && duration <= 7 * 24 * 3600.0))
+    {
+      cli_fail (cli, "--duration must be a number of seconds (0 = until interrupted)");
+      return FALSE;
+    }
+  cli->duration_s = duration;
+  if (expect_peers < 0)
+    {
+      cli_fail (cli, "--expect-peers must be 0 or more");
+      return FALSE;
+    }
+  cli->expect_peers = expect_peers;
+  if (cli->server == NULL && g_getenv ("CONFAB_SERVER") != NULL)
+    cli->server = g_strdup (g_getenv ("CONFAB_SERVER"));
+  return TRUE;
+}
+
+static void
+cli_clear (Cli *cli)
+{
+  clear_ticker (&cli->video_ticker);
+  clear_ticker (&cli->audio_ticker);
+  g_clear_handle_id (&cli->duration_id, g_source_remove);
+  g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
+  g_clear_handle_id (&cli->close_timeout_id, g_source_remove);
+  g_clear_handle_id (&cli->linger_id, g_source_remove);
+  g_clear_object (&cli->call);
+  g_clear_pointer (&cli->invite, confab_invite_free);
+  g_clear_pointer (&cli->video_encoder, confab_video_encoder_free);
+  g_clear_pointer (&cli->pattern, confab_test_pattern_free);
+  g_clear_pointer (&cli->audio_encoder, confab_audio_encoder_free);
+  g_clear_pointer (&cli->tone, confab_tone_source_free);
+  g_clear_pointer (&cli->loop, g_main_loop_unref);
+  g_free (cli->url);
+  g_free (cli->name);
+  g_free (cli->server);
+  g_free (cli->error);
+}
+
+int
+main (int argc, char **argv)
+{
+  Cli cli = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *summary = NULL;
+  gboolean exit_now = FALSE;
+  gboolean met = TRUE;
+  int status;
+
+  cli.start_us = g_get_monotonic_time ();
+  if (!parse_options (&cli, argc, argv, &exit_now) || exit_now)
+    goto out;
+
+  cli.invite = confab_invite_parse (cli.url, cli.server, &error);
+  if (cli.invite == NULL)
+    {
+      cli_fail (&cli, "%s", error->message);
+      goto out;
+    }
+  if (cli.name == NULL && cli.invite->user == NULL && cli.invite->token == NULL)
+    cli.name = g_strdup_printf ("confab-cli-%04x", g_random_int_range (0, 0x10000));
+
+  if (cli.video)
+    {
+      cli.video_encoder =
+          confab_video_encoder_new (cli.codec, cli.width, cli.height, cli.fps, 0, 0, &error);
+      if (cli.video_encoder == NULL)
+        {
+          cli_fail (&cli, "%s", error->message);
+          goto out;
+        }
+      cli.pattern = confab_test_pattern_new (cli.width, cli.height);
+    }
+  if (cli.audio)
+    {
+      cli.audio_encoder = confab_audio_encoder_new (0, &error);
+      if (cli.audio_encoder == NULL)
+        {
+          cli_fail (&cli, "%s", error->message);
+          goto out;
+        }
+      cli.tone = confab_tone_source_new (440.0, CONFAB_AUDIO_SAMPLE_RATE, 0.3);
+    }
+
+  cli.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_unix_signal, &cli);
+  g_unix_signal_add (SIGTERM, on_unix_signal, &cli);
+  cli.join_timeout_id = g_timeout_add_seconds (JOIN_TIMEOUT_S, on_join_timeout, &cli);
+
+  if (cli.invite->ws_base != NULL)
+    start_call (&cli, cli.invite->ws_base);
+  else
+    confab_server_config_fetch_async (cli.invite->config_url, NULL, on_config_fetched, &cli);
+
+  if (cli.error == NULL)
+    g_main_loop_run (cli.loop);
+
+  summary = build_summary (&cli, &met);
+  g_print ("%s\n", summary);
+  if (cli.error == NULL && cli.expect_peers > 0 && !met)
+    cli.exit_code = EXIT_EXPECTATION_FAILED;
+
+out:
+  if (cli.error != NULL)
+    g_printerr ("confab-cli: %s\n", cli.error);
+  fflush (stdout);
+  status = cli.exit_code;
+  /* Let lws finish tearing down sockets it was asked to close. */
+  g_clear_object (&cli.call);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  cli_clear (&cli);
+  return status;
+}
