@@ -19,12 +19,41 @@ static const guint8 bar_yuv[N_BARS][3] = {
   { 106, 202, 222 }, { 81, 90, 240 },  { 41, 240, 110 }, { 16, 128, 128 },
 };
 
+/* The lower third carries a scrolling texture so encoders do real work (flat
+ * moving bars alone compress to almost nothing and prove little). */
+#define TEXTURE_SPEED_PX 2
+
 struct _ConfabTestPattern
 {
   int width;
   int height;
   ConfabVideoFrame *frame;
+  guint8 *texture; /* (2 * width) x texture_height luma, smooth noise */
+  int texture_height;
 };
+
+static void
+make_texture (ConfabTestPattern *pattern)
+{
+  int tw = 2 * pattern->width, th = pattern->texture_height;
+  g_autofree guint8 *noise = g_malloc ((gsize) tw * th);
+  GRand *rand = g_rand_new_with_seed (42);
+
+  for (gsize i = 0; i < (gsize) tw * th; i++)
+    noise[i] = g_rand_int_range (rand, 0, 256);
+  g_rand_free (rand);
+  pattern->texture = g_malloc ((gsize) tw * th);
+  /* A 5x5 box blur: detail a camera would see, not pure noise no codec can hold. */
+  for (int y = 0; y < th; y++)
+    for (int x = 0; x < tw; x++)
+      {
+        int sum = 0;
+        for (int dy = -2; dy <= 2; dy++)
+          for (int dx = -2; dx <= 2; dx++)
+            sum += noise[(gsize) CLAMP (y + dy, 0, th - 1) * tw + (x + dx + tw) % tw];
+        pattern->texture[(gsize) y * tw + x] = 40 + (sum / 25) * 160 / 255;
+      }
+}
 
 ConfabTestPattern *
 confab_test_pattern_new (int width, int height)
@@ -35,6 +64,8 @@ confab_test_pattern_new (int width, int height)
   pattern = g_new0 (ConfabTestPattern, 1);
   pattern->width = width;
   pattern->height = height;
+  pattern->texture_height = height / 3;
+  make_texture (pattern);
   return pattern;
 }
 
@@ -44,6 +75,7 @@ confab_test_pattern_free (ConfabTestPattern *pattern)
   if (pattern == NULL)
     return;
   g_clear_pointer (&pattern->frame, confab_video_frame_unref);
+  g_free (pattern->texture);
   g_free (pattern);
 }
 
@@ -57,8 +89,8 @@ fill_plane (guint8 *plane, int stride, int width, int height, int offset, int ba
     memcpy (plane + (gsize) y * stride, plane, width);
 }
 
-void
-confab_test_pattern_draw (ConfabVideoFrame *frame, guint64 frame_number)
+static void
+draw (ConfabTestPattern *pattern, ConfabVideoFrame *frame, guint64 frame_number)
 {
   int w = frame->width, h = frame->height;
   int cw = (w + 1) / 2, ch = (h + 1) / 2;
@@ -70,6 +102,22 @@ confab_test_pattern_draw (ConfabVideoFrame *frame, guint64 frame_number)
   fill_plane (frame->planes[0], frame->strides[0], w, h, shift, bar_width, 0);
   fill_plane (frame->planes[1], frame->strides[1], cw, ch, shift / 2, MAX (bar_width / 2, 1), 1);
   fill_plane (frame->planes[2], frame->strides[2], cw, ch, shift / 2, MAX (bar_width / 2, 1), 2);
+
+  /* The textured band, scrolling left, in grey. */
+  {
+    int tw = 2 * w, th = pattern->texture_height;
+    int top = h - th;
+    int scroll = (int) ((frame_number * TEXTURE_SPEED_PX) % (guint64) w);
+
+    for (int y = 0; y < th; y++)
+      memcpy (frame->planes[0] + (gsize) (top + y) * frame->strides[0],
+              pattern->texture + (gsize) y * tw + scroll, w);
+    for (int y = top / 2; y < ch; y++)
+      {
+        memset (frame->planes[1] + (gsize) y * frame->strides[1], 128, cw);
+        memset (frame->planes[2] + (gsize) y * frame->strides[2], 128, cw);
+      }
+  }
 
   /* The frame counter: a row of black/white cells on a grey strip, so a
    * viewer (or a test) can read which frame it sees. */
@@ -98,7 +146,7 @@ confab_test_pattern_next (ConfabTestPattern *pattern, guint64 frame_number, gint
       g_clear_pointer (&pattern->frame, confab_video_frame_unref);
       pattern->frame = confab_video_frame_new (pattern->width, pattern->height);
     }
-  confab_test_pattern_draw (pattern->frame, frame_number);
+  draw (pattern, pattern->frame, frame_number);
   pattern->frame->pts_us = pts_us;
   return confab_video_frame_ref (pattern->frame);
 }

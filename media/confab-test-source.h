@@ -1,5 +1,6 @@
 /* confab-test-source.h: generated media for tests and `--video test` /
- * `--audio test`: moving colour bars with a frame counter, and a sine tone. */
+ * `--audio test`: moving colour bars, a scrolling textured band and a frame counter, and a sine
+ * tone. */
 #pragma once
 
 #include "confab-video-frame.h"
@@ -15,8 +16,6 @@ void confab_test_pattern_free (ConfabTestPattern *pattern);
  * holds it. Returns a new reference. */
 ConfabVideoFrame *
 confab_test_pattern_next (ConfabTestPattern *pattern, guint64 frame_number, gint64 pts_us);
-/* Draws into an existing I420 frame of any size. */
-void confab_test_pattern_draw (ConfabVideoFrame *frame, guint64 frame_number);
 
 typedef struct _ConfabToneSource ConfabToneSource;
 
