@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs everything Confab needs to build and test on Debian 12 / Ubuntu 22.04+.
+# Idempotent; runs apt-get as root (through sudo when not root).
+set -eu
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    SUDO="sudo"
+fi
+
+PACKAGES="
+    build-essential meson ninja-build pkg-config git clang-format
+    libglib2.0-dev protobuf-c-compiler libprotobuf-c-dev
+    libwebsockets-dev libwebsockets-evlib-glib
+    libnats-dev nats-server
+    libvpx-dev libopus-dev
+    libjson-glib-dev libgnutls28-dev libssl-dev
+    clang libclang-rt-14-dev valgrind
+    python3
+"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+    echo "setup-debian: installing:$missing"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q -o DPkg::Lock::Timeout=600 $missing
+else
+    echo "setup-debian: all packages present"
+fi
