@@ -16,6 +16,7 @@ PACKAGES="
     libvpx-dev libopus-dev
     libjson-glib-dev libgnutls28-dev libssl-dev
     clang libclang-rt-14-dev valgrind
+    libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev chromium
     python3
 "
 
