@@ -650,7 +650,13 @@ main (int argc, char **argv)
       cli_fail (&cli, "%s", error->message);
       goto out;
     }
-  if (cli.name == NULL && cli.invite->user == NULL && cli.invite->token == NULL)
+  /* Our user id goes in every packet: from --name, the link, the room token's
+   * subject (the relay takes the id from the token), or made up. */
+  if (cli.name == NULL && cli.invite->token != NULL)
+    cli.name = confab_room_token_peek_subject (cli.invite->token);
+  if (cli.name == NULL && cli.invite->user != NULL)
+    cli.name = g_strdup (cli.invite->user);
+  if (cli.name == NULL)
     cli.name = g_strdup_printf ("confab-cli-%04x", g_random_int_range (0, 0x10000));
 
   if (cli.video)

@@ -407,6 +407,45 @@ confab_invite_lobby_url (const ConfabInvite *invite,
   return g_strdup_printf ("%s/lobby/%s/%s", base, name, invite->room);
 }
 
+char *
+confab_room_token_peek_subject (const char *token)
+{
+  g_auto (GStrv) parts = NULL;
+  g_autofree char *b64 = NULL;
+  g_autofree guchar *payload = NULL;
+  g_autoptr (JsonParser) parser = NULL;
+  JsonNode *root;
+  JsonNode *sub;
+  gsize len, payload_len = 0;
+
+  if (token == NULL || strlen (token) > CONFAB_INVITE_MAX_LENGTH)
+    return NULL;
+  parts = g_strsplit (token, ".", 4);
+  if (g_strv_length (parts) != 3)
+    return NULL;
+  /* base64url without padding -> base64 */
+  len = strlen (parts[1]);
+  b64 = g_malloc (len + 4);
+  for (gsize i = 0; i < len; i++)
+    b64[i] = parts[1][i] == '-' ? '+' : parts[1][i] == '_' ? '/' : parts[1][i];
+  while (len % 4 != 0)
+    b64[len++] = '=';
+  b64[len] = '\0';
+  payload = g_base64_decode (b64, &payload_len);
+  if (payload == NULL || payload_len == 0)
+    return NULL;
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, (const char *) payload, payload_len, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  sub = json_object_get_member (json_node_get_object (root), "sub");
+  if (sub == NULL || json_node_get_value_type (sub) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup (json_node_get_string (sub));
+}
+
 /* ---- /config.js ---------------------------------------------------------- */
 
 void

@@ -48,6 +48,11 @@ char *confab_invite_lobby_url (const ConfabInvite *invite,
                                const char *user,
                                GError **error);
 
+/* The `sub` claim (user id) of a room token, read WITHOUT verifying the
+ * signature (the relay verifies; a client only needs to know its own id).
+ * NULL when @token is not a JWT with a string `sub`. */
+char *confab_room_token_peek_subject (const char *token);
+
 /* An origin's window.__APP_CONFIG, the parts a client uses. */
 typedef struct
 {

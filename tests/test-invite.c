@@ -259,6 +259,21 @@ test_config_bad (void)
 }
 
 static void
+test_token_subject (void)
+{
+  /* base64url of {"sub": "alice", "room": "r", "x": "??>"} ('-' in it). */
+  g_autofree char *sub = confab_room_token_peek_subject (
+      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiAiYWxpY2UiLCAicm9vbSI6ICJyIiwgIngiOiAiPz8-In0.c2ln");
+
+  g_assert_cmpstr (sub, ==, "alice");
+  g_assert_null (confab_room_token_peek_subject ("not-a-jwt"));
+  g_assert_null (confab_room_token_peek_subject ("a.!!!!.c"));
+  g_assert_null (confab_room_token_peek_subject ("a.e30.c")); /* {} */
+  g_assert_null (confab_room_token_peek_subject ("a.b.c.d"));
+  g_assert_null (confab_room_token_peek_subject (""));
+}
+
+static void
 on_fetched (GObject *source, GAsyncResult *result, gpointer data)
 {
   GError **error = data;
@@ -295,6 +310,7 @@ main (int argc, char **argv)
   g_test_add_func ("/invite/bad-links", test_bad_links);
   g_test_add_func ("/invite/huge-links", test_huge_links);
   g_test_add_func ("/invite/lobby-url", test_lobby_url);
+  g_test_add_func ("/invite/token-subject", test_token_subject);
   g_test_add_func ("/invite/config/parse", test_config_parse);
   g_test_add_func ("/invite/config/bad", test_config_bad);
   g_test_add_func ("/invite/config/fetch-unreachable", test_fetch_unreachable);
