@@ -1,0 +1,441 @@
+/* test-call.c: the call logic without a network: RTT averaging, per-peer gap
+ * tracking and keyframe-request pacing, and ConfabCall fed through a mock
+ * transport (a ConfabTransport subclass that records what is sent and lets
+ * the test inject what the relay would deliver). */
+#define G_LOG_DOMAIN "test-call"
+
+#include "confab-call.h"
+#include "confab-packet.h"
+#include "confab-peer-private.h"
+#include "confab-rtt.h"
+
+#include <string.h>
+
+/* ---- mock transport ----------------------------------------------------------- */
+
+#define TEST_TYPE_MOCK_TRANSPORT (test_mock_transport_get_type ())
+G_DECLARE_FINAL_TYPE (TestMockTransport, test_mock_transport, TEST, MOCK_TRANSPORT, ConfabTransport)
+
+struct _TestMockTransport
+{
+  ConfabTransport parent_instance;
+  GPtrArray *sent; /* GBytes */
+};
+
+G_DEFINE_FINAL_TYPE (TestMockTransport, test_mock_transport, CONFAB_TYPE_TRANSPORT)
+
+static void
+mock_open (ConfabTransport *transport)
+{
+  confab_transport_emit_connected (transport);
+}
+
+static gboolean
+mock_send (ConfabTransport *transport, GBytes *packet)
+{
+  g_ptr_array_add (TEST_MOCK_TRANSPORT (transport)->sent, g_bytes_ref (packet));
+  return TRUE;
+}
+
+static void
+mock_close (ConfabTransport *transport)
+{
+  confab_transport_emit_closed (transport, NULL);
+}
+
+static void
+mock_finalize (GObject *object)
+{
+  g_ptr_array_unref (TEST_MOCK_TRANSPORT (object)->sent);
+  G_OBJECT_CLASS (test_mock_transport_parent_class)->finalize (object);
+}
+
+static void
+test_mock_transport_class_init (TestMockTransportClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mock_finalize;
+  CONFAB_TRANSPORT_CLASS (klass)->open = mock_open;
+  CONFAB_TRANSPORT_CLASS (klass)->send = mock_send;
+  CONFAB_TRANSPORT_CLASS (klass)->close = mock_close;
+}
+
+static void
+test_mock_transport_init (TestMockTransport *self)
+{
+  self->sent = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static GBytes *
+media_packet (guint64 session_id, const char *from, ConfabMediaPacket *media)
+{
+  g_autoptr (GBytes) inner = confab_message_pack (&media->base);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (inner, &len);
+
+  return confab_packet_wrap (CONFAB_PACKET_MEDIA, from, session_id, data, len);
+}
+
+static GBytes *
+video_packet (guint64 session_id, const char *from, guint64 sequence, gboolean key)
+{
+  ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
+  Confab__VideoMetadata metadata = CONFAB__VIDEO_METADATA__INIT;
+
+  media.media_type = CONFAB_MEDIA_VIDEO;
+  media.user_id.data = (guint8 *) from;
+  media.user_id.len = strlen (from);
+  media.data.data = (guint8 *) "frame";
+  media.data.len = 5;
+  media.frame_type = (char *) (key ? "key" : "delta");
+  metadata.sequence = sequence;
+  metadata.codec = CONFAB__VIDEO_CODEC__VP9_PROFILE0_LEVEL10_8BIT;
+  media.video_metadata = &metadata;
+  return media_packet (session_id, from, &media);
+}
+
+static void
+free_media (gpointer media)
+{
+  confab__media_packet__free_unpacked (media, NULL);
+}
+
+/* The MediaPackets the call sent, of @type, unpacked (free with the array). */
+static GPtrArray *
+sent_media (TestMockTransport *mock, int type, const char *expect_user)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (free_media);
+
+  for (guint i = 0; i < mock->sent->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (mock->sent, i), &len);
+      ConfabPacketWrapper *wrapper = confab__packet_wrapper__unpack (NULL, len, data);
+      ConfabMediaPacket *media;
+
+      g_assert_nonnull (wrapper);
+      g_assert_cmpint (wrapper->packet_type, ==, CONFAB_PACKET_MEDIA);
+      /* PacketWrapper.user_id is ours on everything. */
+      g_assert_cmpmem (wrapper->user_id.data, wrapper->user_id.len, expect_user,
+                       strlen (expect_user));
+      media = confab__media_packet__unpack (NULL, wrapper->data.len, wrapper->data.data);
+      g_assert_nonnull (media);
+      confab__packet_wrapper__free_unpacked (wrapper, NULL);
+      if ((int) media->media_type == type)
+        g_ptr_array_add (out, media);
+      else
+        confab__media_packet__free_unpacked (media, NULL);
+    }
+  return out;
+}
+
+/* ---- RTT and peer rules ---------------------------------------------------------- */
+
+static void
+test_rtt_average (void)
+{
+  ConfabRtt rtt;
+
+  confab_rtt_init (&rtt);
+  g_assert_cmpfloat (confab_rtt_average (&rtt), ==, -1);
+  g_assert_false (confab_rtt_add (&rtt, -1));
+  g_assert_false (confab_rtt_add (&rtt, 10000.5));
+  g_assert_false (confab_rtt_add (&rtt, 0.0 / 0.0));
+  g_assert_true (confab_rtt_add (&rtt, 0));
+  g_assert_true (confab_rtt_add (&rtt, 10));
+  g_assert_cmpfloat (confab_rtt_average (&rtt), ==, 5);
+  /* Only the last 10 count: ten samples of 100 push the early ones out. */
+  for (int i = 0; i < 10; i++)
+    confab_rtt_add (&rtt, 100);
+  g_assert_cmpfloat (confab_rtt_average (&rtt), ==, 100);
+  confab_rtt_add (&rtt, 10000);
+  g_assert_cmpfloat (confab_rtt_average (&rtt), ==, (9 * 100 + 10000) / 10.0);
+}
+
+static void
+test_peer_gap_and_keyframe_pacing (void)
+{
+  g_autoptr (ConfabPeer) peer = confab_peer_new (7, 0);
+  gint64 s = G_USEC_PER_SEC;
+
+  confab_peer_on_video (peer, TRUE, 1, TRUE, 0);
+  confab_peer_on_video (peer, TRUE, 2, FALSE, 0);
+  g_assert_false (confab_peer_is_waiting_for_keyframe (peer));
+  g_assert_false (confab_peer_take_keyframe_request (peer, 10 * s));
+
+  /* Frames 3 and 4 lost. */
+  confab_peer_on_video (peer, TRUE, 5, FALSE, 1 * s);
+  g_assert_cmpuint (confab_peer_get_video_gaps (peer), ==, 1);
+  g_assert_true (confab_peer_is_waiting_for_keyframe (peer));
+  /* Not before 1 s without a key frame... */
+  g_assert_false (confab_peer_take_keyframe_request (peer, 1 * s + s / 2));
+  /* ...then once, and again no sooner than 500 ms later. */
+  g_assert_true (confab_peer_take_keyframe_request (peer, 2 * s));
+  g_assert_false (confab_peer_take_keyframe_request (peer, 2 * s + s / 5));
+  g_assert_false (confab_peer_take_keyframe_request (peer, 2 * s + s / 2 - 1));
+  g_assert_true (confab_peer_take_keyframe_request (peer, 2 * s + s / 2));
+  g_assert_cmpuint (confab_peer_get_keyframe_requests_sent (peer), ==, 2);
+
+  /* A second gap while still waiting counts, but does not restart the clock. */
+  confab_peer_on_video (peer, TRUE, 8, FALSE, 3 * s);
+  g_assert_cmpuint (confab_peer_get_video_gaps (peer), ==, 2);
+  g_assert_true (confab_peer_take_keyframe_request (peer, 3 * s));
+
+  /* The key frame repairs it: no more requests. */
+  confab_peer_on_video (peer, TRUE, 9, TRUE, 4 * s);
+  g_assert_false (confab_peer_is_waiting_for_keyframe (peer));
+  g_assert_false (confab_peer_take_keyframe_request (peer, 10 * s));
+
+  /* Late and duplicate frames are no gaps. */
+  confab_peer_on_video (peer, TRUE, 10, FALSE, 11 * s);
+  confab_peer_on_video (peer, TRUE, 10, FALSE, 11 * s);
+  confab_peer_on_video (peer, TRUE, 4, FALSE, 11 * s);
+  confab_peer_on_video (peer, TRUE, 11, FALSE, 11 * s);
+  g_assert_cmpuint (confab_peer_get_video_gaps (peer), ==, 2);
+  g_assert_cmpuint (confab_peer_get_video_frames (peer), ==, 9);
+  g_assert_cmpuint (confab_peer_get_video_keyframes (peer), ==, 2);
+}
+
+static void
+test_peer_joined_mid_stream (void)
+{
+  g_autoptr (ConfabPeer) peer = confab_peer_new (7, 0);
+
+  /* Deltas without their key frame cannot be decoded: ask after 1 s. */
+  confab_peer_on_video (peer, TRUE, 40, FALSE, 0);
+  confab_peer_on_video (peer, TRUE, 41, FALSE, G_USEC_PER_SEC / 2);
+  g_assert_true (confab_peer_is_waiting_for_keyframe (peer));
+  g_assert_cmpuint (confab_peer_get_video_gaps (peer), ==, 0);
+  g_assert_false (confab_peer_take_keyframe_request (peer, G_USEC_PER_SEC / 2));
+  g_assert_true (confab_peer_take_keyframe_request (peer, G_USEC_PER_SEC));
+}
+
+static void
+test_peer_silence_and_heartbeats (void)
+{
+  g_autoptr (ConfabPeer) peer = confab_peer_new (7, 0);
+
+  g_assert_false (confab_peer_is_silent (peer, 15 * G_USEC_PER_SEC));
+  g_assert_true (confab_peer_is_silent (peer, 15 * G_USEC_PER_SEC + 1));
+  confab_peer_touch (peer, 10 * G_USEC_PER_SEC);
+  g_assert_false (confab_peer_is_silent (peer, 20 * G_USEC_PER_SEC));
+
+  confab_peer_on_heartbeat (peer, TRUE, FALSE);
+  confab_peer_on_heartbeat (peer, FALSE, FALSE);
+  g_assert_false (confab_peer_get_video_enabled (peer));
+  g_assert_true (confab_peer_ever_video_enabled (peer));
+  g_assert_false (confab_peer_ever_audio_enabled (peer));
+}
+
+/* ---- ConfabCall through the mock transport --------------------------------------- */
+
+static void
+count_signal (gpointer instance, gpointer arg, gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_call_flow (void)
+{
+  g_autoptr (TestMockTransport) mock =
+      g_object_new (TEST_TYPE_MOCK_TRANSPORT, "kind", "mock", NULL);
+  g_autoptr (ConfabCall) call = confab_call_new (CONFAB_TRANSPORT (mock), "alice");
+  g_autoptr (GPtrArray) probes = NULL;
+  g_autoptr (GPtrArray) heartbeats = NULL;
+  g_autoptr (GPtrArray) video = NULL;
+  g_autoptr (GPtrArray) audio = NULL;
+  g_autoptr (GBytes) assigned = confab_packet_new_session_assigned (42);
+  guint joined = 0, keyframe_requested = 0;
+  ConfabEncodedFrame frame = { .data = (const guint8 *) "vp9!", .size = 4, .is_key = TRUE };
+  ConfabPeer *bob;
+
+  g_signal_connect (call, "peer-joined", G_CALLBACK (count_signal), &joined);
+  g_signal_connect (call, "keyframe-requested", G_CALLBACK (count_signal), &keyframe_requested);
+  confab_call_set_media_state (call, TRUE, TRUE);
+
+  /* Before a session nothing but RTT probes goes out. */
+  confab_call_start (call);
+  g_assert_false (confab_call_send_video (call, CONFAB_VIDEO_CODEC_VP9, &frame));
+  probes = sent_media (mock, CONFAB_MEDIA_RTT, "alice");
+  g_assert_cmpuint (probes->len, ==, 1);
+  g_assert_cmpuint (mock->sent->len, ==, 1);
+
+  /* The relay echoes the probe unchanged: an RTT sample. */
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), g_ptr_array_index (mock->sent, 0));
+  g_assert_cmpfloat (confab_call_get_rtt_ms (call), >=, 0);
+  g_assert_cmpfloat (confab_call_get_rtt_ms (call), <, 1000);
+
+  /* SESSION_ASSIGNED: our id, and a heartbeat at once (it activates us). */
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), assigned);
+  g_assert_cmpuint (confab_call_get_session_id (call), ==, 42);
+  heartbeats = sent_media (mock, CONFAB_MEDIA_HEARTBEAT, "alice");
+  g_assert_cmpuint (heartbeats->len, ==, 1);
+  {
+    ConfabMediaPacket *hb = g_ptr_array_index (heartbeats, 0);
+    g_assert_nonnull (hb->heartbeat_metadata);
+    g_assert_true (hb->heartbeat_metadata->video_enabled);
+    g_assert_true (hb->heartbeat_metadata->audio_enabled);
+    /* Epoch milliseconds. */
+    g_assert_cmpfloat (hb->timestamp, >, 1.6e12);
+  }
+
+  /* Video and audio: numbered from 1, +1 each, with codec and frame type. */
+  g_assert_true (confab_call_send_video (call, CONFAB_VIDEO_CODEC_VP9, &frame));
+  frame.is_key = FALSE;
+  g_assert_true (confab_call_send_video (call, CONFAB_VIDEO_CODEC_VP9, &frame));
+  g_assert_true (confab_call_send_audio (call, (const guint8 *) "opus", 4));
+  g_assert_true (confab_call_send_audio (call, (const guint8 *) "opus", 4));
+  video = sent_media (mock, CONFAB_MEDIA_VIDEO, "alice");
+  audio = sent_media (mock, CONFAB_MEDIA_AUDIO, "alice");
+  g_assert_cmpuint (video->len, ==, 2);
+  g_assert_cmpuint (audio->len, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      ConfabMediaPacket *v = g_ptr_array_index (video, i);
+      ConfabMediaPacket *a = g_ptr_array_index (audio, i);
+
+      g_assert_cmpstr (v->frame_type, ==, i == 0 ? "key" : "delta");
+      g_assert_cmpuint (v->video_metadata->sequence, ==, i + 1);
+      g_assert_cmpint (v->video_metadata->codec, ==,
+                       CONFAB__VIDEO_CODEC__VP9_PROFILE0_LEVEL10_8BIT);
+      g_assert_cmpmem (v->user_id.data, v->user_id.len, "alice", 5);
+      g_assert_cmpfloat (v->timestamp, >, 1.6e15); /* epoch microseconds */
+      g_assert_cmpstr (a->frame_type, ==, "key");
+      g_assert_cmpstr (a->audio_metadata->audio_format, ==, "opus");
+      g_assert_cmpuint (a->audio_metadata->sequence, ==, i + 1);
+      g_assert_cmpuint (a->audio_metadata->audio_number_of_channels, ==, 1);
+      g_assert_cmpuint (a->audio_metadata->audio_number_of_frames, ==, 960);
+      g_assert_cmpfloat (a->audio_metadata->audio_sample_rate, ==, 48000);
+    }
+  g_assert_cmpuint (confab_call_get_sent_video_frames (call), ==, 2);
+  g_assert_cmpuint (confab_call_get_sent_audio_packets (call), ==, 2);
+
+  /* A peer's media, keyed by session id; our own, session 0 and the system
+   * identity are not peers. */
+  {
+    g_autoptr (GBytes) v1 = video_packet (7, "bob", 1, TRUE);
+    g_autoptr (GBytes) v3 = video_packet (7, "bob", 3, FALSE);
+    g_autoptr (GBytes) own = video_packet (42, "alice", 1, TRUE);
+    g_autoptr (GBytes) zero = video_packet (0, "carol", 1, TRUE);
+    g_autoptr (GBytes) system = video_packet (9, CONFAB_SYSTEM_USER_ID, 1, TRUE);
+    g_autoptr (GBytes) garbage = g_bytes_new_static ("\xff\xff\xff\xff", 4);
+
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), v1);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), v3);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), own);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), zero);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), system);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), garbage);
+  }
+  g_assert_cmpuint (confab_call_get_peers (call)->len, ==, 1);
+  g_assert_cmpuint (joined, ==, 1);
+  bob = confab_call_lookup_peer (call, 7);
+  g_assert_nonnull (bob);
+  g_assert_cmpstr (confab_peer_get_user_id (bob), ==, "bob");
+  g_assert_cmpuint (confab_peer_get_video_frames (bob), ==, 2);
+  g_assert_cmpuint (confab_peer_get_video_keyframes (bob), ==, 1);
+  g_assert_cmpuint (confab_peer_get_video_gaps (bob), ==, 1);
+
+  /* Keyframe requests: honoured only when addressed to us. */
+  {
+    ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
+    g_autoptr (GBytes) to_us = NULL;
+    g_autoptr (GBytes) to_other = NULL;
+
+    media.media_type = CONFAB_MEDIA_KEYFRAME_REQUEST;
+    media.data.data = (guint8 *) "VIDEO";
+    media.data.len = 5;
+    media.user_id.data = (guint8 *) "carol";
+    media.user_id.len = 5;
+    to_other = media_packet (7, "bob", &media);
+    media.user_id.data = (guint8 *) "alice";
+    to_us = media_packet (7, "bob", &media);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), to_other);
+    g_assert_cmpuint (keyframe_requested, ==, 0);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), to_us);
+    g_assert_cmpuint (keyframe_requested, ==, 1);
+  }
+
+  /* Audio without metadata is dropped (PROTOCOL.md §5). */
+  {
+    ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
+    g_autoptr (GBytes) bare = NULL;
+
+    media.media_type = CONFAB_MEDIA_AUDIO;
+    bare = media_packet (7, "bob", &media);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), bare);
+    g_assert_cmpuint (confab_peer_get_audio_packets (bob), ==, 0);
+  }
+
+  /* PARTICIPANT_LEFT: gone, but still listed with its counts. */
+  {
+    ConfabMeetingPacket meeting = CONFAB__MEETING_PACKET__INIT;
+    g_autoptr (GBytes) left = NULL;
+
+    meeting.event_type = CONFAB_MEETING_PARTICIPANT_LEFT;
+    meeting.session_id = 7;
+    left = confab_packet_new_meeting (&meeting);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (mock), left);
+    g_assert_false (confab_peer_is_present (bob));
+    g_assert_cmpuint (confab_call_get_peers (call)->len, ==, 1);
+  }
+}
+
+static gboolean
+on_done (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_call_sends_keyframe_request (void)
+{
+  g_autoptr (TestMockTransport) mock =
+      g_object_new (TEST_TYPE_MOCK_TRANSPORT, "kind", "mock", NULL);
+  g_autoptr (ConfabCall) call = confab_call_new (CONFAB_TRANSPORT (mock), "alice");
+  g_autoptr (GBytes) assigned = confab_packet_new_session_assigned (42);
+  g_autoptr (GBytes) v1 = video_packet (7, "bob", 1, TRUE);
+  g_autoptr (GBytes) v5 = video_packet (7, "bob", 5, FALSE);
+  g_autoptr (GPtrArray) requests = NULL;
+  gboolean done = FALSE;
+  ConfabMediaPacket *request;
+
+  confab_call_start (call);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), assigned);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), v1);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), v5);
+
+  /* The call's own 1 s timer sends the request once the gap is 1 s old;
+   * run its main loop for 2.2 s (bounded) and look at what went out. */
+  {
+    guint id = g_timeout_add (2200, on_done, &done);
+    while (!done)
+      g_main_context_iteration (NULL, TRUE);
+    (void) id;
+  }
+
+  requests = sent_media (mock, CONFAB_MEDIA_KEYFRAME_REQUEST, "alice");
+  /* One per timer tick at most (500 ms pacing), at least one after 1 s. */
+  g_assert_cmpuint (requests->len, >=, 1);
+  g_assert_cmpuint (requests->len, <=, 2);
+  request = g_ptr_array_index (requests, 0);
+  /* Addressed by the target's user id, asking for VIDEO. */
+  g_assert_cmpmem (request->user_id.data, request->user_id.len, "bob", 3);
+  g_assert_cmpmem (request->data.data, request->data.len, "VIDEO", 5);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/call/rtt/average", test_rtt_average);
+  g_test_add_func ("/call/peer/gap-and-keyframe-pacing", test_peer_gap_and_keyframe_pacing);
+  g_test_add_func ("/call/peer/joined-mid-stream", test_peer_joined_mid_stream);
+  g_test_add_func ("/call/peer/silence-and-heartbeats", test_peer_silence_and_heartbeats);
+  g_test_add_func ("/call/flow", test_call_flow);
+  g_test_add_func ("/call/sends-keyframe-request", test_call_sends_keyframe_request);
+  return g_test_run ();
+}
