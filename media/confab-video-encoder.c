@@ -187,6 +187,8 @@ confab_video_encoder_free (ConfabVideoEncoder *encoder)
     return;
   if (encoder->initialized)
     vpx_codec_destroy (&encoder->ctx);
+  /* vpx_img_wrap() without data allocated a buffer we never use; free it. */
+  vpx_img_free (&encoder->image);
   g_free (encoder);
 }
 

@@ -710,7 +710,9 @@ config_fetch_callback (
 
       case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
         config_fetch_finish (fetch, NULL);
-        break;
+        /* Close now rather than keep it alive: lws defers destroying a context
+         * whose connections are still open on a foreign loop. */
+        return -1;
 
       case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         config_fetch_finish (fetch,
@@ -807,7 +809,8 @@ confab_server_config_fetch_async (const char *config_url,
   g_source_set_callback (fetch->timeout, config_fetch_timed_out, fetch, NULL);
   g_source_attach (fetch->timeout, fetch->context);
 
-  fetch->lws = confab_lws_client_context_new (fetch->context, config_fetch_protocols, fetch);
+  fetch->lws =
+      confab_lws_client_context_new (fetch->context, config_fetch_protocols, fetch->tls, fetch);
   if (fetch->lws != NULL)
     {
       memset (&info, 0, sizeof info);

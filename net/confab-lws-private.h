@@ -8,10 +8,12 @@
 G_BEGIN_DECLS
 
 /* A client-only lws context whose sockets and timers live on @context (the
- * thread-default context when NULL), with @user as lws_context_user(). Returns
+ * thread-default context when NULL), with @user as lws_context_user(); with
+ * OpenSSL client support only when @tls (it costs ~700 KB per context). Returns
  * NULL when lws cannot create it (e.g. the GLib event library plugin is missing). */
 struct lws_context *confab_lws_client_context_new (GMainContext *context,
                                                    const struct lws_protocols *protocols,
+                                                   gboolean tls,
                                                    void *user);
 
 /* Destroys @lws_context from an idle callback on its main context (lws must

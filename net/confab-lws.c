@@ -49,6 +49,7 @@ loop_for_context (GMainContext *context)
 struct lws_context *
 confab_lws_client_context_new (GMainContext *context,
                                const struct lws_protocols *protocols,
+                               gboolean tls,
                                void *user)
 {
   static GOnce log_once = G_ONCE_INIT;
@@ -66,7 +67,7 @@ confab_lws_client_context_new (GMainContext *context,
   memset (&info, 0, sizeof info);
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = protocols;
-  info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.options = LWS_SERVER_OPTION_GLIB | (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
   info.foreign_loops = foreign_loops;
   info.user = user;
   info.timeout_secs = 10;

@@ -257,7 +257,8 @@ confab_ws_transport_open (ConfabTransport *transport)
   if (self->conn->lws != NULL)
     return;
 
-  self->conn->lws = confab_lws_client_context_new (self->conn->context, ws_protocols, self->conn);
+  self->conn->lws =
+      confab_lws_client_context_new (self->conn->context, ws_protocols, self->tls, self->conn);
   if (self->conn->lws != NULL)
     {
       memset (&info, 0, sizeof info);
