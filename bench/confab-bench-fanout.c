@@ -38,20 +38,20 @@
 
 /* Marks our payload inside MediaPacket.data, so a receiver never mistakes a
  * relay's own packet (or anything else) for a timed one. */
-#define BENCH_MAGIC "CFBENCH1"
+#define BENCH_MAGIC     "CFBENCH1"
 #define BENCH_MAGIC_LEN 8
 /* magic | send time (CLOCK_MONOTONIC ns) | room | sender | sequence */
 #define BENCH_STAMP_LEN (BENCH_MAGIC_LEN + 8 + 4 + 4 + 4)
 /* A received message larger than this is not ours: skipped, not reassembled. */
-#define BENCH_RX_MAX 65536
-#define BENCH_LINE_MAX 1024
+#define BENCH_RX_MAX        65536
+#define BENCH_LINE_MAX      1024
 #define BENCH_HANDSHAKE_MAX 8192
 /* One recv() takes at most this much; it may hold many messages. */
 #define BENCH_READ_SIZE (256 * 1024)
 /* Unsent bytes a connection may hold before the generator admits it cannot
  * keep up and skips media sends (counted, never silently). */
 #define BENCH_OUT_LIMIT (256 * 1024)
-#define WS_MAX_HEADER 14
+#define WS_MAX_HEADER   14
 
 #define NS_PER_S G_GINT64_CONSTANT (1000000000)
 
@@ -71,8 +71,8 @@ typedef enum
 /* Log-linear latency histogram in microseconds: 32 linear buckets per power
  * of two (about 3 % resolution), fixed size, no allocation per sample. */
 #define HIST_SUB_BITS 5
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_BUCKETS ((40 - HIST_SUB_BITS + 1) * HIST_SUB)
+#define HIST_SUB      (1 << HIST_SUB_BITS)
+#define HIST_BUCKETS  ((40 - HIST_SUB_BITS + 1) * HIST_SUB)
 
 typedef struct
 {
@@ -295,8 +295,8 @@ proc_cpu_seconds (int pid)
   fields = g_strsplit (p + 2, " ", 16);
   if (g_strv_length (fields) < 14)
     return -1;
-  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL))
-         / (double) sysconf (_SC_CLK_TCK);
+  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) /
+         (double) sysconf (_SC_CLK_TCK);
 }
 
 static double
@@ -305,8 +305,8 @@ self_cpu_seconds (void)
   struct rusage ru;
 
   getrusage (RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
-         + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
 }
 
 static void
@@ -363,34 +363,34 @@ scan_message (const guint8 *buf,
         return FALSE;
       switch (key & 7)
         {
-        case 0:
-          if (!read_varint (&p, end, &v))
+          case 0:
+            if (!read_varint (&p, end, &v))
+              return FALSE;
+            if ((key >> 3) == vfield)
+              *vout = v;
+            break;
+          case 1:
+            if (end - p < 8)
+              return FALSE;
+            p += 8;
+            break;
+          case 2:
+            if (!read_varint (&p, end, &v) || v > (guint64) (end - p))
+              return FALSE;
+            if ((key >> 3) == bfield)
+              {
+                *bout = p;
+                *blen = (gsize) v;
+              }
+            p += v;
+            break;
+          case 5:
+            if (end - p < 4)
+              return FALSE;
+            p += 4;
+            break;
+          default:
             return FALSE;
-          if ((key >> 3) == vfield)
-            *vout = v;
-          break;
-        case 1:
-          if (end - p < 8)
-            return FALSE;
-          p += 8;
-          break;
-        case 2:
-          if (!read_varint (&p, end, &v) || v > (guint64) (end - p))
-            return FALSE;
-          if ((key >> 3) == bfield)
-            {
-              *bout = p;
-              *blen = (gsize) v;
-            }
-          p += v;
-          break;
-        case 5:
-          if (end - p < 4)
-            return FALSE;
-          p += 4;
-          break;
-        default:
-          return FALSE;
         }
     }
   return TRUE;
@@ -407,12 +407,11 @@ bench_on_packet (BenchConn *conn, const guint8 *buf, gsize len)
   gint64 sent_ns, now;
   guint32 room, sender;
 
-  if (!scan_message (buf, len, 1, &packet_type, 3, &inner, &inner_len)
-      || packet_type != CONFAB_PACKET_MEDIA || inner == NULL)
+  if (!scan_message (buf, len, 1, &packet_type, 3, &inner, &inner_len) ||
+      packet_type != CONFAB_PACKET_MEDIA || inner == NULL)
     return; /* system packets: SESSION_ASSIGNED, MEETING, ... */
-  if (!scan_message (inner, inner_len, 1, &media_type, 3, &data, &data_len)
-      || data == NULL || data_len < BENCH_STAMP_LEN
-      || memcmp (data, BENCH_MAGIC, BENCH_MAGIC_LEN) != 0)
+  if (!scan_message (inner, inner_len, 1, &media_type, 3, &data, &data_len) || data == NULL ||
+      data_len < BENCH_STAMP_LEN || memcmp (data, BENCH_MAGIC, BENCH_MAGIC_LEN) != 0)
     return;
 
   memcpy (&sent_ns, data + BENCH_MAGIC_LEN, 8);
@@ -539,8 +538,8 @@ conn_build_templates (BenchConn *conn)
       guint8 *t;
 
       if (bench.mode == BENCH_MODE_NATS)
-        pub = g_strdup_printf ("PUB room.%s%u.%u %zu\r\n", bench.room_prefix,
-                               conn->room, conn->sender, plen);
+        pub = g_strdup_printf ("PUB room.%s%u.%u %zu\r\n", bench.room_prefix, conn->room,
+                               conn->sender, plen);
       publen = pub != NULL ? strlen (pub) : 0;
       body = publen + plen + (bench.mode == BENCH_MODE_NATS ? 2 : 0);
       wslen = ws_frame_header (wshdr, 0x2, body);
@@ -582,7 +581,8 @@ conn_close (BenchConn *conn, const char *why)
   conn->state = CONN_CLOSED;
   if (bench.stage != STAGE_DONE)
     {
-      g_autofree char *msg = g_strdup_printf ("connection %u-%u: %s", conn->room, conn->sender, why);
+      g_autofree char *msg =
+          g_strdup_printf ("connection %u-%u: %s", conn->room, conn->sender, why);
       bench_fail (msg);
     }
 }
@@ -654,7 +654,7 @@ ws_send_control (BenchConn *conn, guint8 opcode, const guint8 *payload, gsize le
 }
 
 static void
-ws_send_text (BenchConn *conn, const char *text)
+ws_send_string (BenchConn *conn, const char *text)
 {
   gsize len = strlen (text);
   g_autofree guint8 *frame = g_malloc (WS_MAX_HEADER + len);
@@ -770,8 +770,8 @@ schedule_start (void)
     for (guint k = 0; k < N_KINDS; k++)
       {
         BenchEvent ev = {
-          .due = now + bench.period_ns[k] * i / bench.n_conns
-                 + (k == KIND_AUDIO ? bench.period_ns[k] / 2 : 0),
+          .due = now + bench.period_ns[k] * i / bench.n_conns +
+                 (k == KIND_AUDIO ? bench.period_ns[k] / 2 : 0),
           .conn = i,
           .kind = k,
         };
@@ -787,31 +787,31 @@ stage_advance (gint64 now)
 {
   switch (bench.stage)
     {
-    case STAGE_CONNECTING:
-      bench_fail ("connect timeout: not every connection became ready");
-      return;
-    case STAGE_WARMUP:
-      bench.stage = STAGE_WINDOW;
-      bench.server_cpu0 = proc_cpu_seconds (bench.server_pid);
-      bench.gen_cpu0 = self_cpu_seconds ();
-      bench.t0 = now_ns ();
-      bench.t1 = G_MAXINT64;
-      bench.stage_deadline = bench.t0 + (gint64) (bench.window_s * 1e9);
-      return;
-    case STAGE_WINDOW:
-      bench.t1 = now_ns ();
-      bench.server_cpu1 = proc_cpu_seconds (bench.server_pid);
-      bench.gen_cpu1 = self_cpu_seconds ();
-      /* Keep sending through the drain so the last window messages see the
-       * same load as the rest. */
-      bench.stage = STAGE_DRAIN;
-      bench.stage_deadline = bench.t1 + (gint64) (bench.drain_s * 1e9);
-      return;
-    case STAGE_DRAIN:
-      bench.stage = STAGE_DONE;
-      return;
-    case STAGE_DONE:
-      return;
+      case STAGE_CONNECTING:
+        bench_fail ("connect timeout: not every connection became ready");
+        return;
+      case STAGE_WARMUP:
+        bench.stage = STAGE_WINDOW;
+        bench.server_cpu0 = proc_cpu_seconds (bench.server_pid);
+        bench.gen_cpu0 = self_cpu_seconds ();
+        bench.t0 = now_ns ();
+        bench.t1 = G_MAXINT64;
+        bench.stage_deadline = bench.t0 + (gint64) (bench.window_s * 1e9);
+        return;
+      case STAGE_WINDOW:
+        bench.t1 = now_ns ();
+        bench.server_cpu1 = proc_cpu_seconds (bench.server_pid);
+        bench.gen_cpu1 = self_cpu_seconds ();
+        /* Keep sending through the drain so the last window messages see the
+         * same load as the rest. */
+        bench.stage = STAGE_DRAIN;
+        bench.stage_deadline = bench.t1 + (gint64) (bench.drain_s * 1e9);
+        return;
+      case STAGE_DRAIN:
+        bench.stage = STAGE_DONE;
+        return;
+      case STAGE_DONE:
+        return;
     }
 }
 
@@ -849,7 +849,7 @@ nats_on_line (BenchConn *conn, char *line, gsize len)
     }
   else if (strcmp (line, "PING") == 0)
     {
-      ws_send_text (conn, "PONG\r\n");
+      ws_send_string (conn, "PONG\r\n");
     }
   else if (strcmp (line, "PONG") == 0)
     conn_ready (conn); /* our SUB is in place */
@@ -872,60 +872,60 @@ nats_on_bytes (BenchConn *conn, const guint8 *p, gsize len)
     {
       switch (conn->nats_state)
         {
-        case NATS_LINE:
-          {
-            const guint8 *nl = memchr (p, '\n', (gsize) (end - p));
-            gsize take = nl != NULL ? (gsize) (nl - p) + 1 : (gsize) (end - p);
-            if (conn->line_len + take >= BENCH_LINE_MAX)
-              {
-                bench_fail ("nats: protocol line too long");
-                return;
-              }
-            memcpy (conn->line + conn->line_len, p, take);
-            conn->line_len += take;
-            p += take;
-            if (nl != NULL)
-              {
-                conn->line[conn->line_len] = '\0';
-                conn->line_len = 0;
-                nats_on_line (conn, conn->line, strlen (conn->line));
-              }
+          case NATS_LINE:
+            {
+              const guint8 *nl = memchr (p, '\n', (gsize) (end - p));
+              gsize take = nl != NULL ? (gsize) (nl - p) + 1 : (gsize) (end - p);
+              if (conn->line_len + take >= BENCH_LINE_MAX)
+                {
+                  bench_fail ("nats: protocol line too long");
+                  return;
+                }
+              memcpy (conn->line + conn->line_len, p, take);
+              conn->line_len += take;
+              p += take;
+              if (nl != NULL)
+                {
+                  conn->line[conn->line_len] = '\0';
+                  conn->line_len = 0;
+                  nats_on_line (conn, conn->line, strlen (conn->line));
+                }
+              break;
+            }
+          case NATS_PAYLOAD:
+            {
+              gsize avail = (gsize) (end - p);
+              if (conn->rx_len == 0 && !conn->rx_skip && avail >= conn->payload_need)
+                {
+                  /* Whole payload in this chunk: no copy. */
+                  bench_on_packet (conn, p, conn->payload_need);
+                  p += conn->payload_need;
+                  conn->nats_state = NATS_PAYLOAD_END;
+                  conn->payload_need = 2;
+                  break;
+                }
+              gsize take = MIN (avail, conn->payload_need - conn->rx_len);
+              if (!conn->rx_skip)
+                memcpy (conn->rx + conn->rx_len, p, take);
+              conn->rx_len += take;
+              p += take;
+              if (conn->rx_len == conn->payload_need)
+                {
+                  if (!conn->rx_skip)
+                    bench_on_packet (conn, conn->rx, conn->rx_len);
+                  conn->rx_len = 0;
+                  conn->rx_skip = FALSE;
+                  conn->nats_state = NATS_PAYLOAD_END;
+                  conn->payload_need = 2;
+                }
+              break;
+            }
+          case NATS_PAYLOAD_END:
+            /* The CRLF after a payload. */
+            p++;
+            if (--conn->payload_need == 0)
+              conn->nats_state = NATS_LINE;
             break;
-          }
-        case NATS_PAYLOAD:
-          {
-            gsize avail = (gsize) (end - p);
-            if (conn->rx_len == 0 && !conn->rx_skip && avail >= conn->payload_need)
-              {
-                /* Whole payload in this chunk: no copy. */
-                bench_on_packet (conn, p, conn->payload_need);
-                p += conn->payload_need;
-                conn->nats_state = NATS_PAYLOAD_END;
-                conn->payload_need = 2;
-                break;
-              }
-            gsize take = MIN (avail, conn->payload_need - conn->rx_len);
-            if (!conn->rx_skip)
-              memcpy (conn->rx + conn->rx_len, p, take);
-            conn->rx_len += take;
-            p += take;
-            if (conn->rx_len == conn->payload_need)
-              {
-                if (!conn->rx_skip)
-                  bench_on_packet (conn, conn->rx, conn->rx_len);
-                conn->rx_len = 0;
-                conn->rx_skip = FALSE;
-                conn->nats_state = NATS_PAYLOAD_END;
-                conn->payload_need = 2;
-              }
-            break;
-          }
-        case NATS_PAYLOAD_END:
-          /* The CRLF after a payload. */
-          p++;
-          if (--conn->payload_need == 0)
-            conn->nats_state = NATS_LINE;
-          break;
         }
     }
 }
@@ -937,16 +937,16 @@ frame_end (BenchConn *conn)
 {
   switch (conn->frame_opcode)
     {
-    case 0x8:
-      conn_close (conn, "server sent close");
-      return;
-    case 0x9:
-      ws_send_control (conn, 0xA, conn->ctl, conn->ctl_len);
-      return;
-    case 0xA:
-      return;
-    default:
-      break;
+      case 0x8:
+        conn_close (conn, "server sent close");
+        return;
+      case 0x9:
+        ws_send_control (conn, 0xA, conn->ctl, conn->ctl_len);
+        return;
+      case 0xA:
+        return;
+      default:
+        break;
     }
   if (!conn->frame_fin)
     return;
@@ -1013,9 +1013,11 @@ conn_on_ws_bytes (BenchConn *conn, const guint8 *p, gsize len)
                 }
               conn->ctl_len = 0;
             }
-          else if (conn->frame_opcode != 0)
+          else if (conn->frame_opcode != 0 && bench.mode == BENCH_MODE_RELAY)
             {
-              conn->rx_len = 0; /* a new message */
+              /* A new message. (nats: frames are just a byte stream, and rx
+               * holds a payload that may continue in this frame.) */
+              conn->rx_len = 0;
               conn->rx_skip = FALSE;
             }
           if (plen == 0)
@@ -1025,8 +1027,8 @@ conn_on_ws_bytes (BenchConn *conn, const guint8 *p, gsize len)
             }
           conn->frame_left = plen;
           /* Whole single-frame message in this read: no copy at all. */
-          if (bench.mode == BENCH_MODE_RELAY && conn->frame_fin && conn->frame_opcode != 0
-              && conn->frame_opcode < 0x8 && plen <= (guint64) (end - p))
+          if (bench.mode == BENCH_MODE_RELAY && conn->frame_fin && conn->frame_opcode != 0 &&
+              conn->frame_opcode < 0x8 && plen <= (guint64) (end - p))
             {
               bench_on_packet (conn, p, (gsize) plen);
               p += plen;
@@ -1101,7 +1103,8 @@ conn_on_handshake_bytes (BenchConn *conn, const guint8 *p, gsize len)
   want = g_ascii_strdown (accept, -1);
   if (!g_str_has_prefix (head, "http/1.1 101") || strstr (head, want) == NULL)
     {
-      g_autofree char *line = g_strndup ((const char *) conn->rx, strcspn ((const char *) conn->rx, "\r\n"));
+      g_autofree char *line =
+          g_strndup ((const char *) conn->rx, strcspn ((const char *) conn->rx, "\r\n"));
       g_autofree char *msg = g_strdup_printf ("handshake refused: %s", line);
       conn_close (conn, msg);
       return;
@@ -1115,11 +1118,11 @@ conn_on_handshake_bytes (BenchConn *conn, const guint8 *p, gsize len)
     if (bench.mode == BENCH_MODE_NATS)
       {
         g_autofree char *hello = g_strdup_printf (
-          "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false,\"lang\":\"c\","
-          "\"version\":\"confab-bench\",\"protocol\":1,\"name\":\"bench-%u-%u\"}\r\n"
-          "SUB room.%s%u.* 1\r\nPING\r\n",
-          conn->room, conn->sender, bench.room_prefix, conn->room);
-        ws_send_text (conn, hello);
+            "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false,\"lang\":\"c\","
+            "\"version\":\"confab-bench\",\"protocol\":1,\"name\":\"bench-%u-%u\"}\r\n"
+            "SUB room.%s%u.* 1\r\nPING\r\n",
+            conn->room, conn->sender, bench.room_prefix, conn->room);
+        ws_send_string (conn, hello);
       }
     if (rest > 0)
       conn_on_ws_bytes (conn, tail, rest);
@@ -1146,8 +1149,8 @@ conn_connected (BenchConn *conn)
   key = g_base64_encode (nonce, sizeof nonce);
   g_strlcpy (conn->ws_key, key, sizeof conn->ws_key);
   if (bench.mode == BENCH_MODE_RELAY)
-    path = g_strdup_printf ("/lobby/bench-%u-%u/%s%u", conn->room, conn->sender,
-                            bench.room_prefix, conn->room);
+    path = g_strdup_printf ("/lobby/bench-%u-%u/%s%u", conn->room, conn->sender, bench.room_prefix,
+                            conn->room);
   else
     path = g_strdup ("/");
   req = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
@@ -1220,7 +1223,8 @@ static void
 print_result (void)
 {
   double window = bench.t1 > bench.t0 && bench.t0 > 0 && bench.t1 != G_MAXINT64
-                    ? (bench.t1 - bench.t0) / 1e9 : 0;
+                      ? (bench.t1 - bench.t0) / 1e9
+                      : 0;
   guint64 sent = bench.sent[KIND_VIDEO] + bench.sent[KIND_AUDIO];
   guint64 delivered = bench.delivered[KIND_VIDEO] + bench.delivered[KIND_AUDIO];
   guint64 expected = sent * (bench.per_room - 1);
@@ -1229,38 +1233,40 @@ print_result (void)
   g_autoptr (GString) s = g_string_new ("{");
 
   g_string_append_printf (s, "\"mode\":\"%s\",\"rooms\":%u,\"senders\":%u,\"ok\":%s",
-                          bench.mode == BENCH_MODE_RELAY ? "relay" : "nats",
-                          bench.rooms, bench.n_conns, bench.failed ? "false" : "true");
+                          bench.mode == BENCH_MODE_RELAY ? "relay" : "nats", bench.rooms,
+                          bench.n_conns, bench.failed ? "false" : "true");
   if (bench.failed)
     {
       g_autofree char *esc = g_strescape (bench.fail_reason, NULL);
       g_string_append_printf (s, ",\"error\":\"%s\"", esc);
     }
-  g_string_append_printf (s, ",\"window_s\":%.3f,\"sent\":%" G_GUINT64_FORMAT
+  g_string_append_printf (s,
+                          ",\"window_s\":%.3f,\"sent\":%" G_GUINT64_FORMAT
                           ",\"sent_video\":%" G_GUINT64_FORMAT ",\"sent_audio\":%" G_GUINT64_FORMAT
                           ",\"expected\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT
                           ",\"skipped\":%" G_GUINT64_FORMAT ",\"foreign\":%" G_GUINT64_FORMAT,
                           window, sent, bench.sent[KIND_VIDEO], bench.sent[KIND_AUDIO], expected,
                           delivered, bench.skipped, bench.foreign);
-  g_string_append_printf (s, ",\"delivery_ratio\":%.4f,\"offered_msgs_per_s\":%.1f"
-                          ",\"nominal_msgs_per_s\":%.1f,\"delivered_msgs_per_s\":%.1f",
-                          expected > 0 ? (double) delivered / (double) expected : 0,
-                          window > 0 ? sent / window : 0,
-                          bench.n_conns * (bench.video_rate + bench.audio_rate) * (bench.per_room - 1),
-                          window > 0 ? delivered / window : 0);
-  g_string_append_printf (s, ",\"server_cpu_s\":%.3f,\"server_cpu_pct\":%.1f"
+  g_string_append_printf (
+      s,
+      ",\"delivery_ratio\":%.4f,\"offered_msgs_per_s\":%.1f"
+      ",\"nominal_msgs_per_s\":%.1f,\"delivered_msgs_per_s\":%.1f",
+      expected > 0 ? (double) delivered / (double) expected : 0, window > 0 ? sent / window : 0,
+      bench.n_conns * (bench.video_rate + bench.audio_rate) * (bench.per_room - 1),
+      window > 0 ? delivered / window : 0);
+  g_string_append_printf (s,
+                          ",\"server_cpu_s\":%.3f,\"server_cpu_pct\":%.1f"
                           ",\"msgs_per_server_cpu_s\":%.0f,\"gen_cpu_s\":%.3f,\"gen_cpu_pct\":%.1f",
                           server_cpu, window > 0 ? 100 * server_cpu / window : 0,
-                          server_cpu > 0 ? delivered / server_cpu : 0,
-                          gen_cpu, window > 0 ? 100 * gen_cpu / window : 0);
-  g_string_append_printf (s, ",\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f"
+                          server_cpu > 0 ? delivered / server_cpu : 0, gen_cpu,
+                          window > 0 ? 100 * gen_cpu / window : 0);
+  g_string_append_printf (s,
+                          ",\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f"
                           ",\"send_lag_p99_ms\":%.3f,\"send_lag_max_ms\":%.3f}",
                           hist_percentile_ms (&bench.latency, 0.50),
                           hist_percentile_ms (&bench.latency, 0.90),
-                          hist_percentile_ms (&bench.latency, 0.99),
-                          bench.latency.max_ns / 1e6,
-                          hist_percentile_ms (&bench.send_lag, 0.99),
-                          bench.send_lag.max_ns / 1e6);
+                          hist_percentile_ms (&bench.latency, 0.99), bench.latency.max_ns / 1e6,
+                          hist_percentile_ms (&bench.send_lag, 0.99), bench.send_lag.max_ns / 1e6);
   printf ("%s\n", s->str);
   fflush (stdout);
 }
@@ -1291,13 +1297,19 @@ main (int argc, char **argv)
     { "per-room", 0, 0, G_OPTION_ARG_INT, &per_room, "Senders per room (default 10)", "N" },
     { "video-size", 0, 0, G_OPTION_ARG_INT, &video_size, "Video payload bytes (2500)", "B" },
     { "audio-size", 0, 0, G_OPTION_ARG_INT, &audio_size, "Audio payload bytes (100)", "B" },
-    { "video-rate", 0, 0, G_OPTION_ARG_DOUBLE, &bench.video_rate, "Video packets/s per sender (30)", "N" },
-    { "audio-rate", 0, 0, G_OPTION_ARG_DOUBLE, &bench.audio_rate, "Audio packets/s per sender (50)", "N" },
+    { "video-rate", 0, 0, G_OPTION_ARG_DOUBLE, &bench.video_rate, "Video packets/s per sender (30)",
+      "N" },
+    { "audio-rate", 0, 0, G_OPTION_ARG_DOUBLE, &bench.audio_rate, "Audio packets/s per sender (50)",
+      "N" },
     { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &bench.warmup_s, "Warm-up seconds (2)", "S" },
-    { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &bench.window_s, "Measured window seconds (5)", "S" },
-    { "drain", 0, 0, G_OPTION_ARG_DOUBLE, &bench.drain_s, "Seconds to wait for late messages (0.5)", "S" },
-    { "server-pid", 0, 0, G_OPTION_ARG_INT, &bench.server_pid, "Server process whose CPU to measure", "PID" },
-    { "room-prefix", 0, 0, G_OPTION_ARG_STRING, &bench.room_prefix, "Room name prefix (bench)", "S" },
+    { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &bench.window_s, "Measured window seconds (5)",
+      "S" },
+    { "drain", 0, 0, G_OPTION_ARG_DOUBLE, &bench.drain_s, "Seconds to wait for late messages (0.5)",
+      "S" },
+    { "server-pid", 0, 0, G_OPTION_ARG_INT, &bench.server_pid,
+      "Server process whose CPU to measure", "PID" },
+    { "room-prefix", 0, 0, G_OPTION_ARG_STRING, &bench.room_prefix, "Room name prefix (bench)",
+      "S" },
     { NULL }
   };
   struct epoll_event events[512];
@@ -1318,13 +1330,13 @@ main (int argc, char **argv)
       g_printerr ("%s\n", error->message);
       return 2;
     }
-  if (mode == NULL || (strcmp (mode, "relay") != 0 && strcmp (mode, "nats") != 0)
-      || bench.port <= 0 || bench.port > 65535 || rooms < 1 || rooms > 200
-      || per_room < 2 || per_room > 100 || video_size < 0 || video_size > 60000
-      || audio_size < 0 || audio_size > 60000 || bench.video_rate <= 0 || bench.audio_rate <= 0
-      || bench.video_rate > 1000 || bench.audio_rate > 1000 || bench.window_s <= 0
-      || bench.window_s > 600 || bench.warmup_s < 0 || bench.warmup_s > 60
-      || bench.drain_s < 0 || bench.drain_s > 60)
+  if (mode == NULL || (strcmp (mode, "relay") != 0 && strcmp (mode, "nats") != 0) ||
+      bench.port <= 0 || bench.port > 65535 || rooms < 1 || rooms > 200 || per_room < 2 ||
+      per_room > 100 || video_size < 0 || video_size > 60000 || audio_size < 0 ||
+      audio_size > 60000 || bench.video_rate <= 0 || bench.audio_rate <= 0 ||
+      bench.video_rate > 1000 || bench.audio_rate > 1000 || bench.window_s <= 0 ||
+      bench.window_s > 600 || bench.warmup_s < 0 || bench.warmup_s > 60 || bench.drain_s < 0 ||
+      bench.drain_s > 60)
     {
       g_printerr ("usage: confab-bench-fanout --mode relay|nats --port N [--rooms R] ...\n");
       return 2;
@@ -1348,8 +1360,8 @@ main (int argc, char **argv)
 
   bench.epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   bench.timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (bench.epoll_fd < 0 || bench.timer_fd < 0
-      || epoll_ctl (bench.epoll_fd, EPOLL_CTL_ADD, bench.timer_fd, &tev) < 0)
+  if (bench.epoll_fd < 0 || bench.timer_fd < 0 ||
+      epoll_ctl (bench.epoll_fd, EPOLL_CTL_ADD, bench.timer_fd, &tev) < 0)
     {
       g_printerr ("epoll/timerfd: %s\n", g_strerror (errno));
       return 2;
@@ -1374,9 +1386,10 @@ main (int argc, char **argv)
     }
 
   bench.stage_deadline = now_ns () + (gint64) (bench.connect_timeout_s * 1e9);
-  hard_deadline = now_ns ()
-                  + (gint64) ((bench.connect_timeout_s + bench.warmup_s + bench.window_s
-                               + bench.drain_s + 10) * 1e9);
+  hard_deadline =
+      now_ns () +
+      (gint64) ((bench.connect_timeout_s + bench.warmup_s + bench.window_s + bench.drain_s + 10) *
+                1e9);
   /* Bounded: every stage has a deadline, and this loop a hard one. */
   while (!bench.failed && bench.stage != STAGE_DONE)
     {
