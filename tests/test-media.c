@@ -307,7 +307,7 @@ measure_speed (ConfabVideoCodec codec, int width, int height)
     }
   seconds = (g_get_monotonic_time () - t0) / 1e6;
   g_test_minimized_result (seconds / n,
-                           "%s %dx%d: %.0f fps (2 threads, pattern generation included)",
+                           "%s %dx%d: %.0f fps (default threads, pattern generation included)",
                            confab_video_codec_to_string (codec), width, height, n / seconds);
 }
 
