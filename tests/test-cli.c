@@ -3,7 +3,9 @@
  * exit statuses and invite links behave as docs/cli.md says. */
 #define G_LOG_DOMAIN "test-cli"
 
+#include "confab-packet.h"
 #include "confab-test-util.h"
+#include "confab-ws-transport.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -253,6 +255,73 @@ test_expect_peers_unmet (void)
                    >, 0);
 }
 
+/* A participant that claims (in its heartbeats) to send video and audio but
+ * sends none, over the real WebSocket transport of net/. */
+typedef struct
+{
+  ConfabTransport *transport;
+  guint64 session_id;
+  guint timer;
+} Silent;
+
+static gboolean
+silent_heartbeat (gpointer data)
+{
+  Silent *silent = data;
+  ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
+  Confab__HeartbeatMetadata heartbeat = CONFAB__HEARTBEAT_METADATA__INIT;
+  g_autoptr (GBytes) inner = NULL;
+  g_autoptr (GBytes) packet = NULL;
+  gsize len;
+  const guint8 *data_ptr;
+
+  media.media_type = CONFAB_MEDIA_HEARTBEAT;
+  media.user_id.data = (guint8 *) "mute";
+  media.user_id.len = 4;
+  media.timestamp = (double) confab_now_epoch_ms ();
+  heartbeat.video_enabled = TRUE;
+  heartbeat.audio_enabled = TRUE;
+  media.heartbeat_metadata = &heartbeat;
+  inner = confab_message_pack (&media.base);
+  data_ptr = g_bytes_get_data (inner, &len);
+  packet = confab_packet_wrap (CONFAB_PACKET_MEDIA, "mute", silent->session_id, data_ptr, len);
+  confab_transport_send (silent->transport, packet);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+test_expect_peers_no_media (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
+  g_autofree char *room = unique_room ("mute");
+  g_autofree char *url = g_strdup_printf ("%s/lobby/listener/%s", relay->ws_base, room);
+  g_autofree char *silent_url = g_strdup_printf ("%s/lobby/mute/%s", relay->ws_base, room);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliRun) run = NULL;
+  Silent silent = { 0 };
+  JsonObject *mute;
+
+  silent.transport = confab_ws_transport_new (silent_url, &error);
+  g_assert_no_error (error);
+  confab_transport_open (silent.transport);
+  silent.timer = g_timeout_add (300, silent_heartbeat, &silent);
+
+  run = cli_run_start ("join", url, "--size", "320x180", "--fps", "15", "--duration", "2",
+                       "--expect-peers", "1", NULL);
+  cli_run_wait (run, 20000);
+  g_source_remove (silent.timer);
+  confab_transport_close (silent.transport);
+  g_clear_object (&silent.transport);
+
+  /* The peer was seen and said it sends, but nothing arrived: not met. */
+  g_assert_cmpint (run->status, ==, 1);
+  mute = find_peer (run->summary, "mute");
+  g_assert_nonnull (mute);
+  g_assert_true (json_object_get_boolean_member (mute, "video_enabled"));
+  g_assert_cmpint (json_object_get_int_member (mute, "heartbeats"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (mute, "video_frames"), ==, 0);
+}
+
 static void
 assert_exit_2_with_reason (CliRun *run, const char *phrase)
 {
@@ -378,6 +447,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/unreachable-relay", test_unreachable_relay);
   g_test_add_func ("/cli/refused-room", test_refused_room);
   g_test_add_func ("/cli/expect-peers-unmet", test_expect_peers_unmet);
+  g_test_add_func ("/cli/expect-peers-no-media", test_expect_peers_no_media);
   g_test_add_func ("/cli/invite-links", test_invite_links);
   g_test_add_func ("/cli/two-clients/one-relay", test_two_clients_one_relay);
   g_test_add_func ("/cli/two-clients/two-relays-nats", test_two_clients_two_relays_nats);
