@@ -36,7 +36,14 @@ MAX_SUSTAINED_P99_MS = 50.0
 GEN_LIMIT_CPU_PCT = 90.0
 GEN_LIMIT_LAG_MS = 20.0
 
+# Other work on the machine (another build, another test) during a window
+# changes both latency and how much the server batches per wake-up; such a
+# point is measured again, at most twice, while the run is young.
+NOISY_OTHER_CPU_PCT = 10.0
+RETRY_UNTIL_S = 150.0
+
 children = []
+STARTED = [time.monotonic()]
 
 
 def log(msg):
@@ -156,13 +163,19 @@ def run_point(engine, rooms, args, tmpdir, window_s):
                "--warmup", str(args.warmup), "--duration", str(window_s),
                "--drain", str(args.drain), "--room-prefix", "fan%d" % rooms]
         budget = 15 + args.warmup + window_s + args.drain + 15
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             timeout=budget, text=True, preexec_fn=pin_to(GEN_CPU))
-        lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+        gen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True, preexec_fn=pin_to(GEN_CPU))
+        children.append(gen)
+        try:
+            stdout, stderr = gen.communicate(timeout=budget)
+        finally:
+            stop(gen)
+            children.remove(gen)
+        lines = [l for l in stdout.splitlines() if l.startswith("{")]
         if not lines:
             return {"mode": engine, "rooms": rooms, "ok": False,
                     "error": "generator printed nothing (rc %d): %s"
-                    % (out.returncode, out.stderr.strip()[-300:])}
+                    % (gen.returncode, stderr.strip()[-300:])}
         point = json.loads(lines[-1])
         if point.get("foreign", 0) > 0:
             point["ok"] = False
@@ -177,35 +190,63 @@ def run_point(engine, rooms, args, tmpdir, window_s):
         server.stop()
 
 
+def run_point_quiet(engine, rooms, args, tmpdir, window_s):
+    best = None
+    for attempt in range(3):
+        p = run_point(engine, rooms, args, tmpdir, window_s)
+        if not p.get("ok"):
+            return p
+        p["attempts"] = attempt + 1
+        if best is None or p.get("other_cpu_pct", 0) < best.get("other_cpu_pct", 0):
+            best = p
+        if (best.get("other_cpu_pct", 0) <= NOISY_OTHER_CPU_PCT
+                or time.monotonic() - STARTED[0] > RETRY_UNTIL_S):
+            break
+        log("  %s R=%d: %.0f%% of a core busy with other work, measuring again"
+            % (engine, rooms, p.get("other_cpu_pct", 0)))
+        time.sleep(1)
+    best["noisy"] = best.get("other_cpu_pct", 0) > NOISY_OTHER_CPU_PCT
+    return best
+
+
 def classify(p):
-    """'ok', 'gen-limited' or 'saturated'."""
+    """'ok' (the server carried the load: delivered, on time, and the load was
+    really offered), 'saturated' (it did not), or 'gen-limited' (the generator
+    could not offer the load, or was so busy that a miss may be its own)."""
     if not p.get("ok"):
         return "saturated"
-    gen_limited = (p["gen_cpu_pct"] >= GEN_LIMIT_CPU_PCT or p["skipped"] > 0
-                   or p["send_lag_p99_ms"] >= GEN_LIMIT_LAG_MS)
-    sustained = p["delivery_ratio"] >= MIN_DELIVERY and p["p99_ms"] < MAX_SUSTAINED_P99_MS
-    if sustained and not gen_limited:
+    offered = p["offered_msgs_per_s"] * (PER_ROOM - 1) / p["nominal_msgs_per_s"]
+    if p["skipped"] > 0 or offered < MIN_DELIVERY or p["send_lag_p99_ms"] >= GEN_LIMIT_LAG_MS:
+        return "gen-limited"
+    if p["delivery_ratio"] >= MIN_DELIVERY and p["p99_ms"] < MAX_SUSTAINED_P99_MS:
         return "ok"
-    return "gen-limited" if gen_limited else "saturated"
+    return "gen-limited" if p["gen_cpu_pct"] >= GEN_LIMIT_CPU_PCT else "saturated"
+
+
+def gen_at_limit(p):
+    return p.get("ok") and p["gen_cpu_pct"] >= GEN_LIMIT_CPU_PCT
 
 
 def sweep(engine, args, tmpdir):
     points = []
     rooms, last_ok = 1, 0
     while rooms <= args.max_rooms:
-        p = run_point(engine, rooms, args, tmpdir, args.window)
+        p = run_point_quiet(engine, rooms, args, tmpdir, args.window)
         p["state"] = classify(p)
         points.append(p)
         log("  %s R=%d: %s" % (engine, rooms, describe(p)))
         if p["state"] != "ok":
             break
         last_ok = rooms
+        if gen_at_limit(p):
+            # A bigger load would measure the generator, not the server.
+            return points
         rooms *= 2
     # One bisection step between the last sustained and the first failed load.
     if points and points[-1]["state"] != "ok" and last_ok > 0:
         mid = (last_ok + points[-1]["rooms"]) // 2
         if last_ok < mid < points[-1]["rooms"]:
-            p = run_point(engine, mid, args, tmpdir, args.window)
+            p = run_point_quiet(engine, mid, args, tmpdir, args.window)
             p["state"] = classify(p)
             points.append(p)
             log("  %s R=%d: %s" % (engine, mid, describe(p)))
@@ -215,34 +256,35 @@ def sweep(engine, args, tmpdir):
 def describe(p):
     if not p.get("ok"):
         return "FAILED: " + p.get("error", "?")
-    return ("%s delivered %.0f/s (%.1f%%) srv %.0f%% CPU gen %.0f%% CPU p99 %.2f ms"
+    return ("%s delivered %.0f/s (%.1f%%) srv %.0f%% CPU gen %.0f%% CPU other %.0f%% p99 %.2f ms"
             % (p["state"], p["delivered_msgs_per_s"], 100 * p["delivery_ratio"],
-               p["server_cpu_pct"], p["gen_cpu_pct"], p["p99_ms"]))
+               p["server_cpu_pct"], p["gen_cpu_pct"], p.get("other_cpu_pct", 0), p["p99_ms"]))
 
 
 def saturation(points):
     """The best delivered rate among sustained points (any point when none
-    was), that point, and whether the generator, not the server, set the limit
-    (then the rate is a lower bound)."""
+    was), that point, and whether the server's limit was not reached (the
+    generator or --max-rooms stopped the sweep: the rate is a lower bound)."""
     good = [p for p in points if p.get("ok") and p["state"] == "ok"]
     ran = [p for p in points if p.get("ok")]
     best = max(good or ran or [{"delivered_msgs_per_s": 0, "msgs_per_server_cpu_s": 0}],
                key=lambda p: p["delivered_msgs_per_s"])
     states = [p["state"] for p in points]
-    limited = "gen-limited" in states and "saturated" not in states
-    return best["delivered_msgs_per_s"], limited, best
+    return best["delivered_msgs_per_s"], "saturated" not in states, best
 
 
 def fmt_row(engine, p):
     if not p.get("ok"):
         return "%-6s %5d  %s" % (engine, p["rooms"], "FAILED: " + p.get("error", "?"))
-    return ("%-6s %5d %9.0f %10.0f %6.1f%% %7.0f%% %10.0f %7.0f%% %7.2f %7.2f %7.2f  %s"
+    return ("%-6s %5d %9.0f %10.0f %6.1f%% %7.0f%% %10.0f %7.0f%% %6.0f%% %7.2f %7.2f %7.2f  %s%s"
             % (engine, p["rooms"], p["offered_msgs_per_s"], p["delivered_msgs_per_s"],
                100 * p["delivery_ratio"], p["server_cpu_pct"], p["msgs_per_server_cpu_s"],
-               p["gen_cpu_pct"], p["p50_ms"], p["p99_ms"], p["max_ms"], p.get("state", "")))
+               p["gen_cpu_pct"], p.get("other_cpu_pct", 0), p["p50_ms"], p["p99_ms"], p["max_ms"],
+               p.get("state", ""), (" NOISY" if p.get("noisy") else "")
+               + (" (generator at its limit)" if gen_at_limit(p) and p.get("state") == "ok" else "")))
 
 
-HEADER = ("engine rooms    sent/s    deliv/s  deliv%  srvCPU  msgs/srvCPUs  genCPU"
+HEADER = ("engine rooms    sent/s    deliv/s  deliv%  srvCPU  msgs/srvCPUs  genCPU  other"
           "   p50ms   p99ms   maxms  state")
 
 
@@ -254,7 +296,7 @@ def main():
     ap.add_argument("--nats-server", default=shutil.which("nats-server") or "nats-server")
     ap.add_argument("--baseline", default=os.path.join(HERE, "baseline-fanout.json"))
     ap.add_argument("--engines", default="relay,nats")
-    ap.add_argument("--max-rooms", type=int, default=32)
+    ap.add_argument("--max-rooms", type=int, default=64)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--window", type=float, default=4.0)
     ap.add_argument("--drain", type=float, default=0.5)
@@ -287,7 +329,7 @@ def main():
         SERVER_CPU, GEN_CPU = cpus[0], cpus[1]
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    started = time.monotonic()
+    started = STARTED[0] = time.monotonic()
     results = {}
     with tempfile.TemporaryDirectory(prefix="confab-fanout-") as tmpdir:
         try:
@@ -297,7 +339,7 @@ def main():
                 points = sweep(engine, args, tmpdir)
                 rate, limited, best = saturation(points)
                 half_rooms = max(1, int(round(0.5 * rate / ROOM_MSGS_PER_S)))
-                half = run_point(engine, half_rooms, args, tmpdir, args.window + 2)
+                half = run_point_quiet(engine, half_rooms, args, tmpdir, args.window + 2)
                 half["state"] = classify(half)
                 log("  %s half-saturation R=%d: %s" % (engine, half_rooms, describe(half)))
                 results[engine] = {"points": points, "saturation_msgs_per_s": rate,
@@ -338,7 +380,7 @@ def main():
               " at ~50%% (R=%d): p50 %s ms, p99 %s ms"
               % (engine, ">= " if r["generator_limited"] else "", r["saturation_msgs_per_s"],
                  r["saturation_msgs_per_server_cpu_s"],
-                 " (generator-limited)" if r["generator_limited"] else "",
+                 " (generator- or sweep-limited: a lower bound)" if r["generator_limited"] else "",
                  half["rooms"], half.get("p50_ms", "?"), half.get("p99_ms", "?")))
 
     baseline = {}
