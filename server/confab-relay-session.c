@@ -8,6 +8,7 @@
 #include "confab-relay-classify.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 static guint64
 random_session_id (ConfabRelay *relay)
@@ -326,9 +327,11 @@ confab_relay_session_writeable (ConfabRelaySession *self)
     }
   if (self->ping_pending)
     {
-      guint8 ping[LWS_PRE + 1];
+      /* A payload, because lws swallows empty pongs without telling us. */
+      guint8 ping[LWS_PRE + 8] = { 0 };
+      memcpy (ping + LWS_PRE, "confab-p", 8);
       self->ping_pending = FALSE;
-      if (lws_write (wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+      if (lws_write (wsi, ping + LWS_PRE, 8, LWS_WRITE_PING) < 0)
         return -1;
       if (self->ring_count > 0)
         request_write (self);
@@ -385,7 +388,10 @@ confab_relay_session_tick (ConfabRelaySession *self, gint64 now_us, gboolean pin
       g_message ("close room=%s session=%" G_GUINT64_FORMAT ": idle for %u ms", self->room->name,
                  self->id, config->idle_timeout_ms);
       self->killing = TRUE;
-      lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      /* lws timeouts are not serviced on the GLib loop in lws 4.1, and a dead
+       * peer may never make us writable: shut the socket down, lws sees the
+       * hangup at once and closes the connection through CLOSED as usual. */
+      shutdown (lws_get_socket_fd (self->wsi), SHUT_RDWR);
       return;
     }
   if (ping)

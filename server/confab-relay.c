@@ -135,6 +135,7 @@ on_lws_event (struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
         return confab_relay_session_receive (conn->session, in, len);
 
       case LWS_CALLBACK_RECEIVE_PONG:
+        /* lws reports only pongs with a payload; our pings always carry one. */
         if (conn->session != NULL)
           conn->session->last_rx_us = g_get_monotonic_time ();
         return 0;
