@@ -35,3 +35,10 @@ typedef ngtcp2_connection_close_error ConfabCcerr;
 #define confab_params_set_original_dcid(p, cid) \
   G_STMT_START { (p)->original_dcid = *(cid); } G_STMT_END
 #endif
+
+/* ngtcp2 before 0.13 never closes a stream the peer opened as unidirectional
+ * (upstream commit 1d591bde), so its stream_close callback never hands the
+ * stream id back. On those versions Confab returns the id itself when the
+ * stream's FIN arrives; ngtcp2 keeps its own small per-stream record until the
+ * connection ends. */
+#define CONFAB_NGTCP2_LEAKS_REMOTE_UNI (NGTCP2_VERSION_NUM < 0x000d00)

@@ -21,6 +21,8 @@ endpoint_handle (ConfabWtEndpoint *ep, const struct sockaddr *from, socklen_t fr
   ConfabWtConn *conn = NULL;
   int rv;
 
+  if (len == 0)
+    return; /* ngtcp2 asserts on empty input */
   rv = ngtcp2_pkt_decode_version_cid (&vc, data, len, CONFAB_QUIC_SCID_LEN);
   if (rv != 0)
     return; /* garbage, or a version we do not speak: stay silent */

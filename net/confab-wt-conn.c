@@ -704,6 +704,16 @@ on_recv_stream_data (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint6
         conn_protocol_error (c, CONFAB_H3_CLOSED_CRITICAL_STREAM, "control stream closed");
       else if (s->kind == STREAM_REQUEST || (!c->ep->is_server && stream_id == c->session_id))
         conn_end_session (c, NULL, 0, "");
+
+      if (CONFAB_NGTCP2_LEAKS_REMOTE_UNI && (stream_id & 0x2)
+          && !ngtcp2_conn_is_local_stream (conn, stream_id))
+        {
+          /* See confab-quic-compat.h: ngtcp2 will not close it for us. */
+          ngtcp2_conn_extend_max_streams_uni (conn, 1);
+          if (s->held > 0)
+            stream_drop_payload (c, s);
+          g_hash_table_remove (c->streams, &stream_id);
+        }
     }
   return 0;
 }
@@ -718,7 +728,10 @@ on_stream_close (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t 
   if (!ngtcp2_conn_is_local_stream (conn, stream_id))
     {
       if (stream_id & 0x2)
-        ngtcp2_conn_extend_max_streams_uni (conn, 1);
+        {
+          if (!CONFAB_NGTCP2_LEAKS_REMOTE_UNI)
+            ngtcp2_conn_extend_max_streams_uni (conn, 1);
+        }
       else
         ngtcp2_conn_extend_max_streams_bidi (conn, 1);
     }

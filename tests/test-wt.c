@@ -1,0 +1,528 @@
+/* test-wt.c: a real WebTransport server and client in one process over
+ * 127.0.0.1: CONNECT accepted and refused, messages from 1 byte to 1 MB on
+ * unidirectional streams, datagrams, many messages, session close both ways,
+ * the QUIC idle timeout, certificate pinning, and garbage datagrams thrown at
+ * the server port. The server echoes each message the way it came. */
+#include "confab-wt-client.h"
+#include "confab-wt-server.h"
+
+#include <string.h>
+
+typedef struct
+{
+  ConfabWtServer *server;
+  char *hash;
+  char *url_base;
+  GPtrArray *server_sessions; /* accepted sessions, owned */
+  guint server_closed;
+  guint32 server_close_code;
+  GError *server_close_error;
+  gboolean echo;
+} Fixture;
+
+typedef struct
+{
+  ConfabWtSession *session;
+  gboolean ready;
+  gboolean closed;
+  GError *error;
+  GPtrArray *streams;   /* GBytes received on streams */
+  GPtrArray *datagrams; /* GBytes received as datagrams */
+} Client;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+typedef gboolean (*Predicate) (gpointer data);
+
+static gboolean
+on_deadline (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Spins the main context until pred() holds or timeout_ms passes. */
+static gboolean
+run_until (Predicate pred, gpointer data, guint timeout_ms)
+{
+  gboolean late = FALSE;
+  guint id = g_timeout_add (timeout_ms, on_deadline, &late);
+
+  while (!pred (data) && !late)
+    g_main_context_iteration (NULL, TRUE);
+  if (!late)
+    g_source_remove (id);
+  return pred (data);
+}
+
+static void
+server_session_packet (ConfabWtSession *session, GBytes *message, gboolean datagram, Fixture *fx)
+{
+  if (!fx->echo)
+    return;
+  if (datagram)
+    confab_wt_session_send_datagram (session, message);
+  else
+    g_assert_true (confab_wt_session_send_stream (session, message));
+}
+
+static void
+server_session_closed (ConfabWtSession *session, const GError *error, Fixture *fx)
+{
+  fx->server_closed++;
+  fx->server_close_code = confab_wt_session_get_close_code (session);
+  g_clear_error (&fx->server_close_error);
+  if (error != NULL)
+    fx->server_close_error = g_error_copy (error);
+}
+
+static guint
+server_request (ConfabWtServer *server, ConfabWtSession *session, const char *path, gpointer data)
+{
+  Fixture *fx = data;
+
+  if (g_str_has_prefix (path, "/refuse"))
+    return 400;
+  if (g_str_has_prefix (path, "/forbidden"))
+    return 403;
+  if (!g_str_has_prefix (path, "/lobby/"))
+    return 404;
+  g_signal_connect (session, "packet", G_CALLBACK (server_session_packet), fx);
+  g_signal_connect (session, "closed", G_CALLBACK (server_session_closed), fx);
+  g_ptr_array_add (fx->server_sessions, g_object_ref (session));
+  return 200;
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fx->server = confab_wt_server_new (NULL, NULL, &error);
+  g_assert_no_error (error);
+  if (data != NULL)
+    confab_wt_server_set_idle_timeout (fx->server, GPOINTER_TO_UINT (data));
+  g_assert_true (confab_wt_server_listen (fx->server, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+  confab_wt_server_set_request_func (fx->server, server_request, fx, NULL);
+  fx->hash = confab_wt_server_dup_cert_hash_base64 (fx->server);
+  fx->url_base = g_strdup_printf ("https://127.0.0.1:%u", confab_wt_server_get_port (fx->server));
+  fx->server_sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  fx->echo = TRUE;
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  g_ptr_array_unref (fx->server_sessions);
+  g_clear_object (&fx->server);
+  g_clear_error (&fx->server_close_error);
+  g_free (fx->hash);
+  g_free (fx->url_base);
+}
+
+static void
+client_packet (ConfabWtSession *session, GBytes *message, gboolean datagram, Client *cl)
+{
+  g_ptr_array_add (datagram ? cl->datagrams : cl->streams, g_bytes_ref (message));
+}
+
+static void
+client_ready (ConfabWtSession *session, Client *cl)
+{
+  cl->ready = TRUE;
+}
+
+static void
+client_closed (ConfabWtSession *session, const GError *error, Client *cl)
+{
+  cl->closed = TRUE;
+  if (error != NULL)
+    cl->error = g_error_copy (error);
+}
+
+static gboolean
+client_settled (gpointer data)
+{
+  Client *cl = data;
+
+  return cl->ready || cl->closed;
+}
+
+static gboolean
+client_is_closed (gpointer data)
+{
+  return ((Client *) data)->closed;
+}
+
+static Client *
+client_start (Fixture *fx, const char *path, const ConfabWtClientOptions *opts)
+{
+  ConfabWtClientOptions defaults = { .cert_hash = fx->hash };
+  g_autofree char *url = g_strconcat (fx->url_base, path, NULL);
+  g_autoptr (GError) error = NULL;
+  Client *cl = g_new0 (Client, 1);
+
+  cl->streams = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  cl->datagrams = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  cl->session = confab_wt_client_connect (url, opts != NULL ? opts : &defaults, &error);
+  g_assert_no_error (error);
+  g_signal_connect (cl->session, "ready", G_CALLBACK (client_ready), cl);
+  g_signal_connect (cl->session, "packet", G_CALLBACK (client_packet), cl);
+  g_signal_connect (cl->session, "closed", G_CALLBACK (client_closed), cl);
+  g_assert_true (run_until (client_settled, cl, 5000));
+  return cl;
+}
+
+static void
+client_free (Client *cl)
+{
+  g_signal_handlers_disconnect_by_data (cl->session, cl);
+  g_object_unref (cl->session);
+  g_ptr_array_unref (cl->streams);
+  g_ptr_array_unref (cl->datagrams);
+  g_clear_error (&cl->error);
+  g_free (cl);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
+
+typedef struct
+{
+  GPtrArray *array;
+  guint n;
+} CountWait;
+
+static gboolean
+count_reached (gpointer data)
+{
+  CountWait *w = data;
+
+  return w->array->len >= w->n;
+}
+
+static GBytes *
+pattern (gsize size, guint seed)
+{
+  guint8 *data = g_malloc (size ? size : 1);
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = (guint8) (i * 31 + seed + (i >> 8));
+  return g_bytes_new_take (data, size);
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void
+test_connect_accepted (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (Client) cl = client_start (fx, "/lobby/alice/room1?x=1", NULL);
+
+  g_assert_no_error (cl->error);
+  g_assert_true (cl->ready);
+  g_assert_true (confab_wt_session_is_open (cl->session));
+  g_assert_cmpuint (confab_wt_session_get_status (cl->session), ==, 200);
+  g_assert_cmpuint (fx->server_sessions->len, ==, 1);
+  g_assert_cmpstr (confab_wt_session_get_path (g_ptr_array_index (fx->server_sessions, 0)), ==,
+                   "/lobby/alice/room1?x=1");
+  g_assert_cmpuint (confab_wt_server_get_n_connections (fx->server), ==, 1);
+}
+
+static void
+test_connect_refused (Fixture *fx, gconstpointer data)
+{
+  static const struct { const char *path; guint status; } cases[] = {
+    { "/refuse", 400 }, { "/forbidden", 403 }, { "/nothing-here", 404 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (Client) cl = client_start (fx, cases[i].path, NULL);
+
+      g_assert_false (cl->ready);
+      g_assert_true (cl->closed);
+      g_assert_error (cl->error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_REFUSED);
+      g_assert_cmpuint (confab_wt_session_get_status (cl->session), ==, cases[i].status);
+      g_assert_false (confab_wt_session_send_stream (cl->session, g_bytes_new_static ("x", 1)));
+    }
+  g_assert_cmpuint (fx->server_sessions->len, ==, 0);
+}
+
+static void
+test_stream_sizes (Fixture *fx, gconstpointer data)
+{
+  static const gsize sizes[] = { 1, 2, 100, 1199, 1200, 1201, 16384, 65536, 300000, 1000000 };
+  g_autoptr (Client) cl = client_start (fx, "/lobby/bob/sizes", NULL);
+  CountWait w = { cl->streams, G_N_ELEMENTS (sizes) };
+
+  g_assert_true (cl->ready);
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr (GBytes) msg = pattern (sizes[i], (guint) i);
+
+      g_assert_true (confab_wt_session_send_stream (cl->session, msg));
+    }
+  g_assert_true (run_until (count_reached, &w, 20000));
+  /* Each echo comes back whole and intact; streams may overtake each other. */
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr (GBytes) want = pattern (sizes[i], (guint) i);
+      gboolean found = FALSE;
+
+      for (guint j = 0; j < cl->streams->len && !found; j++)
+        found = g_bytes_equal (want, g_ptr_array_index (cl->streams, j));
+      g_assert_true (found);
+    }
+  g_assert_cmpuint (cl->streams->len, ==, G_N_ELEMENTS (sizes));
+  /* Too large for one packet (PROTOCOL.md §1) is refused up front. */
+  {
+    g_autoptr (GBytes) huge = g_bytes_new_take (g_malloc0 (CONFAB_WT_MAX_MESSAGE_SIZE + 1),
+                                                CONFAB_WT_MAX_MESSAGE_SIZE + 1);
+
+    g_assert_false (confab_wt_session_send_stream (cl->session, huge));
+  }
+}
+
+static void
+test_datagrams (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (Client) cl = client_start (fx, "/lobby/carol/dgram", NULL);
+  CountWait w = { cl->datagrams, 20 };
+  gsize max;
+
+  g_assert_true (cl->ready);
+  max = confab_wt_session_get_max_datagram_size (cl->session);
+  g_test_message ("max datagram payload now: %" G_GSIZE_FORMAT, max);
+  g_assert_cmpuint (max, >=, 1000);
+  g_assert_cmpuint (max, <=, CONFAB_WT_MAX_DATAGRAM_SIZE);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr (GBytes) msg = pattern (i == 0 ? max : 1 + i * 40, i);
+
+      g_assert_true (confab_wt_session_send_datagram (cl->session, msg));
+    }
+  {
+    g_autoptr (GBytes) too_big = pattern (max + 1, 0);
+
+    g_assert_false (confab_wt_session_send_datagram (cl->session, too_big));
+  }
+  /* Loopback does not lose 20 small datagrams: all echoes arrive, intact. */
+  g_assert_true (run_until (count_reached, &w, 5000));
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr (GBytes) want = pattern (i == 0 ? max : 1 + i * 40, i);
+      gboolean found = FALSE;
+
+      for (guint j = 0; j < cl->datagrams->len && !found; j++)
+        found = g_bytes_equal (want, g_ptr_array_index (cl->datagrams, j));
+      g_assert_true (found);
+    }
+  g_assert_cmpuint (cl->streams->len, ==, 0);
+}
+
+static void
+test_many_messages (Fixture *fx, gconstpointer data)
+{
+  const guint n = 2000;
+  g_autoptr (Client) cl = client_start (fx, "/lobby/dave/many", NULL);
+  CountWait w = { cl->streams, n };
+  g_autofree guint8 *seen = g_malloc0 (n);
+  guint in_order = 0, sent = 0;
+  gint64 start;
+  double secs;
+
+  g_assert_true (cl->ready);
+  start = g_get_monotonic_time ();
+  /* Send in waves the queue bound allows; the rest go as space frees up. */
+  while (sent < n)
+    {
+      guint32 seq = GUINT32_TO_BE (sent);
+      guint8 body[200] = { 0 };
+      g_autoptr (GBytes) msg = NULL;
+
+      memcpy (body, &seq, sizeof seq);
+      msg = g_bytes_new (body, sizeof body);
+      if (confab_wt_session_send_stream (cl->session, msg))
+        sent++;
+      else
+        g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_true (run_until (count_reached, &w, 30000));
+  secs = (g_get_monotonic_time () - start) / 1e6;
+  for (guint i = 0; i < cl->streams->len; i++)
+    {
+      gsize size;
+      const guint8 *d = g_bytes_get_data (g_ptr_array_index (cl->streams, i), &size);
+      guint32 seq;
+
+      g_assert_cmpuint (size, ==, 200);
+      memcpy (&seq, d, sizeof seq);
+      seq = GUINT32_FROM_BE (seq);
+      g_assert_cmpuint (seq, <, n);
+      g_assert_false (seen[seq]); /* exactly once */
+      seen[seq] = 1;
+      if (seq == i)
+        in_order++;
+    }
+  g_test_message ("%u round trips of 200 B in %.3f s = %.0f msg/s each way; %u in send order",
+                  n, secs, n / secs, in_order);
+  g_assert_cmpuint (cl->streams->len, ==, n);
+}
+
+static gboolean
+server_closed_once (gpointer data)
+{
+  return ((Fixture *) data)->server_closed >= 1;
+}
+
+static void
+test_close_by_client (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (Client) cl = client_start (fx, "/lobby/erin/close", NULL);
+
+  g_assert_true (cl->ready);
+  confab_wt_session_close (cl->session, 42, "bye now");
+  g_assert_true (cl->closed);
+  g_assert_no_error (cl->error);
+  g_assert_false (confab_wt_session_send_stream (cl->session, g_bytes_new_static ("x", 1)));
+  g_assert_true (run_until (server_closed_once, fx, 5000));
+  g_assert_cmpuint (fx->server_close_code, ==, 42);
+  g_assert_error (fx->server_close_error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CLOSED);
+  g_assert_cmpstr (confab_wt_session_get_close_reason (g_ptr_array_index (fx->server_sessions, 0)),
+                   ==, "bye now");
+}
+
+static gboolean
+no_connections (gpointer data)
+{
+  return confab_wt_server_get_n_connections (((Fixture *) data)->server) == 0;
+}
+
+static void
+test_close_by_server (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (Client) cl = client_start (fx, "/lobby/frank/close", NULL);
+
+  g_assert_true (cl->ready);
+  confab_wt_session_close (g_ptr_array_index (fx->server_sessions, 0), 0, "");
+  g_assert_true (run_until (client_is_closed, cl, 5000));
+  g_assert_no_error (cl->error);
+  g_assert_cmpuint (confab_wt_session_get_close_code (cl->session), ==, 0);
+  /* The connection itself goes away after the session. */
+  g_assert_true (run_until (no_connections, fx, 5000));
+}
+
+static void
+test_idle_timeout (Fixture *fx, gconstpointer data)
+{
+  ConfabWtClientOptions opts = { .cert_hash = fx->hash, .idle_timeout_ms = 400 };
+  g_autoptr (Client) cl = client_start (fx, "/lobby/gina/idle", &opts);
+  gint64 start = g_get_monotonic_time ();
+
+  g_assert_true (cl->ready);
+  g_assert_true (run_until (client_is_closed, cl, 5000));
+  g_assert_error (cl->error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_TIMEOUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 300 * 1000);
+  g_assert_true (run_until (server_closed_once, fx, 5000));
+  g_assert_true (run_until (no_connections, fx, 5000));
+}
+
+static void
+test_keep_alive (Fixture *fx, gconstpointer data)
+{
+  ConfabWtClientOptions opts = { .cert_hash = fx->hash, .idle_timeout_ms = 400,
+                                 .keep_alive_ms = 100 };
+  g_autoptr (Client) cl = client_start (fx, "/lobby/hank/keepalive", &opts);
+
+  g_assert_true (cl->ready);
+  /* Three idle timeouts pass; pings keep the session up. */
+  run_until (client_is_closed, cl, 1200);
+  g_assert_false (cl->closed);
+  g_assert_true (confab_wt_session_send_stream (cl->session, g_bytes_new_static ("ok", 2)));
+}
+
+static void
+test_pin_mismatch (Fixture *fx, gconstpointer data)
+{
+  ConfabWtClientOptions opts = { .cert_hash = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" };
+  ConfabWtClientOptions none = { 0 };
+  g_autoptr (Client) cl = client_start (fx, "/lobby/ivan/pin", &opts);
+  g_autoptr (Client) cl2 = client_start (fx, "/lobby/ivan/pin", &none);
+  ConfabWtClientOptions insecure = { .insecure = TRUE };
+  g_autoptr (Client) cl3 = client_start (fx, "/lobby/ivan/pin", &insecure);
+
+  g_assert_false (cl->ready);
+  g_assert_error (cl->error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CERTIFICATE);
+  /* Full verification fails for a self-signed certificate. */
+  g_assert_false (cl2->ready);
+  g_assert_error (cl2->error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CERTIFICATE);
+  g_assert_true (cl3->ready);
+  g_assert_cmpuint (fx->server_sessions->len, ==, 1);
+}
+
+static void
+test_garbage (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                                           G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) to = g_inet_socket_address_new (lo, confab_wt_server_get_port (fx->server));
+  GRand *rand = g_rand_new_with_seed (1234);
+  guint8 buf[1500];
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      gsize len = g_rand_int_range (rand, 0, sizeof buf + 1);
+
+      for (gsize j = 0; j < len; j++)
+        buf[j] = (guint8) g_rand_int (rand);
+      /* A third look like QUIC v1 Initials, so they get past the header check. */
+      if (len >= 1200 && i % 3 == 0)
+        {
+          buf[0] = 0xc0 | (buf[0] & 0x0f);
+          memcpy (buf + 1, "\x00\x00\x00\x01", 4);
+          buf[5] = 8;
+          buf[14] = 8;
+        }
+      g_socket_send_to (sock, to, (const char *) buf, len, NULL, NULL);
+      if (i % 100 == 0)
+        while (g_main_context_iteration (NULL, FALSE))
+          ;
+    }
+  g_rand_free (rand);
+  for (guint i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+
+  /* Still serving, and the junk left no connection behind for long. */
+  {
+    g_autoptr (Client) cl = client_start (fx, "/lobby/judy/after-garbage", NULL);
+    CountWait w = { cl->streams, 1 };
+
+    g_assert_true (cl->ready);
+    g_assert_true (confab_wt_session_send_stream (cl->session, g_bytes_new_static ("alive", 5)));
+    g_assert_true (run_until (count_reached, &w, 5000));
+    g_assert_cmpuint (g_bytes_get_size (g_ptr_array_index (cl->streams, 0)), ==, 5);
+  }
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn, data) \
+  g_test_add (path, Fixture, data, fixture_setup, fn, fixture_teardown)
+  ADD ("/net/wt/connect-accepted", test_connect_accepted, NULL);
+  ADD ("/net/wt/connect-refused", test_connect_refused, NULL);
+  ADD ("/net/wt/stream-sizes", test_stream_sizes, NULL);
+  ADD ("/net/wt/datagrams", test_datagrams, NULL);
+  ADD ("/net/wt/many-messages", test_many_messages, NULL);
+  ADD ("/net/wt/close-by-client", test_close_by_client, NULL);
+  ADD ("/net/wt/close-by-server", test_close_by_server, NULL);
+  ADD ("/net/wt/idle-timeout", test_idle_timeout, GUINT_TO_POINTER (400));
+  ADD ("/net/wt/keep-alive", test_keep_alive, GUINT_TO_POINTER (400));
+  ADD ("/net/wt/certificate-pin", test_pin_mismatch, NULL);
+  ADD ("/net/wt/garbage-datagrams", test_garbage, NULL);
+#undef ADD
+  return g_test_run ();
+}
