@@ -1299,7 +1299,10 @@ fill_settings (ConfabWtConn *c, ngtcp2_settings *settings, ngtcp2_transport_para
    * is the most one peer can make us buffer. */
   params->initial_max_data = 16 * 1024 * 1024;
   params->initial_max_streams_bidi = 100;
-  params->initial_max_streams_uni = 103;
+  /* Chromium fails createUnidirectionalStream() at once when it has no
+   * stream credit (it does not wait), and peers open one stream per media
+   * packet: be generous. Memory stays bounded by initial_max_data. */
+  params->initial_max_streams_uni = 1000;
   params->max_idle_timeout = (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 30000)
                              * NGTCP2_MILLISECONDS;
   params->max_datagram_frame_size = 65535;
