@@ -236,6 +236,33 @@ count_signal (gpointer instance, gpointer arg, gpointer data)
   (*(guint *) data)++;
 }
 
+typedef struct
+{
+  guint count;
+  int last_type;
+  gboolean last_key;
+  guint64 last_sequence;
+  gsize last_size;
+} MediaSeen;
+
+static void
+on_media (ConfabCall *call,
+          ConfabPeer *peer,
+          int type,
+          GBytes *data,
+          gboolean is_key,
+          guint64 sequence,
+          double timestamp,
+          MediaSeen *seen)
+{
+  g_assert_true (CONFAB_IS_PEER (peer));
+  seen->count++;
+  seen->last_type = type;
+  seen->last_key = is_key;
+  seen->last_sequence = sequence;
+  seen->last_size = g_bytes_get_size (data);
+}
+
 static void
 test_call_flow (void)
 {
@@ -248,11 +275,13 @@ test_call_flow (void)
   g_autoptr (GPtrArray) audio = NULL;
   g_autoptr (GBytes) assigned = confab_packet_new_session_assigned (42);
   guint joined = 0, keyframe_requested = 0;
+  MediaSeen seen = { 0 };
   ConfabEncodedFrame frame = { .data = (const guint8 *) "vp9!", .size = 4, .is_key = TRUE };
   ConfabPeer *bob;
 
   g_signal_connect (call, "peer-joined", G_CALLBACK (count_signal), &joined);
   g_signal_connect (call, "keyframe-requested", G_CALLBACK (count_signal), &keyframe_requested);
+  g_signal_connect (call, "media", G_CALLBACK (on_media), &seen);
   confab_call_set_media_state (call, TRUE, TRUE);
 
   /* Before a session nothing but RTT probes goes out. */
@@ -337,6 +366,12 @@ test_call_flow (void)
   g_assert_cmpuint (confab_peer_get_video_frames (bob), ==, 2);
   g_assert_cmpuint (confab_peer_get_video_keyframes (bob), ==, 1);
   g_assert_cmpuint (confab_peer_get_video_gaps (bob), ==, 1);
+  /* "media" carries each of bob's frames to a decoder; not ours or the system's. */
+  g_assert_cmpuint (seen.count, ==, 2);
+  g_assert_cmpint (seen.last_type, ==, CONFAB_MEDIA_VIDEO);
+  g_assert_false (seen.last_key);
+  g_assert_cmpuint (seen.last_sequence, ==, 3);
+  g_assert_cmpuint (seen.last_size, ==, 5);
 
   /* Keyframe requests: honoured only when addressed to us. */
   {
