@@ -11,9 +11,9 @@
 #include <string.h>
 
 const char confab_quic_tls_priority[] =
-  "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
-  "+AES-128-CCM:-GROUP-ALL:+GROUP-SECP256R1:+GROUP-X25519:+GROUP-SECP384R1:+GROUP-SECP521R1:"
-  "%DISABLE_TLS13_COMPAT_MODE";
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+    "+AES-128-CCM:-GROUP-ALL:+GROUP-SECP256R1:+GROUP-X25519:+GROUP-SECP384R1:+GROUP-SECP521R1:"
+    "%DISABLE_TLS13_COMPAT_MODE";
 
 static gboolean
 fail (GError **error, const char *what, int rv)
@@ -43,7 +43,9 @@ hash_and_pem (gnutls_x509_crt_t crt, guint8 hash[32], char **pem, GError **error
 }
 
 gboolean
-confab_quic_cert_generate (gnutls_certificate_credentials_t cred, guint8 hash[32], char **pem,
+confab_quic_cert_generate (gnutls_certificate_credentials_t cred,
+                           guint8 hash[32],
+                           char **pem,
                            GError **error)
 {
   gnutls_x509_privkey_t key = NULL;
@@ -57,31 +59,30 @@ confab_quic_cert_generate (gnutls_certificate_credentials_t cred, guint8 hash[32
 
   gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial);
   serial[0] &= 0x7f; /* a positive serial */
-  if ((rv = gnutls_x509_privkey_init (&key)) != 0
-      || (rv = gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
-                                             GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0)) != 0)
+  if ((rv = gnutls_x509_privkey_init (&key)) != 0 ||
+      (rv = gnutls_x509_privkey_generate (
+           key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0)) != 0)
     {
       fail (error, "generate key", rv);
       goto out;
     }
-  if ((rv = gnutls_x509_crt_init (&crt)) != 0
-      || (rv = gnutls_x509_crt_set_version (crt, 3)) != 0
-      || (rv = gnutls_x509_crt_set_serial (crt, serial, sizeof serial)) != 0
+  if ((rv = gnutls_x509_crt_init (&crt)) != 0 || (rv = gnutls_x509_crt_set_version (crt, 3)) != 0 ||
+      (rv = gnutls_x509_crt_set_serial (crt, serial, sizeof serial)) != 0
       /* Browsers allow at most 14 days for hash-pinned certificates. */
-      || (rv = gnutls_x509_crt_set_activation_time (crt, now - 60)) != 0
-      || (rv = gnutls_x509_crt_set_expiration_time (crt, now + 13 * 24 * 3600)) != 0
-      || (rv = gnutls_x509_crt_set_dn (crt, "CN=confab-relay", NULL)) != 0
-      || (rv = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_DNSNAME, "localhost",
-                                                     strlen ("localhost"), GNUTLS_FSAN_APPEND)) != 0
-      || (rv = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, ip, sizeof ip,
-                                                     GNUTLS_FSAN_APPEND)) != 0
-      || (rv = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, ip6, sizeof ip6,
-                                                     GNUTLS_FSAN_APPEND)) != 0
-      || (rv = gnutls_x509_crt_set_basic_constraints (crt, 0, -1)) != 0
-      || (rv = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) != 0
-      || (rv = gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) != 0
-      || (rv = gnutls_x509_crt_set_key (crt, key)) != 0
-      || (rv = gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0)) != 0)
+      || (rv = gnutls_x509_crt_set_activation_time (crt, now - 60)) != 0 ||
+      (rv = gnutls_x509_crt_set_expiration_time (crt, now + 13 * 24 * 3600)) != 0 ||
+      (rv = gnutls_x509_crt_set_dn (crt, "CN=confab-relay", NULL)) != 0 ||
+      (rv = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_DNSNAME, "localhost",
+                                                  strlen ("localhost"), GNUTLS_FSAN_APPEND)) != 0 ||
+      (rv = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, ip, sizeof ip,
+                                                  GNUTLS_FSAN_APPEND)) != 0 ||
+      (rv = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, ip6, sizeof ip6,
+                                                  GNUTLS_FSAN_APPEND)) != 0 ||
+      (rv = gnutls_x509_crt_set_basic_constraints (crt, 0, -1)) != 0 ||
+      (rv = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) != 0 ||
+      (rv = gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) != 0 ||
+      (rv = gnutls_x509_crt_set_key (crt, key)) != 0 ||
+      (rv = gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0)) != 0)
     {
       fail (error, "build certificate", rv);
       goto out;
@@ -102,8 +103,12 @@ out:
 }
 
 gboolean
-confab_quic_cert_load (gnutls_certificate_credentials_t cred, const char *cert_file,
-                       const char *key_file, guint8 hash[32], char **pem, GError **error)
+confab_quic_cert_load (gnutls_certificate_credentials_t cred,
+                       const char *cert_file,
+                       const char *key_file,
+                       guint8 hash[32],
+                       char **pem,
+                       GError **error)
 {
   gnutls_datum_t raw = { NULL, 0 };
   gnutls_x509_crt_t crt = NULL;
@@ -115,8 +120,8 @@ confab_quic_cert_load (gnutls_certificate_credentials_t cred, const char *cert_f
     return fail (error, cert_file, rv);
   if ((rv = gnutls_certificate_get_crt_raw (cred, 0, 0, &raw)) < 0)
     return fail (error, "read back certificate", rv);
-  if ((rv = gnutls_x509_crt_init (&crt)) < 0
-      || (rv = gnutls_x509_crt_import (crt, &raw, GNUTLS_X509_FMT_DER)) < 0)
+  if ((rv = gnutls_x509_crt_init (&crt)) < 0 ||
+      (rv = gnutls_x509_crt_import (crt, &raw, GNUTLS_X509_FMT_DER)) < 0)
     {
       if (crt != NULL)
         gnutls_x509_crt_deinit (crt);

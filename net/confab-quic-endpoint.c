@@ -14,8 +14,12 @@
 #define CONFAB_QUIC_READ_BATCH 128
 
 static void
-endpoint_handle (ConfabWtEndpoint *ep, const struct sockaddr *from, socklen_t from_len,
-                 const guint8 *data, gsize len, GPtrArray *touched)
+endpoint_handle (ConfabWtEndpoint *ep,
+                 const struct sockaddr *from,
+                 socklen_t from_len,
+                 const guint8 *data,
+                 gsize len,
+                 GPtrArray *touched)
 {
   ngtcp2_version_cid vc;
   ConfabWtConn *conn = NULL;
@@ -77,8 +81,8 @@ endpoint_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
     {
       struct sockaddr_storage from;
       socklen_t from_len = sizeof from;
-      ssize_t n = recvfrom (ep->fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *) &from,
-                            &from_len);
+      ssize_t n =
+          recvfrom (ep->fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *) &from, &from_len);
 
       if (n < 0)
         {
@@ -94,7 +98,8 @@ endpoint_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
 }
 
 ConfabWtEndpoint *
-confab_wt_endpoint_new (gboolean is_server, const ConfabWtConnConfig *config,
+confab_wt_endpoint_new (gboolean is_server,
+                        const ConfabWtConnConfig *config,
                         gnutls_certificate_credentials_t cred)
 {
   ConfabWtEndpoint *ep = g_new0 (ConfabWtEndpoint, 1);
@@ -105,8 +110,8 @@ confab_wt_endpoint_new (gboolean is_server, const ConfabWtConnConfig *config,
   ep->fd = -1;
   ep->max_conns = 4096;
   ep->context = g_main_context_ref_thread_default ();
-  ep->conns_by_cid = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
-                                            (GDestroyNotify) g_bytes_unref, NULL);
+  ep->conns_by_cid =
+      g_hash_table_new_full (g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, NULL);
   gnutls_rnd (GNUTLS_RND_RANDOM, ep->reset_secret, sizeof ep->reset_secret);
   return ep;
 }
@@ -144,8 +149,11 @@ confab_wt_endpoint_bind (ConfabWtEndpoint *ep, GInetSocketAddress *addr, GError 
 }
 
 void
-confab_wt_endpoint_send (ConfabWtEndpoint *ep, const struct sockaddr *to, socklen_t to_len,
-                         const guint8 *data, gsize len)
+confab_wt_endpoint_send (ConfabWtEndpoint *ep,
+                         const struct sockaddr *to,
+                         socklen_t to_len,
+                         const guint8 *data,
+                         gsize len)
 {
   for (guint tries = 0; tries < 2; tries++)
     {

@@ -31,8 +31,7 @@ resolve (const char *host, GError **error)
 }
 
 ConfabWtSession *
-confab_wt_client_connect (const char *url, const ConfabWtClientOptions *options,
-                          GError **error)
+confab_wt_client_connect (const char *url, const ConfabWtClientOptions *options, GError **error)
 {
   static const ConfabWtClientOptions defaults = { 0 };
   g_autoptr (GUri) uri = NULL;
@@ -59,8 +58,7 @@ confab_wt_client_connect (const char *url, const ConfabWtClientOptions *options,
   host = g_uri_get_host (uri);
   if (g_strcmp0 (g_uri_get_scheme (uri), "https") != 0 || host == NULL || host[0] == '\0')
     {
-      g_set_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_INVALID,
-                   "not an https:// URL: %s", url);
+      g_set_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_INVALID, "not an https:// URL: %s", url);
       return NULL;
     }
   if (options->cert_hash != NULL)
@@ -77,7 +75,7 @@ confab_wt_client_connect (const char *url, const ConfabWtClientOptions *options,
   path = g_strconcat (g_uri_get_path (uri)[0] ? g_uri_get_path (uri) : "/",
                       g_uri_get_query (uri) ? "?" : "", g_uri_get_query (uri) ?: "", NULL);
   authority = strchr (host, ':') != NULL ? g_strdup_printf ("[%s]:%d", host, port)
-                                          : g_strdup_printf ("%s:%d", host, port);
+                                         : g_strdup_printf ("%s:%d", host, port);
 
   inet = resolve (host, error);
   if (inet == NULL)

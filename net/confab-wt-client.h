@@ -11,17 +11,16 @@ typedef struct
 {
   /* Base64 SHA-256 of the server's DER certificate; NULL for full verification. */
   const char *cert_hash;
-  gboolean insecure;      /* accept any certificate (tests, --insecure) */
-  guint idle_timeout_ms;  /* 0 = 30 s */
-  guint keep_alive_ms;    /* 0 = none; PING this often when idle */
+  gboolean insecure;          /* accept any certificate (tests, --insecure) */
+  guint idle_timeout_ms;      /* 0 = 30 s */
+  guint keep_alive_ms;        /* 0 = none; PING this often when idle */
   guint handshake_timeout_ms; /* 0 = 5 s */
 } ConfabWtClientOptions;
 
 /* url: "https://host:port/path". Returns a session that emits "ready" or
  * "closed" (with the reason) on the thread-default main context. The caller
  * owns the only reference; dropping it tears the connection down silently. */
-ConfabWtSession *confab_wt_client_connect (const char *url,
-                                           const ConfabWtClientOptions *options,
-                                           GError **error);
+ConfabWtSession *
+confab_wt_client_connect (const char *url, const ConfabWtClientOptions *options, GError **error);
 
 G_END_DECLS

@@ -37,13 +37,13 @@ typedef struct
   GByteArray *in;      /* frame or header bytes not parsed yet (small, bounded) */
   GByteArray *payload; /* a WebTransport message so far */
   GByteArray *capsules;
-  uint64_t skip;       /* bytes of an ignored frame still to come */
-  uint64_t held;       /* connection credit held by payload until delivery */
+  uint64_t skip; /* bytes of an ignored frame still to come */
+  uint64_t held; /* connection credit held by payload until delivery */
   gboolean got_headers;
 
   /* Sending: immutable chunks kept until the stream closes, because ngtcp2
    * retransmits from our memory rather than copying it. */
-  GPtrArray *chunks;   /* GBytes */
+  GPtrArray *chunks; /* GBytes */
   guint chunk_index;
   gsize chunk_offset;
   gsize total;
@@ -51,8 +51,8 @@ typedef struct
   gboolean fin;
   gboolean fin_sent;
   gboolean blocked;
-  GList *send_link;    /* in conn->send_queue while it has something to write */
-  gboolean counted;    /* counts against the queue bounds */
+  GList *send_link; /* in conn->send_queue while it has something to write */
+  gboolean counted; /* counts against the queue bounds */
 } ConfabWtStream;
 
 struct _ConfabWtConn
@@ -67,24 +67,24 @@ struct _ConfabWtConn
   gboolean dead;
   gboolean close_requested;
   guint64 close_app_code;
-  guint64 close_deadline;   /* ns; 0 = none */
-  GError *close_error;      /* why the session ends when the connection dies */
+  guint64 close_deadline; /* ns; 0 = none */
+  GError *close_error;    /* why the session ends when the connection dies */
 
-  GHashTable *streams;      /* int64 id -> ConfabWtStream */
-  GQueue send_queue;        /* streams with bytes or FIN to write */
-  GQueue pending_open;      /* our uni streams waiting for a stream id */
-  GQueue datagrams;         /* GBytes waiting to go */
+  GHashTable *streams; /* int64 id -> ConfabWtStream */
+  GQueue send_queue;   /* streams with bytes or FIN to write */
+  GQueue pending_open; /* our uni streams waiting for a stream id */
+  GQueue datagrams;    /* GBytes waiting to go */
   guint queued_streams;
   gsize queued_bytes;
 
-  gboolean h3_ready;        /* our control stream is open */
+  gboolean h3_ready; /* our control stream is open */
   ConfabH3Settings peer_settings;
   gboolean peer_control_seen;
 
   /* The WebTransport session (one per connection). */
   ConfabWtSession *session;
   gboolean owns_session;
-  int64_t session_id;       /* CONNECT stream id, -1 before */
+  int64_t session_id; /* CONNECT stream id, -1 before */
   gboolean session_open;
   guint8 dgram_prefix[8];
   gsize dgram_prefix_len;
@@ -92,7 +92,7 @@ struct _ConfabWtConn
   /* Client only. */
   char *host;
   char *authority;
-  GQueue early;             /* messages that beat the CONNECT answer */
+  GQueue early; /* messages that beat the CONNECT answer */
   gboolean answered;
   char *path;
   guint8 pin[32];
@@ -253,8 +253,8 @@ conn_open_session (ConfabWtConn *c, int64_t id)
 {
   c->session_id = id;
   c->session_open = TRUE;
-  c->dgram_prefix_len = confab_wt_datagram_prefix_write (c->dgram_prefix, sizeof c->dgram_prefix,
-                                                         (uint64_t) id);
+  c->dgram_prefix_len =
+      confab_wt_datagram_prefix_write (c->dgram_prefix, sizeof c->dgram_prefix, (uint64_t) id);
 }
 
 static void
@@ -283,8 +283,8 @@ conn_handle_request (ConfabWtConn *c, ConfabWtStream *s, const guint8 *payload, 
   method = confab_h3_headers_get (headers, ":method");
   protocol = confab_h3_headers_get (headers, ":protocol");
   path = confab_h3_headers_get (headers, ":path");
-  if (g_strcmp0 (method, "CONNECT") != 0 || g_strcmp0 (protocol, "webtransport") != 0
-      || path == NULL || path[0] != '/')
+  if (g_strcmp0 (method, "CONNECT") != 0 || g_strcmp0 (protocol, "webtransport") != 0 ||
+      path == NULL || path[0] != '/')
     goto answer;
   if (c->session != NULL)
     {
@@ -293,9 +293,8 @@ conn_handle_request (ConfabWtConn *c, ConfabWtStream *s, const guint8 *payload, 
     }
 
   session = confab_wt_session_new_internal (c, (guint64) s->id, path);
-  status = c->ep->request_func != NULL
-             ? c->ep->request_func (c, session, path, c->ep->request_data)
-             : 404;
+  status = c->ep->request_func != NULL ? c->ep->request_func (c, session, path, c->ep->request_data)
+                                       : 404;
   if (status >= 200 && status < 300)
     {
       c->session = g_steal_pointer (&session);
@@ -321,8 +320,8 @@ conn_handle_response (ConfabWtConn *c, ConfabWtStream *s, const guint8 *payload,
   const char *status_text;
   guint64 status = 0;
 
-  if (confab_h3_headers_decode (payload, len, headers)
-      && (status_text = confab_h3_headers_get (headers, ":status")) != NULL)
+  if (confab_h3_headers_decode (payload, len, headers) &&
+      (status_text = confab_h3_headers_get (headers, ":status")) != NULL)
     g_ascii_string_to_unsigned (status_text, 10, 100, 999, &status, NULL);
   if (status == 0)
     {
@@ -377,7 +376,8 @@ conn_handle_capsules (ConfabWtConn *c, ConfabWtStream *s, const guint8 *data, gs
           guint32 code = 0;
           g_autofree char *reason = NULL;
 
-          if (!confab_wt_close_capsule_parse (s->capsules->data + off + n, ch.length, &code, &reason))
+          if (!confab_wt_close_capsule_parse (s->capsules->data + off + n, ch.length, &code,
+                                              &reason))
             {
               conn_protocol_error (c, CONFAB_H3_MESSAGE_ERROR, "bad CLOSE_WEBTRANSPORT_SESSION");
               return;
@@ -386,8 +386,9 @@ conn_handle_capsules (ConfabWtConn *c, ConfabWtStream *s, const guint8 *data, gs
             conn_end_session (c, NULL, code, reason);
           else
             {
-              g_autoptr (GError) error = g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_CLOSED,
-                                                      "peer closed the session: %u %s", code, reason);
+              g_autoptr (GError) error =
+                  g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_CLOSED,
+                               "peer closed the session: %u %s", code, reason);
               conn_end_session (c, error, code, reason);
             }
         }
@@ -398,8 +399,8 @@ conn_handle_capsules (ConfabWtConn *c, ConfabWtStream *s, const guint8 *data, gs
 }
 
 static gboolean
-conn_handle_frame (ConfabWtConn *c, ConfabWtStream *s, uint64_t type,
-                   const guint8 *payload, gsize len)
+conn_handle_frame (
+    ConfabWtConn *c, ConfabWtStream *s, uint64_t type, const guint8 *payload, gsize len)
 {
   if (s->kind == STREAM_CONTROL_IN)
     {
@@ -410,57 +411,57 @@ conn_handle_frame (ConfabWtConn *c, ConfabWtStream *s, uint64_t type,
         }
       switch (type)
         {
-        case CONFAB_H3_FRAME_SETTINGS:
-          if (c->peer_settings.seen)
-            {
-              conn_protocol_error (c, CONFAB_H3_FRAME_UNEXPECTED, "second SETTINGS");
-              return FALSE;
-            }
-          if (!confab_h3_settings_parse (payload, len, &c->peer_settings))
-            {
-              conn_protocol_error (c, CONFAB_H3_SETTINGS_ERROR, "bad SETTINGS");
-              return FALSE;
-            }
-          conn_schedule (c); /* the client waits for these before its CONNECT */
-          return TRUE;
-        case CONFAB_H3_FRAME_GOAWAY:
-          /* The peer drains: our one session may finish; nothing new starts. */
-          return TRUE;
-        case CONFAB_H3_FRAME_DATA:
-        case CONFAB_H3_FRAME_HEADERS:
-          conn_protocol_error (c, CONFAB_H3_FRAME_UNEXPECTED, "DATA/HEADERS on control stream");
-          return FALSE;
-        default:
-          return TRUE;
+          case CONFAB_H3_FRAME_SETTINGS:
+            if (c->peer_settings.seen)
+              {
+                conn_protocol_error (c, CONFAB_H3_FRAME_UNEXPECTED, "second SETTINGS");
+                return FALSE;
+              }
+            if (!confab_h3_settings_parse (payload, len, &c->peer_settings))
+              {
+                conn_protocol_error (c, CONFAB_H3_SETTINGS_ERROR, "bad SETTINGS");
+                return FALSE;
+              }
+            conn_schedule (c); /* the client waits for these before its CONNECT */
+            return TRUE;
+          case CONFAB_H3_FRAME_GOAWAY:
+            /* The peer drains: our one session may finish; nothing new starts. */
+            return TRUE;
+          case CONFAB_H3_FRAME_DATA:
+          case CONFAB_H3_FRAME_HEADERS:
+            conn_protocol_error (c, CONFAB_H3_FRAME_UNEXPECTED, "DATA/HEADERS on control stream");
+            return FALSE;
+          default:
+            return TRUE;
         }
     }
 
   /* The request stream. */
   switch (type)
     {
-    case CONFAB_H3_FRAME_HEADERS:
-      if (s->got_headers)
-        return TRUE; /* trailers: nothing for us */
-      s->got_headers = TRUE;
-      if (c->ep->is_server)
-        conn_handle_request (c, s, payload, len);
-      else
-        conn_handle_response (c, s, payload, len);
-      return TRUE;
-    case CONFAB_H3_FRAME_DATA:
-      if (!s->got_headers)
-        {
-          conn_protocol_error (c, CONFAB_H3_FRAME_UNEXPECTED, "DATA before HEADERS");
-          return FALSE;
-        }
-      conn_handle_capsules (c, s, payload, len);
-      return TRUE;
-    case CONFAB_H3_FRAME_SETTINGS:
-    case CONFAB_H3_FRAME_GOAWAY:
-      conn_protocol_error (c, CONFAB_H3_FRAME_UNEXPECTED, "control frame on request stream");
-      return FALSE;
-    default:
-      return TRUE;
+      case CONFAB_H3_FRAME_HEADERS:
+        if (s->got_headers)
+          return TRUE; /* trailers: nothing for us */
+        s->got_headers = TRUE;
+        if (c->ep->is_server)
+          conn_handle_request (c, s, payload, len);
+        else
+          conn_handle_response (c, s, payload, len);
+        return TRUE;
+      case CONFAB_H3_FRAME_DATA:
+        if (!s->got_headers)
+          {
+            conn_protocol_error (c, CONFAB_H3_FRAME_UNEXPECTED, "DATA before HEADERS");
+            return FALSE;
+          }
+        conn_handle_capsules (c, s, payload, len);
+        return TRUE;
+      case CONFAB_H3_FRAME_SETTINGS:
+      case CONFAB_H3_FRAME_GOAWAY:
+        conn_protocol_error (c, CONFAB_H3_FRAME_UNEXPECTED, "control frame on request stream");
+        return FALSE;
+      default:
+        return TRUE;
     }
 }
 
@@ -469,19 +470,24 @@ frame_limit (uint64_t type)
 {
   switch (type)
     {
-    case CONFAB_H3_FRAME_HEADERS: return CONFAB_H3_MAX_HEADERS_SIZE;
-    case CONFAB_H3_FRAME_SETTINGS: return 4096;
-    case CONFAB_H3_FRAME_GOAWAY: return 8;
-    case CONFAB_H3_FRAME_DATA: return 65536;
-    default: return 0; /* skipped, never buffered */
+      case CONFAB_H3_FRAME_HEADERS:
+        return CONFAB_H3_MAX_HEADERS_SIZE;
+      case CONFAB_H3_FRAME_SETTINGS:
+        return 4096;
+      case CONFAB_H3_FRAME_GOAWAY:
+        return 8;
+      case CONFAB_H3_FRAME_DATA:
+        return 65536;
+      default:
+        return 0; /* skipped, never buffered */
     }
 }
 
 static gboolean
 is_known_frame (uint64_t type)
 {
-  return type == CONFAB_H3_FRAME_HEADERS || type == CONFAB_H3_FRAME_SETTINGS
-         || type == CONFAB_H3_FRAME_GOAWAY || type == CONFAB_H3_FRAME_DATA;
+  return type == CONFAB_H3_FRAME_HEADERS || type == CONFAB_H3_FRAME_SETTINGS ||
+         type == CONFAB_H3_FRAME_GOAWAY || type == CONFAB_H3_FRAME_DATA;
 }
 
 static void
@@ -562,83 +568,85 @@ stream_process (ConfabWtConn *c, ConfabWtStream *s)
 
       switch (s->kind)
         {
-        case STREAM_NEW:
-          n = confab_h3_varint_read (s->in->data, s->in->len, &v);
-          if (n <= 0)
-            return;
-          if (s->id & 0x2)
-            {
-              /* Unidirectional: the varint is the stream type. */
-              g_byte_array_remove_range (s->in, 0, (guint) n);
-              if (v == CONFAB_H3_STREAM_CONTROL)
-                {
-                  if (c->peer_control_seen)
-                    {
-                      conn_protocol_error (c, CONFAB_H3_STREAM_CREATION_ERROR, "second control stream");
-                      return;
-                    }
-                  c->peer_control_seen = TRUE;
-                  s->kind = STREAM_CONTROL_IN;
-                }
-              else if (v == CONFAB_H3_STREAM_WT_UNI)
+          case STREAM_NEW:
+            n = confab_h3_varint_read (s->in->data, s->in->len, &v);
+            if (n <= 0)
+              return;
+            if (s->id & 0x2)
+              {
+                /* Unidirectional: the varint is the stream type. */
+                g_byte_array_remove_range (s->in, 0, (guint) n);
+                if (v == CONFAB_H3_STREAM_CONTROL)
+                  {
+                    if (c->peer_control_seen)
+                      {
+                        conn_protocol_error (c, CONFAB_H3_STREAM_CREATION_ERROR,
+                                             "second control stream");
+                        return;
+                      }
+                    c->peer_control_seen = TRUE;
+                    s->kind = STREAM_CONTROL_IN;
+                  }
+                else if (v == CONFAB_H3_STREAM_WT_UNI)
+                  s->kind = STREAM_WT_SID;
+                else
+                  {
+                    if (v != CONFAB_H3_STREAM_QPACK_ENCODER && v != CONFAB_H3_STREAM_QPACK_DECODER)
+                      confab_conn_shutdown_stream_read (c->conn, s->id,
+                                                        CONFAB_H3_STREAM_CREATION_ERROR);
+                    s->kind = STREAM_DISCARD;
+                  }
+              }
+            else if (v == CONFAB_H3_FRAME_WT_STREAM)
+              {
+                g_byte_array_remove_range (s->in, 0, (guint) n);
+                s->bidi_wt = TRUE;
                 s->kind = STREAM_WT_SID;
-              else
-                {
-                  if (v != CONFAB_H3_STREAM_QPACK_ENCODER && v != CONFAB_H3_STREAM_QPACK_DECODER)
-                    confab_conn_shutdown_stream_read (c->conn, s->id, CONFAB_H3_STREAM_CREATION_ERROR);
-                  s->kind = STREAM_DISCARD;
-                }
-            }
-          else if (v == CONFAB_H3_FRAME_WT_STREAM)
-            {
-              g_byte_array_remove_range (s->in, 0, (guint) n);
-              s->bidi_wt = TRUE;
-              s->kind = STREAM_WT_SID;
-            }
-          else if (c->ep->is_server)
-            s->kind = STREAM_REQUEST;
-          else
-            {
-              /* Servers open no request streams towards clients. */
-              confab_conn_shutdown_stream (c->conn, s->id, CONFAB_H3_STREAM_CREATION_ERROR);
-              s->kind = STREAM_DISCARD;
-            }
-          break;
+              }
+            else if (c->ep->is_server)
+              s->kind = STREAM_REQUEST;
+            else
+              {
+                /* Servers open no request streams towards clients. */
+                confab_conn_shutdown_stream (c->conn, s->id, CONFAB_H3_STREAM_CREATION_ERROR);
+                s->kind = STREAM_DISCARD;
+              }
+            break;
 
-        case STREAM_WT_SID:
-          n = confab_h3_varint_read (s->in->data, s->in->len, &v);
-          if (n <= 0)
+          case STREAM_WT_SID:
+            n = confab_h3_varint_read (s->in->data, s->in->len, &v);
+            if (n <= 0)
+              return;
+            g_byte_array_remove_range (s->in, 0, (guint) n);
+            /* A client may see the server's first streams before the answer
+             * to its CONNECT (they travel independently): keep those. */
+            if (v != (uint64_t) c->session_id ||
+                !(c->session_open || (!c->ep->is_server && !c->answered)))
+              {
+                confab_conn_shutdown_stream (c->conn, s->id, CONFAB_WT_SESSION_GONE);
+                s->kind = STREAM_DISCARD;
+                break;
+              }
+            s->kind = STREAM_WT_IN;
+            s->payload = g_byte_array_new ();
+            if (s->in->len > 0)
+              {
+                g_byte_array_append (s->payload, s->in->data, s->in->len);
+                g_byte_array_set_size (s->in, 0);
+              }
             return;
-          g_byte_array_remove_range (s->in, 0, (guint) n);
-          /* A client may see the server's first streams before the answer
-           * to its CONNECT (they travel independently): keep those. */
-          if (v != (uint64_t) c->session_id
-              || !(c->session_open || (!c->ep->is_server && !c->answered)))
-            {
-              confab_conn_shutdown_stream (c->conn, s->id, CONFAB_WT_SESSION_GONE);
-              s->kind = STREAM_DISCARD;
-              break;
-            }
-          s->kind = STREAM_WT_IN;
-          s->payload = g_byte_array_new ();
-          if (s->in->len > 0)
-            {
-              g_byte_array_append (s->payload, s->in->data, s->in->len);
-              g_byte_array_set_size (s->in, 0);
-            }
-          return;
 
-        case STREAM_CONTROL_IN:
-        case STREAM_REQUEST:
-          stream_parse_frames (c, s);
-          return;
+          case STREAM_CONTROL_IN:
+          case STREAM_REQUEST:
+            stream_parse_frames (c, s);
+            return;
 
-        case STREAM_DISCARD:
-        case STREAM_WT_IN:
-        case STREAM_LOCAL:
-        default:
-          g_byte_array_set_size (s->in, 0);
-          return;
+          case STREAM_DISCARD:
+          case STREAM_WT_IN:
+          case STREAM_LOCAL:
+          default:
+            g_byte_array_set_size (s->in, 0);
+            return;
         }
     }
 }
@@ -646,8 +654,14 @@ stream_process (ConfabWtConn *c, ConfabWtStream *s)
 /* ---- ngtcp2 callbacks ---------------------------------------------------- */
 
 static int
-on_recv_stream_data (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t offset,
-                     const uint8_t *data, size_t datalen, void *user_data, void *stream_user_data)
+on_recv_stream_data (ngtcp2_conn *conn,
+                     uint32_t flags,
+                     int64_t stream_id,
+                     uint64_t offset,
+                     const uint8_t *data,
+                     size_t datalen,
+                     void *user_data,
+                     void *stream_user_data)
 {
   ConfabWtConn *c = user_data;
   ConfabWtStream *s = conn_stream (c, stream_id);
@@ -705,8 +719,8 @@ on_recv_stream_data (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint6
       else if (s->kind == STREAM_REQUEST || (!c->ep->is_server && stream_id == c->session_id))
         conn_end_session (c, NULL, 0, "");
 
-      if (CONFAB_NGTCP2_LEAKS_REMOTE_UNI && (stream_id & 0x2)
-          && !ngtcp2_conn_is_local_stream (conn, stream_id))
+      if (CONFAB_NGTCP2_LEAKS_REMOTE_UNI && (stream_id & 0x2) &&
+          !ngtcp2_conn_is_local_stream (conn, stream_id))
         {
           /* See confab-quic-compat.h: ngtcp2 will not close it for us. */
           ngtcp2_conn_extend_max_streams_uni (conn, 1);
@@ -719,8 +733,12 @@ on_recv_stream_data (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint6
 }
 
 static int
-on_stream_close (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t app_error_code,
-                 void *user_data, void *stream_user_data)
+on_stream_close (ngtcp2_conn *conn,
+                 uint32_t flags,
+                 int64_t stream_id,
+                 uint64_t app_error_code,
+                 void *user_data,
+                 void *stream_user_data)
 {
   ConfabWtConn *c = user_data;
   ConfabWtStream *s = conn_stream (c, stream_id);
@@ -755,8 +773,12 @@ on_stream_close (ngtcp2_conn *conn, uint32_t flags, int64_t stream_id, uint64_t 
 }
 
 static int
-on_stream_reset (ngtcp2_conn *conn, int64_t stream_id, uint64_t final_size,
-                 uint64_t app_error_code, void *user_data, void *stream_user_data)
+on_stream_reset (ngtcp2_conn *conn,
+                 int64_t stream_id,
+                 uint64_t final_size,
+                 uint64_t app_error_code,
+                 void *user_data,
+                 void *stream_user_data)
 {
   ConfabWtConn *c = user_data;
   ConfabWtStream *s = conn_stream (c, stream_id);
@@ -770,8 +792,11 @@ on_stream_reset (ngtcp2_conn *conn, int64_t stream_id, uint64_t final_size,
 }
 
 static int
-on_extend_max_stream_data (ngtcp2_conn *conn, int64_t stream_id, uint64_t max_data,
-                           void *user_data, void *stream_user_data)
+on_extend_max_stream_data (ngtcp2_conn *conn,
+                           int64_t stream_id,
+                           uint64_t max_data,
+                           void *user_data,
+                           void *stream_user_data)
 {
   ConfabWtConn *c = user_data;
   ConfabWtStream *s = conn_stream (c, stream_id);
@@ -789,8 +814,8 @@ on_extend_max_stream_data (ngtcp2_conn *conn, int64_t stream_id, uint64_t max_da
 }
 
 static int
-on_recv_datagram (ngtcp2_conn *conn, uint32_t flags, const uint8_t *data, size_t datalen,
-                  void *user_data)
+on_recv_datagram (
+    ngtcp2_conn *conn, uint32_t flags, const uint8_t *data, size_t datalen, void *user_data)
 {
   ConfabWtConn *c = user_data;
   uint64_t sid = 0;
@@ -811,8 +836,8 @@ on_rand (uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *rand_ctx)
 }
 
 static int
-on_get_new_connection_id (ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
-                          void *user_data)
+on_get_new_connection_id (
+    ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *user_data)
 {
   ConfabWtConn *c = user_data;
 
@@ -925,14 +950,14 @@ conn_close_liberr (ConfabWtConn *c, int liberr)
   else
     confab_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
   if (c->cert_failed)
-    error = g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_CERTIFICATE,
-                         "server certificate rejected");
+    error =
+        g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_CERTIFICATE, "server certificate rejected");
   else if (liberr == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
     error = g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_TIMEOUT, "QUIC handshake timed out");
   else
     error = g_error_new (CONFAB_WT_ERROR,
-                         ngtcp2_conn_get_handshake_completed (c->conn)
-                           ? CONFAB_WT_ERROR_PROTOCOL : CONFAB_WT_ERROR_CONNECT,
+                         ngtcp2_conn_get_handshake_completed (c->conn) ? CONFAB_WT_ERROR_PROTOCOL
+                                                                       : CONFAB_WT_ERROR_CONNECT,
                          "QUIC: %s", ngtcp2_strerror (liberr));
   conn_close_with (c, &ccerr, error);
 }
@@ -1080,19 +1105,19 @@ conn_write (ConfabWtConn *c)
         {
           switch (n)
             {
-            case NGTCP2_ERR_STREAM_DATA_BLOCKED:
-              s->blocked = TRUE;
-              stream_unqueue (c, s);
-              continue;
-            case NGTCP2_ERR_STREAM_SHUT_WR:
-            case NGTCP2_ERR_STREAM_NOT_FOUND:
-              stream_unqueue (c, s);
-              continue;
-            case NGTCP2_ERR_WRITE_MORE:
-              break;
-            default:
-              conn_close_liberr (c, (int) n);
-              return FALSE;
+              case NGTCP2_ERR_STREAM_DATA_BLOCKED:
+                s->blocked = TRUE;
+                stream_unqueue (c, s);
+                continue;
+              case NGTCP2_ERR_STREAM_SHUT_WR:
+              case NGTCP2_ERR_STREAM_NOT_FOUND:
+                stream_unqueue (c, s);
+                continue;
+              case NGTCP2_ERR_WRITE_MORE:
+                break;
+              default:
+                conn_close_liberr (c, (int) n);
+                return FALSE;
             }
         }
       if (s != NULL && ndatalen >= 0)
@@ -1190,10 +1215,10 @@ conn_destroy (ConfabWtConn *c, gboolean notify)
 
   if (notify && c->session != NULL)
     {
-      g_autoptr (GError) error = c->close_error != NULL
-                                   ? g_error_copy (c->close_error)
-                                   : g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_CLOSED,
-                                                  "connection closed");
+      g_autoptr (GError) error =
+          c->close_error != NULL
+              ? g_error_copy (c->close_error)
+              : g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_CLOSED, "connection closed");
       /* Client: keep the session alive while "closed" runs its handlers. */
       if (!c->owns_session)
         client_session = g_object_ref (c->session);
@@ -1221,8 +1246,8 @@ conn_timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
       int rv = ngtcp2_conn_handle_expiry (c->conn, now);
 
       if (rv == NGTCP2_ERR_IDLE_CLOSE)
-        conn_mark_dead (c, g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_TIMEOUT,
-                                        "QUIC idle timeout"));
+        conn_mark_dead (
+            c, g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_TIMEOUT, "QUIC idle timeout"));
       else if (rv != 0)
         conn_close_liberr (c, rv);
     }
@@ -1251,8 +1276,8 @@ conn_alloc (ConfabWtEndpoint *ep, const struct sockaddr *remote, socklen_t remot
   c->ep = ep;
   memcpy (&c->remote, remote, MIN (remote_len, sizeof c->remote));
   c->remote_len = remote_len;
-  c->streams = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                      (GDestroyNotify) stream_free);
+  c->streams =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) stream_free);
   g_queue_init (&c->send_queue);
   g_queue_init (&c->pending_open);
   g_queue_init (&c->datagrams);
@@ -1286,8 +1311,8 @@ fill_settings (ConfabWtConn *c, ngtcp2_settings *settings, ngtcp2_transport_para
 
   ngtcp2_settings_default (settings);
   settings->initial_ts = confab_quic_now ();
-  settings->handshake_timeout = (cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 5000)
-                                * NGTCP2_MILLISECONDS;
+  settings->handshake_timeout =
+      (cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 5000) * NGTCP2_MILLISECONDS;
   if (g_getenv ("CONFAB_QUIC_DEBUG") != NULL)
     settings->log_printf = debug_printf;
 
@@ -1303,8 +1328,8 @@ fill_settings (ConfabWtConn *c, ngtcp2_settings *settings, ngtcp2_transport_para
    * stream credit (it does not wait), and peers open one stream per media
    * packet: be generous. Memory stays bounded by initial_max_data. */
   params->initial_max_streams_uni = 1000;
-  params->max_idle_timeout = (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 30000)
-                             * NGTCP2_MILLISECONDS;
+  params->max_idle_timeout =
+      (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 30000) * NGTCP2_MILLISECONDS;
   params->max_datagram_frame_size = 65535;
   params->active_connection_id_limit = 7;
 }
@@ -1313,16 +1338,16 @@ static gboolean
 conn_tls_init (ConfabWtConn *c, GError **error)
 {
   static const gnutls_datum_t alpn = { (unsigned char *) "h3", 2 };
-  unsigned flags = (c->ep->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT)
-                   | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
+  unsigned flags = (c->ep->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_ENABLE_EARLY_DATA |
+                   GNUTLS_NO_END_OF_EARLY_DATA;
   int rv;
 
-  if ((rv = gnutls_init (&c->tls, flags)) != 0
-      || (rv = gnutls_priority_set_direct (c->tls, confab_quic_tls_priority, NULL)) != 0
-      || (rv = c->ep->is_server ? ngtcp2_crypto_gnutls_configure_server_session (c->tls)
-                                : ngtcp2_crypto_gnutls_configure_client_session (c->tls)) != 0
-      || (rv = gnutls_credentials_set (c->tls, GNUTLS_CRD_CERTIFICATE, c->ep->cred)) != 0
-      || (rv = gnutls_alpn_set_protocols (c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY)) != 0)
+  if ((rv = gnutls_init (&c->tls, flags)) != 0 ||
+      (rv = gnutls_priority_set_direct (c->tls, confab_quic_tls_priority, NULL)) != 0 ||
+      (rv = c->ep->is_server ? ngtcp2_crypto_gnutls_configure_server_session (c->tls)
+                             : ngtcp2_crypto_gnutls_configure_client_session (c->tls)) != 0 ||
+      (rv = gnutls_credentials_set (c->tls, GNUTLS_CRD_CERTIFICATE, c->ep->cred)) != 0 ||
+      (rv = gnutls_alpn_set_protocols (c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY)) != 0)
     {
       g_set_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CONNECT, "TLS setup: %s",
                    rv < 0 ? gnutls_strerror (rv) : "ngtcp2 crypto");
@@ -1333,8 +1358,11 @@ conn_tls_init (ConfabWtConn *c, GError **error)
 }
 
 ConfabWtConn *
-confab_wt_conn_new_server (ConfabWtEndpoint *ep, const ngtcp2_pkt_hd *hd,
-                           const struct sockaddr *remote, socklen_t remote_len, GError **error)
+confab_wt_conn_new_server (ConfabWtEndpoint *ep,
+                           const ngtcp2_pkt_hd *hd,
+                           const struct sockaddr *remote,
+                           socklen_t remote_len,
+                           GError **error)
 {
   ConfabWtConn *c = conn_alloc (ep, remote, remote_len);
   ngtcp2_callbacks cb;
@@ -1396,8 +1424,8 @@ client_verify (gnutls_session_t session)
     {
       guint8 hash[32];
 
-      if (gnutls_hash_fast (GNUTLS_DIG_SHA256, certs[0].data, certs[0].size, hash) != 0
-          || memcmp (hash, c->pin, sizeof hash) != 0)
+      if (gnutls_hash_fast (GNUTLS_DIG_SHA256, certs[0].data, certs[0].size, hash) != 0 ||
+          memcmp (hash, c->pin, sizeof hash) != 0)
         goto fail;
       return 0;
     }
@@ -1416,10 +1444,16 @@ fail:
 }
 
 ConfabWtConn *
-confab_wt_conn_new_client (ConfabWtEndpoint *ep, const struct sockaddr *remote,
-                           socklen_t remote_len, const char *host, const char *authority,
-                           const char *path_str, const guint8 *pin, gboolean insecure,
-                           ConfabWtSession *session, GError **error)
+confab_wt_conn_new_client (ConfabWtEndpoint *ep,
+                           const struct sockaddr *remote,
+                           socklen_t remote_len,
+                           const char *host,
+                           const char *authority,
+                           const char *path_str,
+                           const guint8 *pin,
+                           gboolean insecure,
+                           ConfabWtSession *session,
+                           GError **error)
 {
   ConfabWtConn *c = conn_alloc (ep, remote, remote_len);
   ngtcp2_callbacks cb;
@@ -1453,8 +1487,8 @@ confab_wt_conn_new_client (ConfabWtEndpoint *ep, const struct sockaddr *remote,
   dcid.datalen = CONFAB_QUIC_SCID_LEN;
   gnutls_rnd (GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
 
-  rv = ngtcp2_conn_client_new (&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb,
-                               &settings, &params, NULL, c);
+  rv = ngtcp2_conn_client_new (&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &settings,
+                               &params, NULL, c);
   if (rv != 0)
     {
       g_set_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CONNECT, "ngtcp2: %s",
@@ -1480,8 +1514,11 @@ confab_wt_conn_new_client (ConfabWtEndpoint *ep, const struct sockaddr *remote,
 }
 
 void
-confab_wt_conn_read (ConfabWtConn *c, const struct sockaddr *remote, socklen_t remote_len,
-                     const guint8 *data, gsize len)
+confab_wt_conn_read (ConfabWtConn *c,
+                     const struct sockaddr *remote,
+                     socklen_t remote_len,
+                     const guint8 *data,
+                     gsize len)
 {
   ngtcp2_path path = {
     { (ngtcp2_sockaddr *) &c->ep->local, c->ep->local_len },
@@ -1498,18 +1535,18 @@ confab_wt_conn_read (ConfabWtConn *c, const struct sockaddr *remote, socklen_t r
     return;
   switch (rv)
     {
-    case NGTCP2_ERR_DRAINING:
-      /* The peer closed the connection. */
-      conn_mark_dead (c, g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_CLOSED,
-                                      "peer closed the connection"));
-      break;
-    case NGTCP2_ERR_DROP_CONN:
-    case NGTCP2_ERR_RETRY:
-      conn_mark_dead (c, NULL);
-      break;
-    default:
-      conn_close_liberr (c, rv);
-      break;
+      case NGTCP2_ERR_DRAINING:
+        /* The peer closed the connection. */
+        conn_mark_dead (
+            c, g_error_new (CONFAB_WT_ERROR, CONFAB_WT_ERROR_CLOSED, "peer closed the connection"));
+        break;
+      case NGTCP2_ERR_DROP_CONN:
+      case NGTCP2_ERR_RETRY:
+        conn_mark_dead (c, NULL);
+        break;
+      default:
+        conn_close_liberr (c, rv);
+        break;
     }
 }
 
@@ -1563,8 +1600,8 @@ confab_wt_conn_queue_stream (ConfabWtConn *c, GBytes *message)
 
   if (c->dead || !c->session_open || size > CONFAB_WT_MAX_MESSAGE_SIZE)
     return FALSE;
-  if (c->queued_streams >= CONFAB_WT_MAX_QUEUED_STREAMS
-      || c->queued_bytes + size > CONFAB_WT_MAX_QUEUED_BYTES)
+  if (c->queued_streams >= CONFAB_WT_MAX_QUEUED_STREAMS ||
+      c->queued_bytes + size > CONFAB_WT_MAX_QUEUED_BYTES)
     return FALSE;
   s = stream_new (-1, STREAM_LOCAL);
   head_len = confab_wt_stream_header_write (head, sizeof head, FALSE, (uint64_t) c->session_id);
@@ -1598,9 +1635,9 @@ confab_wt_conn_max_datagram_size (ConfabWtConn *c)
 gboolean
 confab_wt_conn_queue_datagram (ConfabWtConn *c, GBytes *message)
 {
-  if (c->dead || !c->session_open
-      || g_bytes_get_size (message) > confab_wt_conn_max_datagram_size (c)
-      || g_queue_get_length (&c->datagrams) >= CONFAB_WT_MAX_QUEUED_DATAGRAMS)
+  if (c->dead || !c->session_open ||
+      g_bytes_get_size (message) > confab_wt_conn_max_datagram_size (c) ||
+      g_queue_get_length (&c->datagrams) >= CONFAB_WT_MAX_QUEUED_DATAGRAMS)
     {
       if (c->session != NULL)
         confab_wt_session_stats (c->session)->datagrams_dropped++;

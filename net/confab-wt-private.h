@@ -19,8 +19,8 @@ typedef struct _ConfabWtConn ConfabWtConn;
 /* Our connection ids are all this long, so short headers can be routed. */
 #define CONFAB_QUIC_SCID_LEN 18
 /* Bounds on what one connection may queue for sending. */
-#define CONFAB_WT_MAX_QUEUED_STREAMS 1024
-#define CONFAB_WT_MAX_QUEUED_BYTES (32 * 1024 * 1024)
+#define CONFAB_WT_MAX_QUEUED_STREAMS   1024
+#define CONFAB_WT_MAX_QUEUED_BYTES     (32 * 1024 * 1024)
 #define CONFAB_WT_MAX_QUEUED_DATAGRAMS 256
 
 typedef struct
@@ -32,8 +32,10 @@ typedef struct
 } ConfabWtConnConfig;
 
 /* Called by a server connection when a CONNECT arrives; returns the status. */
-typedef guint (*ConfabWtConnRequestFunc) (ConfabWtConn *conn, ConfabWtSession *session,
-                                          const char *path, gpointer user_data);
+typedef guint (*ConfabWtConnRequestFunc) (ConfabWtConn *conn,
+                                          ConfabWtSession *session,
+                                          const char *path,
+                                          gpointer user_data);
 
 struct _ConfabWtEndpoint
 {
@@ -46,12 +48,12 @@ struct _ConfabWtEndpoint
   socklen_t local_len;
 
   gnutls_certificate_credentials_t cred;
-  gboolean owns_cred;               /* clients own theirs, servers share */
+  gboolean owns_cred; /* clients own theirs, servers share */
   ConfabWtConnConfig config;
-  guint8 reset_secret[32];          /* stateless reset tokens */
+  guint8 reset_secret[32]; /* stateless reset tokens */
 
-  GHashTable *conns_by_cid;         /* GBytes cid -> ConfabWtConn (borrowed) */
-  GList *conns;                     /* owned */
+  GHashTable *conns_by_cid; /* GBytes cid -> ConfabWtConn (borrowed) */
+  GList *conns;             /* owned */
   guint n_conns;
   guint max_conns;
 
@@ -62,27 +64,42 @@ struct _ConfabWtEndpoint
   ConfabWtSession *client_session;
 };
 
-ConfabWtEndpoint *confab_wt_endpoint_new (gboolean is_server, const ConfabWtConnConfig *config,
+ConfabWtEndpoint *confab_wt_endpoint_new (gboolean is_server,
+                                          const ConfabWtConnConfig *config,
                                           gnutls_certificate_credentials_t cred);
 gboolean confab_wt_endpoint_bind (ConfabWtEndpoint *ep, GInetSocketAddress *addr, GError **error);
 void confab_wt_endpoint_free (ConfabWtEndpoint *ep);
-void confab_wt_endpoint_send (ConfabWtEndpoint *ep, const struct sockaddr *to, socklen_t to_len,
-                              const guint8 *data, gsize len);
-void confab_wt_endpoint_add_cid (ConfabWtEndpoint *ep, const guint8 *cid, gsize len, ConfabWtConn *conn);
+void confab_wt_endpoint_send (ConfabWtEndpoint *ep,
+                              const struct sockaddr *to,
+                              socklen_t to_len,
+                              const guint8 *data,
+                              gsize len);
+void
+confab_wt_endpoint_add_cid (ConfabWtEndpoint *ep, const guint8 *cid, gsize len, ConfabWtConn *conn);
 void confab_wt_endpoint_remove_cid (ConfabWtEndpoint *ep, const guint8 *cid, gsize len);
 
 /* ---- connection (confab-wt-conn.c) ---- */
-ConfabWtConn *confab_wt_conn_new_server (ConfabWtEndpoint *ep, const ngtcp2_pkt_hd *hd,
-                                         const struct sockaddr *remote, socklen_t remote_len,
+ConfabWtConn *confab_wt_conn_new_server (ConfabWtEndpoint *ep,
+                                         const ngtcp2_pkt_hd *hd,
+                                         const struct sockaddr *remote,
+                                         socklen_t remote_len,
                                          GError **error);
-ConfabWtConn *confab_wt_conn_new_client (ConfabWtEndpoint *ep, const struct sockaddr *remote,
-                                         socklen_t remote_len, const char *host,
-                                         const char *authority, const char *path,
-                                         const guint8 *pin, gboolean insecure,
-                                         ConfabWtSession *session, GError **error);
+ConfabWtConn *confab_wt_conn_new_client (ConfabWtEndpoint *ep,
+                                         const struct sockaddr *remote,
+                                         socklen_t remote_len,
+                                         const char *host,
+                                         const char *authority,
+                                         const char *path,
+                                         const guint8 *pin,
+                                         gboolean insecure,
+                                         ConfabWtSession *session,
+                                         GError **error);
 /* Feeds one UDP datagram; the caller then calls confab_wt_conn_flush(). */
-void confab_wt_conn_read (ConfabWtConn *conn, const struct sockaddr *remote, socklen_t remote_len,
-                          const guint8 *data, gsize len);
+void confab_wt_conn_read (ConfabWtConn *conn,
+                          const struct sockaddr *remote,
+                          socklen_t remote_len,
+                          const guint8 *data,
+                          gsize len);
 /* Writes everything ngtcp2 lets us and re-arms the connection's one timer. */
 void confab_wt_conn_flush (ConfabWtConn *conn);
 /* Frees without a word to the peer (endpoint teardown). */
@@ -104,15 +121,23 @@ void confab_wt_session_mark_ready (ConfabWtSession *self, guint status);
 void confab_wt_session_set_status (ConfabWtSession *self, guint status);
 void confab_wt_session_deliver (ConfabWtSession *self, GBytes *message, gboolean datagram);
 /* The connection is going away (or the session ended): emits "closed" once. */
-void confab_wt_session_finish (ConfabWtSession *self, const GError *error, guint32 code,
+void confab_wt_session_finish (ConfabWtSession *self,
+                               const GError *error,
+                               guint32 code,
                                const char *reason);
 ConfabWtStats *confab_wt_session_stats (ConfabWtSession *self);
 
 /* ---- certificates (confab-quic-cert.c) ---- */
-gboolean confab_quic_cert_generate (gnutls_certificate_credentials_t cred, guint8 hash[32],
-                                    char **pem, GError **error);
-gboolean confab_quic_cert_load (gnutls_certificate_credentials_t cred, const char *cert_file,
-                                const char *key_file, guint8 hash[32], char **pem, GError **error);
+gboolean confab_quic_cert_generate (gnutls_certificate_credentials_t cred,
+                                    guint8 hash[32],
+                                    char **pem,
+                                    GError **error);
+gboolean confab_quic_cert_load (gnutls_certificate_credentials_t cred,
+                                const char *cert_file,
+                                const char *key_file,
+                                guint8 hash[32],
+                                char **pem,
+                                GError **error);
 extern const char confab_quic_tls_priority[];
 
 static inline guint64

@@ -65,9 +65,9 @@ confab_wt_server_new (const char *cert_file, const char *key_file, GError **erro
       return NULL;
     }
   if (cert_file != NULL
-        ? !confab_quic_cert_load (self->cred, cert_file, key_file, self->cert_hash,
-                                  &self->cert_pem, error)
-        : !confab_quic_cert_generate (self->cred, self->cert_hash, &self->cert_pem, error))
+          ? !confab_quic_cert_load (self->cred, cert_file, key_file, self->cert_hash,
+                                    &self->cert_pem, error)
+          : !confab_quic_cert_generate (self->cred, self->cert_hash, &self->cert_pem, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -95,8 +95,8 @@ confab_wt_server_listen (ConfabWtServer *self, const char *address, guint16 port
   inet = g_inet_address_new_from_string (address);
   if (inet == NULL)
     {
-      g_set_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_INVALID,
-                   "not an IP address: %s", address);
+      g_set_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_INVALID, "not an IP address: %s",
+                   address);
       return FALSE;
     }
   addr = g_inet_socket_address_new (inet, port);
@@ -121,8 +121,10 @@ confab_wt_server_get_port (ConfabWtServer *self)
 }
 
 void
-confab_wt_server_set_request_func (ConfabWtServer *self, ConfabWtRequestFunc func,
-                                   gpointer user_data, GDestroyNotify destroy)
+confab_wt_server_set_request_func (ConfabWtServer *self,
+                                   ConfabWtRequestFunc func,
+                                   gpointer user_data,
+                                   GDestroyNotify destroy)
 {
   g_return_if_fail (CONFAB_IS_WT_SERVER (self));
 

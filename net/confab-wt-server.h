@@ -24,10 +24,13 @@ typedef guint (*ConfabWtRequestFunc) (ConfabWtServer *server,
  * valid 13 days is generated (browsers accept such a certificate by hash). */
 ConfabWtServer *confab_wt_server_new (const char *cert_file, const char *key_file, GError **error);
 /* Binds address:port (port 0 = any free port). */
-gboolean confab_wt_server_listen (ConfabWtServer *self, const char *address, guint16 port, GError **error);
+gboolean
+confab_wt_server_listen (ConfabWtServer *self, const char *address, guint16 port, GError **error);
 guint16 confab_wt_server_get_port (ConfabWtServer *self);
-void confab_wt_server_set_request_func (ConfabWtServer *self, ConfabWtRequestFunc func,
-                                        gpointer user_data, GDestroyNotify destroy);
+void confab_wt_server_set_request_func (ConfabWtServer *self,
+                                        ConfabWtRequestFunc func,
+                                        gpointer user_data,
+                                        GDestroyNotify destroy);
 /* QUIC idle timeout for new connections (default 30 s, PROTOCOL.md §4.7). */
 void confab_wt_server_set_idle_timeout (ConfabWtServer *self, guint timeout_ms);
 /* SHA-256 of the DER certificate: 32 bytes, and base64 for /config.js. */

@@ -25,7 +25,7 @@ struct _ConfabWtSession
 };
 
 G_DEFINE_TYPE (ConfabWtSession, confab_wt_session, G_TYPE_OBJECT)
-G_DEFINE_QUARK (confab-wt-error-quark, confab_wt_error)
+G_DEFINE_QUARK (confab - wt - error - quark, confab_wt_error)
 
 enum
 {
@@ -70,15 +70,14 @@ confab_wt_session_class_init (ConfabWtSessionClass *klass)
   object_class->dispose = confab_wt_session_dispose;
   object_class->finalize = confab_wt_session_finalize;
 
-  signals[SIGNAL_READY] = g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                        0, NULL, NULL, NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_PACKET] = g_signal_new ("packet", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                         0, NULL, NULL, NULL, G_TYPE_NONE, 2,
-                                         G_TYPE_BYTES | G_SIGNAL_TYPE_STATIC_SCOPE,
-                                         G_TYPE_BOOLEAN);
-  signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                         0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                         G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_READY] = g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                        NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_PACKET] =
+      g_signal_new ("packet", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 2, G_TYPE_BYTES | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_BOOLEAN);
+  signals[SIGNAL_CLOSED] =
+      g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 static void
@@ -145,7 +144,9 @@ confab_wt_session_deliver (ConfabWtSession *self, GBytes *message, gboolean data
 }
 
 void
-confab_wt_session_finish (ConfabWtSession *self, const GError *error, guint32 code,
+confab_wt_session_finish (ConfabWtSession *self,
+                          const GError *error,
+                          guint32 code,
                           const char *reason)
 {
   if (self->closed)
@@ -212,8 +213,8 @@ confab_wt_session_send_stream (ConfabWtSession *self, GBytes *message)
   g_return_val_if_fail (CONFAB_IS_WT_SESSION (self), FALSE);
   g_return_val_if_fail (message != NULL, FALSE);
 
-  if (self->closed || !self->ready || self->conn == NULL
-      || !confab_wt_conn_queue_stream (self->conn, message))
+  if (self->closed || !self->ready || self->conn == NULL ||
+      !confab_wt_conn_queue_stream (self->conn, message))
     return FALSE;
   self->stats.messages_sent++;
   self->stats.bytes_sent += g_bytes_get_size (message);

@@ -25,7 +25,7 @@ typedef enum
 GQuark confab_wt_error_quark (void);
 
 /* Largest message on one stream (PROTOCOL.md §1) and largest datagram. */
-#define CONFAB_WT_MAX_MESSAGE_SIZE (4000000)
+#define CONFAB_WT_MAX_MESSAGE_SIZE  (4000000)
 #define CONFAB_WT_MAX_DATAGRAM_SIZE (1200)
 
 #define CONFAB_TYPE_WT_SESSION (confab_wt_session_get_type ())

@@ -168,6 +168,8 @@ main (int argc, char *argv[])
           st.close_reason ? st.close_reason : "");
   g_free (st.close_reason);
   g_free (st.driver_out);
-  return (st.driver_status == 0 && st.sessions == 1 && st.streams >= 503 && st.datagrams >= 1
-          && st.closed && st.close_code == 7) ? 0 : 1;
+  return (st.driver_status == 0 && st.sessions == 1 && st.streams >= 503 && st.datagrams >= 1 &&
+          st.closed && st.close_code == 7)
+             ? 0
+             : 1;
 }

@@ -10,7 +10,12 @@ static void
 test_varint (void)
 {
   /* RFC 9000 §A.1 examples. */
-  static const struct { guint8 bytes[8]; gsize len; guint64 value; } cases[] = {
+  static const struct
+  {
+    guint8 bytes[8];
+    gsize len;
+    guint64 value;
+  } cases[] = {
     { { 0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c }, 8, 151288809941952652ULL },
     { { 0x9d, 0x7f, 0x3e, 0x7d }, 4, 494878333 },
     { { 0x7b, 0xbd }, 2, 15293 },
@@ -115,8 +120,8 @@ test_qpack (void)
   /* A Huffman-coded value as browsers send them: ":authority" by static
    * name reference, "www.example.com" Huffman-coded (RFC 7541 C.4.1). */
   {
-    static const guint8 block[] = { 0x00, 0x00, 0x50, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5, 0xf2,
-                                    0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff };
+    static const guint8 block[] = { 0x00, 0x00, 0x50, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5,
+                                    0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff };
 
     g_assert_true (confab_h3_headers_decode (block, sizeof block, list));
     g_assert_cmpstr (confab_h3_headers_get (list, ":authority"), ==, "www.example.com");
@@ -161,7 +166,8 @@ test_wt_framing (void)
   g_assert_cmpint (m, >, 0);
   g_assert_cmpuint (ch.type, ==, CONFAB_WT_CAPSULE_CLOSE_SESSION);
   g_assert_cmpuint (ch.length, ==, 4 + 3);
-  g_assert_true (confab_wt_close_capsule_parse (buf + fh.header_len + m, ch.length, &code, &reason));
+  g_assert_true (
+      confab_wt_close_capsule_parse (buf + fh.header_len + m, ch.length, &code, &reason));
   g_assert_cmpuint (code, ==, 7);
   g_assert_cmpstr (reason, ==, "bye");
   g_clear_pointer (&reason, g_free);
@@ -171,10 +177,11 @@ test_wt_framing (void)
   {
     g_autofree guint8 *big = g_malloc0 (4 + CONFAB_WT_MAX_CLOSE_REASON + 1);
 
-    g_assert_false (confab_wt_close_capsule_parse (big, 4 + CONFAB_WT_MAX_CLOSE_REASON + 1,
-                                                   &code, &reason));
+    g_assert_false (
+        confab_wt_close_capsule_parse (big, 4 + CONFAB_WT_MAX_CLOSE_REASON + 1, &code, &reason));
   }
-  g_assert_true (confab_wt_close_capsule_parse ((const guint8 *) "\0\0\0\1\xff\xfe", 6, &code, &reason));
+  g_assert_true (
+      confab_wt_close_capsule_parse ((const guint8 *) "\0\0\0\1\xff\xfe", 6, &code, &reason));
   g_assert_true (g_utf8_validate (reason, -1, NULL));
   (void) v;
 }
@@ -209,8 +216,8 @@ parse_everything (const guint8 *data, gsize len)
         confab_h3_settings_parse (data + off + n, fh.length, &s);
       else if (fh.type == CONFAB_H3_FRAME_HEADERS)
         confab_h3_headers_decode (data + off + n, fh.length, list);
-      else if (fh.type == CONFAB_H3_FRAME_DATA
-               && confab_h3_capsule_header_read (data + off + n, fh.length, &ch) > 0)
+      else if (fh.type == CONFAB_H3_FRAME_DATA &&
+               confab_h3_capsule_header_read (data + off + n, fh.length, &ch) > 0)
         (void) ch;
       off += (gsize) n + fh.length;
     }

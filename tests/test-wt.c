@@ -231,8 +231,14 @@ test_connect_accepted (Fixture *fx, gconstpointer data)
 static void
 test_connect_refused (Fixture *fx, gconstpointer data)
 {
-  static const struct { const char *path; guint status; } cases[] = {
-    { "/refuse", 400 }, { "/forbidden", 403 }, { "/nothing-here", 404 },
+  static const struct
+  {
+    const char *path;
+    guint status;
+  } cases[] = {
+    { "/refuse", 400 },
+    { "/forbidden", 403 },
+    { "/nothing-here", 404 },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -364,8 +370,8 @@ test_many_messages (Fixture *fx, gconstpointer data)
       if (seq == i)
         in_order++;
     }
-  g_test_message ("%u round trips of 200 B in %.3f s = %.0f msg/s each way; %u in send order",
-                  n, secs, n / secs, in_order);
+  g_test_message ("%u round trips of 200 B in %.3f s = %.0f msg/s each way; %u in send order", n,
+                  secs, n / secs, in_order);
   g_assert_cmpuint (cl->streams->len, ==, n);
 }
 
@@ -430,7 +436,8 @@ test_idle_timeout (Fixture *fx, gconstpointer data)
 static void
 test_keep_alive (Fixture *fx, gconstpointer data)
 {
-  ConfabWtClientOptions opts = { .cert_hash = fx->hash, .idle_timeout_ms = 400,
+  ConfabWtClientOptions opts = { .cert_hash = fx->hash,
+                                 .idle_timeout_ms = 400,
                                  .keep_alive_ms = 100 };
   g_autoptr (Client) cl = client_start (fx, "/lobby/hank/keepalive", &opts);
 
@@ -463,10 +470,11 @@ test_pin_mismatch (Fixture *fx, gconstpointer data)
 static void
 test_garbage (Fixture *fx, gconstpointer data)
 {
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
-                                           G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GSocket) sock =
+      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) to = g_inet_socket_address_new (lo, confab_wt_server_get_port (fx->server));
+  g_autoptr (GSocketAddress) to =
+      g_inet_socket_address_new (lo, confab_wt_server_get_port (fx->server));
   GRand *rand = g_rand_new_with_seed (1234);
   guint8 buf[1500];
 
@@ -510,8 +518,7 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, fn, data) \
-  g_test_add (path, Fixture, data, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn, data) g_test_add (path, Fixture, data, fixture_setup, fn, fixture_teardown)
   ADD ("/net/wt/connect-accepted", test_connect_accepted, NULL);
   ADD ("/net/wt/connect-refused", test_connect_refused, NULL);
   ADD ("/net/wt/stream-sizes", test_stream_sizes, NULL);
