@@ -13,6 +13,42 @@
 /* Datagrams read per wakeup before yielding to other sources. */
 #define CONFAB_QUIC_READ_BATCH 128
 
+/* Connection ids as hash keys, so routing a packet allocates nothing. */
+typedef struct
+{
+  guint8 len;
+  guint8 data[NGTCP2_MAX_CIDLEN];
+} CidKey;
+
+static gboolean
+cid_key_init (CidKey *key, const guint8 *cid, gsize len)
+{
+  if (len > NGTCP2_MAX_CIDLEN)
+    return FALSE;
+  key->len = (guint8) len;
+  memcpy (key->data, cid, len);
+  return TRUE;
+}
+
+static guint
+cid_hash (gconstpointer p)
+{
+  const CidKey *key = p;
+  guint h = 5381;
+
+  for (guint i = 0; i < key->len; i++)
+    h = (h * 33) ^ key->data[i];
+  return h;
+}
+
+static gboolean
+cid_equal (gconstpointer a, gconstpointer b)
+{
+  const CidKey *x = a, *y = b;
+
+  return x->len == y->len && memcmp (x->data, y->data, x->len) == 0;
+}
+
 static void
 endpoint_handle (ConfabWtEndpoint *ep,
                  const struct sockaddr *from,
@@ -33,9 +69,11 @@ endpoint_handle (ConfabWtEndpoint *ep,
 
   if (ep->is_server)
     {
-      g_autoptr (GBytes) key = g_bytes_new_static (vc.dcid, vc.dcidlen);
+      CidKey key;
 
-      conn = g_hash_table_lookup (ep->conns_by_cid, key);
+      if (!cid_key_init (&key, vc.dcid, vc.dcidlen))
+        return;
+      conn = g_hash_table_lookup (ep->conns_by_cid, &key);
       if (conn == NULL)
         {
           ngtcp2_pkt_hd hd;
@@ -110,8 +148,7 @@ confab_wt_endpoint_new (gboolean is_server,
   ep->fd = -1;
   ep->max_conns = 4096;
   ep->context = g_main_context_ref_thread_default ();
-  ep->conns_by_cid =
-      g_hash_table_new_full (g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, NULL);
+  ep->conns_by_cid = g_hash_table_new_full (cid_hash, cid_equal, g_free, NULL);
   gnutls_rnd (GNUTLS_RND_RANDOM, ep->reset_secret, sizeof ep->reset_secret);
   return ep;
 }
@@ -166,15 +203,23 @@ confab_wt_endpoint_send (ConfabWtEndpoint *ep,
 void
 confab_wt_endpoint_add_cid (ConfabWtEndpoint *ep, const guint8 *cid, gsize len, ConfabWtConn *conn)
 {
-  g_hash_table_insert (ep->conns_by_cid, g_bytes_new (cid, len), conn);
+  CidKey *key = g_new (CidKey, 1);
+
+  if (!cid_key_init (key, cid, len))
+    {
+      g_free (key);
+      return;
+    }
+  g_hash_table_insert (ep->conns_by_cid, key, conn);
 }
 
 void
 confab_wt_endpoint_remove_cid (ConfabWtEndpoint *ep, const guint8 *cid, gsize len)
 {
-  g_autoptr (GBytes) key = g_bytes_new_static (cid, len);
+  CidKey key;
 
-  g_hash_table_remove (ep->conns_by_cid, key);
+  if (cid_key_init (&key, cid, len))
+    g_hash_table_remove (ep->conns_by_cid, &key);
 }
 
 void

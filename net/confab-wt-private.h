@@ -52,7 +52,7 @@ struct _ConfabWtEndpoint
   ConfabWtConnConfig config;
   guint8 reset_secret[32]; /* stateless reset tokens */
 
-  GHashTable *conns_by_cid; /* GBytes cid -> ConfabWtConn (borrowed) */
+  GHashTable *conns_by_cid; /* connection id -> ConfabWtConn (borrowed) */
   GList *conns;             /* owned */
   guint n_conns;
   guint max_conns;
