@@ -41,6 +41,17 @@ confab_relay_classify (const guint8 *data,
       return;
     }
 
+  /* protobuf-c accepts field number 0 (a non-canonical tag such as 80 00) as
+   * an unknown field, but writes it back in a form it then refuses to parse:
+   * a stamped copy would be garbage. Field 0 is invalid protobuf; found by the
+   * fuzzer. */
+  for (size_t i = 0; i < wrapper->base.n_unknown_fields; i++)
+    if (wrapper->base.unknown_fields[i].tag == 0)
+      {
+        out->verdict = CONFAB_RELAY_VERDICT_OPAQUE;
+        return;
+      }
+
   out->wrapper = wrapper;
   out->packet_type = wrapper->packet_type;
 
