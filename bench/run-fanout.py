@@ -227,29 +227,37 @@ def gen_at_limit(p):
     return p.get("ok") and p["gen_cpu_pct"] >= GEN_LIMIT_CPU_PCT
 
 
-def sweep(engine, args, tmpdir):
-    points = []
-    rooms, last_ok = 1, 0
-    while rooms <= args.max_rooms:
-        p = run_point_quiet(engine, rooms, args, tmpdir, args.window)
-        p["state"] = classify(p)
-        points.append(p)
-        log("  %s R=%d: %s" % (engine, rooms, describe(p)))
-        if p["state"] != "ok":
-            break
-        last_ok = rooms
-        if gen_at_limit(p):
-            # A bigger load would measure the generator, not the server.
-            return points
+def measure(engine, rooms, args, tmpdir, window_s):
+    p = run_point_quiet(engine, rooms, args, tmpdir, window_s)
+    p["state"] = classify(p)
+    log("  %s R=%d: %s" % (engine, rooms, describe(p)))
+    return p
+
+
+def sweep(engines, args, tmpdir):
+    """Doubles the rooms until each engine stops carrying the load, the
+    engines taking turns at each size so that both meet the same background
+    load on this shared machine; then one bisection step per engine."""
+    points = {e: [] for e in engines}
+    last_ok = {e: 0 for e in engines}
+    active = list(engines)
+    rooms = 1
+    while active and rooms <= args.max_rooms:
+        for engine in list(active):
+            p = measure(engine, rooms, args, tmpdir, args.window)
+            points[engine].append(p)
+            if p["state"] != "ok" or gen_at_limit(p):
+                # Beyond a generator at its limit we would measure the generator.
+                active.remove(engine)
+            if p["state"] == "ok":
+                last_ok[engine] = rooms
         rooms *= 2
-    # One bisection step between the last sustained and the first failed load.
-    if points and points[-1]["state"] != "ok" and last_ok > 0:
-        mid = (last_ok + points[-1]["rooms"]) // 2
-        if last_ok < mid < points[-1]["rooms"]:
-            p = run_point_quiet(engine, mid, args, tmpdir, args.window)
-            p["state"] = classify(p)
-            points.append(p)
-            log("  %s R=%d: %s" % (engine, mid, describe(p)))
+    for engine in engines:
+        pts = points[engine]
+        if pts and pts[-1]["state"] != "ok" and last_ok[engine] > 0:
+            mid = (last_ok[engine] + pts[-1]["rooms"]) // 2
+            if last_ok[engine] < mid < pts[-1]["rooms"]:
+                pts.append(measure(engine, mid, args, tmpdir, args.window))
     return points
 
 
@@ -333,16 +341,15 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory(prefix="confab-fanout-") as tmpdir:
         try:
+            log("sweeping rooms of %d senders (30 video + 50 audio packets/s each) through %s"
+                % (PER_ROOM, " and ".join(engines)))
+            points = sweep(engines, args, tmpdir)
             for engine in engines:
-                log("%s: sweeping rooms of %d senders (30 video + 50 audio packets/s each)"
-                    % (engine, PER_ROOM))
-                points = sweep(engine, args, tmpdir)
-                rate, limited, best = saturation(points)
+                rate, limited, best = saturation(points[engine])
                 half_rooms = max(1, int(round(0.5 * rate / ROOM_MSGS_PER_S)))
-                half = run_point_quiet(engine, half_rooms, args, tmpdir, args.window + 2)
-                half["state"] = classify(half)
-                log("  %s half-saturation R=%d: %s" % (engine, half_rooms, describe(half)))
-                results[engine] = {"points": points, "saturation_msgs_per_s": rate,
+                log("%s: ~50%% of saturation" % engine)
+                half = measure(engine, half_rooms, args, tmpdir, args.window + 2)
+                results[engine] = {"points": points[engine], "saturation_msgs_per_s": rate,
                                    "saturation_msgs_per_server_cpu_s": best["msgs_per_server_cpu_s"],
                                    "generator_limited": limited, "half": half}
         except RuntimeError as e:
