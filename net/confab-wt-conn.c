@@ -243,9 +243,11 @@ conn_end_session (ConfabWtConn *c, const GError *error, guint32 code, const char
     stream_queue (c, req, NULL, TRUE);
   /* The peer should answer with its own FIN; don't wait for it forever. */
   c->close_deadline = confab_quic_now () + 2 * NGTCP2_SECONDS;
+  conn_schedule (c);
+  /* Last: a "closed" handler may drop the session and with it (client
+   * side) this connection. */
   if (c->session != NULL)
     confab_wt_session_finish (c->session, error, code, reason);
-  conn_schedule (c);
 }
 
 static void

@@ -252,10 +252,13 @@ confab_wt_session_close (ConfabWtSession *self, guint32 code, const char *reason
 
   if (self->closed)
     return;
+  /* A "closed" handler may drop the last reference; finish the call first. */
+  g_object_ref (self);
   if (self->conn != NULL && self->ready)
     confab_wt_conn_close_session (self->conn, code, reason);
   /* Not ready yet, or the connection had no session open: still end here. */
   confab_wt_session_finish (self, NULL, code, reason);
+  g_object_unref (self);
 }
 
 void

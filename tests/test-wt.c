@@ -5,6 +5,7 @@
  * the server port. The server echoes each message the way it came. */
 #include "confab-wt-client.h"
 #include "confab-wt-server.h"
+#include "confab-wt-transport.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -539,6 +540,100 @@ test_garbage (Fixture *fx, gconstpointer data)
   }
 }
 
+typedef struct
+{
+  gboolean connected;
+  gboolean closed;
+  GError *error;
+  GPtrArray *packets;
+} TransportState;
+
+static void
+tr_connected (ConfabTransport *t, TransportState *ts)
+{
+  ts->connected = TRUE;
+}
+
+static void
+tr_packet (ConfabTransport *t, GBytes *packet, TransportState *ts)
+{
+  g_ptr_array_add (ts->packets, g_bytes_ref (packet));
+}
+
+static void
+tr_closed (ConfabTransport *t, const GError *error, TransportState *ts)
+{
+  ts->closed = TRUE;
+  if (error != NULL)
+    ts->error = g_error_copy (error);
+}
+
+static gboolean
+tr_settled (gpointer data)
+{
+  TransportState *ts = data;
+
+  return ts->connected || ts->closed;
+}
+
+static gboolean
+tr_is_closed (gpointer data)
+{
+  return ((TransportState *) data)->closed;
+}
+
+static void
+test_transport (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *url = g_strconcat (fx->url_base, "/lobby/kim/transport", NULL);
+  g_autofree char *bad = g_strconcat (fx->url_base, "/refuse", NULL);
+  g_autoptr (GError) error = NULL;
+  TransportState ts = { .packets =
+                            g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref) };
+  TransportState rs = { .packets =
+                            g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref) };
+  CountWait w = { ts.packets, 2 };
+  g_autoptr (ConfabTransport) t = confab_wt_transport_new (url, fx->hash, FALSE, &error);
+  g_autoptr (ConfabTransport) refused = confab_wt_transport_new (bad, fx->hash, FALSE, &error);
+  g_autoptr (GBytes) big = pattern (50000, 9);
+  g_autoptr (GBytes) small = pattern (40, 10);
+
+  g_assert_no_error (error);
+  g_assert_null (confab_wt_transport_new ("ws://127.0.0.1:1/x", NULL, FALSE, &error));
+  g_assert_error (error, CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_INVALID);
+  g_assert_cmpstr (confab_transport_get_kind (t), ==, "webtransport");
+
+  g_signal_connect (t, "connected", G_CALLBACK (tr_connected), &ts);
+  g_signal_connect (t, "packet", G_CALLBACK (tr_packet), &ts);
+  g_signal_connect (t, "closed", G_CALLBACK (tr_closed), &ts);
+  confab_transport_open (t);
+  g_assert_true (run_until (tr_settled, &ts, 5000));
+  g_assert_true (ts.connected);
+  g_assert_true (confab_transport_is_open (t));
+  g_assert_true (confab_transport_send (t, big));
+  g_assert_true (confab_wt_transport_send_datagram (CONFAB_WT_TRANSPORT (t), small));
+  g_assert_true (run_until (count_reached, &w, 5000));
+  g_assert_true (g_bytes_equal (big, g_ptr_array_index (ts.packets, 0)) ||
+                 g_bytes_equal (big, g_ptr_array_index (ts.packets, 1)));
+  confab_transport_close (t);
+  g_assert_true (run_until (tr_is_closed, &ts, 5000));
+  g_assert_no_error (ts.error);
+  g_assert_true (confab_transport_is_closed (t));
+  g_assert_false (confab_transport_send (t, small));
+
+  g_signal_connect (refused, "connected", G_CALLBACK (tr_connected), &rs);
+  g_signal_connect (refused, "closed", G_CALLBACK (tr_closed), &rs);
+  confab_transport_open (refused);
+  g_assert_true (run_until (tr_is_closed, &rs, 5000));
+  g_assert_false (rs.connected);
+  g_assert_error (rs.error, CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_REFUSED);
+
+  g_clear_error (&ts.error);
+  g_clear_error (&rs.error);
+  g_ptr_array_unref (ts.packets);
+  g_ptr_array_unref (rs.packets);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -556,6 +651,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/keep-alive", test_keep_alive, GUINT_TO_POINTER (400));
   ADD ("/net/wt/certificate-pin", test_pin_mismatch, NULL);
   ADD ("/net/wt/garbage-datagrams", test_garbage, NULL);
+  ADD ("/net/wt/transport", test_transport, NULL);
 #undef ADD
   return g_test_run ();
 }
