@@ -77,7 +77,10 @@ struct _ConfabWtConn
   guint queued_streams;
   gsize queued_bytes;
 
-  gboolean h3_ready; /* our control stream is open */
+  gboolean h3_ready;  /* our control stream is open */
+  int64_t control_id; /* our control stream */
+  gboolean drain_sent;
+  gboolean drain_wanted; /* asked before our control stream existed */
   ConfabH3Settings peer_settings;
   gboolean peer_control_seen;
 
@@ -394,7 +397,9 @@ conn_handle_capsules (ConfabWtConn *c, ConfabWtStream *s, const guint8 *data, gs
               conn_end_session (c, error, code, reason);
             }
         }
-      /* DRAIN_WEBTRANSPORT_SESSION and unknown capsules need no action. */
+      else if (ch.type == CONFAB_WT_CAPSULE_DRAIN_SESSION && c->session != NULL)
+        confab_wt_session_mark_draining (c->session);
+      /* Unknown capsules are skipped. */
       off += (gsize) n + ch.length;
     }
   g_byte_array_remove_range (s->capsules, 0, (guint) off);
@@ -428,6 +433,8 @@ conn_handle_frame (
             return TRUE;
           case CONFAB_H3_FRAME_GOAWAY:
             /* The peer drains: our one session may finish; nothing new starts. */
+            if (c->session != NULL && c->session_open)
+              confab_wt_session_mark_draining (c->session);
             return TRUE;
           case CONFAB_H3_FRAME_DATA:
           case CONFAB_H3_FRAME_HEADERS:
@@ -981,7 +988,10 @@ conn_setup_h3 (ConfabWtConn *c)
       buf[0] = CONFAB_H3_STREAM_CONTROL;
       n = 1 + confab_h3_settings_write (buf + 1, sizeof buf - 1);
       stream_queue_copy (c, s, buf, n, FALSE);
+      c->control_id = id;
       c->h3_ready = TRUE;
+      if (c->drain_wanted)
+        confab_wt_conn_drain_session (c);
     }
 
   if (!c->ep->is_server && c->h3_ready && !c->connect_sent && c->peer_settings.seen)
@@ -1666,4 +1676,43 @@ confab_wt_conn_close_session (ConfabWtConn *c, guint32 code, const char *reason)
       stream_queue_copy (c, req, buf, n, FALSE);
     }
   conn_end_session (c, NULL, code, reason);
+}
+
+void
+confab_wt_conn_drain_session (ConfabWtConn *c)
+{
+  ConfabWtStream *control, *req;
+  uint64_t goaway_id = c->ep->is_server ? (uint64_t) c->session_id + 4 : 0;
+  guint8 buf[32];
+  gsize n;
+
+  if (c->dead || !c->session_open || c->drain_sent)
+    return;
+  if (!c->h3_ready)
+    {
+      c->drain_wanted = TRUE;
+      return;
+    }
+  c->drain_sent = TRUE;
+  /* GOAWAY: a server names the first request stream it will not serve (the
+   * one after our session); a client names push id 0 (it takes no pushes). */
+  control = conn_stream (c, c->control_id);
+  n = confab_h3_frame_header_write (buf, sizeof buf, CONFAB_H3_FRAME_GOAWAY,
+                                    confab_h3_varint_len (goaway_id));
+  n += confab_h3_varint_write (buf + n, sizeof buf - n, goaway_id);
+  if (control != NULL)
+    stream_queue_copy (c, control, buf, n, FALSE);
+  /* DRAIN_WEBTRANSPORT_SESSION: an empty capsule in a DATA frame. */
+  req = conn_stream (c, c->session_id);
+  if (req != NULL)
+    {
+      guint8 capsule[16];
+      gsize clen = confab_h3_frame_header_write (capsule, sizeof capsule,
+                                                 CONFAB_WT_CAPSULE_DRAIN_SESSION, 0);
+
+      n = confab_h3_frame_header_write (buf, sizeof buf, CONFAB_H3_FRAME_DATA, clen);
+      memcpy (buf + n, capsule, clen);
+      stream_queue_copy (c, req, buf, n + clen, FALSE);
+    }
+  conn_schedule (c);
 }

@@ -111,6 +111,7 @@ gboolean confab_wt_conn_queue_stream (ConfabWtConn *conn, GBytes *message);
 gboolean confab_wt_conn_queue_datagram (ConfabWtConn *conn, GBytes *message);
 gsize confab_wt_conn_max_datagram_size (ConfabWtConn *conn);
 void confab_wt_conn_close_session (ConfabWtConn *conn, guint32 code, const char *reason);
+void confab_wt_conn_drain_session (ConfabWtConn *conn);
 
 /* ---- session (confab-wt-session.c) ---- */
 ConfabWtSession *confab_wt_session_new_internal (ConfabWtConn *conn, guint64 id, const char *path);
@@ -119,6 +120,7 @@ void confab_wt_session_attach_conn (ConfabWtSession *self, ConfabWtConn *conn);
 void confab_wt_session_set_owned_endpoint (ConfabWtSession *self, ConfabWtEndpoint *ep);
 void confab_wt_session_mark_ready (ConfabWtSession *self, guint status);
 void confab_wt_session_set_status (ConfabWtSession *self, guint status);
+void confab_wt_session_mark_draining (ConfabWtSession *self);
 void confab_wt_session_deliver (ConfabWtSession *self, GBytes *message, gboolean datagram);
 /* The connection is going away (or the session ended): emits "closed" once. */
 void confab_wt_session_finish (ConfabWtSession *self,

@@ -19,6 +19,7 @@ struct _ConfabWtSession
   guint status;
   gboolean ready;
   gboolean closed;
+  gboolean draining;
   guint32 close_code;
   char *close_reason;
   ConfabWtStats stats;
@@ -30,6 +31,7 @@ G_DEFINE_QUARK (confab - wt - error - quark, confab_wt_error)
 enum
 {
   SIGNAL_READY,
+  SIGNAL_DRAINING,
   SIGNAL_PACKET,
   SIGNAL_CLOSED,
   N_SIGNALS
@@ -72,6 +74,8 @@ confab_wt_session_class_init (ConfabWtSessionClass *klass)
 
   signals[SIGNAL_READY] = g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                         NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_DRAINING] = g_signal_new ("draining", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_PACKET] =
       g_signal_new ("packet", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 2, G_TYPE_BYTES | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_BOOLEAN);
@@ -128,6 +132,31 @@ confab_wt_session_mark_ready (ConfabWtSession *self, guint status)
     return;
   self->ready = TRUE;
   g_signal_emit (self, signals[SIGNAL_READY], 0);
+}
+
+void
+confab_wt_session_mark_draining (ConfabWtSession *self)
+{
+  if (self->draining || self->closed)
+    return;
+  self->draining = TRUE;
+  g_signal_emit (self, signals[SIGNAL_DRAINING], 0);
+}
+
+void
+confab_wt_session_drain (ConfabWtSession *self)
+{
+  g_return_if_fail (CONFAB_IS_WT_SESSION (self));
+
+  if (self->conn != NULL && self->ready && !self->closed)
+    confab_wt_conn_drain_session (self->conn);
+}
+
+gboolean
+confab_wt_session_is_draining (ConfabWtSession *self)
+{
+  g_return_val_if_fail (CONFAB_IS_WT_SESSION (self), FALSE);
+  return self->draining;
 }
 
 void

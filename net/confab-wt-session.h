@@ -33,6 +33,8 @@ G_DECLARE_FINAL_TYPE (ConfabWtSession, confab_wt_session, CONFAB, WT_SESSION, GO
 
 /* Signals:
  *   "ready"  ()                                  the CONNECT was accepted (both sides)
+ *   "draining" ()                                the peer asks us to wind down (GOAWAY or
+ *                                                DRAIN_WEBTRANSPORT_SESSION); still open
  *   "packet" (GBytes *message, gboolean datagram) one whole message
  *   "closed" (const GError *error)               once; NULL error = clean close (code 0)
  */
@@ -60,6 +62,10 @@ gsize confab_wt_session_get_max_datagram_size (ConfabWtSession *self);
 /* Sends CLOSE_WEBTRANSPORT_SESSION and ends the session; "closed" follows
  * with a NULL error unless it was already closed. */
 void confab_wt_session_close (ConfabWtSession *self, guint32 code, const char *reason);
+/* Asks the peer to wind down (GOAWAY + DRAIN_WEBTRANSPORT_SESSION) while the
+ * session keeps working: a relay about to restart tells clients to move. */
+void confab_wt_session_drain (ConfabWtSession *self);
+gboolean confab_wt_session_is_draining (ConfabWtSession *self);
 
 /* Counters for tests and benchmarks. */
 typedef struct

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct
 {
@@ -17,6 +18,7 @@ typedef struct
   guint streams;
   guint datagrams;
   gboolean closed;
+  gboolean drain_asked;
   guint32 close_code;
   char *close_reason;
   gboolean driver_done;
@@ -35,6 +37,14 @@ on_packet (ConfabWtSession *session, GBytes *message, gboolean datagram, State *
   else
     {
       st->streams++;
+      /* The page's request to see a DRAIN_WEBTRANSPORT_SESSION. */
+      if (g_bytes_get_size (message) == 12 &&
+          memcmp (g_bytes_get_data (message, NULL), "please-drain", 12) == 0)
+        {
+          st->drain_asked = TRUE;
+          confab_wt_session_drain (session);
+          return;
+        }
       g_assert_true (confab_wt_session_send_stream (session, message));
     }
 }
@@ -152,13 +162,13 @@ main (int argc, char *argv[])
         ;
     }
 
-  printf ("1..6\n");
+  printf ("1..7\n");
   printf ("# chromium report: %s", st.driver_out ? st.driver_out : "(none)\n");
   printf ("%s 1 - chromium page reports all echoes intact (exit %d)\n",
           st.driver_status == 0 ? "ok" : "not ok", st.driver_status);
   printf ("%s 2 - one session accepted\n", st.sessions == 1 ? "ok" : "not ok");
   printf ("%s 3 - server received the uni, bidi and burst stream messages (%u)\n",
-          st.streams >= 503 ? "ok" : "not ok", st.streams);
+          st.streams >= 505 ? "ok" : "not ok", st.streams);
   printf ("%s 4 - server received datagrams (%u)\n", st.datagrams >= 1 ? "ok" : "not ok",
           st.datagrams);
   printf ("%s 5 - CLOSE_WEBTRANSPORT_SESSION code from the browser (%u)\n",
@@ -166,10 +176,14 @@ main (int argc, char *argv[])
   printf ("%s 6 - close reason \"%s\"\n",
           g_strcmp0 (st.close_reason, "done") == 0 ? "ok" : "not ok",
           st.close_reason ? st.close_reason : "");
+  printf ("%s 7 - Chromium keeps the session after our GOAWAY + DRAIN capsule\n",
+          st.drain_asked && st.driver_out && strstr (st.driver_out, "\"afterDrain\":true")
+              ? "ok"
+              : "not ok");
   g_free (st.close_reason);
   g_free (st.driver_out);
-  return (st.driver_status == 0 && st.sessions == 1 && st.streams >= 503 && st.datagrams >= 1 &&
-          st.closed && st.close_code == 7)
+  return (st.driver_status == 0 && st.sessions == 1 && st.drain_asked && st.streams >= 505 &&
+          st.datagrams >= 1 && st.closed && st.close_code == 7)
              ? 0
              : 1;
 }

@@ -634,6 +634,45 @@ test_transport (Fixture *fx, gconstpointer data)
   g_ptr_array_unref (rs.packets);
 }
 
+static void
+client_draining (ConfabWtSession *session, gboolean *flag)
+{
+  *flag = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+static void
+test_drain (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (Client) cl = client_start (fx, "/lobby/lena/drain", NULL);
+  ConfabWtSession *server_side;
+  CountWait w = { cl->streams, 1 };
+  gboolean client_drained = FALSE, server_drained = FALSE;
+
+  g_assert_true (cl->ready);
+  server_side = g_ptr_array_index (fx->server_sessions, 0);
+  g_signal_connect (cl->session, "draining", G_CALLBACK (client_draining), &client_drained);
+  g_signal_connect (server_side, "draining", G_CALLBACK (client_draining), &server_drained);
+
+  /* Server asks to wind down (GOAWAY + DRAIN capsule): the client hears it... */
+  confab_wt_session_drain (server_side);
+  g_assert_true (run_until (flag_set, &client_drained, 5000));
+  g_assert_true (confab_wt_session_is_draining (cl->session));
+  /* ...and the session still carries messages until someone closes it. */
+  g_assert_true (send_text (cl->session, "still here"));
+  g_assert_true (run_until (count_reached, &w, 5000));
+  /* The other direction too. */
+  confab_wt_session_drain (cl->session);
+  g_assert_true (run_until (flag_set, &server_drained, 5000));
+  g_assert_false (cl->closed);
+  g_signal_handlers_disconnect_by_data (cl->session, &client_drained);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -652,6 +691,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/certificate-pin", test_pin_mismatch, NULL);
   ADD ("/net/wt/garbage-datagrams", test_garbage, NULL);
   ADD ("/net/wt/transport", test_transport, NULL);
+  ADD ("/net/wt/drain", test_drain, NULL);
 #undef ADD
   return g_test_run ();
 }
