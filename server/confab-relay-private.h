@@ -34,8 +34,10 @@ struct _ConfabRelay
   ConfabRelayConfig config;
   struct lws_context *context;
   ConfabRoomBus *bus;
-  GHashTable *rooms;  /* name -> ConfabRoom */
-  GQueue sessions;    /* every session, linked by relay_link */
+  GHashTable *rooms; /* name -> ConfabRoom */
+  GQueue sessions;   /* every session, linked by relay_link */
+  GQueue dirty;      /* sessions with queued output to flush, by dirty_link */
+  guint flush_source;
   ConfabArena *arena; /* one inbound packet at a time */
   guint8 *scratch;    /* LWS_PRE + CONFAB_RELAY_COALESCE_BYTES */
   guint tick_source;
@@ -79,6 +81,8 @@ struct _ConfabRelaySession
   struct lws *wsi;
   GList room_link;
   GList relay_link;
+  GList dirty_link;
+  gboolean dirty;
 
   guint64 id;
   char *user_id;
@@ -164,5 +168,7 @@ int confab_relay_session_writeable (ConfabRelaySession *session);
 void
 confab_relay_session_enqueue (ConfabRelaySession *session, ConfabRelayBuf *buf, guint64 sender);
 void confab_relay_session_tick (ConfabRelaySession *session, gint64 now_us, gboolean ping);
+/* Writes what the relay's dirty sessions have queued (see confab-relay-session.c). */
+gboolean confab_relay_flush (gpointer relay);
 
 G_END_DECLS

@@ -47,6 +47,7 @@ confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyReques
   self->last_rx_us = g_get_monotonic_time ();
   self->room_link.data = self;
   self->relay_link.data = self;
+  self->dirty_link.data = self;
   self->room = confab_room_get (relay, request->room, self->user_id);
   g_queue_push_tail_link (&self->room->sessions, &self->room_link);
   g_queue_push_tail_link (&relay->sessions, &self->relay_link);
@@ -79,6 +80,8 @@ confab_relay_session_free (ConfabRelaySession *self)
 
   g_queue_unlink (&room->sessions, &self->room_link);
   g_queue_unlink (&self->relay->sessions, &self->relay_link);
+  if (self->dirty)
+    g_queue_unlink (&self->relay->dirty, &self->dirty_link);
   confab_room_session_closed (room, self);
   g_message ("leave room=%s session=%" G_GUINT64_FORMAT " user=%s%s", room->name, self->id,
              self->user_id, self->dropped > 0 ? " (dropped outbound packets)" : "");
@@ -105,6 +108,24 @@ request_write (ConfabRelaySession *self)
       self->write_requested = TRUE;
       lws_callback_on_writable (self->wsi);
     }
+}
+
+/* Output is not written at once: the session joins the relay's dirty list,
+ * flushed once the main loop has handled everything that is ready now. So all
+ * packets that arrived in one loop iteration leave in one send() per
+ * receiver, and the common case (socket writable) never toggles POLLOUT,
+ * which on the GLib loop costs a poll-set change and a wakeup each time. */
+static void
+mark_dirty (ConfabRelaySession *self)
+{
+  ConfabRelay *relay = self->relay;
+
+  if (self->dirty || self->write_requested)
+    return;
+  self->dirty = TRUE;
+  g_queue_push_tail_link (&relay->dirty, &self->dirty_link);
+  if (relay->flush_source == 0)
+    relay->flush_source = g_idle_add_full (G_PRIORITY_DEFAULT, confab_relay_flush, relay, NULL);
 }
 
 static void
@@ -163,7 +184,7 @@ confab_relay_session_enqueue (ConfabRelaySession *self, ConfabRelayBuf *buf, gui
   self->ring[(self->ring_head + self->ring_count) % CONFAB_RELAY_QUEUE_LENGTH] =
       confab_relay_buf_ref (buf);
   self->ring_count++;
-  request_write (self);
+  mark_dirty (self);
 }
 
 static void
@@ -186,6 +207,28 @@ keyframe_request_allowed (ConfabRelaySession *self)
       self->keyframe_count = 0;
     }
   return self->keyframe_count++ < CONFAB_RELAY_KEYFRAME_REQUESTS_PER_SECOND;
+}
+
+/* A wrapper without field 4 gets it appended: fields may come in any order,
+ * so this is the same message with our session id, without a repack. */
+static ConfabRelayBuf *
+stamp_by_appending (const guint8 *data, gsize len, guint64 session_id)
+{
+  ConfabRelayBuf *buf = confab_relay_buf_new (len + 11);
+  guint8 *out = confab_relay_buf_payload (buf);
+  gsize n = len;
+
+  memcpy (out, data, len);
+  out[n++] = 0x20; /* field 4, wire type varint */
+  while (session_id > 0x7f)
+    {
+      out[n++] = (guint8) (session_id | 0x80);
+      session_id >>= 7;
+    }
+  out[n++] = (guint8) session_id;
+  buf->len = (guint32) n;
+  buf->hdr_len = (guint8) confab_ws_frame_header (buf->hdr, n);
+  return buf;
 }
 
 static void
@@ -231,6 +274,8 @@ process_packet (ConfabRelaySession *self, const guint8 *data, gsize len)
          * session. Bytes already carrying it go out untouched. */
         if (c.wrapper->session_id == self->id)
           buf = confab_relay_buf_new_copy (data, len);
+        else if (c.wrapper->session_id == 0)
+          buf = stamp_by_appending (data, len, self->id);
         else
           {
             gsize size;
@@ -312,12 +357,85 @@ confab_relay_session_receive (ConfabRelaySession *self, const guint8 *in, gsize 
   return 0;
 }
 
-int
-confab_relay_session_writeable (ConfabRelaySession *self)
+/* One write: as many queued messages as fit in CONFAB_RELAY_COALESCE_BYTES,
+ * framed here and sent with a single send(), or one big message on its own. */
+static int
+write_queued (ConfabRelaySession *self)
 {
   struct lws *wsi = self->wsi;
   guint8 *out = self->relay->scratch + LWS_PRE;
   gsize total = 0;
+
+  while (self->ring_count > 0)
+    {
+      ConfabRelayBuf *buf = self->ring[self->ring_head];
+      gsize frame = buf->hdr_len + (gsize) buf->len;
+
+      if (total == 0 && frame > CONFAB_RELAY_COALESCE_BYTES)
+        {
+          /* Too big to coalesce: lws frames it in the buffer's own headroom
+           * (the header is the same for every receiver). */
+          int n = lws_write (wsi, confab_relay_buf_payload (buf), buf->len, LWS_WRITE_BINARY);
+          self->ring[self->ring_head] = NULL;
+          self->ring_head = (self->ring_head + 1) % CONFAB_RELAY_QUEUE_LENGTH;
+          self->ring_count--;
+          confab_relay_buf_unref (buf);
+          return n < 0 ? -1 : 0;
+        }
+      if (total + frame > CONFAB_RELAY_COALESCE_BYTES)
+        break;
+      memcpy (out + total, buf->hdr, buf->hdr_len);
+      memcpy (out + total + buf->hdr_len, confab_relay_buf_payload (buf), buf->len);
+      total += frame;
+      self->ring[self->ring_head] = NULL;
+      self->ring_head = (self->ring_head + 1) % CONFAB_RELAY_QUEUE_LENGTH;
+      self->ring_count--;
+      confab_relay_buf_unref (buf);
+    }
+
+  /* Whole frames we framed ourselves: LWS_WRITE_RAW passes them through. */
+  if (total > 0 && lws_write (wsi, out, total, LWS_WRITE_RAW) < 0)
+    return -1;
+  return 0;
+}
+
+gboolean
+confab_relay_flush (gpointer data)
+{
+  ConfabRelay *relay = data;
+  GList *link;
+
+  relay->flush_source = 0;
+  while ((link = g_queue_pop_head_link (&relay->dirty)) != NULL)
+    {
+      ConfabRelaySession *self = link->data;
+
+      self->dirty = FALSE;
+      if (self->write_requested || self->killing)
+        continue;
+      /* lws still holds part of an earlier write: wait for POLLOUT. */
+      if (lws_partial_buffered (self->wsi))
+        {
+          request_write (self);
+          continue;
+        }
+      if (write_queued (self) < 0)
+        {
+          /* The connection is broken; lws reports it and closes it. */
+          self->killing = TRUE;
+          shutdown (lws_get_socket_fd (self->wsi), SHUT_RDWR);
+          continue;
+        }
+      if (self->ring_count > 0)
+        request_write (self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+int
+confab_relay_session_writeable (ConfabRelaySession *self)
+{
+  struct lws *wsi = self->wsi;
 
   self->write_requested = FALSE;
   if (self->close_code != 0)
@@ -338,37 +456,7 @@ confab_relay_session_writeable (ConfabRelaySession *self)
       return 0;
     }
 
-  while (self->ring_count > 0)
-    {
-      ConfabRelayBuf *buf = self->ring[self->ring_head];
-      gsize frame = buf->hdr_len + (gsize) buf->len;
-
-      if (total == 0 && frame > CONFAB_RELAY_COALESCE_BYTES)
-        {
-          /* Too big to coalesce: lws frames it in the buffer's own headroom
-           * (the header is the same for every receiver). */
-          int n = lws_write (wsi, confab_relay_buf_payload (buf), buf->len, LWS_WRITE_BINARY);
-          self->ring[self->ring_head] = NULL;
-          self->ring_head = (self->ring_head + 1) % CONFAB_RELAY_QUEUE_LENGTH;
-          self->ring_count--;
-          confab_relay_buf_unref (buf);
-          if (n < 0)
-            return -1;
-          break;
-        }
-      if (total + frame > CONFAB_RELAY_COALESCE_BYTES)
-        break;
-      memcpy (out + total, buf->hdr, buf->hdr_len);
-      memcpy (out + total + buf->hdr_len, confab_relay_buf_payload (buf), buf->len);
-      total += frame;
-      self->ring[self->ring_head] = NULL;
-      self->ring_head = (self->ring_head + 1) % CONFAB_RELAY_QUEUE_LENGTH;
-      self->ring_count--;
-      confab_relay_buf_unref (buf);
-    }
-
-  /* Whole frames we framed ourselves, in one send(). */
-  if (total > 0 && lws_write (wsi, out, total, LWS_WRITE_RAW) < 0)
+  if (write_queued (self) < 0)
     return -1;
   if (self->ring_count > 0)
     request_write (self);

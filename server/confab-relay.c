@@ -228,6 +228,7 @@ confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **err
   relay->config.jwt_secret = config->jwt_secret != NULL ? g_bytes_ref (config->jwt_secret) : NULL;
   relay->rooms = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&relay->sessions);
+  g_queue_init (&relay->dirty);
   relay->arena = confab_arena_new (64 * 1024);
   relay->scratch = g_malloc (LWS_PRE + CONFAB_RELAY_COALESCE_BYTES);
 
@@ -286,6 +287,7 @@ confab_relay_free (ConfabRelay *relay)
   if (relay == NULL)
     return;
   g_clear_handle_id (&relay->tick_source, g_source_remove);
+  g_clear_handle_id (&relay->flush_source, g_source_remove);
   /* Closes every connection; their sessions are freed in CLOSED. */
   g_clear_pointer (&relay->context, lws_context_destroy);
   g_hash_table_iter_init (&iter, relay->rooms);
