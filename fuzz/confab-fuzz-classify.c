@@ -31,21 +31,30 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (c.verdict == CONFAB_RELAY_VERDICT_FORWARD ||
       c.verdict == CONFAB_RELAY_VERDICT_KEYFRAME_REQUEST)
     {
-      ConfabPacketWrapper *again;
-      size_t len;
-      uint8_t *out;
+      /* Every stamping path: as is, append (no id on the wire) and repack. */
+      const uint64_t ids[] = { c.wrapper->session_id, 0x0123456789abcdefULL, 1, 300 };
+      uint64_t original = c.wrapper->session_id;
+      int type = c.wrapper->packet_type;
+      size_t data_len = c.wrapper->data.len;
 
-      c.wrapper->session_id = 0x0123456789abcdefULL;
-      len = confab__packet_wrapper__get_packed_size (c.wrapper);
-      out = malloc (len + 1);
-      if (confab__packet_wrapper__pack (c.wrapper, out) != len)
-        abort ();
-      again = confab__packet_wrapper__unpack (NULL, len, out);
-      if (again == NULL || again->session_id != 0x0123456789abcdefULL ||
-          again->packet_type != c.wrapper->packet_type || again->data.len != c.wrapper->data.len)
-        abort ();
-      confab__packet_wrapper__free_unpacked (again, NULL);
-      free (out);
+      for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++)
+        {
+          size_t cap = confab_relay_stamped_size (&c, size, ids[k]);
+          uint8_t *out = malloc (cap + 1);
+          size_t len = confab_relay_stamp (&c, data, size, ids[k], out);
+          ConfabPacketWrapper *again;
+
+          if (len > cap)
+            abort ();
+          again = confab__packet_wrapper__unpack (NULL, len, out);
+          if (again == NULL || again->session_id != ids[k] || (int) again->packet_type != type ||
+              again->data.len != data_len)
+            abort ();
+          confab__packet_wrapper__free_unpacked (again, NULL);
+          free (out);
+          /* Stamping may have written the id into the wrapper: undo. */
+          c.wrapper->session_id = original;
+        }
     }
   return 0;
 }

@@ -101,6 +101,47 @@ confab_relay_classify (const guint8 *data,
     }
 }
 
+gsize
+confab_relay_stamped_size (const ConfabRelayClassification *c, gsize len, guint64 session_id)
+{
+  ConfabPacketWrapper copy;
+
+  if (c->wrapper->session_id == session_id)
+    return len;
+  if (c->wrapper->session_id == 0)
+    return len + 11; /* tag + the longest varint */
+  copy = *c->wrapper;
+  copy.session_id = session_id;
+  return confab__packet_wrapper__get_packed_size (&copy);
+}
+
+gsize
+confab_relay_stamp (
+    ConfabRelayClassification *c, const guint8 *data, gsize len, guint64 session_id, guint8 *out)
+{
+  gsize n = len;
+
+  if (c->wrapper->session_id == session_id)
+    {
+      memcpy (out, data, len);
+      return len;
+    }
+  if (c->wrapper->session_id != 0)
+    {
+      c->wrapper->session_id = session_id;
+      return confab__packet_wrapper__pack (c->wrapper, out);
+    }
+  memcpy (out, data, len);
+  out[n++] = 0x20; /* field 4, wire type varint */
+  while (session_id > 0x7f)
+    {
+      out[n++] = (guint8) (session_id | 0x80);
+      session_id >>= 7;
+    }
+  out[n++] = (guint8) session_id;
+  return n;
+}
+
 const char *
 confab_relay_verdict_to_string (ConfabRelayVerdict verdict)
 {

@@ -46,6 +46,16 @@ void confab_relay_classify (const guint8 *data,
                             ConfabArena *arena,
                             ConfabRelayClassification *out);
 
+/* Stamping (PROTOCOL.md §4.4) of a packet classified FORWARD or
+ * KEYFRAME_REQUEST: the bytes to send carry @session_id. Bytes that already
+ * carry it go out as they are; a wrapper without a session id gets field 4
+ * appended (fields may come in any order, so no repack); otherwise it is
+ * repacked. confab_relay_stamped_size() is an upper bound of what
+ * confab_relay_stamp() writes to @out; it returns the length written. */
+gsize confab_relay_stamped_size (const ConfabRelayClassification *c, gsize len, guint64 session_id);
+gsize confab_relay_stamp (
+    ConfabRelayClassification *c, const guint8 *data, gsize len, guint64 session_id, guint8 *out);
+
 const char *confab_relay_verdict_to_string (ConfabRelayVerdict verdict);
 
 G_END_DECLS

@@ -209,28 +209,6 @@ keyframe_request_allowed (ConfabRelaySession *self)
   return self->keyframe_count++ < CONFAB_RELAY_KEYFRAME_REQUESTS_PER_SECOND;
 }
 
-/* A wrapper without field 4 gets it appended: fields may come in any order,
- * so this is the same message with our session id, without a repack. */
-static ConfabRelayBuf *
-stamp_by_appending (const guint8 *data, gsize len, guint64 session_id)
-{
-  ConfabRelayBuf *buf = confab_relay_buf_new (len + 11);
-  guint8 *out = confab_relay_buf_payload (buf);
-  gsize n = len;
-
-  memcpy (out, data, len);
-  out[n++] = 0x20; /* field 4, wire type varint */
-  while (session_id > 0x7f)
-    {
-      out[n++] = (guint8) (session_id | 0x80);
-      session_id >>= 7;
-    }
-  out[n++] = (guint8) session_id;
-  buf->len = (guint32) n;
-  buf->hdr_len = (guint8) confab_ws_frame_header (buf->hdr, n);
-  return buf;
-}
-
 static void
 process_packet (ConfabRelaySession *self, const guint8 *data, gsize len)
 {
@@ -271,19 +249,11 @@ process_packet (ConfabRelaySession *self, const guint8 *data, gsize len)
         G_GNUC_FALLTHROUGH;
       case CONFAB_RELAY_VERDICT_FORWARD:
         /* PROTOCOL.md §4.4 [confab]: always our id, so nobody speaks for another
-         * session. Bytes already carrying it go out untouched. */
-        if (c.wrapper->session_id == self->id)
-          buf = confab_relay_buf_new_copy (data, len);
-        else if (c.wrapper->session_id == 0)
-          buf = stamp_by_appending (data, len, self->id);
-        else
-          {
-            gsize size;
-            c.wrapper->session_id = self->id;
-            size = confab__packet_wrapper__get_packed_size (c.wrapper);
-            buf = confab_relay_buf_new (size);
-            confab__packet_wrapper__pack (c.wrapper, confab_relay_buf_payload (buf));
-          }
+         * session. */
+        buf = confab_relay_buf_new (confab_relay_stamped_size (&c, len, self->id));
+        buf->len =
+            (guint32) confab_relay_stamp (&c, data, len, self->id, confab_relay_buf_payload (buf));
+        buf->hdr_len = (guint8) confab_ws_frame_header (buf->hdr, buf->len);
         break;
 
       case CONFAB_RELAY_VERDICT_OPAQUE:
