@@ -343,7 +343,12 @@ test_many_messages (Fixture *fx, gconstpointer data)
   /* CONFAB_WT_BENCH_N raises the count for a measurement run. */
   const guint n =
       g_getenv ("CONFAB_WT_BENCH_N") ? (guint) atoi (g_getenv ("CONFAB_WT_BENCH_N")) : 2000;
+  /* ...and CONFAB_WT_BENCH_SIZE the message size (>= 4, default 200 B). */
+  const guint msg_size =
+      MAX (4, g_getenv ("CONFAB_WT_BENCH_SIZE") ? (guint) atoi (g_getenv ("CONFAB_WT_BENCH_SIZE"))
+                                                : 200);
   g_autoptr (Client) cl = client_start (fx, "/lobby/dave/many", NULL);
+  g_autofree guint8 *body = g_malloc0 (msg_size);
   CountWait w = { cl->streams, n };
   g_autofree guint8 *seen = g_malloc0 (n);
   guint in_order = 0, sent = 0;
@@ -357,7 +362,6 @@ test_many_messages (Fixture *fx, gconstpointer data)
   while (sent < n)
     {
       guint32 seq = GUINT32_TO_BE (sent);
-      guint8 body[200] = { 0 };
       g_autoptr (GBytes) msg = NULL;
 
       /* Keep at most 256 messages in flight so neither side's bounded
@@ -368,7 +372,7 @@ test_many_messages (Fixture *fx, gconstpointer data)
           continue;
         }
       memcpy (body, &seq, sizeof seq);
-      msg = g_bytes_new (body, sizeof body);
+      msg = g_bytes_new (body, msg_size);
       if (confab_wt_session_send_stream (cl->session, msg))
         sent++;
       else
@@ -387,7 +391,7 @@ test_many_messages (Fixture *fx, gconstpointer data)
       const guint8 *d = g_bytes_get_data (g_ptr_array_index (cl->streams, i), &size);
       guint32 seq;
 
-      g_assert_cmpuint (size, ==, 200);
+      g_assert_cmpuint (size, ==, msg_size);
       memcpy (&seq, d, sizeof seq);
       seq = GUINT32_FROM_BE (seq);
       g_assert_cmpuint (seq, <, n);
@@ -396,9 +400,9 @@ test_many_messages (Fixture *fx, gconstpointer data)
       if (seq == i)
         in_order++;
     }
-  g_test_message ("%u round trips of 200 B in %.3f s = %.0f msg/s each way; %u in send order; "
+  g_test_message ("%u round trips of %u B in %.3f s = %.0f msg/s each way; %u in send order; "
                   "CPU %.3f s for both ends = %.1f us per message (send+receive, both sides)",
-                  n, secs, n / secs, in_order, cpu, cpu * 1e6 / (2.0 * n));
+                  n, msg_size, secs, n / secs, in_order, cpu, cpu * 1e6 / (2.0 * n));
   g_assert_cmpuint (cl->streams->len, ==, n);
 }
 
