@@ -680,6 +680,42 @@ test_drain (Fixture *fx, gconstpointer data)
   g_signal_handlers_disconnect_by_data (cl->session, &client_drained);
 }
 
+static void
+test_ipv6 (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabWtServer) server = confab_wt_server_new (NULL, NULL, &error);
+  Fixture fx = { 0 };
+  g_autofree char *url = NULL;
+  g_autoptr (Client) cl = NULL;
+  CountWait w;
+
+  g_assert_no_error (error);
+  if (!confab_wt_server_listen (server, "::1", 0, &error))
+    {
+      g_test_skip (error->message);
+      return;
+    }
+  fx.server = server;
+  fx.hash = confab_wt_server_dup_cert_hash_base64 (server);
+  fx.url_base = g_strdup_printf ("https://[::1]:%u", confab_wt_server_get_port (server));
+  fx.server_sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  fx.echo = TRUE;
+  confab_wt_server_set_request_func (server, server_request, &fx, NULL);
+
+  cl = client_start (&fx, "/lobby/mia/v6", NULL);
+  g_assert_true (cl->ready);
+  w = (CountWait){ cl->streams, 1 };
+  g_assert_true (send_text (cl->session, "over ipv6"));
+  g_assert_true (run_until (count_reached, &w, 5000));
+  g_clear_pointer (&cl, client_free);
+  g_ptr_array_unref (fx.server_sessions);
+  g_clear_object (&server); /* its sessions report "closed" into fx */
+  g_clear_error (&fx.server_close_error);
+  g_free (fx.hash);
+  g_free (fx.url_base);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -699,6 +735,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/garbage-datagrams", test_garbage, NULL);
   ADD ("/net/wt/transport", test_transport, NULL);
   ADD ("/net/wt/drain", test_drain, NULL);
+  g_test_add_func ("/net/wt/ipv6", test_ipv6);
 #undef ADD
   return g_test_run ();
 }
