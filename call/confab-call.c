@@ -175,8 +175,8 @@ confab_call_send_video (ConfabCall *self, ConfabVideoCodec codec, const ConfabEn
   now_mono = g_get_monotonic_time ();
   media.timestamp = (double) (now_real - (frame->pts_us > 0 ? now_mono - frame->pts_us : 0));
   metadata.sequence = ++self->video_sequence;
-  metadata.codec = codec == CONFAB_VIDEO_CODEC_VP8 ? CONFAB__VIDEO_CODEC__VP8
-                                                   : CONFAB__VIDEO_CODEC__VP9_PROFILE0_LEVEL10_8BIT;
+  /* ConfabVideoCodec values are the wire values, the [confab] H.264 (100) included. */
+  metadata.codec = (Confab__VideoCodec) codec;
   media.video_metadata = &metadata;
   if (!send_media (self, &media))
     return FALSE;

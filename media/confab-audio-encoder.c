@@ -28,7 +28,18 @@ confab_audio_encoder_new (int bitrate_bps, GError **error)
   /* Complexity 5 is ~2x cheaper than 10 (PLATFORM.md) and plenty for speech. */
   opus_encoder_ctl (encoder->opus, OPUS_SET_COMPLEXITY (5));
   opus_encoder_ctl (encoder->opus, OPUS_SET_SIGNAL (OPUS_SIGNAL_VOICE));
+  /* FEC lives in the SILK layer (LBRR): each packet also carries a coarse copy
+   * of the one before, which a receiver uses when that one is lost. */
+  opus_encoder_ctl (encoder->opus, OPUS_SET_INBAND_FEC (1));
+  opus_encoder_ctl (encoder->opus, OPUS_SET_PACKET_LOSS_PERC (CONFAB_AUDIO_DEFAULT_LOSS_PERCENT));
+  opus_encoder_ctl (encoder->opus, OPUS_SET_DTX (1));
   return g_steal_pointer (&encoder);
+}
+
+void
+confab_audio_encoder_set_expected_loss (ConfabAudioEncoder *encoder, int percent)
+{
+  opus_encoder_ctl (encoder->opus, OPUS_SET_PACKET_LOSS_PERC (CLAMP (percent, 0, 100)));
 }
 
 void

@@ -13,9 +13,17 @@ G_BEGIN_DECLS
 
 typedef struct _ConfabAudioEncoder ConfabAudioEncoder;
 
-/* @bitrate_bps 0 picks 32 kbps. */
+/* Expected loss until told otherwise: in-band FEC is sized for it. */
+#define CONFAB_AUDIO_DEFAULT_LOSS_PERCENT 10
+
+/* @bitrate_bps 0 picks 32 kbps. In-band FEC and DTX are on: a silent
+ * stretch becomes 1-3 byte packets, still one per 20 ms so sequences stay
+ * continuous. */
 ConfabAudioEncoder *confab_audio_encoder_new (int bitrate_bps, GError **error);
 void confab_audio_encoder_free (ConfabAudioEncoder *encoder);
+
+/* The loss receivers report (0-100 %): more loss, more FEC redundancy. */
+void confab_audio_encoder_set_expected_loss (ConfabAudioEncoder *encoder, int percent);
 
 /* Encodes exactly CONFAB_AUDIO_FRAME_SAMPLES samples into @packet (at least
  * CONFAB_AUDIO_MAX_PACKET bytes). Returns the packet length, or -1 with @error. */

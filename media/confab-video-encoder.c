@@ -3,7 +3,7 @@
  * cpu-used -8) and what call software uses: CBR, no lag, error resilience. */
 #define G_LOG_DOMAIN "confab-video-encoder"
 
-#include "confab-video-encoder.h"
+#include "confab-video-encoder-private.h"
 
 #include <vpx/vp8cx.h>
 #include <vpx/vpx_encoder.h>
@@ -26,6 +26,7 @@ struct _ConfabVideoEncoder
   gboolean keyframe_requested;
   gboolean initialized;
   vpx_codec_pts_t next_pts;
+  ConfabX264Encoder *x264; /* set for H.264 instead of the libvpx context */
 };
 
 gboolean
@@ -35,6 +36,8 @@ confab_video_codec_from_string (const char *name, ConfabVideoCodec *codec)
     *codec = CONFAB_VIDEO_CODEC_VP9;
   else if (g_strcmp0 (name, "vp8") == 0)
     *codec = CONFAB_VIDEO_CODEC_VP8;
+  else if (g_strcmp0 (name, "h264") == 0)
+    *codec = CONFAB_VIDEO_CODEC_H264;
   else
     return FALSE;
   return TRUE;
@@ -43,7 +46,16 @@ confab_video_codec_from_string (const char *name, ConfabVideoCodec *codec)
 const char *
 confab_video_codec_to_string (ConfabVideoCodec codec)
 {
-  return codec == CONFAB_VIDEO_CODEC_VP8 ? "vp8" : "vp9";
+  switch (codec)
+    {
+      case CONFAB_VIDEO_CODEC_VP8:
+        return "vp8";
+      case CONFAB_VIDEO_CODEC_H264:
+        return "h264";
+      case CONFAB_VIDEO_CODEC_VP9:
+      default:
+        return "vp9";
+    }
 }
 
 guint
@@ -100,6 +112,15 @@ confab_video_encoder_new (ConfabVideoCodec codec,
   encoder->width = width;
   encoder->height = height;
   encoder->fps = fps;
+  if (codec == CONFAB_VIDEO_CODEC_H264)
+    {
+      encoder->x264 = confab_x264_encoder_new (
+          width, height, fps,
+          bitrate_kbps > 0 ? bitrate_kbps
+                           : confab_video_encoder_default_bitrate (width, height, fps),
+          threads, error);
+      return encoder->x264 != NULL ? g_steal_pointer (&encoder) : NULL;
+    }
   iface = codec == CONFAB_VIDEO_CODEC_VP8 ? vpx_codec_vp8_cx () : vpx_codec_vp9_cx ();
 
   err = vpx_codec_enc_config_default (iface, &encoder->cfg, 0);
@@ -189,6 +210,7 @@ confab_video_encoder_free (ConfabVideoEncoder *encoder)
     return;
   if (encoder->initialized)
     vpx_codec_destroy (&encoder->ctx);
+  confab_x264_encoder_free (encoder->x264);
   /* vpx_img_wrap() without data allocated a buffer we never use; free it. */
   vpx_img_free (&encoder->image);
   g_free (encoder);
@@ -209,6 +231,8 @@ confab_video_encoder_request_keyframe (ConfabVideoEncoder *encoder)
 gboolean
 confab_video_encoder_set_bitrate (ConfabVideoEncoder *encoder, guint bitrate_kbps)
 {
+  if (encoder->x264 != NULL)
+    return confab_x264_encoder_set_bitrate (encoder->x264, bitrate_kbps);
   encoder->cfg.rc_target_bitrate = bitrate_kbps;
   return vpx_codec_enc_config_set (&encoder->ctx, &encoder->cfg) == VPX_CODEC_OK;
 }
@@ -227,6 +251,14 @@ confab_video_encoder_encode (ConfabVideoEncoder *encoder,
 
   g_return_val_if_fail (frame->width == encoder->width && frame->height == encoder->height, FALSE);
   g_return_val_if_fail (frame->format == CONFAB_PIXEL_FORMAT_I420, FALSE);
+
+  if (encoder->x264 != NULL)
+    {
+      gboolean force_key = encoder->keyframe_requested;
+
+      encoder->keyframe_requested = FALSE;
+      return confab_x264_encoder_encode (encoder->x264, frame, force_key, out, error);
+    }
 
   /* Point libvpx at the frame's planes: no copy. */
   for (int i = 0; i < 3; i++)

@@ -1,5 +1,5 @@
-/* confab-video-encoder.h: realtime VP9/VP8 encoding with libvpx, tuned for
- * calls: no lookahead, CBR, periodic and on-demand key frames. */
+/* confab-video-encoder.h: realtime VP9/VP8 (libvpx) and H.264 (x264) encoding,
+ * tuned for calls: no lookahead, CBR, periodic and on-demand key frames. */
 #pragma once
 
 #include "confab-video-frame.h"
@@ -13,6 +13,7 @@ typedef enum
   CONFAB_MEDIA_ERROR_INIT,    /* a codec refused its configuration */
   CONFAB_MEDIA_ERROR_ENCODE,  /* a codec failed on a frame */
   CONFAB_MEDIA_ERROR_INVALID, /* a bad argument (size, rate, codec name) */
+  CONFAB_MEDIA_ERROR_DECODE,  /* a frame that does not decode (corrupt, truncated, no key) */
 } ConfabMediaError;
 
 GQuark confab_media_error_quark (void);
@@ -22,9 +23,13 @@ typedef enum
 {
   CONFAB_VIDEO_CODEC_VP8 = 1,
   CONFAB_VIDEO_CODEC_VP9 = 2, /* VP9 profile 0, 8 bit */
+  /* [confab] Annex B H.264 (SPS/PPS repeated before every IDR). Extension
+   * numbers start at 100 (PROTOCOL.md §7); sent only to rooms whose peers all
+   * decode it. */
+  CONFAB_VIDEO_CODEC_H264 = 100,
 } ConfabVideoCodec;
 
-/* "vp9" / "vp8" -> codec; FALSE for anything else. */
+/* "vp9" / "vp8" / "h264" -> codec; FALSE for anything else. */
 gboolean confab_video_codec_from_string (const char *name, ConfabVideoCodec *codec);
 const char *confab_video_codec_to_string (ConfabVideoCodec codec);
 

@@ -13,7 +13,8 @@ PACKAGES="
     libglib2.0-dev protobuf-c-compiler libprotobuf-c-dev
     libwebsockets-dev libwebsockets-evlib-glib
     libnats-dev nats-server
-    libvpx-dev libopus-dev
+    libvpx-dev libopus-dev libx264-dev
+    libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
     libjson-glib-dev libgnutls28-dev libssl-dev
     clang libclang-rt-14-dev valgrind
     libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev chromium
