@@ -25,6 +25,8 @@ typedef ngtcp2_ccerr ConfabCcerr;
     (p)->original_dcid_present = 1;                                                                \
   }                                                                                                \
   G_STMT_END
+#define confab_conn_in_closing_period(c)  ngtcp2_conn_in_closing_period (c)
+#define confab_conn_in_draining_period(c) ngtcp2_conn_in_draining_period (c)
 #else
 typedef ngtcp2_connection_close_error ConfabCcerr;
 #define confab_ccerr_default(e) ngtcp2_connection_close_error_default (e)
@@ -40,6 +42,8 @@ typedef ngtcp2_connection_close_error ConfabCcerr;
 #define confab_params_set_original_dcid(p, cid)                                                    \
   G_STMT_START { (p)->original_dcid = *(cid); }                                                    \
   G_STMT_END
+#define confab_conn_in_closing_period(c)  ngtcp2_conn_is_in_closing_period (c)
+#define confab_conn_in_draining_period(c) ngtcp2_conn_is_in_draining_period (c)
 #endif
 
 /* ngtcp2 before 0.13 never closes a stream the peer opened as unidirectional

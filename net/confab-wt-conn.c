@@ -931,7 +931,7 @@ conn_write_close (ConfabWtConn *c, const ConfabCcerr *ccerr)
   ngtcp2_pkt_info pi;
   ngtcp2_ssize n;
 
-  if (ngtcp2_conn_is_in_closing_period (c->conn) || ngtcp2_conn_is_in_draining_period (c->conn))
+  if (confab_conn_in_closing_period (c->conn) || confab_conn_in_draining_period (c->conn))
     return;
   ngtcp2_path_storage_zero (&ps);
   n = ngtcp2_conn_write_connection_close (c->conn, &ps.path, &pi, buf, sizeof buf, ccerr,
