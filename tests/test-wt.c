@@ -8,6 +8,7 @@
 #include "confab-wt-transport.h"
 
 #include <stdlib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -716,6 +717,148 @@ test_ipv6 (void)
   g_free (fx.url_base);
 }
 
+/* SHA-256 of the DER inside a PEM certificate, computed independently. */
+static char *
+pem_der_sha256_base64 (const char *pem)
+{
+  g_autoptr (GString) b64 = g_string_new (NULL);
+  g_auto (GStrv) lines = g_strsplit (pem, "\n", -1);
+  g_autofree guchar *der = NULL;
+  guint8 digest[32];
+  gsize der_len = 0, digest_len = sizeof digest;
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  gboolean in = FALSE;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "-----BEGIN CERTIFICATE"))
+        in = TRUE;
+      else if (g_str_has_prefix (lines[i], "-----END CERTIFICATE"))
+        break;
+      else if (in)
+        g_string_append (b64, g_strstrip (lines[i]));
+    }
+  der = g_base64_decode (b64->str, &der_len);
+  g_checksum_update (sum, der, der_len);
+  g_checksum_get_digest (sum, digest, &digest_len);
+  return g_base64_encode (digest, digest_len);
+}
+
+static void
+test_certificate (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabWtServer) generated = confab_wt_server_new (NULL, NULL, &error);
+  g_autofree char *pem = NULL;
+  g_autofree char *hash = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("confab-wt-cert-XXXXXX", &error);
+  g_autofree char *cert = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *openssl = g_find_program_in_path ("openssl");
+  int status = 0;
+
+  g_assert_no_error (error);
+  /* The generated certificate: the reported hash is the DER's SHA-256, and
+   * it is what a browser accepts by hash (checked by openssl below). */
+  pem = confab_wt_server_dup_cert_pem (generated);
+  hash = confab_wt_server_dup_cert_hash_base64 (generated);
+  want = pem_der_sha256_base64 (pem);
+  g_assert_cmpstr (hash, ==, want);
+  if (openssl == NULL)
+    {
+      g_test_skip ("openssl not installed");
+      return;
+    }
+  cert = g_build_filename (dir, "cert.pem", NULL);
+  key = g_build_filename (dir, "key.pem", NULL);
+  g_assert_true (g_file_set_contents (cert, pem, -1, NULL));
+  {
+    const char *argv[] = { openssl, "x509", "-in", cert, "-noout", "-text", NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                                 NULL, &status, &error));
+    g_assert_no_error (error);
+    g_assert_nonnull (strstr (out, "prime256v1"));
+    g_assert_nonnull (strstr (out, "ecdsa-with-SHA256"));
+    g_assert_nonnull (strstr (out, "IP Address:127.0.0.1"));
+    g_clear_pointer (&out, g_free);
+  }
+  {
+    /* Valid now, and no longer than 14 days (the browser's limit). */
+    const char *now_ok[] = { openssl, "x509", "-in", cert, "-noout", "-checkend", "0", NULL };
+    const char *d14[] = { openssl, "x509", "-in", cert, "-noout", "-checkend", "1209600", NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) now_ok, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                                 NULL, NULL, NULL, &status, NULL));
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    g_assert_true (g_spawn_sync (NULL, (char **) d14, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                 NULL, NULL, &status, NULL));
+    g_assert_false (g_spawn_check_wait_status (status, NULL));
+  }
+
+  /* A certificate from files (--cert/--key): made by openssl, loaded by us,
+   * served, and pinned by the hash we report. */
+  {
+    const char *argv[] = { openssl,
+                           "req",
+                           "-x509",
+                           "-newkey",
+                           "ec",
+                           "-pkeyopt",
+                           "ec_paramgen_curve:prime256v1",
+                           "-nodes",
+                           "-keyout",
+                           key,
+                           "-out",
+                           cert,
+                           "-days",
+                           "10",
+                           "-subj",
+                           "/CN=localhost",
+                           NULL };
+    g_autoptr (ConfabWtServer) loaded = NULL;
+    g_autofree char *file_pem = NULL;
+    g_autofree char *loaded_hash = NULL;
+    Fixture fx = { 0 };
+    g_autoptr (Client) cl = NULL;
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL,
+                                 G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                                 NULL, NULL, NULL, &status, &error));
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    loaded = confab_wt_server_new (cert, key, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_file_get_contents (cert, &file_pem, NULL, NULL));
+    loaded_hash = confab_wt_server_dup_cert_hash_base64 (loaded);
+    g_free (want);
+    want = pem_der_sha256_base64 (file_pem);
+    g_assert_cmpstr (loaded_hash, ==, want);
+
+    g_assert_true (confab_wt_server_listen (loaded, "127.0.0.1", 0, &error));
+    fx.server = loaded;
+    fx.hash = g_strdup (loaded_hash);
+    fx.url_base = g_strdup_printf ("https://127.0.0.1:%u", confab_wt_server_get_port (loaded));
+    fx.server_sessions = g_ptr_array_new_with_free_func (g_object_unref);
+    confab_wt_server_set_request_func (loaded, server_request, &fx, NULL);
+    cl = client_start (&fx, "/lobby/nina/files", NULL);
+    g_assert_true (cl->ready);
+    g_clear_pointer (&cl, client_free);
+    g_ptr_array_unref (fx.server_sessions);
+    g_clear_object (&loaded);
+    g_clear_error (&fx.server_close_error);
+    g_free (fx.hash);
+    g_free (fx.url_base);
+  }
+  /* Missing files are an error, not a crash. */
+  g_assert_null (confab_wt_server_new ("/nonexistent.pem", "/nonexistent.key", &error));
+  g_assert_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CERTIFICATE);
+  g_unlink (cert);
+  g_unlink (key);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -736,6 +879,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/transport", test_transport, NULL);
   ADD ("/net/wt/drain", test_drain, NULL);
   g_test_add_func ("/net/wt/ipv6", test_ipv6);
+  g_test_add_func ("/net/wt/certificate", test_certificate);
 #undef ADD
   return g_test_run ();
 }
