@@ -725,8 +725,8 @@ on_recv_stream_data (ngtcp2_conn *conn,
         stream_deliver (c, s);
       else if (s->kind == STREAM_CONTROL_IN)
         conn_protocol_error (c, CONFAB_H3_CLOSED_CRITICAL_STREAM, "control stream closed");
-      else if (s->kind == STREAM_REQUEST || (!c->ep->is_server && stream_id == c->session_id))
-        conn_end_session (c, NULL, 0, "");
+      else if (stream_id == c->session_id)
+        conn_end_session (c, NULL, 0, ""); /* only our CONNECT stream ends the session */
 
       if (CONFAB_NGTCP2_LEAKS_REMOTE_UNI && (stream_id & 0x2) &&
           !ngtcp2_conn_is_local_stream (conn, stream_id))
@@ -1715,4 +1715,24 @@ confab_wt_conn_drain_session (ConfabWtConn *c)
       stream_queue_copy (c, req, buf, n + clen, FALSE);
     }
   conn_schedule (c);
+}
+
+gboolean
+confab_wt_conn_queue_raw (ConfabWtConn *c, gboolean bidi, GBytes *bytes)
+{
+  ConfabWtStream *s;
+  int64_t id;
+  int rv;
+
+  if (c->dead || !ngtcp2_conn_get_handshake_completed (c->conn))
+    return FALSE;
+  rv = bidi ? ngtcp2_conn_open_bidi_stream (c->conn, &id, NULL)
+            : ngtcp2_conn_open_uni_stream (c->conn, &id, NULL);
+  if (rv != 0)
+    return FALSE;
+  s = stream_new (id, STREAM_LOCAL);
+  conn_add_stream (c, s);
+  stream_queue (c, s, bytes, TRUE);
+  conn_schedule (c);
+  return TRUE;
 }

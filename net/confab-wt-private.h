@@ -112,6 +112,9 @@ gboolean confab_wt_conn_queue_datagram (ConfabWtConn *conn, GBytes *message);
 gsize confab_wt_conn_max_datagram_size (ConfabWtConn *conn);
 void confab_wt_conn_close_session (ConfabWtConn *conn, guint32 code, const char *reason);
 void confab_wt_conn_drain_session (ConfabWtConn *conn);
+/* Tests only: a stream of our own with exactly these bytes and FIN, outside
+ * any framing, to play a broken peer. */
+gboolean confab_wt_conn_queue_raw (ConfabWtConn *conn, gboolean bidi, GBytes *bytes);
 
 /* ---- session (confab-wt-session.c) ---- */
 ConfabWtSession *confab_wt_session_new_internal (ConfabWtConn *conn, guint64 id, const char *path);

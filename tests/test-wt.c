@@ -3,7 +3,9 @@
  * unidirectional streams, datagrams, many messages, session close both ways,
  * the QUIC idle timeout, certificate pinning, and garbage datagrams thrown at
  * the server port. The server echoes each message the way it came. */
+#include "confab-h3.h"
 #include "confab-wt-client.h"
+#include "confab-wt-private.h"
 #include "confab-wt-server.h"
 #include "confab-wt-transport.h"
 
@@ -859,6 +861,94 @@ test_certificate (void)
   g_rmdir (dir);
 }
 
+static gboolean
+raw (Client *cl, gboolean bidi, const void *bytes, gsize len)
+{
+  g_autoptr (GBytes) b = g_bytes_new (bytes, len);
+
+  return confab_wt_conn_queue_raw (confab_wt_session_get_conn (cl->session), bidi, b);
+}
+
+static void
+test_broken_peer (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (Client) cl = client_start (fx, "/lobby/olga/broken", NULL);
+  guint8 connect[256];
+  gsize connect_len = confab_h3_write_connect (connect, sizeof connect, "x", "/lobby/olga/again");
+  static const guint8 bad_qpack[] = { 0x01, 0x03, 0x00, 0x00, 0xff };
+  static const guint8 get[] = { 0x01, 0x03, 0x00, 0x00, 0xd1 }; /* :method GET only */
+  static const guint8 unknown_frame[] = { 0x21, 0x03, 'a', 'b', 'c' };
+  static const guint8 wt_wrong_session[] = { 0x40, 0x41, 0x10, 'z' };
+  const struct
+  {
+    gboolean bidi;
+    const void *bytes;
+    gsize len;
+  } survivable[] = {
+    { FALSE, "\x21junk", 5 },              /* reserved stream type */
+    { FALSE, "\x02\xff\x00", 3 },          /* QPACK encoder stream with junk */
+    { FALSE, "\x40\x54\x08x", 4 },         /* WT stream for a session that does not exist */
+    { FALSE, "\x40", 1 },                  /* truncated stream type, then FIN */
+    { FALSE, "", 0 },                      /* empty stream */
+    { TRUE, bad_qpack, sizeof bad_qpack }, /* undecodable HEADERS: 400 */
+    { TRUE, get, sizeof get },             /* not a CONNECT: 400 */
+    { TRUE, connect, connect_len },        /* second session on one connection: 429 */
+    { TRUE, unknown_frame, sizeof unknown_frame },
+    { TRUE, wt_wrong_session, sizeof wt_wrong_session },
+  };
+
+  g_assert_true (cl->ready);
+  for (gsize i = 0; i < G_N_ELEMENTS (survivable); i++)
+    {
+      CountWait w = { cl->streams, cl->streams->len + 1 };
+
+      g_test_message ("broken input %" G_GSIZE_FORMAT, i);
+      g_assert_true (raw (cl, survivable[i].bidi, survivable[i].bytes, survivable[i].len));
+      /* The session shrugs it off and still echoes. */
+      g_assert_true (send_text (cl->session, "after"));
+      g_assert_true (run_until (count_reached, &w, 5000));
+      g_assert_false (cl->closed);
+    }
+  g_assert_cmpuint (fx->server_sessions->len, ==, 1);
+
+  /* Breaking HTTP/3 itself ends that connection, and only it. */
+  {
+    static const guint8 second_control[] = { 0x00, 0x04, 0x00 };
+    g_autofree guint8 *huge = g_malloc0 (20000);
+    const struct
+    {
+      gboolean bidi;
+      const void *bytes;
+      gsize len;
+    } fatal[] = {
+      { FALSE, second_control, sizeof second_control },
+      { TRUE, huge, 20000 }, /* HEADERS declared 19,990 bytes: over the limit */
+    };
+
+    huge[0] = 0x01;
+    huge[1] = 0x80 | 0x00;
+    huge[2] = 0x00;
+    huge[3] = 0x4e;
+    huge[4] = 0x06; /* 4-byte varint 19974 */
+    for (gsize i = 0; i < G_N_ELEMENTS (fatal); i++)
+      {
+        g_autoptr (Client) victim = client_start (fx, "/lobby/olga/victim", NULL);
+
+        g_assert_true (victim->ready);
+        g_assert_true (raw (victim, fatal[i].bidi, fatal[i].bytes, fatal[i].len));
+        g_assert_true (run_until (client_is_closed, victim, 5000));
+        g_assert_nonnull (victim->error);
+        g_assert_false (cl->closed);
+      }
+  }
+  {
+    CountWait w = { cl->streams, cl->streams->len + 1 };
+
+    g_assert_true (send_text (cl->session, "still"));
+    g_assert_true (run_until (count_reached, &w, 5000));
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -878,6 +968,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/garbage-datagrams", test_garbage, NULL);
   ADD ("/net/wt/transport", test_transport, NULL);
   ADD ("/net/wt/drain", test_drain, NULL);
+  ADD ("/net/wt/broken-peer", test_broken_peer, NULL);
   g_test_add_func ("/net/wt/ipv6", test_ipv6);
   g_test_add_func ("/net/wt/certificate", test_certificate);
 #undef ADD
