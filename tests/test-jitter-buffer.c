@@ -9,6 +9,7 @@
 #include "confab-audio-encoder.h"
 #include "confab-audio-jitter-buffer.h"
 #include "confab-test-source.h"
+#include "confab-video-jitter-buffer.h"
 
 #include <math.h>
 #include <string.h>
@@ -519,6 +520,314 @@ test_audio_bad_input (void)
   }
 }
 
+/* ---- video ----------------------------------------------------------------- */
+
+#define FRAME_INTERVAL_US 33333
+
+typedef struct
+{
+  guint64 sequence;
+  gboolean is_key;
+  gint64 arrival_us;
+} VideoArrival;
+
+typedef struct
+{
+  GArray *released;   /* guint64 sequences in release order */
+  GArray *requests;   /* gint64 times of keyframe requests */
+  gint64 max_hold_us; /* longest time a released frame sat in the buffer */
+  ConfabVideoJitterStats stats;
+} VideoResult;
+
+static gint
+by_video_arrival (gconstpointer a, gconstpointer b)
+{
+  const VideoArrival *x = a, *y = b;
+  return x->arrival_us < y->arrival_us ? -1 : x->arrival_us > y->arrival_us;
+}
+
+/* Steps a simulated clock in 1 ms ticks: pushes what arrived, pops what is
+ * ready (as a receiver woken by packets and by the buffer's deadline would),
+ * and asks for key frames as the call's timer would. @fail_at: sequences the
+ * "decoder" refuses. */
+static void
+run_video (GArray *arrivals, gint64 until_us, const guint64 *fail_at, VideoResult *r)
+{
+  g_autoptr (ConfabVideoJitterBuffer) jb = confab_video_jitter_buffer_new ();
+  g_autoptr (GBytes) payload = g_bytes_new_static ("frame", 5);
+  guint next = 0;
+
+  memset (r, 0, sizeof *r);
+  r->released = g_array_new (FALSE, FALSE, sizeof (guint64));
+  r->requests = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_array_sort (arrivals, by_video_arrival);
+  for (gint64 now = 0; now <= until_us; now += 1000)
+    {
+      ConfabVideoJitterFrame frame;
+
+      while (next < arrivals->len && g_array_index (arrivals, VideoArrival, next).arrival_us <= now)
+        {
+          VideoArrival *a = &g_array_index (arrivals, VideoArrival, next++);
+          confab_video_jitter_buffer_push (jb, a->sequence, a->is_key, payload,
+                                           (gint64) a->sequence * FRAME_INTERVAL_US, a->arrival_us);
+        }
+      while (confab_video_jitter_buffer_pop (jb, now, &frame))
+        {
+          g_assert_nonnull (frame.data);
+          g_array_append_val (r->released, frame.sequence);
+          r->max_hold_us = MAX (r->max_hold_us, now - frame.arrival_us);
+          for (const guint64 *f = fail_at; f != NULL && *f != 0; f++)
+            if (*f == frame.sequence)
+              confab_video_jitter_buffer_decode_failed (jb, now);
+          confab_video_jitter_frame_clear (&frame);
+        }
+      if (confab_video_jitter_buffer_take_keyframe_request (jb, now))
+        g_array_append_val (r->requests, now);
+    }
+  confab_video_jitter_buffer_get_stats (jb, &r->stats);
+  g_assert_cmpuint (r->stats.frames_buffered, <=, CONFAB_VIDEO_JITTER_SLOTS);
+}
+
+static void
+video_result_clear (VideoResult *r)
+{
+  g_array_unref (r->released);
+  g_array_unref (r->requests);
+}
+
+static void
+send_video (GArray *arrivals, guint64 sequence, guint key_every, gint64 extra_delay_us)
+{
+  VideoArrival a = { sequence, (sequence - 1) % key_every == 0,
+                     (gint64) sequence * FRAME_INTERVAL_US + 20 * MS + extra_delay_us };
+  g_array_append_val (arrivals, a);
+}
+
+/* Released sequences strictly increase (never a frame twice or backwards). */
+static void
+assert_in_order (const VideoResult *r)
+{
+  for (guint i = 1; i < r->released->len; i++)
+    g_assert_cmpuint (g_array_index (r->released, guint64, i), >,
+                      g_array_index (r->released, guint64, i - 1));
+}
+
+static gboolean
+was_released (const VideoResult *r, guint64 sequence)
+{
+  for (guint i = 0; i < r->released->len; i++)
+    if (g_array_index (r->released, guint64, i) == sequence)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_video_in_order (void)
+{
+  g_autoptr (GArray) arrivals = g_array_new (FALSE, FALSE, sizeof (VideoArrival));
+  VideoResult r;
+
+  for (guint64 s = 1; s <= 300; s++)
+    send_video (arrivals, s, 150, 0);
+  run_video (arrivals, 11 * G_USEC_PER_SEC, NULL, &r);
+  g_assert_cmpuint (r.released->len, ==, 300);
+  assert_in_order (&r);
+  g_assert_cmpint (r.max_hold_us, <, 1000); /* released the tick it arrives */
+  g_assert_cmpuint (r.requests->len, ==, 0);
+  g_assert_cmpuint (r.stats.gaps, ==, 0);
+  video_result_clear (&r);
+}
+
+static void
+test_video_reordering (void)
+{
+  g_autoptr (GArray) arrivals = g_array_new (FALSE, FALSE, sizeof (VideoArrival));
+  VideoResult r;
+
+  /* Every 10th frame overtaken by the next (one WebTransport stream slower
+   * than another): held back briefly, nothing lost, nothing asked for. */
+  for (guint64 s = 1; s <= 300; s++)
+    send_video (arrivals, s, 150, s % 10 == 5 ? 15 * MS + FRAME_INTERVAL_US : 0);
+  run_video (arrivals, 11 * G_USEC_PER_SEC, NULL, &r);
+  g_assert_cmpuint (r.released->len, ==, 300);
+  assert_in_order (&r);
+  g_assert_cmpuint (r.stats.gaps, ==, 0);
+  g_assert_cmpuint (r.requests->len, ==, 0);
+  g_assert_cmpint (r.max_hold_us, <=, 16 * MS);
+  video_result_clear (&r);
+}
+
+static void
+test_video_loss_waits_for_key (void)
+{
+  g_autoptr (GArray) arrivals = g_array_new (FALSE, FALSE, sizeof (VideoArrival));
+  VideoResult r;
+  gint64 lost_due;
+
+  /* Key frames every 150 frames (5 s): 1, 151. Frame 20 is lost. */
+  for (guint64 s = 1; s <= 200; s++)
+    if (s != 20)
+      send_video (arrivals, s, 150, 0);
+  run_video (arrivals, 8 * G_USEC_PER_SEC, NULL, &r);
+  assert_in_order (&r);
+
+  /* 1-19 play, 21-150 cannot (no reference), 151 on play again. */
+  g_assert_cmpuint (r.released->len, ==, 19 + 50);
+  g_assert_false (was_released (&r, 21));
+  g_assert_false (was_released (&r, 150));
+  g_assert_true (was_released (&r, 151));
+  g_assert_cmpuint (r.stats.gaps, ==, 1);
+  g_assert_cmpuint (r.stats.dropped_undecodable, ==, 130);
+  /* Frames after a hole are held at most the reorder wait, never longer. */
+  g_assert_cmpint (r.max_hold_us, <=, CONFAB_VIDEO_JITTER_REORDER_WAIT_US);
+
+  /* Keyframe requests: 1 s after the loss was noticed, then every 500 ms, and
+   * none once the key frame came (PROTOCOL.md §5). Frame 21 arrives at
+   * 21 * 33.3 + 20 ms; the hole is given up 40 ms later or at 3 frames. */
+  lost_due = 21 * FRAME_INTERVAL_US + 20 * MS;
+  g_assert_cmpuint (r.requests->len, ==, 7); /* 1.8 s to 4.8 s; key 151 comes at 5.05 s */
+  g_assert_cmpint (g_array_index (r.requests, gint64, 0), >=, lost_due + G_USEC_PER_SEC);
+  g_assert_cmpint (g_array_index (r.requests, gint64, 0), <=,
+                   lost_due + CONFAB_VIDEO_JITTER_REORDER_WAIT_US + G_USEC_PER_SEC + 1000);
+  for (guint i = 1; i < r.requests->len; i++)
+    g_assert_cmpint (g_array_index (r.requests, gint64, i) -
+                         g_array_index (r.requests, gint64, i - 1),
+                     ==, 500 * MS);
+  g_assert_cmpint (g_array_index (r.requests, gint64, r.requests->len - 1), <,
+                   151 * FRAME_INTERVAL_US + 20 * MS);
+  video_result_clear (&r);
+}
+
+static void
+test_video_key_after_loss_resumes_at_once (void)
+{
+  g_autoptr (GArray) arrivals = g_array_new (FALSE, FALSE, sizeof (VideoArrival));
+  VideoResult r;
+
+  /* The frame after the hole is a key frame: no waiting, no request. */
+  for (guint64 s = 1; s <= 100; s++)
+    if (s != 30)
+      send_video (arrivals, s, 30, 0); /* keys at 1, 31, 61, 91 */
+  run_video (arrivals, 4 * G_USEC_PER_SEC, NULL, &r);
+  g_assert_cmpuint (r.released->len, ==, 99);
+  g_assert_cmpuint (r.stats.gaps, ==, 1);
+  g_assert_cmpuint (r.requests->len, ==, 0);
+  video_result_clear (&r);
+}
+
+static void
+test_video_late_and_duplicate (void)
+{
+  g_autoptr (GArray) arrivals = g_array_new (FALSE, FALSE, sizeof (VideoArrival));
+  VideoResult r;
+
+  for (guint64 s = 1; s <= 100; s++)
+    {
+      /* Frame 40 comes 300 ms late: everything after it already played, so
+       * it is dropped, not shown out of order. Frames 60-69 arrive twice. */
+      send_video (arrivals, s, 1000, s == 40 ? 300 * MS : 0);
+      if (s >= 60 && s < 70)
+        send_video (arrivals, s, 1000, 5 * MS);
+    }
+  run_video (arrivals, 4 * G_USEC_PER_SEC, NULL, &r);
+  assert_in_order (&r);
+  g_assert_false (was_released (&r, 40));
+  g_assert_cmpuint (r.stats.dropped_late, ==, 1);
+  g_assert_cmpuint (r.stats.dropped_duplicate, ==, 10);
+  /* Only key frame 1: from 41 on nothing decodes, and requests go out. */
+  g_assert_cmpuint (r.released->len, ==, 39);
+  g_assert_true (r.stats.waiting_for_keyframe);
+  g_assert_cmpuint (r.requests->len, >=, 1);
+  video_result_clear (&r);
+}
+
+static void
+test_video_joins_mid_stream (void)
+{
+  g_autoptr (GArray) arrivals = g_array_new (FALSE, FALSE, sizeof (VideoArrival));
+  VideoResult r;
+
+  /* We join at frame 50 of a stream with keys every 90 frames (1, 91). */
+  for (guint64 s = 50; s <= 120; s++)
+    send_video (arrivals, s, 90, 0);
+  run_video (arrivals, 5 * G_USEC_PER_SEC, NULL, &r);
+  g_assert_cmpuint (g_array_index (r.released, guint64, 0), ==, 91);
+  g_assert_cmpuint (r.released->len, ==, 30);
+  /* 50 arrives at 1.69 s, so a request goes at 2.69 s; the next would be
+   * due at 3.19 s, but key frame 91 arrived at 3.05 s. */
+  g_assert_cmpuint (r.requests->len, ==, 1);
+  g_assert_cmpint (g_array_index (r.requests, gint64, 0), >=,
+                   50 * FRAME_INTERVAL_US + 20 * MS + G_USEC_PER_SEC);
+  g_assert_cmpint (g_array_index (r.requests, gint64, 0), <,
+                   50 * FRAME_INTERVAL_US + 20 * MS + G_USEC_PER_SEC + 1000);
+  video_result_clear (&r);
+}
+
+static void
+test_video_decode_failure (void)
+{
+  g_autoptr (GArray) arrivals = g_array_new (FALSE, FALSE, sizeof (VideoArrival));
+  const guint64 fail_at[] = { 10, 0 };
+  VideoResult r;
+
+  for (guint64 s = 1; s <= 100; s++)
+    send_video (arrivals, s, 45, 0); /* keys 1, 46, 91 */
+  run_video (arrivals, 4 * G_USEC_PER_SEC, fail_at, &r);
+  /* 1-10 released (10 failed to decode), 11-45 dropped, 46 on released. */
+  g_assert_cmpuint (r.released->len, ==, 10 + 55);
+  g_assert_false (was_released (&r, 11));
+  g_assert_true (was_released (&r, 46));
+  g_assert_cmpuint (r.requests->len, ==, 1); /* 1 s after the failure, before key 46 */
+  video_result_clear (&r);
+}
+
+static void
+test_video_bounded (void)
+{
+  g_autoptr (ConfabVideoJitterBuffer) jb = confab_video_jitter_buffer_new ();
+  g_autoptr (GBytes) payload = g_bytes_new_static ("x", 1);
+  g_autoptr (GBytes) empty = g_bytes_new_static ("", 0);
+  ConfabVideoJitterStats stats;
+  ConfabVideoJitterFrame frame;
+  GRand *rand = g_rand_new_with_seed (99);
+
+  /* Deltas only (no key ever comes): the buffer holds at most its slots. */
+  for (guint64 s = 1; s <= 1000; s++)
+    confab_video_jitter_buffer_push (jb, s, FALSE, payload, 0, (gint64) s * 1000);
+  confab_video_jitter_buffer_get_stats (jb, &stats);
+  g_assert_cmpuint (stats.frames_buffered, <=, CONFAB_VIDEO_JITTER_SLOTS);
+  g_assert_false (confab_video_jitter_buffer_pop (jb, 2 * G_USEC_PER_SEC, &frame));
+
+  /* Random sequences, keys, junk and empty frames: never a crash, never
+   * more than the slots, never a frame out of order. */
+  {
+    guint64 last = 0;
+    for (guint i = 0; i < 20000; i++)
+      {
+        guint64 seq = g_rand_int_range (rand, 0, 10) == 0
+                          ? G_MAXUINT64 - g_rand_int_range (rand, 0, 100)
+                          : 1000 + i / 2 + g_rand_int_range (rand, 0, 50);
+        gboolean key = g_rand_int_range (rand, 0, 20) == 0;
+        gint64 now = 2 * G_USEC_PER_SEC + (gint64) i * 1000;
+
+        confab_video_jitter_buffer_push (jb, seq, key, i % 97 == 0 ? empty : payload, 0, now);
+        if (i % 3 == 0)
+          confab_video_jitter_buffer_decode_failed (jb, now);
+        while (confab_video_jitter_buffer_pop (jb, now, &frame))
+          {
+            /* A sequence jump back to small numbers only after a key frame reset. */
+            if (!frame.is_key)
+              g_assert_cmpuint (frame.sequence, >, last);
+            last = frame.sequence;
+            confab_video_jitter_frame_clear (&frame);
+          }
+        confab_video_jitter_buffer_get_stats (jb, &stats);
+        g_assert_cmpuint (stats.frames_buffered, <=, CONFAB_VIDEO_JITTER_SLOTS);
+      }
+  }
+  g_rand_free (rand);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -534,6 +843,14 @@ main (int argc, char **argv)
   g_test_add_func ("/media/audio-jitter/jitter-spikes", test_audio_jitter_spikes);
   g_test_add_func ("/media/audio-jitter/pause-and-restart", test_audio_pause_and_restart);
   g_test_add_func ("/media/audio-jitter/bad-input", test_audio_bad_input);
+  g_test_add_func ("/media/video-jitter/in-order", test_video_in_order);
+  g_test_add_func ("/media/video-jitter/reordering", test_video_reordering);
+  g_test_add_func ("/media/video-jitter/loss-waits-for-key", test_video_loss_waits_for_key);
+  g_test_add_func ("/media/video-jitter/key-after-loss", test_video_key_after_loss_resumes_at_once);
+  g_test_add_func ("/media/video-jitter/late-and-duplicate", test_video_late_and_duplicate);
+  g_test_add_func ("/media/video-jitter/joins-mid-stream", test_video_joins_mid_stream);
+  g_test_add_func ("/media/video-jitter/decode-failure", test_video_decode_failure);
+  g_test_add_func ("/media/video-jitter/bounded", test_video_bounded);
   ret = g_test_run ();
   g_free (packets);
   return ret;
