@@ -28,9 +28,10 @@ PER_ROOM = 10
 ROOM_MSGS_PER_S = PER_ROOM * (30 + 50) * (PER_ROOM - 1)
 
 # A load point counts as sustained when at least this share of the messages
-# sent in the window arrived within the drain, and p99 stays below this.
+# sent in the window arrived within the drain, and p99 stays below this: 20 ms
+# is one audio frame; a server adding more is queueing, not keeping up.
 MIN_DELIVERY = 0.97
-MAX_SUSTAINED_P99_MS = 50.0
+MAX_SUSTAINED_P99_MS = 20.0
 # The generator shares the two cores with the server: when it cannot keep its
 # own schedule, what we measure is the generator, not the server.
 GEN_LIMIT_CPU_PCT = 90.0
@@ -41,7 +42,7 @@ SERVER_FULL_PCT = 90.0
 # Other work on the machine (another build, another test) during a window
 # changes both latency and how much the server batches per wake-up; such a
 # point is measured again, at most twice, while the run is young.
-NOISY_OTHER_CPU_PCT = 10.0
+NOISY_OTHER_CPU_PCT = 5.0
 RETRY_UNTIL_S = 150.0
 
 children = []
