@@ -34,6 +34,10 @@ struct _ConfabCall
   GMainContext *context;
   GSource *rtt_timer;
   GSource *heartbeat_timer;
+  GSource *video_timer; /* the earliest video jitter buffer deadline */
+  gint64 video_timer_due;
+  gboolean decode_video;
+  gboolean buffer_audio;
 
   guint64 session_id;
   ConfabRtt rtt;
@@ -57,6 +61,7 @@ enum
   SIGNAL_PEER_LEFT,
   SIGNAL_MEDIA,
   SIGNAL_KEYFRAME_REQUESTED,
+  SIGNAL_VIDEO_FRAME,
   SIGNAL_CLOSED,
   N_SIGNALS
 };
@@ -288,6 +293,7 @@ ensure_peer (ConfabCall *self, guint64 session_id, gint64 now)
 
       *key = session_id;
       peer = confab_peer_new (session_id, now);
+      confab_peer_set_receive_media (peer, self->decode_video, self->buffer_audio);
       g_ptr_array_add (self->peers, peer);
       g_hash_table_insert (self->peers_by_session, key, peer);
       g_signal_emit (self, signals[SIGNAL_PEER_JOINED], 0, peer);
@@ -333,6 +339,65 @@ emit_media (ConfabCall *self, ConfabPeer *peer, const ConfabMediaPacket *media)
                  g_strcmp0 (media->frame_type, "key") == 0, sequence, media->timestamp);
 }
 
+static gboolean on_video_timer (gpointer data);
+
+/* One timer for all peers' video jitter buffers: the earliest deadline. */
+static void
+schedule_video_timer (ConfabCall *self, gint64 now)
+{
+  gint64 due = -1;
+
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      gint64 deadline = confab_peer_get_video_deadline (g_ptr_array_index (self->peers, i));
+
+      if (deadline >= 0 && (due < 0 || deadline < due))
+        due = deadline;
+    }
+  if (self->video_timer != NULL && due == self->video_timer_due)
+    return;
+  stop_timer (&self->video_timer);
+  if (due < 0)
+    return;
+  /* Round up: waking before the deadline would release nothing. */
+  self->video_timer = start_timer (self, (guint) MAX (0, (due - now + 999) / 1000), on_video_timer);
+  self->video_timer_due = due;
+}
+
+static gboolean
+on_video_timer (gpointer data)
+{
+  ConfabCall *self = data;
+  gint64 now = g_get_monotonic_time ();
+
+  g_clear_pointer (&self->video_timer, g_source_unref);
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      ConfabPeer *peer = g_ptr_array_index (self->peers, i);
+
+      if (confab_peer_service_video (peer, now))
+        g_signal_emit (self, signals[SIGNAL_VIDEO_FRAME], 0, peer);
+      if (confab_peer_take_keyframe_request (peer, now))
+        send_keyframe_request (self, peer);
+    }
+  schedule_video_timer (self, now);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+receive_video (ConfabCall *self, ConfabPeer *peer, const ConfabMediaPacket *media, gint64 now)
+{
+  /* Receivers drop frames without a codec (PROTOCOL.md §5). */
+  if (media->video_metadata == NULL || media->video_metadata->codec == 0)
+    return;
+  if (confab_peer_receive_video (peer, (ConfabVideoCodec) media->video_metadata->codec,
+                                 media->video_metadata->sequence,
+                                 g_strcmp0 (media->frame_type, "key") == 0, media->data.data,
+                                 media->data.len, (gint64) media->timestamp, now))
+    g_signal_emit (self, signals[SIGNAL_VIDEO_FRAME], 0, peer);
+  schedule_video_timer (self, now);
+}
+
 static void
 on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
 {
@@ -372,6 +437,8 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
                               media->video_metadata != NULL ? media->video_metadata->sequence : 0,
                               g_strcmp0 (media->frame_type, "key") == 0, now);
         emit_media (self, peer, media);
+        if (self->decode_video)
+          receive_video (self, peer, media, now);
         if (confab_peer_take_keyframe_request (peer, now))
           send_keyframe_request (self, peer);
         break;
@@ -382,6 +449,9 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
           break;
         confab_peer_on_audio (peer);
         emit_media (self, peer, media);
+        if (self->buffer_audio)
+          confab_peer_receive_audio (peer, media->audio_metadata->sequence, media->data.data,
+                                     media->data.len, now);
         break;
 
       case CONFAB_MEDIA_HEARTBEAT:
@@ -506,6 +576,7 @@ on_transport_closed (ConfabTransport *transport, const GError *error, ConfabCall
   self->closed = TRUE;
   stop_timer (&self->rtt_timer);
   stop_timer (&self->heartbeat_timer);
+  stop_timer (&self->video_timer);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
 }
 
@@ -518,6 +589,7 @@ confab_call_dispose (GObject *object)
 
   stop_timer (&self->rtt_timer);
   stop_timer (&self->heartbeat_timer);
+  stop_timer (&self->video_timer);
   if (self->transport != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->transport, self);
@@ -566,6 +638,11 @@ confab_call_class_init (ConfabCallClass *klass)
   signals[SIGNAL_KEYFRAME_REQUESTED] =
       g_signal_new ("keyframe-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                     NULL, NULL, G_TYPE_NONE, 1, CONFAB_TYPE_PEER);
+  /* A new decoded picture of this peer waits in confab_peer_take_video_frame()
+   * (only with confab_call_set_receive_media()). */
+  signals[SIGNAL_VIDEO_FRAME] =
+      g_signal_new ("video-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, CONFAB_TYPE_PEER);
   signals[SIGNAL_CLOSED] =
       g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
@@ -613,7 +690,19 @@ confab_call_leave (ConfabCall *self)
   g_return_if_fail (CONFAB_IS_CALL (self));
   stop_timer (&self->rtt_timer);
   stop_timer (&self->heartbeat_timer);
+  stop_timer (&self->video_timer);
   confab_transport_close (self->transport);
+}
+
+void
+confab_call_set_receive_media (ConfabCall *self, gboolean decode_video, gboolean buffer_audio)
+{
+  g_return_if_fail (CONFAB_IS_CALL (self));
+  self->decode_video = !!decode_video;
+  self->buffer_audio = !!buffer_audio;
+  for (guint i = 0; i < self->peers->len; i++)
+    confab_peer_set_receive_media (g_ptr_array_index (self->peers, i), self->decode_video,
+                                   self->buffer_audio);
 }
 
 ConfabTransport *

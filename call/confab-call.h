@@ -38,6 +38,13 @@ confab_call_send_video (ConfabCall *self, ConfabVideoCodec codec, const ConfabEn
 /* One 20 ms Opus packet (48 kHz mono). */
 gboolean confab_call_send_audio (ConfabCall *self, const guint8 *opus, gsize len);
 
+/* Receive media: with @decode_video every peer gets a video jitter buffer and
+ * decoder, and "video-frame" (peer) says a new picture is waiting in
+ * confab_peer_take_video_frame(); with @buffer_audio every peer gets an audio
+ * jitter buffer (confab_peer_get_audio_jitter_buffer()). Off by default:
+ * "media" alone hands out the encoded payloads. */
+void confab_call_set_receive_media (ConfabCall *self, gboolean decode_video, gboolean buffer_audio);
+
 guint64 confab_call_get_sent_video_frames (ConfabCall *self);
 guint64 confab_call_get_sent_audio_packets (ConfabCall *self);
 

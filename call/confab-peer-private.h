@@ -4,6 +4,7 @@
 #pragma once
 
 #include "confab-peer.h"
+#include "confab-video-encoder.h"
 
 G_BEGIN_DECLS
 
@@ -38,5 +39,27 @@ void confab_peer_on_heartbeat (ConfabPeer *self, gboolean video_enabled, gboolea
 gboolean confab_peer_take_keyframe_request (ConfabPeer *self, gint64 now_us);
 /* TRUE while the peer's video is broken by a gap. */
 gboolean confab_peer_is_waiting_for_keyframe (ConfabPeer *self);
+
+/* Receiving media. With video on, a jitter buffer and a decoder take over the
+ * gap rules above: a gap counts once a reordered frame had its chance, a
+ * frame the decoder refuses counts too, and keyframe requests follow the
+ * jitter buffer (same PROTOCOL.md §5 timing). */
+void confab_peer_set_receive_media (ConfabPeer *self, gboolean video, gboolean audio);
+/* One received video frame (copied). TRUE when a new picture is ready. */
+gboolean confab_peer_receive_video (ConfabPeer *self,
+                                    ConfabVideoCodec codec,
+                                    guint64 sequence,
+                                    gboolean is_key,
+                                    const guint8 *data,
+                                    gsize len,
+                                    gint64 timestamp_us,
+                                    gint64 now_us);
+/* Decodes what the jitter buffer releases at @now_us (after its deadline).
+ * TRUE when a new picture is ready. */
+gboolean confab_peer_service_video (ConfabPeer *self, gint64 now_us);
+/* When confab_peer_service_video() may release more, or -1. */
+gint64 confab_peer_get_video_deadline (ConfabPeer *self);
+void confab_peer_receive_audio (
+    ConfabPeer *self, guint64 sequence, const guint8 *data, gsize len, gint64 now_us);
 
 G_END_DECLS

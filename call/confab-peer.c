@@ -1,7 +1,12 @@
-/* confab-peer.c: per-peer receive state and statistics. */
+/* confab-peer.c: per-peer receive state and statistics, and the peer's
+ * receive pipeline when media is received: video jitter buffer -> decoder ->
+ * latest-frame slot, and an audio jitter buffer the mixer pulls from. */
 #define G_LOG_DOMAIN "confab-peer"
 
 #include "confab-peer-private.h"
+
+#include "confab-frame-slot.h"
+#include "confab-video-decoder.h"
 
 #include <string.h>
 
@@ -33,6 +38,15 @@ struct _ConfabPeer
   gboolean audio_enabled;
   gboolean ever_video_enabled;
   gboolean ever_audio_enabled;
+
+  /* Owned, while media is received */
+  ConfabVideoJitterBuffer *video_jitter;
+  ConfabVideoDecoder *video_decoder;
+  ConfabFrameSlot *video_slot;
+  ConfabAudioJitterBuffer *audio_jitter;
+  guint64 decoded_video_frames;
+  guint64 video_decode_errors;
+  gboolean decoder_failed_to_start;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabPeer, confab_peer, G_TYPE_OBJECT)
@@ -44,6 +58,10 @@ confab_peer_finalize (GObject *object)
 
   g_free (self->user_id);
   g_free (self->display_name);
+  confab_video_jitter_buffer_free (self->video_jitter);
+  confab_video_decoder_free (self->video_decoder);
+  confab_frame_slot_free (self->video_slot);
+  confab_audio_jitter_buffer_free (self->audio_jitter);
   G_OBJECT_CLASS (confab_peer_parent_class)->finalize (object);
 }
 
@@ -169,6 +187,14 @@ confab_peer_on_heartbeat (ConfabPeer *self, gboolean video_enabled, gboolean aud
 gboolean
 confab_peer_take_keyframe_request (ConfabPeer *self, gint64 now_us)
 {
+  if (self->video_jitter != NULL)
+    {
+      if (!self->present ||
+          !confab_video_jitter_buffer_take_keyframe_request (self->video_jitter, now_us))
+        return FALSE;
+      self->keyframe_requests++;
+      return TRUE;
+    }
   if (!self->waiting_for_keyframe || !self->present)
     return FALSE;
   if (now_us - self->gap_since_us < CONFAB_KEYFRAME_REQUEST_AFTER_US)
@@ -184,7 +210,177 @@ confab_peer_take_keyframe_request (ConfabPeer *self, gint64 now_us)
 gboolean
 confab_peer_is_waiting_for_keyframe (ConfabPeer *self)
 {
+  if (self->video_jitter != NULL)
+    return confab_video_jitter_buffer_is_waiting_for_keyframe (self->video_jitter);
   return self->waiting_for_keyframe;
+}
+
+/* ---- receiving media --------------------------------------------------------- */
+
+void
+confab_peer_set_receive_media (ConfabPeer *self, gboolean video, gboolean audio)
+{
+  if (video && self->video_jitter == NULL)
+    {
+      self->video_jitter = confab_video_jitter_buffer_new ();
+      self->video_slot = confab_frame_slot_new ();
+    }
+  else if (!video)
+    {
+      g_clear_pointer (&self->video_jitter, confab_video_jitter_buffer_free);
+      g_clear_pointer (&self->video_decoder, confab_video_decoder_free);
+      /* The slot stays: a renderer may still take the last picture. */
+    }
+  if (audio && self->audio_jitter == NULL)
+    {
+      g_autoptr (GError) error = NULL;
+
+      self->audio_jitter = confab_audio_jitter_buffer_new (&error);
+      if (self->audio_jitter == NULL)
+        g_warning ("No audio from peer %" G_GUINT64_FORMAT ": %s", self->session_id,
+                   error->message);
+    }
+  else if (!audio)
+    g_clear_pointer (&self->audio_jitter, confab_audio_jitter_buffer_free);
+}
+
+gboolean
+confab_peer_service_video (ConfabPeer *self, gint64 now_us)
+{
+  g_autoptr (ConfabVideoFrame) newest = NULL;
+  ConfabVideoJitterFrame frame;
+
+  if (self->video_jitter == NULL)
+    return FALSE;
+  /* Decode everything released (deltas need their predecessors); only the
+   * newest picture goes to the slot. */
+  while (confab_video_jitter_buffer_pop (self->video_jitter, now_us, &frame))
+    {
+      g_autoptr (GError) error = NULL;
+      ConfabVideoFrame *picture = NULL;
+      gsize size;
+      const guint8 *data = g_bytes_get_data (frame.data, &size);
+
+      if (self->video_decoder == NULL)
+        {
+          /* A codec we cannot decode: asking for key frames would not help. */
+          self->video_decode_errors++;
+        }
+      else if (confab_video_decoder_decode (self->video_decoder, data, size, frame.timestamp_us,
+                                            &picture, &error))
+        {
+          if (picture != NULL)
+            {
+              g_clear_pointer (&newest, confab_video_frame_unref);
+              newest = picture;
+              self->decoded_video_frames++;
+            }
+        }
+      else
+        {
+          self->video_decode_errors++;
+          if (error != NULL)
+            g_debug ("Peer %" G_GUINT64_FORMAT " frame %" G_GUINT64_FORMAT ": %s", self->session_id,
+                     frame.sequence, error->message);
+          confab_video_jitter_buffer_decode_failed (self->video_jitter, now_us);
+        }
+      confab_video_jitter_frame_clear (&frame);
+    }
+  if (newest == NULL)
+    return FALSE;
+  confab_frame_slot_put (self->video_slot, newest);
+  return TRUE;
+}
+
+gboolean
+confab_peer_receive_video (ConfabPeer *self,
+                           ConfabVideoCodec codec,
+                           guint64 sequence,
+                           gboolean is_key,
+                           const guint8 *data,
+                           gsize len,
+                           gint64 timestamp_us,
+                           gint64 now_us)
+{
+  g_autoptr (GBytes) bytes = NULL;
+
+  if (self->video_jitter == NULL)
+    return FALSE;
+  /* A new codec (the sender switched, e.g. for a room with an H.264-less
+   * peer) needs a new decoder; its first frame is a key frame. */
+  if (self->video_decoder == NULL || confab_video_decoder_get_codec (self->video_decoder) != codec)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_clear_pointer (&self->video_decoder, confab_video_decoder_free);
+      self->video_decoder = confab_video_decoder_new (codec, 1, &error);
+      if (self->video_decoder == NULL && !self->decoder_failed_to_start)
+        {
+          /* Once per peer: an unknown codec number arrives with every frame. */
+          self->decoder_failed_to_start = TRUE;
+          g_warning ("Cannot decode video from peer %" G_GUINT64_FORMAT ": %s", self->session_id,
+                     error->message);
+        }
+    }
+  /* The payload lives in the call's per-packet arena: keep a copy. */
+  bytes = g_bytes_new (data, len);
+  confab_video_jitter_buffer_push (self->video_jitter, sequence, is_key, bytes, timestamp_us,
+                                   now_us);
+  return confab_peer_service_video (self, now_us);
+}
+
+gint64
+confab_peer_get_video_deadline (ConfabPeer *self)
+{
+  return self->video_jitter != NULL ? confab_video_jitter_buffer_get_deadline (self->video_jitter)
+                                    : -1;
+}
+
+void
+confab_peer_receive_audio (
+    ConfabPeer *self, guint64 sequence, const guint8 *data, gsize len, gint64 now_us)
+{
+  if (self->audio_jitter != NULL)
+    confab_audio_jitter_buffer_push (self->audio_jitter, sequence, data, len, now_us);
+}
+
+ConfabVideoFrame *
+confab_peer_take_video_frame (ConfabPeer *self)
+{
+  return self->video_slot != NULL ? confab_frame_slot_take (self->video_slot) : NULL;
+}
+
+guint64
+confab_peer_get_decoded_video_frames (ConfabPeer *self)
+{
+  return self->decoded_video_frames;
+}
+
+guint64
+confab_peer_get_video_decode_errors (ConfabPeer *self)
+{
+  return self->video_decode_errors;
+}
+
+guint64
+confab_peer_get_video_frames_skipped (ConfabPeer *self)
+{
+  return self->video_slot != NULL ? confab_frame_slot_get_dropped (self->video_slot) : 0;
+}
+
+gboolean
+confab_peer_get_video_jitter_stats (ConfabPeer *self, ConfabVideoJitterStats *stats)
+{
+  if (self->video_jitter == NULL)
+    return FALSE;
+  confab_video_jitter_buffer_get_stats (self->video_jitter, stats);
+  return TRUE;
+}
+
+ConfabAudioJitterBuffer *
+confab_peer_get_audio_jitter_buffer (ConfabPeer *self)
+{
+  return self->audio_jitter;
 }
 
 guint64

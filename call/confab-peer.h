@@ -1,6 +1,11 @@
 /* confab-peer.h: one other session in the room as this client sees it: who it
- * is, what it says it sends (heartbeats), and what actually arrived. */
+ * is, what it says it sends (heartbeats), what actually arrived, and (when the
+ * call receives media) its decoded pictures and buffered audio. */
 #pragma once
+
+#include "confab-audio-jitter-buffer.h"
+#include "confab-video-frame.h"
+#include "confab-video-jitter-buffer.h"
 
 #include <glib-object.h>
 
@@ -30,5 +35,21 @@ gboolean confab_peer_get_audio_enabled (ConfabPeer *self);
 /* Whether any heartbeat ever said video / audio was on: then media should arrive. */
 gboolean confab_peer_ever_video_enabled (ConfabPeer *self);
 gboolean confab_peer_ever_audio_enabled (ConfabPeer *self);
+
+/* Received media, once confab_call_set_receive_media() turned it on. */
+
+/* The newest decoded picture not yet taken, or NULL; any thread may call it
+ * (a renderer on its frame clock). Its pts_us is the sender's capture time
+ * (MediaPacket.timestamp, epoch microseconds). (transfer full) */
+ConfabVideoFrame *confab_peer_take_video_frame (ConfabPeer *self);
+guint64 confab_peer_get_decoded_video_frames (ConfabPeer *self);
+guint64 confab_peer_get_video_decode_errors (ConfabPeer *self);
+/* Pictures decoded but replaced before anyone took them. */
+guint64 confab_peer_get_video_frames_skipped (ConfabPeer *self);
+/* FALSE when video is not received. */
+gboolean confab_peer_get_video_jitter_stats (ConfabPeer *self, ConfabVideoJitterStats *stats);
+/* The peer's audio, ordered and concealed: pull one 20 ms frame per playout
+ * tick, on the call's thread. NULL when audio is not received. (transfer none) */
+ConfabAudioJitterBuffer *confab_peer_get_audio_jitter_buffer (ConfabPeer *self);
 
 G_END_DECLS

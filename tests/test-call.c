@@ -8,6 +8,7 @@
 #include "confab-packet.h"
 #include "confab-peer-private.h"
 #include "confab-rtt.h"
+#include "confab-test-source.h"
 
 #include <string.h>
 
@@ -462,6 +463,204 @@ test_call_sends_keyframe_request (void)
   g_assert_cmpmem (request->data.data, request->data.len, "VIDEO", 5);
 }
 
+/* ---- receiving media: jitter buffers and decoders per peer --------------------- */
+
+static GBytes *
+real_video_packet (guint64 session_id, const ConfabEncodedFrame *frame, guint64 sequence)
+{
+  ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
+  Confab__VideoMetadata metadata = CONFAB__VIDEO_METADATA__INIT;
+
+  media.media_type = CONFAB_MEDIA_VIDEO;
+  media.user_id.data = (guint8 *) "bob";
+  media.user_id.len = 3;
+  media.data.data = (guint8 *) frame->data;
+  media.data.len = frame->size;
+  media.frame_type = (char *) (frame->is_key ? "key" : "delta");
+  media.timestamp = (double) frame->pts_us;
+  metadata.sequence = sequence;
+  metadata.codec = CONFAB__VIDEO_CODEC__VP9_PROFILE0_LEVEL10_8BIT;
+  media.video_metadata = &metadata;
+  return media_packet (session_id, "bob", &media);
+}
+
+static GBytes *
+audio_packet (guint64 session_id, const guint8 *opus, gsize len, guint64 sequence)
+{
+  ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
+  Confab__AudioMetadata metadata = CONFAB__AUDIO_METADATA__INIT;
+
+  media.media_type = CONFAB_MEDIA_AUDIO;
+  media.user_id.data = (guint8 *) "bob";
+  media.user_id.len = 3;
+  media.data.data = (guint8 *) opus;
+  media.data.len = len;
+  media.frame_type = (char *) "key";
+  metadata.sequence = sequence;
+  media.audio_metadata = &metadata;
+  return media_packet (session_id, "bob", &media);
+}
+
+typedef struct
+{
+  ConfabVideoEncoder *encoder;
+  ConfabTestPattern *pattern;
+  GPtrArray *sources; /* ConfabVideoFrame by sequence - 1 */
+  guint64 next;
+} Sender;
+
+/* Encodes the next picture and returns its packet (sequence = frame number). */
+static GBytes *
+sender_next (Sender *sender, gboolean force_key)
+{
+  g_autoptr (GError) error = NULL;
+  ConfabVideoFrame *source;
+  ConfabEncodedFrame encoded;
+  guint64 sequence = ++sender->next;
+
+  source = confab_test_pattern_next (sender->pattern, sequence, (gint64) sequence * 33333);
+  g_ptr_array_add (sender->sources, source);
+  if (force_key)
+    confab_video_encoder_request_keyframe (sender->encoder);
+  g_assert_true (confab_video_encoder_encode (sender->encoder, source, &encoded, &error));
+  g_assert_no_error (error);
+  return real_video_packet (7, &encoded, sequence);
+}
+
+static void
+deliver (TestMockTransport *mock, GBytes *packet)
+{
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), packet);
+  g_bytes_unref (packet);
+}
+
+static void
+run_loop_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, on_done, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+test_call_receives_media (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TestMockTransport) mock =
+      g_object_new (TEST_TYPE_MOCK_TRANSPORT, "kind", "mock", NULL);
+  g_autoptr (ConfabCall) call = confab_call_new (CONFAB_TRANSPORT (mock), "alice");
+  g_autoptr (GBytes) assigned = confab_packet_new_session_assigned (42);
+  g_autoptr (ConfabAudioEncoder) opus = confab_audio_encoder_new (0, &error);
+  g_autoptr (ConfabToneSource) tone = confab_tone_source_new (300, 48000, 0.3);
+  Sender sender = { 0 };
+  guint pictures = 0;
+  ConfabPeer *bob;
+  ConfabVideoJitterStats stats;
+
+  sender.encoder = confab_video_encoder_new (CONFAB_VIDEO_CODEC_VP9, 320, 180, 30, 0, 1, &error);
+  g_assert_no_error (error);
+  sender.pattern = confab_test_pattern_new (320, 180);
+  sender.sources = g_ptr_array_new_with_free_func ((GDestroyNotify) confab_video_frame_unref);
+
+  g_signal_connect (call, "video-frame", G_CALLBACK (count_signal), &pictures);
+  confab_call_set_receive_media (call, TRUE, TRUE);
+  confab_call_start (call);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), assigned);
+
+  /* Frames 1-10 in order: each decodes into bob's slot at once. */
+  for (int i = 0; i < 10; i++)
+    deliver (mock, sender_next (&sender, FALSE));
+  bob = confab_call_lookup_peer (call, 7);
+  g_assert_nonnull (bob);
+  g_assert_cmpuint (pictures, ==, 10);
+  g_assert_cmpuint (confab_peer_get_decoded_video_frames (bob), ==, 10);
+  {
+    /* Latest frame wins: the renderer took none, so it gets frame 10 only. */
+    g_autoptr (ConfabVideoFrame) picture = confab_peer_take_video_frame (bob);
+    g_assert_nonnull (picture);
+    g_assert_cmpint (picture->width, ==, 320);
+    g_assert_cmpint (picture->height, ==, 180);
+    g_assert_cmpint (picture->pts_us, ==, 10 * 33333);
+    g_assert_cmpfloat (confab_video_frame_psnr_y (g_ptr_array_index (sender.sources, 9), picture),
+                       >=, 25.0);
+    g_assert_null (confab_peer_take_video_frame (bob));
+    g_assert_cmpuint (confab_peer_get_video_frames_skipped (bob), ==, 9);
+  }
+
+  /* Frames 12 and 13 overtake 11 (two WebTransport streams): held, then all
+   * three decode in order when 11 arrives. */
+  {
+    GBytes *f11 = sender_next (&sender, FALSE);
+    deliver (mock, sender_next (&sender, FALSE));
+    deliver (mock, sender_next (&sender, FALSE));
+    g_assert_cmpuint (confab_peer_get_decoded_video_frames (bob), ==, 10);
+    deliver (mock, f11);
+    g_assert_cmpuint (confab_peer_get_decoded_video_frames (bob), ==, 13);
+    g_assert_false (confab_peer_is_waiting_for_keyframe (bob));
+  }
+
+  /* Frame 14 is lost. 15 waits 40 ms (the call's own timer), then the hole
+   * counts: nothing decodes until a key frame, which is asked for after 1 s. */
+  g_bytes_unref (sender_next (&sender, FALSE));
+  deliver (mock, sender_next (&sender, FALSE));
+  g_assert_false (confab_peer_is_waiting_for_keyframe (bob));
+  run_loop_for (100);
+  g_assert_true (confab_peer_is_waiting_for_keyframe (bob));
+  deliver (mock, sender_next (&sender, FALSE));
+  g_assert_cmpuint (confab_peer_get_decoded_video_frames (bob), ==, 13);
+  g_assert_true (confab_peer_get_video_jitter_stats (bob, &stats));
+  g_assert_cmpuint (stats.gaps, ==, 1);
+  g_assert_false (confab_peer_take_keyframe_request (bob, g_get_monotonic_time ()));
+  g_assert_true (confab_peer_take_keyframe_request (bob, g_get_monotonic_time () + G_USEC_PER_SEC));
+  /* The requested key frame repairs the picture. */
+  deliver (mock, sender_next (&sender, TRUE));
+  g_assert_false (confab_peer_is_waiting_for_keyframe (bob));
+  g_assert_cmpuint (confab_peer_get_decoded_video_frames (bob), ==, 14);
+  deliver (mock, sender_next (&sender, FALSE));
+  g_assert_cmpuint (confab_peer_get_decoded_video_frames (bob), ==, 15);
+
+  /* A frame the decoder refuses also waits for (and asks for) a key frame. */
+  {
+    ConfabEncodedFrame junk = { .data = (const guint8 *) "not a vp9 frame",
+                                .size = 15,
+                                .is_key = FALSE };
+    deliver (mock, real_video_packet (7, &junk, ++sender.next));
+    g_assert_cmpuint (confab_peer_get_video_decode_errors (bob), ==, 1);
+    g_assert_true (confab_peer_is_waiting_for_keyframe (bob));
+  }
+
+  /* Audio goes into bob's jitter buffer, ready for the mixer's 20 ms pulls. */
+  for (guint64 seq = 1; seq <= 10; seq++)
+    {
+      gint16 pcm[CONFAB_AUDIO_FRAME_SAMPLES];
+      guint8 packet[CONFAB_AUDIO_MAX_PACKET];
+      gssize len;
+
+      confab_tone_source_fill (tone, pcm, G_N_ELEMENTS (pcm));
+      len = confab_audio_encoder_encode (opus, pcm, packet, sizeof packet, &error);
+      g_assert_no_error (error);
+      deliver (mock, audio_packet (7, packet, (gsize) len, seq));
+    }
+  {
+    ConfabAudioJitterBuffer *jb = confab_peer_get_audio_jitter_buffer (bob);
+    ConfabAudioJitterStats audio;
+    gint16 pcm[CONFAB_AUDIO_FRAME_SAMPLES];
+
+    g_assert_nonnull (jb);
+    g_assert_cmpint (confab_audio_jitter_buffer_pull (jb, g_get_monotonic_time (), pcm), ==,
+                     CONFAB_AUDIO_PLAYOUT_NORMAL);
+    confab_audio_jitter_buffer_get_stats (jb, &audio);
+    g_assert_cmpuint (audio.packets_received, ==, 10);
+    g_assert_cmpuint (audio.last_sequence, ==, 1);
+  }
+
+  confab_video_encoder_free (sender.encoder);
+  confab_test_pattern_free (sender.pattern);
+  g_ptr_array_unref (sender.sources);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -472,5 +671,6 @@ main (int argc, char **argv)
   g_test_add_func ("/call/peer/silence-and-heartbeats", test_peer_silence_and_heartbeats);
   g_test_add_func ("/call/flow", test_call_flow);
   g_test_add_func ("/call/sends-keyframe-request", test_call_sends_keyframe_request);
+  g_test_add_func ("/call/receives-media", test_call_receives_media);
   return g_test_run ();
 }
