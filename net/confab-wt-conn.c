@@ -38,7 +38,7 @@ typedef struct
   GByteArray *payload; /* a WebTransport message so far */
   GByteArray *capsules;
   uint64_t skip; /* bytes of an ignored frame still to come */
-  uint64_t held; /* connection credit held by payload until delivery */
+  uint64_t held; /* bytes of payload counted in conn->buffered */
   gboolean got_headers;
 
   /* Sending: immutable chunks kept until the stream closes, because ngtcp2
@@ -51,7 +51,8 @@ typedef struct
   gboolean fin;
   gboolean fin_sent;
   gboolean blocked;
-  GList *send_link; /* in conn->send_queue while it has something to write */
+  GList *send_link; /* in send_in while it has something to write */
+  GQueue *send_in;
   gboolean counted; /* counts against the queue bounds */
 } ConfabWtStream;
 
@@ -71,9 +72,11 @@ struct _ConfabWtConn
   GError *close_error;    /* why the session ends when the connection dies */
 
   GHashTable *streams; /* int64 id -> ConfabWtStream */
-  GQueue send_queue;   /* streams with bytes or FIN to write */
+  GQueue send_queue;   /* streams with bytes or FIN to write, in order */
+  GQueue send_urgent;  /* the same for small ones, which go first */
   GQueue pending_open; /* our uni streams waiting for a stream id */
   GQueue datagrams;    /* GBytes waiting to go */
+  gsize buffered;      /* partial incoming messages, all streams */
   guint queued_streams;
   gsize queued_bytes;
 
@@ -142,6 +145,19 @@ conn_add_stream (ConfabWtConn *c, ConfabWtStream *s)
   g_hash_table_insert (c->streams, &s->id, s);
 }
 
+/* Small messages (audio, probes, control frames) go before large ones
+ * (video keyframes) so they never wait behind them; large ones still go one
+ * after another, so a receiver holds few partial messages at a time. */
+#define CONFAB_WT_URGENT_BYTES 2400
+
+static void
+stream_enqueue (ConfabWtConn *c, ConfabWtStream *s)
+{
+  s->send_in = s->total - s->sent <= CONFAB_WT_URGENT_BYTES ? &c->send_urgent : &c->send_queue;
+  g_queue_push_tail (s->send_in, s);
+  s->send_link = s->send_in->tail;
+}
+
 /* Appends bytes to a stream's send side and queues it for the writer. */
 static void
 stream_queue (ConfabWtConn *c, ConfabWtStream *s, GBytes *chunk, gboolean fin)
@@ -157,10 +173,7 @@ stream_queue (ConfabWtConn *c, ConfabWtStream *s, GBytes *chunk, gboolean fin)
     }
   s->fin = fin;
   if (s->id >= 0 && s->send_link == NULL && !s->blocked)
-    {
-      g_queue_push_tail (&c->send_queue, s);
-      s->send_link = c->send_queue.tail;
-    }
+    stream_enqueue (c, s);
 }
 
 static void
@@ -176,8 +189,9 @@ stream_unqueue (ConfabWtConn *c, ConfabWtStream *s)
 {
   if (s->send_link != NULL)
     {
-      g_queue_delete_link (&c->send_queue, s->send_link);
+      g_queue_delete_link (s->send_in, s->send_link);
       s->send_link = NULL;
+      s->send_in = NULL;
     }
 }
 
@@ -545,7 +559,7 @@ stream_deliver (ConfabWtConn *c, ConfabWtStream *s)
 {
   GBytes *message = g_byte_array_free_to_bytes (g_steal_pointer (&s->payload));
 
-  ngtcp2_conn_extend_max_offset (c->conn, s->held);
+  c->buffered -= s->held;
   s->held = 0;
   s->kind = STREAM_DISCARD;
   if (c->session != NULL && c->session_open)
@@ -562,7 +576,7 @@ static void
 stream_drop_payload (ConfabWtConn *c, ConfabWtStream *s)
 {
   g_clear_pointer (&s->payload, g_byte_array_unref);
-  ngtcp2_conn_extend_max_offset (c->conn, s->held);
+  c->buffered -= s->held;
   s->held = 0;
 }
 
@@ -641,6 +655,8 @@ stream_process (ConfabWtConn *c, ConfabWtStream *s)
             if (s->in->len > 0)
               {
                 g_byte_array_append (s->payload, s->in->data, s->in->len);
+                s->held += s->in->len;
+                c->buffered += s->in->len;
                 g_byte_array_set_size (s->in, 0);
               }
             return;
@@ -676,37 +692,39 @@ on_recv_stream_data (ngtcp2_conn *conn,
   ConfabWtStream *s = conn_stream (c, stream_id);
   gboolean fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
 
-  /* Stream credit goes back at once: the per-stream size check below and
-   * the connection credit (returned only at delivery) bound our memory. */
+  /* Credit goes back at once, for the stream and the connection: bytes are
+   * consumed into our buffers right here. Withholding connection credit
+   * until whole messages arrive would deadlock once interleaved partial
+   * messages fill the window; instead the per-message size and the
+   * per-connection total of partial messages are capped below, and the
+   * stream that would cross a cap is refused (STOP_SENDING). */
   ngtcp2_conn_extend_max_stream_offset (conn, stream_id, datalen);
+  ngtcp2_conn_extend_max_offset (conn, datalen);
 
   if (s == NULL)
     {
       if (ngtcp2_conn_is_local_stream (conn, stream_id))
-        {
-          ngtcp2_conn_extend_max_offset (conn, datalen);
-          return 0;
-        }
+        return 0;
       s = stream_new (stream_id, STREAM_NEW);
       conn_add_stream (c, s);
     }
 
   if (s->kind == STREAM_WT_IN)
     {
-      if (s->payload->len + datalen > CONFAB_WT_MAX_MESSAGE_SIZE)
+      if (s->payload->len + datalen > CONFAB_WT_MAX_MESSAGE_SIZE ||
+          c->buffered + datalen > CONFAB_WT_MAX_BUFFERED_BYTES)
         {
           confab_conn_shutdown_stream_read (conn, stream_id, CONFAB_H3_EXCESSIVE_LOAD);
-          ngtcp2_conn_extend_max_offset (conn, datalen);
           stream_drop_payload (c, s);
           s->kind = STREAM_DISCARD;
           return 0;
         }
       g_byte_array_append (s->payload, data, (guint) datalen);
       s->held += datalen;
+      c->buffered += datalen;
     }
   else
     {
-      ngtcp2_conn_extend_max_offset (conn, datalen);
       if (s->kind != STREAM_DISCARD && s->kind != STREAM_LOCAL)
         {
           if (s->in == NULL)
@@ -814,10 +832,7 @@ on_extend_max_stream_data (ngtcp2_conn *conn,
     {
       s->blocked = FALSE;
       if (s->send_link == NULL)
-        {
-          g_queue_push_tail (&c->send_queue, s);
-          s->send_link = c->send_queue.tail;
-        }
+        stream_enqueue (c, s);
     }
   return 0;
 }
@@ -1034,8 +1049,7 @@ conn_open_pending (ConfabWtConn *c)
       g_queue_pop_head (&c->pending_open);
       s->id = id;
       conn_add_stream (c, s);
-      g_queue_push_tail (&c->send_queue, s);
-      s->send_link = c->send_queue.tail;
+      stream_enqueue (c, s);
     }
 }
 
@@ -1098,7 +1112,8 @@ conn_write (ConfabWtConn *c)
           continue;
         }
 
-      ConfabWtStream *s = g_queue_peek_head (&c->send_queue);
+      ConfabWtStream *s = !g_queue_is_empty (&c->send_urgent) ? g_queue_peek_head (&c->send_urgent)
+                                                              : g_queue_peek_head (&c->send_queue);
       ngtcp2_vec vec[8];
       size_t nvec = 0;
       uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
@@ -1135,10 +1150,9 @@ conn_write (ConfabWtConn *c)
       if (s != NULL && ndatalen >= 0)
         {
           stream_advance (s, (gsize) ndatalen);
-          if (s->sent == s->total && (s->fin || s->total == s->sent))
+          if (s->sent == s->total)
             {
-              if (s->fin)
-                s->fin_sent = TRUE;
+              s->fin_sent = s->fin;
               stream_unqueue (c, s);
             }
         }
@@ -1291,6 +1305,7 @@ conn_alloc (ConfabWtEndpoint *ep, const struct sockaddr *remote, socklen_t remot
   c->streams =
       g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) stream_free);
   g_queue_init (&c->send_queue);
+  g_queue_init (&c->send_urgent);
   g_queue_init (&c->pending_open);
   g_queue_init (&c->datagrams);
   c->session_id = -1;
@@ -1577,6 +1592,7 @@ confab_wt_conn_free (ConfabWtConn *c)
           g_hash_table_iter_remove (&iter);
     }
   g_queue_clear (&c->send_queue);
+  g_queue_clear (&c->send_urgent);
   g_queue_clear_full (&c->pending_open, (GDestroyNotify) stream_free);
   g_queue_clear_full (&c->datagrams, (GDestroyNotify) g_bytes_unref);
   g_hash_table_destroy (c->streams);

@@ -22,6 +22,8 @@ typedef struct _ConfabWtConn ConfabWtConn;
 #define CONFAB_WT_MAX_QUEUED_STREAMS   1024
 #define CONFAB_WT_MAX_QUEUED_BYTES     (32 * 1024 * 1024)
 #define CONFAB_WT_MAX_QUEUED_DATAGRAMS 256
+/* Most bytes of partial incoming messages one connection may hold. */
+#define CONFAB_WT_MAX_BUFFERED_BYTES (24 * 1024 * 1024)
 
 typedef struct
 {

@@ -949,6 +949,23 @@ test_broken_peer (Fixture *fx, gconstpointer data)
   }
 }
 
+static void
+test_small_first (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (Client) cl = client_start (fx, "/lobby/pia/priority", NULL);
+  g_autoptr (GBytes) large = pattern (2000000, 1);
+  g_autoptr (GBytes) small = pattern (100, 2);
+  CountWait w = { cl->streams, 2 };
+
+  g_assert_true (cl->ready);
+  /* A keyframe, then an audio packet: the audio must not wait for it. */
+  g_assert_true (confab_wt_session_send_stream (cl->session, large));
+  g_assert_true (confab_wt_session_send_stream (cl->session, small));
+  g_assert_true (run_until (count_reached, &w, 10000));
+  g_assert_true (g_bytes_equal (g_ptr_array_index (cl->streams, 0), small));
+  g_assert_true (g_bytes_equal (g_ptr_array_index (cl->streams, 1), large));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -969,6 +986,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/transport", test_transport, NULL);
   ADD ("/net/wt/drain", test_drain, NULL);
   ADD ("/net/wt/broken-peer", test_broken_peer, NULL);
+  ADD ("/net/wt/small-first", test_small_first, NULL);
   g_test_add_func ("/net/wt/ipv6", test_ipv6);
   g_test_add_func ("/net/wt/certificate", test_certificate);
 #undef ADD
