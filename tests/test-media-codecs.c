@@ -74,6 +74,9 @@ round_trip (ConfabVideoCodec codec, int width, int height)
       g_assert_cmpint (frame->width, ==, width);
       g_assert_cmpint (frame->height, ==, height);
       g_assert_cmpint (frame->pts_us, ==, i * 33333);
+      /* VP9 and H.264 pictures are the decoder's memory, lent out (not
+       * writable); VP8's are our own copy. */
+      g_assert_true (confab_video_frame_is_writable (frame) == (codec == CONFAB_VIDEO_CODEC_VP8));
       bytes += size;
       /* Keep every picture: later decodes must not overwrite held ones. */
       g_ptr_array_add (decoded, frame);
@@ -122,6 +125,62 @@ test_odd_size_round_trip (void)
   round_trip (CONFAB_VIDEO_CODEC_H264, 426, 240);
   round_trip (CONFAB_VIDEO_CODEC_VP8, 426, 240);
   round_trip (CONFAB_VIDEO_CODEC_VP9, 426, 240);
+}
+
+/* The renderer drops its pictures on its own thread while the decoder goes
+ * on: buffers go back to the pool concurrently (run under valgrind/ASan). */
+static gpointer
+release_pictures (gpointer data)
+{
+  GAsyncQueue *queue = data;
+  ConfabVideoFrame *frame;
+  guint n = 0;
+
+  while ((frame = g_async_queue_pop (queue)) != (gpointer) queue)
+    {
+      /* Read it as a renderer would. */
+      volatile guint8 sample = frame->planes[0][frame->strides[0] * (frame->height / 2)];
+      (void) sample;
+      confab_video_frame_unref (frame);
+      n++;
+    }
+  return GUINT_TO_POINTER (n);
+}
+
+static void
+cross_thread_release (ConfabVideoCodec codec)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) encoded = encode_frames (codec, 320, 180, 30, NULL);
+  g_autoptr (GAsyncQueue) queue = g_async_queue_new ();
+  ConfabVideoDecoder *decoder = confab_video_decoder_new (codec, 0, &error);
+  GThread *renderer = g_thread_new ("renderer", release_pictures, queue);
+  guint sent = 0;
+
+  g_assert_no_error (error);
+  for (guint round = 0; round < 10; round++)
+    for (guint i = 0; i < encoded->len; i++)
+      {
+        ConfabVideoFrame *frame = NULL;
+        gsize size;
+        const guint8 *data = g_bytes_get_data (g_ptr_array_index (encoded, i), &size);
+
+        g_assert_true (confab_video_decoder_decode (decoder, data, size, 0, &frame, &error));
+        g_async_queue_push (queue, frame);
+        sent++;
+      }
+  /* The decoder may go before the last pictures do. */
+  confab_video_decoder_free (decoder);
+  g_async_queue_push (queue, queue);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_thread_join (renderer)), ==, sent);
+}
+
+static void
+test_cross_thread_release (void)
+{
+  cross_thread_release (CONFAB_VIDEO_CODEC_VP9);
+  cross_thread_release (CONFAB_VIDEO_CODEC_H264);
+  cross_thread_release (CONFAB_VIDEO_CODEC_VP8);
 }
 
 static void
@@ -616,6 +675,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/decoder/h264/round-trip", test_h264_round_trip);
   g_test_add_func ("/media/decoder/odd-size-round-trip", test_odd_size_round_trip);
   g_test_add_func ("/media/decoder/h264/keyframes", test_h264_keyframes);
+  g_test_add_func ("/media/decoder/cross-thread-release", test_cross_thread_release);
   g_test_add_func ("/media/decoder/vp8/broken-input", test_vp8_broken_input);
   g_test_add_func ("/media/decoder/vp9/broken-input", test_vp9_broken_input);
   g_test_add_func ("/media/decoder/h264/broken-input", test_h264_broken_input);
