@@ -447,6 +447,46 @@ test_audio_jitter_spikes (void)
 }
 
 static void
+clock_drift (double sender_frame_ms)
+{
+  Network net;
+  Result r;
+
+  /* The sender's sound card runs off the receiver's clock: its 20 ms are
+   * @sender_frame_ms of ours. Over 60 s that is 3 frames of surplus or
+   * deficit, which the buffer must absorb without growing or starving. */
+  network_init (&net, 8);
+  for (guint i = 0; i < N_PACKETS; i++)
+    deliver (&net, i, (gint64) (i * sender_frame_ms * MS) + 30 * MS);
+  run (&net, N_PACKETS + 20, &r);
+
+  g_assert_cmpuint (r.stats.late_packets, ==, 0);
+  g_assert_cmpuint (r.silence_after_start, ==, 0);
+  g_assert_cmpuint (r.stats.plc_frames + r.stats.fec_frames, <=, 2);
+  g_assert_cmpfloat (r.max_level_ms, <=, 80);
+  g_assert_cmpfloat (mean_level (&r, 2500, 2900), <=, 60);
+  if (sender_frame_ms < 20)
+    g_assert_cmpuint (r.stats.accelerate_count, >=, 1); /* 3 frames, 2 within the hysteresis */
+  else
+    g_assert_cmpuint (r.stats.preemptive_expand_count, >=, 2); /* start-up and drift */
+  g_assert_cmpuint (r.bad_steps, ==, 0);
+  result_clear (&r);
+  network_clear (&net);
+}
+
+static void
+test_audio_fast_sender (void)
+{
+  clock_drift (19.98);
+}
+
+static void
+test_audio_slow_sender (void)
+{
+  clock_drift (20.02);
+}
+
+static void
 test_audio_pause_and_restart (void)
 {
   Network net;
@@ -841,6 +881,8 @@ main (int argc, char **argv)
   g_test_add_func ("/media/audio-jitter/random-loss", test_audio_random_loss);
   g_test_add_func ("/media/audio-jitter/bursts", test_audio_bursts);
   g_test_add_func ("/media/audio-jitter/jitter-spikes", test_audio_jitter_spikes);
+  g_test_add_func ("/media/audio-jitter/fast-sender", test_audio_fast_sender);
+  g_test_add_func ("/media/audio-jitter/slow-sender", test_audio_slow_sender);
   g_test_add_func ("/media/audio-jitter/pause-and-restart", test_audio_pause_and_restart);
   g_test_add_func ("/media/audio-jitter/bad-input", test_audio_bad_input);
   g_test_add_func ("/media/video-jitter/in-order", test_video_in_order);
