@@ -46,6 +46,7 @@ gboolean
 confab_quic_cert_generate (gnutls_certificate_credentials_t cred,
                            guint8 hash[32],
                            char **pem,
+                           char **key_pem,
                            GError **error)
 {
   gnutls_x509_privkey_t key = NULL;
@@ -93,6 +94,21 @@ confab_quic_cert_generate (gnutls_certificate_credentials_t cred,
       goto out;
     }
   ok = hash_and_pem (crt, hash, pem, error);
+  if (ok)
+    {
+      /* The relay serves wss:// with the same identity: it needs the key. */
+      gnutls_datum_t text = { NULL, 0 };
+
+      if ((rv = gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_PEM, &text)) < 0)
+        {
+          ok = fail (error, "export key", rv);
+          g_clear_pointer (pem, g_free);
+          goto out;
+        }
+      *key_pem = g_strndup ((const char *) text.data, text.size);
+      gnutls_memset (text.data, 0, text.size);
+      gnutls_free (text.data);
+    }
 
 out:
   if (crt != NULL)

@@ -1752,3 +1752,21 @@ confab_wt_conn_queue_raw (ConfabWtConn *c, gboolean bidi, GBytes *bytes)
   conn_schedule (c);
   return TRUE;
 }
+
+char *
+confab_wt_conn_dup_remote (ConfabWtConn *c)
+{
+  g_autoptr (GSocketAddress) addr =
+      g_socket_address_new_from_native (&c->remote, (gsize) c->remote_len);
+  g_autoptr (GInetAddress) inet = NULL;
+  g_autofree char *ip = NULL;
+
+  if (addr == NULL || !G_IS_INET_SOCKET_ADDRESS (addr))
+    return NULL;
+  ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr)));
+  return g_strdup_printf (g_inet_address_get_family (g_inet_socket_address_get_address (
+                              G_INET_SOCKET_ADDRESS (addr))) == G_SOCKET_FAMILY_IPV6
+                              ? "[%s]:%u"
+                              : "%s:%u",
+                          ip, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (addr)));
+}

@@ -114,6 +114,7 @@ gboolean confab_wt_conn_queue_datagram (ConfabWtConn *conn, GBytes *message);
 gsize confab_wt_conn_max_datagram_size (ConfabWtConn *conn);
 void confab_wt_conn_close_session (ConfabWtConn *conn, guint32 code, const char *reason);
 void confab_wt_conn_drain_session (ConfabWtConn *conn);
+char *confab_wt_conn_dup_remote (ConfabWtConn *conn);
 /* Tests only: a stream of our own with exactly these bytes and FIN, outside
  * any framing, to play a broken peer. */
 gboolean confab_wt_conn_queue_raw (ConfabWtConn *conn, gboolean bidi, GBytes *bytes);
@@ -138,6 +139,7 @@ ConfabWtStats *confab_wt_session_stats (ConfabWtSession *self);
 gboolean confab_quic_cert_generate (gnutls_certificate_credentials_t cred,
                                     guint8 hash[32],
                                     char **pem,
+                                    char **key_pem,
                                     GError **error);
 gboolean confab_quic_cert_load (gnutls_certificate_credentials_t cred,
                                 const char *cert_file,

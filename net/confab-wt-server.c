@@ -14,6 +14,7 @@ struct _ConfabWtServer
   ConfabWtConnConfig config;
   guint8 cert_hash[32];
   char *cert_pem;
+  char *key_pem; /* generated certificates only */
   guint16 port;
 
   ConfabWtRequestFunc request_func;
@@ -34,6 +35,7 @@ confab_wt_server_finalize (GObject *object)
   if (self->cred != NULL)
     gnutls_certificate_free_credentials (self->cred);
   g_free (self->cert_pem);
+  g_free (self->key_pem);
   G_OBJECT_CLASS (confab_wt_server_parent_class)->finalize (object);
 }
 
@@ -64,10 +66,10 @@ confab_wt_server_new (const char *cert_file, const char *key_file, GError **erro
       g_set_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CERTIFICATE, "%s", gnutls_strerror (rv));
       return NULL;
     }
-  if (cert_file != NULL
-          ? !confab_quic_cert_load (self->cred, cert_file, key_file, self->cert_hash,
-                                    &self->cert_pem, error)
-          : !confab_quic_cert_generate (self->cred, self->cert_hash, &self->cert_pem, error))
+  if (cert_file != NULL ? !confab_quic_cert_load (self->cred, cert_file, key_file, self->cert_hash,
+                                                  &self->cert_pem, error)
+                        : !confab_quic_cert_generate (self->cred, self->cert_hash, &self->cert_pem,
+                                                      &self->key_pem, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -171,4 +173,11 @@ confab_wt_server_get_n_connections (ConfabWtServer *self)
 {
   g_return_val_if_fail (CONFAB_IS_WT_SERVER (self), 0);
   return self->endpoint != NULL ? self->endpoint->n_conns : 0;
+}
+
+char *
+confab_wt_server_dup_key_pem (ConfabWtServer *self)
+{
+  g_return_val_if_fail (CONFAB_IS_WT_SERVER (self), NULL);
+  return g_strdup (self->key_pem);
 }

@@ -38,6 +38,9 @@ const guint8 *confab_wt_server_get_cert_hash (ConfabWtServer *self);
 char *confab_wt_server_dup_cert_hash_base64 (ConfabWtServer *self);
 /* The certificate as PEM (tests and the relay's wss:// reuse it). */
 char *confab_wt_server_dup_cert_pem (ConfabWtServer *self);
+/* The generated certificate's private key as PEM (NULL when loaded from
+ * files: the caller has the file), so wss:// can serve the same identity. */
+char *confab_wt_server_dup_key_pem (ConfabWtServer *self);
 guint confab_wt_server_get_n_connections (ConfabWtServer *self);
 
 G_END_DECLS

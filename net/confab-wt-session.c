@@ -296,3 +296,11 @@ confab_wt_session_get_stats (ConfabWtSession *self, ConfabWtStats *stats)
   g_return_if_fail (CONFAB_IS_WT_SESSION (self));
   *stats = self->stats;
 }
+
+char *
+confab_wt_session_dup_peer_address (ConfabWtSession *self)
+{
+  g_return_val_if_fail (CONFAB_IS_WT_SESSION (self), NULL);
+
+  return self->conn != NULL ? confab_wt_conn_dup_remote (self->conn) : NULL;
+}

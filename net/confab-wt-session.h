@@ -44,6 +44,9 @@ const char *confab_wt_session_get_path (ConfabWtSession *self);
 /* The CONNECT stream id (the WebTransport session id on the wire). */
 guint64 confab_wt_session_get_id (ConfabWtSession *self);
 gboolean confab_wt_session_is_open (ConfabWtSession *self);
+/* "ip:port" (or "[ip]:port") of the other side for log lines; NULL once the
+ * connection is gone. */
+char *confab_wt_session_dup_peer_address (ConfabWtSession *self);
 /* Client side: the HTTP status the server answered (0 before the answer). */
 guint confab_wt_session_get_status (ConfabWtSession *self);
 /* The peer's CLOSE_WEBTRANSPORT_SESSION code and reason, once closed. */

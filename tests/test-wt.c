@@ -240,6 +240,16 @@ test_connect_accepted (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (confab_wt_session_get_path (g_ptr_array_index (fx->server_sessions, 0)), ==,
                    "/lobby/alice/room1?x=1");
   g_assert_cmpuint (confab_wt_server_get_n_connections (fx->server), ==, 1);
+  {
+    g_autofree char *peer =
+        confab_wt_session_dup_peer_address (g_ptr_array_index (fx->server_sessions, 0));
+    g_autofree char *server_addr = confab_wt_session_dup_peer_address (cl->session);
+    g_autofree char *want =
+        g_strdup_printf ("127.0.0.1:%u", confab_wt_server_get_port (fx->server));
+
+    g_assert_true (g_str_has_prefix (peer, "127.0.0.1:"));
+    g_assert_cmpstr (server_addr, ==, want);
+  }
 }
 
 static void
@@ -768,6 +778,11 @@ test_certificate (void)
   hash = confab_wt_server_dup_cert_hash_base64 (generated);
   want = pem_der_sha256_base64 (pem);
   g_assert_cmpstr (hash, ==, want);
+  {
+    g_autofree char *key_pem = confab_wt_server_dup_key_pem (generated);
+
+    g_assert_nonnull (strstr (key_pem, "PRIVATE KEY-----"));
+  }
   if (openssl == NULL)
     {
       g_test_skip ("openssl not installed");
