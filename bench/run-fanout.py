@@ -274,21 +274,29 @@ def sweep(engines, args, tmpdir):
     last_ok = {e: 0 for e in engines}
     active = list(engines)
     rooms = 1
+    missed = {e: 0 for e in engines}
     while active and rooms <= args.max_rooms:
         for engine in list(active):
             p = measure(engine, rooms, args, tmpdir, args.window)
             points[engine].append(p)
-            if p["state"] != "ok" or gen_at_limit(p):
-                # Beyond a generator at its limit we would measure the generator.
-                active.remove(engine)
             if p["state"] == "ok":
                 last_ok[engine] = rooms
+                missed[engine] = 0
+            else:
+                missed[engine] += 1
+            # A miss under background load may be the background's: one more
+            # size settles it. Beyond a generator at its limit we would
+            # measure the generator.
+            if ((p["state"] != "ok" and (not p.get("noisy") or missed[engine] >= 2))
+                    or gen_at_limit(p)):
+                active.remove(engine)
         rooms *= 2
     for engine in engines:
         pts = points[engine]
-        if pts and pts[-1]["state"] != "ok" and last_ok[engine] > 0:
-            mid = (last_ok[engine] + pts[-1]["rooms"]) // 2
-            if last_ok[engine] < mid < pts[-1]["rooms"]:
+        fails = [p["rooms"] for p in pts if p["state"] != "ok" and p["rooms"] > last_ok[engine]]
+        if fails and last_ok[engine] > 0:
+            mid = (last_ok[engine] + min(fails)) // 2
+            if last_ok[engine] < mid < min(fails):
                 pts.append(measure(engine, mid, args, tmpdir, args.window))
     return points
 
@@ -309,8 +317,8 @@ def saturation(points):
     ran = [p for p in points if p.get("ok")]
     best = max(good or ran or [{"delivered_msgs_per_s": 0, "msgs_per_server_cpu_s": 0}],
                key=lambda p: p["delivered_msgs_per_s"])
-    states = [p["state"] for p in points]
-    return best["delivered_msgs_per_s"], "saturated" not in states, best
+    above = [p for p in points if p["state"] == "saturated" and p["rooms"] > best.get("rooms", 0)]
+    return best["delivered_msgs_per_s"], not above, best
 
 
 def fmt_row(engine, p):
@@ -474,7 +482,8 @@ def main():
         half = results["relay"]["half"]
         p99 = half.get("p99_ms") if half.get("ok") else None
         limit = targets["max_p99_ms_at_half_saturation"]
-        print("relay p99 at ~50%% of saturation: %s ms (target < %.1f ms)" % (p99, limit))
+        print("relay p99 at ~50%% of saturation: %s ms (target < %.1f ms)%s"
+              % (p99, limit, " (measured under background load)" if half.get("noisy") else ""))
         if p99 is None or p99 >= limit or half.get("delivery_ratio", 0) < MIN_DELIVERY:
             failures.append("relay p99 at half saturation %s ms (delivery %s)"
                             % (p99, half.get("delivery_ratio")))
