@@ -127,6 +127,58 @@ test_odd_size_round_trip (void)
   round_trip (CONFAB_VIDEO_CODEC_VP9, 426, 240);
 }
 
+/* A sender steps down a quality tier (PROTOCOL.md §5): a new encoder at the
+ * new size starts with a key frame, and the same decoder follows it, down and
+ * back up, with pictures of the old size still held by the renderer. */
+static void
+resolution_change (ConfabVideoCodec codec)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabVideoDecoder) decoder = confab_video_decoder_new (codec, 0, &error);
+  g_autoptr (GPtrArray) held =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) confab_video_frame_unref);
+  g_autoptr (GPtrArray) held_sources =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) confab_video_frame_unref);
+  const int sizes[][2] = { { 640, 360 }, { 426, 240 }, { 1280, 720 }, { 640, 360 } };
+
+  g_assert_no_error (error);
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    {
+      g_autoptr (GPtrArray) sources = NULL;
+      g_autoptr (GPtrArray) encoded = encode_frames (codec, sizes[s][0], sizes[s][1], 10, &sources);
+
+      for (guint i = 0; i < encoded->len; i++)
+        {
+          ConfabVideoFrame *frame = NULL;
+          gsize size;
+          const guint8 *data = g_bytes_get_data (g_ptr_array_index (encoded, i), &size);
+
+          g_assert_true (confab_video_decoder_decode (decoder, data, size, 0, &frame, &error));
+          g_assert_no_error (error);
+          g_assert_cmpint (frame->width, ==, sizes[s][0]);
+          g_assert_cmpint (frame->height, ==, sizes[s][1]);
+          g_assert_cmpfloat (confab_video_frame_psnr_y (g_ptr_array_index (sources, i), frame), >=,
+                             25.0);
+          g_ptr_array_add (held, frame);
+          g_ptr_array_add (held_sources, confab_video_frame_ref (g_ptr_array_index (sources, i)));
+        }
+    }
+  /* Every held picture is still intact after the switches. */
+  g_assert_cmpuint (held->len, ==, 40);
+  for (guint i = 0; i < held->len; i++)
+    g_assert_cmpfloat (confab_video_frame_psnr_y (g_ptr_array_index (held_sources, i),
+                                                  g_ptr_array_index (held, i)),
+                       >=, 25.0);
+}
+
+static void
+test_resolution_change (void)
+{
+  resolution_change (CONFAB_VIDEO_CODEC_VP9);
+  resolution_change (CONFAB_VIDEO_CODEC_VP8);
+  resolution_change (CONFAB_VIDEO_CODEC_H264);
+}
+
 /* The renderer drops its pictures on its own thread while the decoder goes
  * on: buffers go back to the pool concurrently (run under valgrind/ASan). */
 static gpointer
@@ -761,6 +813,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/decoder/h264/keyframes", test_h264_keyframes);
   g_test_add_func ("/media/encoder/bitrate-follows-tier", test_bitrate_follows_tier);
   g_test_add_func ("/media/decoder/cross-thread-release", test_cross_thread_release);
+  g_test_add_func ("/media/decoder/resolution-change", test_resolution_change);
   g_test_add_func ("/media/decoder/vp8/broken-input", test_vp8_broken_input);
   g_test_add_func ("/media/decoder/vp9/broken-input", test_vp9_broken_input);
   g_test_add_func ("/media/decoder/h264/broken-input", test_h264_broken_input);
