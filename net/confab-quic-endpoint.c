@@ -49,6 +49,39 @@ cid_equal (gconstpointer a, gconstpointer b)
   return x->len == y->len && memcmp (x->data, y->data, x->len) == 0;
 }
 
+/* A Stateless Reset tells a client whose connection this process no longer
+ * has (a relay restarted) to give up now rather than after the idle
+ * timeout. Its token only matches when the reset secret survived the
+ * restart (confab_wt_server_set_reset_secret, or --cert/--key files). */
+static void
+endpoint_send_reset (ConfabWtEndpoint *ep,
+                     const struct sockaddr *to,
+                     socklen_t to_len,
+                     const ngtcp2_version_cid *vc,
+                     gsize received)
+{
+  guint8 token[NGTCP2_STATELESS_RESET_TOKENLEN];
+  guint8 rand_bytes[32];
+  guint8 buf[64];
+  ngtcp2_cid cid;
+  gsize total;
+  ngtcp2_ssize n;
+
+  /* Smaller than what triggered it, so two endpoints cannot loop. */
+  if (received < 43 || vc->dcidlen != CONFAB_QUIC_SCID_LEN)
+    return;
+  total = MIN (received - 1, sizeof buf);
+  ngtcp2_cid_init (&cid, vc->dcid, vc->dcidlen);
+  if (ngtcp2_crypto_generate_stateless_reset_token (token, ep->reset_secret,
+                                                    sizeof ep->reset_secret, &cid) != 0)
+    return;
+  gnutls_rnd (GNUTLS_RND_NONCE, rand_bytes, sizeof rand_bytes);
+  n = ngtcp2_pkt_write_stateless_reset (buf, sizeof buf, token, rand_bytes,
+                                        MIN (total - sizeof token, sizeof rand_bytes));
+  if (n > 0)
+    confab_wt_endpoint_send (ep, to, to_len, buf, (gsize) n);
+}
+
 static void
 endpoint_handle (ConfabWtEndpoint *ep,
                  const struct sockaddr *from,
@@ -74,6 +107,13 @@ endpoint_handle (ConfabWtEndpoint *ep,
       if (!cid_key_init (&key, vc.dcid, vc.dcidlen))
         return;
       conn = g_hash_table_lookup (ep->conns_by_cid, &key);
+      if (conn == NULL && vc.version == 0)
+        {
+          /* A short header for a connection we do not know: most likely
+           * ours before a restart. */
+          endpoint_send_reset (ep, from, from_len, &vc, len);
+          return;
+        }
       if (conn == NULL)
         {
           ngtcp2_pkt_hd hd;

@@ -5,6 +5,8 @@
 #include "confab-wt-server.h"
 #include "confab-wt-private.h"
 
+#include <string.h>
+
 struct _ConfabWtServer
 {
   GObject parent_instance;
@@ -15,6 +17,8 @@ struct _ConfabWtServer
   guint8 cert_hash[32];
   char *cert_pem;
   char *key_pem; /* generated certificates only */
+  guint8 reset_secret[32];
+  gboolean have_reset_secret;
   guint16 port;
 
   ConfabWtRequestFunc request_func;
@@ -71,6 +75,18 @@ confab_wt_server_new (const char *cert_file, const char *key_file, GError **erro
                         : !confab_quic_cert_generate (self->cred, self->cert_hash, &self->cert_pem,
                                                       &self->key_pem, error))
     return NULL;
+  if (cert_file != NULL)
+    {
+      /* A key that survives restarts gives a reset secret that does too. */
+      g_autofree char *key = NULL;
+      gsize key_len = 0;
+
+      if (g_file_get_contents (key_file, &key, &key_len, NULL))
+        {
+          confab_wt_server_set_reset_secret (self, (const guint8 *) key, key_len);
+          memset (key, 0, key_len);
+        }
+    }
   return g_steal_pointer (&self);
 }
 
@@ -104,6 +120,8 @@ confab_wt_server_listen (ConfabWtServer *self, const char *address, guint16 port
   addr = g_inet_socket_address_new (inet, port);
   self->endpoint = confab_wt_endpoint_new (TRUE, &self->config, self->cred);
   self->endpoint->request_func = server_request;
+  if (self->have_reset_secret)
+    memcpy (self->endpoint->reset_secret, self->reset_secret, sizeof self->reset_secret);
   self->endpoint->request_data = self;
   if (!confab_wt_endpoint_bind (self->endpoint, G_INET_SOCKET_ADDRESS (addr), error))
     {
@@ -180,4 +198,20 @@ confab_wt_server_dup_key_pem (ConfabWtServer *self)
 {
   g_return_val_if_fail (CONFAB_IS_WT_SERVER (self), NULL);
   return g_strdup (self->key_pem);
+}
+
+void
+confab_wt_server_set_reset_secret (ConfabWtServer *self, const guint8 *secret, gsize len)
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize digest_len = sizeof self->reset_secret;
+
+  g_return_if_fail (CONFAB_IS_WT_SERVER (self));
+  g_return_if_fail (self->endpoint == NULL);
+
+  /* Labelled, so the secret is never used as is for anything else. */
+  g_checksum_update (sum, (const guchar *) "confab quic stateless reset", 27);
+  g_checksum_update (sum, secret, (gssize) len);
+  g_checksum_get_digest (sum, self->reset_secret, &digest_len);
+  self->have_reset_secret = TRUE;
 }

@@ -42,5 +42,10 @@ char *confab_wt_server_dup_cert_pem (ConfabWtServer *self);
  * files: the caller has the file), so wss:// can serve the same identity. */
 char *confab_wt_server_dup_key_pem (ConfabWtServer *self);
 guint confab_wt_server_get_n_connections (ConfabWtServer *self);
+/* Secret behind stateless reset tokens. When it survives a restart (same
+ * bytes given again, or the same --key file), clients of the old process
+ * learn at their next packet that their connection is gone, instead of after
+ * the idle timeout. Call before listen. Default: random per process. */
+void confab_wt_server_set_reset_secret (ConfabWtServer *self, const guint8 *secret, gsize len);
 
 G_END_DECLS

@@ -981,6 +981,70 @@ test_small_first (Fixture *fx, gconstpointer data)
   g_assert_true (g_bytes_equal (g_ptr_array_index (cl->streams, 1), large));
 }
 
+static void
+restart_case (gboolean same_secret)
+{
+  g_autoptr (GError) error = NULL;
+  ConfabWtServer *first = confab_wt_server_new (NULL, NULL, &error);
+  g_autoptr (ConfabWtServer) second = NULL;
+  Fixture fx = { 0 };
+  g_autoptr (Client) cl = NULL;
+  guint16 port;
+  gint64 start;
+
+  g_assert_no_error (error);
+  confab_wt_server_set_reset_secret (first, (const guint8 *) "relay secret", 12);
+  g_assert_true (confab_wt_server_listen (first, "127.0.0.1", 0, &error));
+  port = confab_wt_server_get_port (first);
+  fx.server = first;
+  fx.hash = confab_wt_server_dup_cert_hash_base64 (first);
+  fx.url_base = g_strdup_printf ("https://127.0.0.1:%u", port);
+  fx.server_sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  fx.echo = TRUE;
+  confab_wt_server_set_request_func (first, server_request, &fx, NULL);
+  cl = client_start (&fx, "/lobby/quinn/restart", NULL);
+  g_assert_true (cl->ready);
+
+  /* The relay process dies (no CONNECTION_CLOSE) and a new one takes the port. */
+  g_ptr_array_set_size (fx.server_sessions, 0);
+  g_clear_object (&first);
+  second = confab_wt_server_new (NULL, NULL, &error);
+  g_assert_no_error (error);
+  if (same_secret)
+    confab_wt_server_set_reset_secret (second, (const guint8 *) "relay secret", 12);
+  g_assert_true (confab_wt_server_listen (second, "127.0.0.1", port, &error));
+  g_assert_no_error (error);
+
+  start = g_get_monotonic_time ();
+  g_assert_true (send_text (cl->session, "anyone there?"));
+  if (same_secret)
+    {
+      /* The stateless reset ends the session at once, not after 30 s. */
+      g_assert_true (run_until (client_is_closed, cl, 2000));
+      g_assert_nonnull (cl->error);
+      g_test_message ("client learned of the restart in %.0f ms",
+                      (g_get_monotonic_time () - start) / 1000.0);
+    }
+  else
+    {
+      /* A reset with an unknown token is ignored (it could be forged). */
+      run_until (client_is_closed, cl, 700);
+      g_assert_false (cl->closed);
+    }
+  g_clear_pointer (&cl, client_free);
+  g_ptr_array_unref (fx.server_sessions);
+  g_clear_error (&fx.server_close_error);
+  g_free (fx.hash);
+  g_free (fx.url_base);
+}
+
+static void
+test_restart (void)
+{
+  restart_case (TRUE);
+  restart_case (FALSE);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1004,6 +1068,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/small-first", test_small_first, NULL);
   g_test_add_func ("/net/wt/ipv6", test_ipv6);
   g_test_add_func ("/net/wt/certificate", test_certificate);
+  g_test_add_func ("/net/wt/restart-reset", test_restart);
 #undef ADD
   return g_test_run ();
 }
