@@ -1347,13 +1347,14 @@ fill_settings (ConfabWtConn *c, ngtcp2_settings *settings, ngtcp2_transport_para
   params->initial_max_stream_data_bidi_local = 1024 * 1024;
   params->initial_max_stream_data_bidi_remote = 1024 * 1024;
   params->initial_max_stream_data_uni = 1024 * 1024;
-  /* Connection credit comes back only as messages are delivered, so this
-   * is the most one peer can make us buffer. */
+  /* Credit is returned as bytes arrive; what bounds our memory is the cap on
+   * partial messages (CONFAB_WT_MAX_BUFFERED_BYTES). This window only sets
+   * how much may be in flight. */
   params->initial_max_data = 16 * 1024 * 1024;
   params->initial_max_streams_bidi = 100;
   /* Chromium fails createUnidirectionalStream() at once when it has no
    * stream credit (it does not wait), and peers open one stream per media
-   * packet: be generous. Memory stays bounded by initial_max_data. */
+   * packet: be generous. Memory stays bounded by the partial-message cap. */
   params->initial_max_streams_uni = 1000;
   params->max_idle_timeout =
       (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 30000) * NGTCP2_MILLISECONDS;
