@@ -10,6 +10,7 @@
 #include "confab-peer-private.h"
 #include "confab-rtt.h"
 
+#include <math.h>
 #include <string.h>
 
 /* PROTOCOL.md §5: probe every 200 ms while the path is young, then every second. */
@@ -384,6 +385,16 @@ on_video_timer (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* A peer's timestamp as integer microseconds; 0 for what is not a number or
+ * does not fit (converting those would be undefined behaviour). */
+static gint64
+timestamp_us (double timestamp)
+{
+  if (!isfinite (timestamp) || timestamp < 0 || timestamp > 9.0e18)
+    return 0;
+  return (gint64) timestamp;
+}
+
 static void
 receive_video (ConfabCall *self, ConfabPeer *peer, const ConfabMediaPacket *media, gint64 now)
 {
@@ -393,7 +404,7 @@ receive_video (ConfabCall *self, ConfabPeer *peer, const ConfabMediaPacket *medi
   if (confab_peer_receive_video (peer, (ConfabVideoCodec) media->video_metadata->codec,
                                  media->video_metadata->sequence,
                                  g_strcmp0 (media->frame_type, "key") == 0, media->data.data,
-                                 media->data.len, (gint64) media->timestamp, now))
+                                 media->data.len, timestamp_us (media->timestamp), now))
     g_signal_emit (self, signals[SIGNAL_VIDEO_FRAME], 0, peer);
   schedule_video_timer (self, now);
 }

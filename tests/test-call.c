@@ -640,6 +640,39 @@ test_call_receives_media (void)
     g_assert_true (confab_peer_is_waiting_for_keyframe (bob));
   }
 
+  /* The next key frame repairs it, even with a timestamp that is not a number. */
+  {
+    g_autoptr (GError) encode_error = NULL;
+    g_autoptr (ConfabVideoFrame) source = confab_test_pattern_next (sender.pattern, 99, 0);
+    g_autoptr (ConfabVideoFrame) picture = NULL;
+    ConfabEncodedFrame encoded;
+
+    confab_video_encoder_request_keyframe (sender.encoder);
+    g_assert_true (confab_video_encoder_encode (sender.encoder, source, &encoded, &encode_error));
+    g_assert_no_error (encode_error);
+    encoded.pts_us = 0;
+    {
+      GBytes *packet = real_video_packet (7, &encoded, ++sender.next);
+      gsize len;
+      const guint8 *data = g_bytes_get_data (packet, &len);
+      ConfabPacketWrapper *wrapper = confab__packet_wrapper__unpack (NULL, len, data);
+      ConfabMediaPacket *media =
+          confab__media_packet__unpack (NULL, wrapper->data.len, wrapper->data.data);
+
+      /* Re-pack with timestamp = NaN. */
+      media->timestamp = 0.0 / 0.0;
+      g_bytes_unref (packet);
+      packet = media_packet (7, "bob", media);
+      confab__media_packet__free_unpacked (media, NULL);
+      confab__packet_wrapper__free_unpacked (wrapper, NULL);
+      deliver (mock, packet);
+    }
+    g_assert_false (confab_peer_is_waiting_for_keyframe (bob));
+    picture = confab_peer_take_video_frame (bob);
+    g_assert_nonnull (picture);
+    g_assert_cmpint (picture->pts_us, ==, 0);
+  }
+
   /* Audio goes into bob's jitter buffer, ready for the mixer's 20 ms pulls. */
   for (guint64 seq = 1; seq <= 10; seq++)
     {
