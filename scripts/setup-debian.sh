@@ -2,6 +2,7 @@
 # Installs everything Confab needs to build and test on Debian 12 / Ubuntu 22.04+.
 # Idempotent; runs apt-get as root (through sudo when not root).
 set -eu
+cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
@@ -21,6 +22,12 @@ PACKAGES="
     python3
 "
 
+# Node.js drives Chromium in the interop tests; Debian's is fine where the
+# machine has none of its own.
+if ! command -v npm >/dev/null 2>&1; then
+    PACKAGES="$PACKAGES nodejs npm"
+fi
+
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -32,4 +39,10 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q -o DPkg::Lock::Timeout=600 $missing
 else
     echo "setup-debian: all packages present"
+fi
+
+# playwright-core (pinned in tests/wt-chromium/package-lock.json) drives
+# Debian's /usr/bin/chromium; it downloads no browser of its own.
+if [ ! -d tests/wt-chromium/node_modules/playwright-core ]; then
+    (cd tests/wt-chromium && npm ci --no-audit --no-fund)
 fi
