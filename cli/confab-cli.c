@@ -333,6 +333,8 @@ start_call (Cli *cli, const char *ws_base)
     }
   cli->call = confab_call_new (transport, cli->name != NULL ? cli->name : cli->invite->user);
   confab_call_set_media_state (cli->call, cli->video, cli->audio);
+  /* Decode what peers send, so the summary proves pictures come out. */
+  confab_call_set_receive_media (cli->call, TRUE, FALSE);
   g_signal_connect (cli->call, "session-assigned", G_CALLBACK (on_session_assigned), cli);
   g_signal_connect (cli->call, "keyframe-requested", G_CALLBACK (on_keyframe_requested), cli);
   g_signal_connect (cli->call, "closed", G_CALLBACK (on_call_closed), cli);
@@ -451,10 +453,13 @@ build_summary (Cli *cli, gboolean *expectation_met)
           ",\"video_frames\":%" G_GUINT64_FORMAT ",\"video_keyframes\":%" G_GUINT64_FORMAT
           ",\"audio_packets\":%" G_GUINT64_FORMAT ",\"video_gaps\":%" G_GUINT64_FORMAT
           ",\"heartbeats\":%" G_GUINT64_FORMAT ",\"keyframe_requests_sent\":%" G_GUINT64_FORMAT
+          ",\"decoded_video_frames\":%" G_GUINT64_FORMAT
+          ",\"video_decode_errors\":%" G_GUINT64_FORMAT
           ",\"video_enabled\":%s,\"audio_enabled\":%s,\"present\":%s}",
           confab_peer_get_video_frames (peer), confab_peer_get_video_keyframes (peer),
           confab_peer_get_audio_packets (peer), confab_peer_get_video_gaps (peer),
           confab_peer_get_heartbeats (peer), confab_peer_get_keyframe_requests_sent (peer),
+          confab_peer_get_decoded_video_frames (peer), confab_peer_get_video_decode_errors (peer),
           confab_peer_get_video_enabled (peer) ? "true" : "false",
           confab_peer_get_audio_enabled (peer) ? "true" : "false",
           confab_peer_is_present (peer) ? "true" : "false");

@@ -171,6 +171,20 @@ assert_delivery (CliRun *receiver, CliRun *sender, const char *sender_name)
   g_assert_cmpint (got_video, <=, sent_video);
   g_assert_cmpint (got_audio, <=, sent_audio);
   g_assert_cmpint (json_object_get_int_member (peer, "video_keyframes"), >=, 1);
+  /* And the pictures came out of the receiver's decoder. */
+  g_test_message ("decoded %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " frames, %" G_GINT64_FORMAT
+                  " decode errors",
+                  json_object_get_int_member (peer, "decoded_video_frames"), got_video,
+                  json_object_get_int_member (peer, "video_decode_errors"));
+  /* Every frame from the first key frame on. A receiver that joined after the
+   * sender's first key frame waits 1 s before asking (PROTOCOL.md §5), so it
+   * may miss up to ~1.5 s of frames, and no more. */
+  if (json_object_get_int_member (peer, "keyframe_requests_sent") == 0 &&
+      json_object_get_int_member (peer, "video_gaps") == 0)
+    g_assert_cmpint (json_object_get_int_member (peer, "decoded_video_frames"), ==, got_video);
+  else
+    g_assert_cmpint (json_object_get_int_member (peer, "decoded_video_frames"), >=, got_video - 45);
+  g_assert_cmpint (json_object_get_int_member (peer, "video_decode_errors"), ==, 0);
 }
 
 static void
