@@ -72,7 +72,7 @@ def wait_for_port(port, proc, timeout_s=10.0):
     return False
 
 
-# The server gets CPU 0 and the generator CPU 1 (when --pin): with both free to
+# The server gets CPU 0 and the generator CPU 1 (unless --no-pin): with both free to
 # wander, how often they share a core changes how much each event-loop wake-up
 # batches, and the server's CPU per message varied 1.6x between identical runs.
 # Pinned, each engine has exactly one core, so messages per CPU-second and the
