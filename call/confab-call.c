@@ -41,6 +41,8 @@ struct _ConfabCall
   gboolean buffer_audio;
 
   guint64 session_id;
+  /* Sessions we had before a reconnect or path switch: still ours, never peers. */
+  guint64 previous_session_ids[8];
   ConfabRtt rtt;
   guint rtt_probes_sent;
   gboolean video_enabled;
@@ -309,6 +311,17 @@ ensure_peer (ConfabCall *self, guint64 session_id, gint64 now)
 }
 
 static gboolean
+is_own_session (ConfabCall *self, guint64 session_id)
+{
+  if (session_id == self->session_id)
+    return TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (self->previous_session_ids); i++)
+    if (self->previous_session_ids[i] == session_id)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
 is_system (const ProtobufCBinaryData *user_id)
 {
   return user_id->len == strlen (CONFAB_SYSTEM_USER_ID) &&
@@ -432,7 +445,7 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
       return;
     }
 
-  if (wrapper->session_id == 0 || wrapper->session_id == self->session_id ||
+  if (wrapper->session_id == 0 || is_own_session (self, wrapper->session_id) ||
       is_system (&wrapper->user_id))
     return;
 
@@ -494,7 +507,7 @@ on_meeting (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
   ConfabPeer *peer;
 
   meeting = confab__meeting_packet__unpack (allocator, wrapper->data.len, wrapper->data.data);
-  if (meeting == NULL || meeting->session_id == 0 || meeting->session_id == self->session_id)
+  if (meeting == NULL || meeting->session_id == 0 || is_own_session (self, meeting->session_id))
     return;
 
   switch ((int) meeting->event_type)
@@ -523,8 +536,20 @@ on_meeting (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
 static void
 on_session_assigned (ConfabCall *self, guint64 session_id)
 {
-  if (session_id == 0 || self->session_id != 0)
+  if (session_id == 0 || is_own_session (self, session_id))
     return;
+  if (self->session_id != 0)
+    {
+      /* The transport moved to a new path or reconnected: same call, new
+       * session. Activate it at once; timers and sequences go on. */
+      memmove (self->previous_session_ids + 1, self->previous_session_ids,
+               sizeof self->previous_session_ids - sizeof self->previous_session_ids[0]);
+      self->previous_session_ids[0] = self->session_id;
+      self->session_id = session_id;
+      g_signal_emit (self, signals[SIGNAL_SESSION_ASSIGNED], 0, session_id);
+      send_heartbeat (self);
+      return;
+    }
   self->session_id = session_id;
   g_signal_emit (self, signals[SIGNAL_SESSION_ASSIGNED], 0, session_id);
   /* The first non-probe packet makes the session active in the room. */
@@ -561,7 +586,7 @@ on_transport_packet (ConfabTransport *transport, GBytes *bytes, ConfabCall *self
         break;
       default:
         /* Other packets from a peer still prove it is there. */
-        if (wrapper->session_id != 0 && wrapper->session_id != self->session_id &&
+        if (wrapper->session_id != 0 && !is_own_session (self, wrapper->session_id) &&
             !is_system (&wrapper->user_id))
           {
             ConfabPeer *peer = g_hash_table_lookup (self->peers_by_session, &wrapper->session_id);

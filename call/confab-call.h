@@ -16,7 +16,9 @@ G_DECLARE_FINAL_TYPE (ConfabCall, confab_call, CONFAB, CALL, GObject)
  * Signals are emitted on the thread-default main context of the caller. */
 ConfabCall *confab_call_new (ConfabTransport *transport, const char *user_id);
 
-/* Opens the transport; "session-assigned" follows, or "closed" with an error. */
+/* Opens the transport; "session-assigned" follows, or "closed" with an error.
+ * "session-assigned" comes again with a new id when the transport moves the
+ * call to another path or reconnects (ConfabElection); it is the same call. */
 void confab_call_start (ConfabCall *self);
 /* Closes the transport politely; "closed" follows with a NULL error. */
 void confab_call_leave (ConfabCall *self);

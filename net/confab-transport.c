@@ -203,3 +203,16 @@ confab_transport_emit_closed (ConfabTransport *self, const GError *error)
   priv->state = STATE_CLOSED;
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
 }
+
+void
+confab_transport_set_kind (ConfabTransport *self, const char *kind)
+{
+  ConfabTransportPrivate *priv = confab_transport_get_instance_private (self);
+
+  g_return_if_fail (CONFAB_IS_TRANSPORT (self));
+  if (g_strcmp0 (priv->kind, kind) == 0)
+    return;
+  g_free (priv->kind);
+  priv->kind = g_strdup (kind);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KIND]);
+}

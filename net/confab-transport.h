@@ -52,5 +52,8 @@ gboolean confab_transport_is_closed (ConfabTransport *self);
 void confab_transport_emit_connected (ConfabTransport *self);
 void confab_transport_emit_packet (ConfabTransport *self, GBytes *packet);
 void confab_transport_emit_closed (ConfabTransport *self, const GError *error);
+/* For subclasses whose path changes at run time (ConfabElection): the kind
+ * follows the path that carries the call now; notifies "kind". */
+void confab_transport_set_kind (ConfabTransport *self, const char *kind);
 
 G_END_DECLS
