@@ -5,10 +5,10 @@
 
 #include "confab-audio-encoder.h"
 #include "confab-call.h"
+#include "confab-election.h"
 #include "confab-invite.h"
 #include "confab-test-source.h"
 #include "confab-video-encoder.h"
-#include "confab-ws-transport.h"
 
 #include <glib-unix.h>
 #include <stdio.h>
@@ -40,6 +40,11 @@ typedef struct
   int fps;
   double duration_s;
   int expect_peers;
+  gboolean use_webtransport;
+  gboolean use_websocket;
+  char *cert_hash;
+  gboolean insecure;
+  char *wt_base; /* https://host:port of an https://…/lobby/… link */
 
   /* Owned */
   GMainLoop *loop;
@@ -276,6 +281,9 @@ on_unix_signal (gpointer data)
 static void
 on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
 {
+  /* Again after a path switch or a reconnect: the same call goes on. */
+  if (cli->join_us != 0)
+    return;
   cli->join_us = g_get_monotonic_time ();
   g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
   if (cli->stopping)
@@ -310,21 +318,67 @@ on_call_closed (ConfabCall *call, const GError *error, Cli *cli)
   g_main_loop_quit (cli->loop);
 }
 
+/* A webTransportHost entry as a base URL: upstream writes https://host, a
+ * bare host:port means the same. */
+static char *
+webtransport_base (const char *host)
+{
+  if (g_str_has_prefix (host, "https://"))
+    return g_strdup (host);
+  return g_strdup_printf ("https://%s", host);
+}
+
+/* Every path --transport allows, WebTransport first (PROTOCOL.md §5). */
+static char **
+candidate_urls (Cli *cli, const char *const *wt_bases, const char *const *ws_bases, GError **error)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) urls = NULL;
+
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      const char *const *bases = pass == 0 ? wt_bases : ws_bases;
+
+      if ((pass == 0 && !cli->use_webtransport) || (pass == 1 && !cli->use_websocket))
+        continue;
+      for (guint i = 0; bases != NULL && bases[i] != NULL; i++)
+        {
+          g_autofree char *base = pass == 0 ? webtransport_base (bases[i]) : g_strdup (bases[i]);
+          g_autofree char *lobby = confab_invite_lobby_url (cli->invite, base, cli->name, error);
+
+          if (lobby == NULL)
+            return NULL;
+          g_strv_builder_add (builder, lobby);
+        }
+    }
+  urls = g_strv_builder_end (builder);
+  if (urls[0] == NULL)
+    {
+      g_set_error (error, CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_INVALID,
+                   "This link offers no %s server",
+                   cli->use_websocket ? "WebSocket" : "WebTransport");
+      return NULL;
+    }
+  return g_steal_pointer (&urls);
+}
+
 static void
-start_call (Cli *cli, const char *ws_base)
+start_call (Cli *cli,
+            const char *const *wt_bases,
+            const char *const *ws_bases,
+            const char *config_cert_hash)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *lobby = NULL;
+  g_auto (GStrv) urls = NULL;
   g_autoptr (ConfabTransport) transport = NULL;
+  ConfabElectionOptions options = {
+    .cert_hash = cli->cert_hash != NULL ? cli->cert_hash : config_cert_hash,
+    .insecure = cli->insecure,
+  };
 
-  lobby = confab_invite_lobby_url (cli->invite, ws_base, cli->name, &error);
-  if (lobby == NULL)
-    {
-      cli_fail (cli, "%s", error->message);
-      g_main_loop_quit (cli->loop);
-      return;
-    }
-  transport = confab_ws_transport_new (lobby, &error);
+  urls = candidate_urls (cli, wt_bases, ws_bases, &error);
+  if (urls != NULL)
+    transport = confab_election_new ((const char *const *) urls, cli->name, &options, &error);
   if (transport == NULL)
     {
       cli_fail (cli, "%s", error->message);
@@ -359,7 +413,10 @@ on_config_fetched (GObject *source, GAsyncResult *result, gpointer data)
       g_main_loop_quit (cli->loop);
       return;
     }
-  start_call (cli, config->ws_url);
+  start_call (cli,
+              config->webtransport_enabled ? (const char *const *) config->webtransport_hosts
+                                           : NULL,
+              (const char *const *) config->ws_urls, config->webtransport_cert_hash);
 }
 
 /* ---- summary ----------------------------------------------------------------- */
@@ -399,23 +456,28 @@ build_summary (Cli *cli, gboolean *expectation_met)
   double rtt = cli->call != NULL ? confab_call_get_rtt_ms (cli->call) : -1;
   double wall_s = (g_get_monotonic_time () - cli->start_us) / 1e6;
   guint n_peers = peers != NULL ? peers->len : 0;
+  ConfabElection *election =
+      cli->call != NULL ? CONFAB_ELECTION (confab_call_get_transport (cli->call)) : NULL;
 
   *expectation_met = (int) n_peers >= cli->expect_peers;
 
   g_string_append_printf (out, "\"session_id\":%" G_GUINT64_FORMAT ",",
                           cli->call != NULL ? confab_call_get_session_id (cli->call) : 0);
   g_string_append (out, "\"transport\":");
-  append_json_string (out, cli->call != NULL
-                               ? confab_transport_get_kind (confab_call_get_transport (cli->call))
-                               : "websocket");
+  append_json_string (out, election != NULL ? confab_transport_get_kind (CONFAB_TRANSPORT (election))
+                                            : cli->use_websocket ? "websocket"
+                                                                 : "webtransport");
   if (rtt >= 0)
     g_string_append_printf (out, ",\"rtt_ms\":%.3f", rtt);
   else
     g_string_append (out, ",\"rtt_ms\":null");
-  if (cli->join_us > 0)
-    g_string_append_printf (out, ",\"join_ms\":%.1f", (cli->join_us - cli->start_us) / 1000.0);
+  if (election != NULL && confab_election_get_join_us (election) > 0)
+    g_string_append_printf (out, ",\"join_ms\":%.1f",
+                            (confab_election_get_join_us (election) - cli->start_us) / 1000.0);
   else
     g_string_append (out, ",\"join_ms\":null");
+  g_string_append_printf (out, ",\"reconnects\":%u",
+                          election != NULL ? confab_election_get_reconnects (election) : 0);
   g_string_append_printf (
       out,
       ",\"sent\":{\"video_frames\":%" G_GUINT64_FORMAT ",\"audio_packets\":%" G_GUINT64_FORMAT
@@ -507,6 +569,7 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
   g_autofree char *audio = NULL;
   g_autofree char *codec = NULL;
   g_autofree char *size = NULL;
+  g_autofree char *transport = NULL;
   gboolean version = FALSE;
   int fps = 30;
   double duration = 0;
@@ -525,6 +588,14 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
       "Seconds to stay after joining (default: until interrupted)", "SECONDS" },
     { "expect-peers", 0, 0, G_OPTION_ARG_INT, &expect_peers,
       "Exit 1 unless at least N peers were seen and each one's media arrived", "N" },
+    { "transport", 0, 0, G_OPTION_ARG_STRING, &transport,
+      "Paths to try: auto (default: WebTransport preferred, WebSocket fallback), "
+      "webtransport or websocket",
+      "auto|webtransport|websocket" },
+    { "cert-hash", 0, 0, G_OPTION_ARG_STRING, &cli->cert_hash,
+      "Accept the WebTransport relay whose certificate has this base64 SHA-256", "B64" },
+    { "insecure", 0, 0, G_OPTION_ARG_NONE, &cli->insecure,
+      "Accept any WebTransport certificate (default: full verification)", NULL },
     { "server", 0, 0, G_OPTION_ARG_STRING, &cli->server,
       "Relay for plain room names (ws:// or http:// origin; default $CONFAB_SERVER)", "URL" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -608,9 +679,43 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
       return FALSE;
     }
   cli->expect_peers = expect_peers;
+  cli->use_webtransport = transport == NULL || g_strcmp0 (transport, "auto") == 0 ||
+                          g_strcmp0 (transport, "webtransport") == 0;
+  cli->use_websocket = transport == NULL || g_strcmp0 (transport, "auto") == 0 ||
+                       g_strcmp0 (transport, "websocket") == 0;
+  if (!cli->use_webtransport && !cli->use_websocket)
+    {
+      cli_fail (cli, "--transport must be auto, webtransport or websocket, not “%s”", transport);
+      return FALSE;
+    }
   if (cli->server == NULL && g_getenv ("CONFAB_SERVER") != NULL)
     cli->server = g_strdup (g_getenv ("CONFAB_SERVER"));
   return TRUE;
+}
+
+/* https://host:port/lobby/… is a WebTransport relay; everything else is
+ * what confab_invite_parse() reads. */
+static ConfabInvite *
+parse_link (Cli *cli, GError **error)
+{
+  g_autoptr (GUri) uri = NULL;
+  g_autofree char *as_wss = NULL;
+  ConfabInvite *invite;
+
+  if (g_ascii_strncasecmp (cli->url, "https://", 8) != 0)
+    return confab_invite_parse (cli->url, cli->server, error);
+  uri = g_uri_parse (cli->url, G_URI_FLAGS_ENCODED, NULL);
+  if (uri == NULL || !g_str_has_prefix (g_uri_get_path (uri), "/lobby"))
+    return confab_invite_parse (cli->url, cli->server, error);
+
+  /* The lobby path and its checks are the same as for wss://. */
+  as_wss = g_strconcat ("wss://", cli->url + 8, NULL);
+  invite = confab_invite_parse (as_wss, NULL, error);
+  if (invite == NULL)
+    return NULL;
+  cli->wt_base = g_strconcat ("https://", invite->ws_base + 6, NULL);
+  g_clear_pointer (&invite->ws_base, g_free);
+  return invite;
 }
 
 static void
@@ -632,6 +737,8 @@ cli_clear (Cli *cli)
   g_free (cli->url);
   g_free (cli->name);
   g_free (cli->server);
+  g_free (cli->cert_hash);
+  g_free (cli->wt_base);
   g_free (cli->error);
 }
 
@@ -649,7 +756,7 @@ main (int argc, char **argv)
   if (!parse_options (&cli, argc, argv, &exit_now) || exit_now)
     goto out;
 
-  cli.invite = confab_invite_parse (cli.url, cli.server, &error);
+  cli.invite = parse_link (&cli, &error);
   if (cli.invite == NULL)
     {
       cli_fail (&cli, "%s", error->message);
@@ -691,8 +798,13 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_unix_signal, &cli);
   cli.join_timeout_id = g_timeout_add_seconds (JOIN_TIMEOUT_S, on_join_timeout, &cli);
 
-  if (cli.invite->ws_base != NULL)
-    start_call (&cli, cli.invite->ws_base);
+  if (cli.wt_base != NULL || cli.invite->ws_base != NULL)
+    {
+      const char *wt[] = { cli.wt_base, NULL };
+      const char *ws[] = { cli.invite->ws_base, NULL };
+
+      start_call (&cli, wt, ws, NULL);
+    }
   else
     confab_server_config_fetch_async (cli.invite->config_url, NULL, on_config_fetched, &cli);
 

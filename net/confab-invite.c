@@ -455,6 +455,8 @@ confab_server_config_free (ConfabServerConfig *config)
     return;
   g_strfreev (config->ws_urls);
   g_free (config->webtransport_host);
+  g_strfreev (config->webtransport_hosts);
+  g_free (config->webtransport_cert_hash);
   g_free (config->server_version);
   g_free (config);
 }
@@ -564,15 +566,21 @@ confab_server_config_parse (const char *text, gsize length, GError **error)
   config->ws_url = config->ws_urls[0];
 
   member = json_object_get_member (object, "webTransportHost");
-  if (member != NULL && json_node_get_value_type (member) == G_TYPE_STRING)
-    {
-      g_auto (GStrv) hosts = split_list (json_node_get_string (member));
-      if (hosts[0] != NULL)
-        config->webtransport_host = g_strdup (hosts[0]);
-    }
+  config->webtransport_hosts =
+      split_list (member != NULL && json_node_get_value_type (member) == G_TYPE_STRING
+                      ? json_node_get_string (member)
+                      : NULL);
+  config->webtransport_host = g_strdup (config->webtransport_hosts[0]);
+  member = json_object_get_member (object, "webTransportCertificateHash");
+  if (member != NULL && json_node_get_value_type (member) == G_TYPE_STRING &&
+      json_node_get_string (member)[0] != '\0')
+    config->webtransport_cert_hash = g_strdup (json_node_get_string (member));
   member = json_object_get_member (object, "webTransportEnabled");
+  /* Upstream deployments write "true" as a string. */
   if (member != NULL && json_node_get_value_type (member) == G_TYPE_BOOLEAN)
     config->webtransport_enabled = json_node_get_boolean (member);
+  else if (member != NULL && json_node_get_value_type (member) == G_TYPE_STRING)
+    config->webtransport_enabled = g_strcmp0 (json_node_get_string (member), "true") == 0;
   member = json_object_get_member (object, "e2eeEnabled");
   if (member != NULL && json_node_get_value_type (member) == G_TYPE_BOOLEAN)
     config->e2ee_enabled = json_node_get_boolean (member);
