@@ -16,8 +16,11 @@
  * smoothed over ~8 pulls so one lost packet does not look like a short
  * buffer, is steered towards the target one frame at a time, at most every
  * 100 ms: drop a frame (accelerate) when well above, insert a PLC frame
- * (preemptive expand) when below. After 200 ms of stall the peer has paused (muted, DTX
- * off, gone): play silence and buffer afresh when packets return. */
+ * (preemptive expand) when below. After 200 ms of stall the peer has paused
+ * (muted, DTX off, gone): play silence and buffer afresh when packets return.
+ * Packets far outside the ring restart buffering: far ahead at once, far
+ * behind after three in a row (a sender that restarted its numbering; a lone
+ * straggler is only late). */
 #define G_LOG_DOMAIN "confab-audio-jitter-buffer"
 
 #include "confab-audio-jitter-buffer.h"
