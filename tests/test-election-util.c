@@ -1,0 +1,320 @@
+/* test-election-util.c: a real relay with its log kept, and MockWtRelay. */
+#define G_LOG_DOMAIN "test-election"
+
+#include "test-election-util.h"
+
+#include "confab-packet.h"
+#include "confab-test-util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- the real relay, log kept -------------------------------------------------- */
+
+static void read_next_line (LoggedRelay *relay, GDataInputStream *in);
+
+static void
+on_line (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GDataInputStream *in = G_DATA_INPUT_STREAM (source);
+  g_autoptr (GError) error = NULL;
+  char *line = g_data_input_stream_read_line_finish_utf8 (in, result, NULL, &error);
+  LoggedRelay *relay = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (line == NULL)
+    {
+      /* EOF or cancelled (then @relay may be gone). */
+      g_object_unref (in);
+      return;
+    }
+  g_ptr_array_add (relay->lines, line);
+  g_array_append_val (relay->line_us, now);
+  read_next_line (relay, in);
+}
+
+static void
+read_next_line (LoggedRelay *relay, GDataInputStream *in)
+{
+  g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, relay->cancellable, on_line,
+                                       relay);
+}
+
+LoggedRelay *
+logged_relay_start (guint16 port)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *port_str = NULL;
+  LoggedRelay *relay = g_new0 (LoggedRelay, 1);
+
+  relay->port = port != 0 ? port : confab_test_free_port ();
+  relay->ws_base = g_strdup_printf ("ws://127.0.0.1:%u", relay->port);
+  relay->lines = g_ptr_array_new_with_free_func (g_free);
+  relay->line_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  port_str = g_strdup_printf ("%u", relay->port);
+  relay->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                                     confab_test_relay_path (), "--listen", "127.0.0.1",
+                                     "--ws-port", port_str, NULL);
+  g_assert_no_error (error);
+  relay->cancellable = g_cancellable_new ();
+  read_next_line (relay,
+                  g_data_input_stream_new (g_subprocess_get_stderr_pipe (relay->process)));
+  g_assert_true (confab_test_wait_for_port (relay->port, 10000));
+  return relay;
+}
+
+static void
+on_exited (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *(gboolean *) data = TRUE;
+}
+
+void
+logged_relay_stop_process (LoggedRelay *relay, gboolean kill)
+{
+  gboolean exited = FALSE;
+
+  if (relay->process == NULL)
+    return;
+  if (kill)
+    g_subprocess_force_exit (relay->process);
+  else
+    g_subprocess_send_signal (relay->process, SIGTERM);
+  g_subprocess_wait_async (relay->process, NULL, on_exited, &exited);
+  if (!confab_test_run_until (&exited, 5000))
+    {
+      g_subprocess_force_exit (relay->process);
+      confab_test_run_until (&exited, 5000);
+    }
+  g_assert_true (exited);
+  g_clear_object (&relay->process);
+}
+
+void
+logged_relay_free (LoggedRelay *relay)
+{
+  if (relay == NULL)
+    return;
+  logged_relay_stop_process (relay, FALSE);
+  g_cancellable_cancel (relay->cancellable);
+  /* Let the cancelled read finish while @relay is still alive. */
+  for (guint i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  g_clear_object (&relay->cancellable);
+  g_ptr_array_unref (relay->lines);
+  g_array_unref (relay->line_us);
+  g_free (relay->ws_base);
+  g_free (relay);
+}
+
+gint64
+logged_relay_find (LoggedRelay *relay, const char *word, const char *room, gint64 since_us)
+{
+  for (guint i = 0; i < relay->lines->len; i++)
+    {
+      const char *line = g_ptr_array_index (relay->lines, i);
+      gint64 at = g_array_index (relay->line_us, gint64, i);
+
+      if (at >= since_us && strstr (line, word) != NULL && strstr (line, room) != NULL)
+        return at;
+    }
+  return 0;
+}
+
+/* ---- MockWtRelay -------------------------------------------------------------------- */
+
+static void
+mock_session_free (MockWtSession *ms)
+{
+  g_signal_handlers_disconnect_by_data (ms->session, ms);
+  g_object_unref (ms->session);
+  g_free (ms);
+}
+
+static gboolean
+send_assigned (gpointer data)
+{
+  MockWtSession *ms = data;
+  g_autoptr (GBytes) packet = confab_packet_new_session_assigned (ms->id);
+
+  if (!ms->closed)
+    g_assert_true (confab_wt_session_send_stream (ms->session, packet));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_mock_ready (ConfabWtSession *session, MockWtSession *ms)
+{
+  ms->ready_us = g_get_monotonic_time ();
+}
+
+static void
+on_mock_packet (ConfabWtSession *session, GBytes *bytes, gboolean datagram, MockWtSession *ms)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  ConfabPacketWrapper *wrapper = confab__packet_wrapper__unpack (NULL, len, data);
+  ConfabMediaPacket *media = NULL;
+  gboolean rtt;
+
+  g_assert_nonnull (wrapper);
+  if (wrapper->packet_type == CONFAB_PACKET_MEDIA)
+    media = confab__media_packet__unpack (NULL, wrapper->data.len, wrapper->data.data);
+  rtt = media != NULL && media->media_type == CONFAB_MEDIA_RTT;
+  if (rtt && GPOINTER_TO_INT (g_object_get_data (G_OBJECT (session), "echo")))
+    {
+      /* PROTOCOL.md §4.3: the same bytes, back the way they came. */
+      if (datagram)
+        confab_wt_session_send_datagram (session, bytes);
+      else
+        confab_wt_session_send_stream (session, bytes);
+      ms->rtt_echoed++;
+    }
+  else if (!rtt)
+    {
+      if (ms->first_non_rtt_us == 0)
+        ms->first_non_rtt_us = g_get_monotonic_time ();
+      ms->non_rtt++;
+    }
+  if (media != NULL)
+    confab__media_packet__free_unpacked (media, NULL);
+  confab__packet_wrapper__free_unpacked (wrapper, NULL);
+}
+
+static void
+on_mock_closed (ConfabWtSession *session, const GError *error, MockWtSession *ms)
+{
+  ms->closed = TRUE;
+}
+
+static guint
+mock_request (ConfabWtServer *server, ConfabWtSession *session, const char *path, gpointer data)
+{
+  MockWtRelay *mock = data;
+  MockWtSession *ms;
+
+  if (!g_str_has_prefix (path, "/lobby/"))
+    return 404;
+  ms = g_new0 (MockWtSession, 1);
+  ms->session = g_object_ref (session);
+  ms->id = g_random_int () | ((guint64) g_random_int () << 32) | 1;
+  g_object_set_data (G_OBJECT (session), "echo", GINT_TO_POINTER (mock->echo));
+  g_signal_connect (session, "ready", G_CALLBACK (on_mock_ready), ms);
+  g_signal_connect (session, "packet", G_CALLBACK (on_mock_packet), ms);
+  g_signal_connect (session, "closed", G_CALLBACK (on_mock_closed), ms);
+  g_ptr_array_add (mock->sessions, ms);
+  /* The relay sends SESSION_ASSIGNED at once (PROTOCOL.md §4.1); the delay
+   * stands for a slower path. The session is answered when we return, so
+   * even "at once" goes through the loop. */
+  {
+    GSource *timer = g_timeout_source_new (mock->assign_delay_ms);
+
+    g_source_set_callback (timer, send_assigned, ms, NULL);
+    g_source_attach (timer, NULL);
+    g_ptr_array_add (mock->timers, timer);
+  }
+  return 200;
+}
+
+MockWtRelay *
+mock_wt_relay_new (void)
+{
+  g_autoptr (GError) error = NULL;
+  MockWtRelay *mock = g_new0 (MockWtRelay, 1);
+
+  mock->server = confab_wt_server_new (NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (confab_wt_server_listen (mock->server, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+  confab_wt_server_set_request_func (mock->server, mock_request, mock, NULL);
+  mock->hash = confab_wt_server_dup_cert_hash_base64 (mock->server);
+  mock->base = g_strdup_printf ("https://127.0.0.1:%u", confab_wt_server_get_port (mock->server));
+  mock->echo = TRUE;
+  mock->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) mock_session_free);
+  mock->timers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  return mock;
+}
+
+void
+mock_wt_relay_free (MockWtRelay *mock)
+{
+  if (mock == NULL)
+    return;
+  /* Pending SESSION_ASSIGNED timers point at the sessions. */
+  for (guint i = 0; i < mock->timers->len; i++)
+    g_source_destroy (g_ptr_array_index (mock->timers, i));
+  g_ptr_array_unref (mock->timers);
+  g_ptr_array_unref (mock->sessions);
+  g_clear_object (&mock->server);
+  g_free (mock->hash);
+  g_free (mock->base);
+  g_free (mock);
+}
+
+MockWtSession *
+mock_wt_relay_find (MockWtRelay *mock, const char *needle)
+{
+  for (guint i = mock->sessions->len; i > 0; i--)
+    {
+      MockWtSession *ms = g_ptr_array_index (mock->sessions, i - 1);
+
+      if (strstr (confab_wt_session_get_path (ms->session), needle) != NULL)
+        return ms;
+    }
+  return NULL;
+}
+
+/* ---- UDP ---------------------------------------------------------------------------- */
+
+GSocket *
+udp_black_hole (guint16 *port)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  GSocket *socket =
+      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (socket, any, FALSE, &error));
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return socket;
+}
+
+guint16
+unused_udp_port (void)
+{
+  guint16 port;
+  GSocket *socket = udp_black_hole (&port);
+
+  g_object_unref (socket);
+  return port;
+}
+
+static gboolean
+on_wait_timeout (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+wait_for (gboolean (*pred) (gpointer), gpointer data, guint timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add (timeout_ms, on_wait_timeout, &timed_out);
+
+  while (!pred (data) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (id);
+  return pred (data);
+}

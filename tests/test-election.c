@@ -1,0 +1,511 @@
+/* test-election.c: ConfabElection under a ConfabCall, against the real
+ * confab-relay (WebSocket) and MockWtRelay (WebTransport, until the relay
+ * serves it): WebTransport preferred, the call carried by the first path at
+ * once and switched to the winner, losers closed, WebSocket within 1 s when
+ * UDP goes nowhere, takeover and reconnect when the carrying path dies, and
+ * the backoff schedule exactly. */
+#define G_LOG_DOMAIN "test-election"
+
+#include "confab-call.h"
+#include "confab-election.h"
+#include "confab-test-util.h"
+#include "test-election-util.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- backoff: a pure function, exactly ------------------------------------------------ */
+
+static void
+test_backoff (void)
+{
+  /* Without jitter's shortening: 500 ms doubling, capped 2 s (1–5), 10 s (6–15), 30 s. */
+  static const guint full[] = { 0,     500,   1000,  2000,  2000,  2000,  10000, 10000, 10000,
+                                10000, 10000, 10000, 10000, 10000, 10000, 10000, 30000, 30000 };
+
+  for (guint attempt = 1; attempt < G_N_ELEMENTS (full); attempt++)
+    {
+      g_assert_cmpuint (confab_election_backoff_ms (attempt, 1.0), ==, full[attempt]);
+      g_assert_cmpuint (confab_election_backoff_ms (attempt, 0.0), ==, full[attempt] * 3 / 4);
+    }
+  g_assert_cmpuint (confab_election_backoff_ms (1, 0.5), ==, 438); /* 437.5 rounded */
+  g_assert_cmpuint (confab_election_backoff_ms (6, 0.5), ==, 8750);
+  g_assert_cmpuint (confab_election_backoff_ms (100, 0.2), ==, 24000);
+  g_assert_cmpuint (confab_election_backoff_ms (G_MAXUINT, 1.0), ==, 30000);
+  /* Jitter out of range is clamped, never a longer wait than the cap. */
+  g_assert_cmpuint (confab_election_backoff_ms (3, 7.0), ==, 2000);
+  g_assert_cmpuint (confab_election_backoff_ms (3, -1.0), ==, 1500);
+  g_assert_cmpuint (confab_election_backoff_ms (3, NAN), ==, 1500);
+  /* Jittered delays spread out: 1000 draws of attempt 2 cover [750, 1000]. */
+  {
+    guint lo = G_MAXUINT, hi = 0;
+
+    for (guint i = 0; i < 1000; i++)
+      {
+        guint d = confab_election_backoff_ms (2, g_random_double ());
+
+        lo = MIN (lo, d);
+        hi = MAX (hi, d);
+      }
+    g_assert_cmpuint (lo, >=, 750);
+    g_assert_cmpuint (hi, <=, 1000);
+    g_assert_cmpuint (hi - lo, >, 200);
+  }
+}
+
+/* ---- a call over an election ---------------------------------------------------------- */
+
+typedef struct
+{
+  ConfabTransport *transport;
+  ConfabElection *election;
+  ConfabCall *call;
+  gint64 start_us;
+  gint64 assigned_us[8]; /* each "session-assigned" */
+  guint64 assigned_id[8];
+  guint n_assigned;
+  char *first_kind;
+  gint64 elected_us;
+  gboolean closed;
+  GError *closed_error;
+  guint reconnecting;
+  guint last_attempt;
+  guint last_delay_ms;
+  gint64 reconnecting_us;
+  guint resumed;
+} CallRun;
+
+static void
+on_assigned (ConfabCall *call, guint64 id, CallRun *run)
+{
+  if (run->n_assigned == 0)
+    run->first_kind = g_strdup (confab_transport_get_kind (run->transport));
+  if (run->n_assigned < G_N_ELEMENTS (run->assigned_id))
+    {
+      run->assigned_us[run->n_assigned] = g_get_monotonic_time ();
+      run->assigned_id[run->n_assigned] = id;
+    }
+  run->n_assigned++;
+}
+
+static void
+on_elected (ConfabElection *election, CallRun *run)
+{
+  if (run->elected_us == 0)
+    run->elected_us = g_get_monotonic_time ();
+}
+
+static void
+on_reconnecting (ConfabElection *election, guint attempt, guint delay_ms, CallRun *run)
+{
+  if (run->reconnecting == 0)
+    run->reconnecting_us = g_get_monotonic_time ();
+  run->reconnecting++;
+  run->last_attempt = attempt;
+  run->last_delay_ms = delay_ms;
+}
+
+static void
+on_resumed (ConfabElection *election, CallRun *run)
+{
+  run->resumed++;
+}
+
+static void
+on_call_closed (ConfabCall *call, const GError *error, CallRun *run)
+{
+  run->closed = TRUE;
+  if (error != NULL)
+    run->closed_error = g_error_copy (error);
+}
+
+static CallRun *
+call_run_start (const char *const *urls, const char *user, const char *cert_hash)
+{
+  g_autoptr (GError) error = NULL;
+  ConfabElectionOptions options = { .cert_hash = cert_hash };
+  CallRun *run = g_new0 (CallRun, 1);
+
+  run->transport = confab_election_new (urls, user, &options, &error);
+  g_assert_no_error (error);
+  run->election = CONFAB_ELECTION (run->transport);
+  run->call = confab_call_new (run->transport, user);
+  confab_call_set_media_state (run->call, FALSE, TRUE);
+  g_signal_connect (run->call, "session-assigned", G_CALLBACK (on_assigned), run);
+  g_signal_connect (run->call, "closed", G_CALLBACK (on_call_closed), run);
+  g_signal_connect (run->election, "elected", G_CALLBACK (on_elected), run);
+  g_signal_connect (run->election, "reconnecting", G_CALLBACK (on_reconnecting), run);
+  g_signal_connect (run->election, "resumed", G_CALLBACK (on_resumed), run);
+  run->start_us = g_get_monotonic_time ();
+  confab_call_start (run->call);
+  return run;
+}
+
+static gboolean
+call_closed (gpointer data)
+{
+  return ((CallRun *) data)->closed;
+}
+
+static void
+call_run_free (CallRun *run)
+{
+  if (!run->closed)
+    {
+      confab_call_leave (run->call);
+      wait_for (call_closed, run, 3000);
+    }
+  g_signal_handlers_disconnect_by_data (run->election, run);
+  g_clear_object (&run->call);
+  g_clear_object (&run->transport);
+  g_clear_error (&run->closed_error);
+  g_free (run->first_kind);
+  g_free (run);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CallRun, call_run_free)
+
+static gboolean
+has_assigned (gpointer data)
+{
+  return ((CallRun *) data)->n_assigned > 0;
+}
+
+static gboolean
+has_elected (gpointer data)
+{
+  return ((CallRun *) data)->elected_us != 0;
+}
+
+static gboolean
+is_resumed (gpointer data)
+{
+  return ((CallRun *) data)->resumed > 0;
+}
+
+static double
+ms_since (gint64 since_us, gint64 at_us)
+{
+  return (at_us - since_us) / 1000.0;
+}
+
+static char *
+unique_room (const char *prefix)
+{
+  return g_strdup_printf ("%s-%08x", prefix, g_random_int ());
+}
+
+typedef struct
+{
+  LoggedRelay *relay;
+  const char *word;
+  const char *room;
+  gint64 since_us;
+} LogWait;
+
+static gboolean
+log_has (gpointer data)
+{
+  LogWait *w = data;
+  return logged_relay_find (w->relay, w->word, w->room, w->since_us) != 0;
+}
+
+static gboolean
+mock_closed (gpointer data)
+{
+  return ((MockWtSession *) data)->closed;
+}
+
+static gboolean
+mock_active (gpointer data)
+{
+  return ((MockWtSession *) data)->first_non_rtt_us != 0;
+}
+
+/* Both paths work: the call ends up on WebTransport with the WebTransport
+ * session id, that session is active, and the WebSocket session is gone. */
+static void
+test_webtransport_preferred (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0);
+  g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
+  g_autofree char *room = unique_room ("pref");
+  g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
+  g_autofree char *wt = g_strdup_printf ("%s/lobby/alice/%s", mock->base, room);
+  g_autofree char *ws = g_strdup_printf ("%s/lobby/alice/%s", relay->ws_base, room);
+  const char *urls[] = { wt, ws, NULL };
+  g_autoptr (CallRun) run = call_run_start (urls, "alice", mock->hash);
+  LogWait leave = { relay, "leave", room_key, 0 };
+  MockWtSession *ms;
+
+  g_assert_true (wait_for (has_assigned, run, 5000));
+  g_test_message ("first SESSION_ASSIGNED after %.1f ms over %s",
+                  ms_since (run->start_us, run->assigned_us[0]), run->first_kind);
+  g_assert_cmpfloat (ms_since (run->start_us, run->assigned_us[0]), <, 300);
+
+  g_assert_true (wait_for (has_elected, run, 6000));
+  g_test_message ("elected after %.1f ms: %s, join %.1f ms, RTT %.3f ms",
+                  ms_since (run->start_us, run->elected_us),
+                  confab_transport_get_kind (run->transport),
+                  ms_since (run->start_us, confab_election_get_join_us (run->election)),
+                  confab_election_get_carrier_rtt_ms (run->election));
+  /* The window is 2 s; extensions only when no path has 2 samples. */
+  g_assert_cmpfloat (ms_since (run->start_us, run->elected_us), >=, 1990);
+  g_assert_cmpfloat (ms_since (run->start_us, run->elected_us), <, 2500);
+  g_assert_cmpstr (confab_transport_get_kind (run->transport), ==, "webtransport");
+  g_assert_cmpstr (confab_election_get_carrier_url (run->election), ==, wt);
+  g_assert_cmpfloat (confab_election_get_carrier_rtt_ms (run->election), >=, 0);
+  ms = mock_wt_relay_find (mock, room);
+  g_assert_nonnull (ms);
+  g_assert_cmpuint (confab_call_get_session_id (run->call), ==, ms->id);
+  g_assert_true (wait_for (mock_active, ms, 2000));
+  g_assert_cmpuint (ms->rtt_echoed, >=, 2);
+  /* The loser is closed: the relay lets its session go. */
+  g_assert_true (wait_for (log_has, &leave, 3000));
+  g_assert_cmpuint (confab_election_get_n_paths (run->election), ==, 1);
+  g_assert_cmpuint (confab_election_get_reconnects (run->election), ==, 0);
+  g_assert_false (run->closed);
+}
+
+/* WebTransport answers late: WebSocket carries the call at once, the call
+ * moves to WebTransport when the window closes (a second SESSION_ASSIGNED
+ * with the new id), and the WebTransport session saw nothing but RTT probes
+ * before that. */
+static void
+test_switch_to_webtransport (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0);
+  g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
+  g_autofree char *room = unique_room ("switch");
+  g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
+  g_autofree char *wt = g_strdup_printf ("%s/lobby/bob/%s", mock->base, room);
+  g_autofree char *ws = g_strdup_printf ("%s/lobby/bob/%s", relay->ws_base, room);
+  const char *urls[] = { wt, ws, NULL };
+  g_autoptr (CallRun) run = NULL;
+  LogWait activate = { relay, "activate", room_key, 0 };
+  LogWait leave = { relay, "leave", room_key, 0 };
+  MockWtSession *ms;
+
+  mock->assign_delay_ms = 400;
+  run = call_run_start (urls, "bob", mock->hash);
+  g_assert_true (wait_for (has_assigned, run, 5000));
+  g_test_message ("WebSocket carried after %.1f ms", ms_since (run->start_us, run->assigned_us[0]));
+  g_assert_cmpstr (run->first_kind, ==, "websocket");
+  g_assert_cmpfloat (ms_since (run->start_us, run->assigned_us[0]), <, 300);
+  /* Carrying means the relay activated the WebSocket session. */
+  g_assert_true (wait_for (log_has, &activate, 2000));
+
+  g_assert_true (wait_for (has_elected, run, 6000));
+  g_assert_cmpstr (confab_transport_get_kind (run->transport), ==, "webtransport");
+  g_assert_cmpuint (run->n_assigned, ==, 2);
+  ms = mock_wt_relay_find (mock, room);
+  g_assert_nonnull (ms);
+  g_assert_cmpuint (run->assigned_id[1], ==, ms->id);
+  g_assert_cmpuint (confab_call_get_session_id (run->call), ==, ms->id);
+  g_assert_cmpuint (run->assigned_id[0], !=, ms->id);
+  /* Only probes before the switch; then the call's heartbeat activates it. */
+  g_assert_true (wait_for (mock_active, ms, 2000));
+  g_assert_cmpint (ms->first_non_rtt_us, >=, run->elected_us - 1000);
+  g_assert_cmpuint (ms->rtt_echoed, >=, 2);
+  g_test_message ("switched %.1f ms after start, activated %.1f ms later",
+                  ms_since (run->start_us, run->elected_us),
+                  ms_since (run->elected_us, ms->first_non_rtt_us));
+  /* join_ms names the path that carries: WebTransport's SESSION_ASSIGNED. */
+  g_assert_cmpfloat (ms_since (run->start_us, confab_election_get_join_us (run->election)), >=,
+                     400);
+  g_assert_true (wait_for (log_has, &leave, 3000));
+  g_assert_cmpuint (confab_election_get_n_paths (run->election), ==, 1);
+}
+
+/* Nothing answers on the WebTransport port (ICMP unreachable, or a black
+ * hole like a firewall dropping UDP): WebSocket carries at once and wins. */
+static void
+websocket_fallback (gboolean black_hole)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0);
+  g_autoptr (GSocket) hole = NULL;
+  guint16 udp_port;
+  g_autofree char *room = unique_room ("fallback");
+  g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
+  g_autofree char *wt = NULL;
+  g_autofree char *ws = g_strdup_printf ("%s/lobby/carol/%s", relay->ws_base, room);
+  const char *urls[3];
+  g_autoptr (CallRun) run = NULL;
+  LogWait activate = { relay, "activate", room_key, 0 };
+
+  if (black_hole)
+    hole = udp_black_hole (&udp_port);
+  else
+    udp_port = unused_udp_port ();
+  wt = g_strdup_printf ("https://127.0.0.1:%u/lobby/carol/%s", udp_port, room);
+  urls[0] = wt;
+  urls[1] = ws;
+  urls[2] = NULL;
+  run = call_run_start (urls, "carol", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+  g_assert_true (wait_for (has_assigned, run, 5000));
+  g_test_message ("%s: WebSocket carried after %.1f ms", black_hole ? "black hole" : "unreachable",
+                  ms_since (run->start_us, run->assigned_us[0]));
+  g_assert_cmpstr (run->first_kind, ==, "websocket");
+  g_assert_cmpfloat (ms_since (run->start_us, run->assigned_us[0]), <, 1000);
+  g_assert_true (wait_for (log_has, &activate, 2000));
+
+  g_assert_true (wait_for (has_elected, run, 6000));
+  g_assert_cmpstr (confab_transport_get_kind (run->transport), ==, "websocket");
+  g_assert_cmpuint (run->n_assigned, ==, 1);
+  g_assert_cmpuint (confab_election_get_n_paths (run->election), ==, 1);
+  g_assert_false (run->closed);
+}
+
+static void
+test_websocket_fallback_unreachable (void)
+{
+  websocket_fallback (FALSE);
+}
+
+static void
+test_websocket_fallback_black_hole (void)
+{
+  websocket_fallback (TRUE);
+}
+
+/* A WebTransport path whose probes never come back is not usable: the
+ * WebSocket path wins and the WebTransport session is closed. */
+static void
+test_unanswered_webtransport_loses (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0);
+  g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
+  g_autofree char *room = unique_room ("mute");
+  g_autofree char *wt = g_strdup_printf ("%s/lobby/gina/%s", mock->base, room);
+  g_autofree char *ws = g_strdup_printf ("%s/lobby/gina/%s", relay->ws_base, room);
+  const char *urls[] = { wt, ws, NULL };
+  g_autoptr (CallRun) run = NULL;
+  MockWtSession *ms;
+
+  mock->echo = FALSE;
+  run = call_run_start (urls, "gina", mock->hash);
+  g_assert_true (wait_for (has_elected, run, 6000));
+  g_assert_cmpstr (confab_transport_get_kind (run->transport), ==, "websocket");
+  ms = mock_wt_relay_find (mock, room);
+  g_assert_nonnull (ms);
+  g_assert_true (wait_for (mock_closed, ms, 3000));
+  g_assert_cmpuint (confab_election_get_n_paths (run->election), ==, 1);
+  g_assert_cmpuint (confab_call_get_session_id (run->call), !=, ms->id);
+}
+
+/* No path at all: the join fails fast with the path's error. */
+static void
+test_join_fails (void)
+{
+  g_autofree char *ws = g_strdup_printf ("ws://127.0.0.1:%u/lobby/dan/r", confab_test_free_port ());
+  g_autofree char *wt = g_strdup_printf ("https://127.0.0.1:%u/lobby/dan/r", unused_udp_port ());
+  const char *urls[] = { wt, ws, NULL };
+  g_autoptr (CallRun) run = call_run_start (urls, "dan", NULL);
+
+  g_assert_true (wait_for (call_closed, run, 8000));
+  g_assert_error (run->closed_error, CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_CONNECT);
+  g_test_message ("join failed after %.1f ms: %s",
+                  ms_since (run->start_us, g_get_monotonic_time ()), run->closed_error->message);
+  g_assert_cmpuint (run->n_assigned, ==, 0);
+  g_assert_cmpuint (run->reconnecting, ==, 0);
+}
+
+/* The carrying path dies inside the window while another path has a
+ * session: that one takes the call over at once, no backoff. WebSocket
+ * carries first (WebTransport answers after 400 ms), then the relay is
+ * killed. */
+static void
+test_takeover_during_window (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0);
+  g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
+  g_autofree char *room = unique_room ("takeover");
+  g_autofree char *wt = g_strdup_printf ("%s/lobby/erin/%s", mock->base, room);
+  g_autofree char *ws = g_strdup_printf ("%s/lobby/erin/%s", relay->ws_base, room);
+  const char *urls[] = { wt, ws, NULL };
+  g_autoptr (CallRun) run = NULL;
+  MockWtSession *ms;
+  gint64 cut_us;
+
+  mock->assign_delay_ms = 400;
+  run = call_run_start (urls, "erin", mock->hash);
+  g_assert_true (wait_for (has_assigned, run, 5000));
+  g_assert_cmpstr (run->first_kind, ==, "websocket");
+  /* WebTransport's SESSION_ASSIGNED is in, the window (2 s) still open. */
+  while (g_get_monotonic_time () < run->start_us + 900 * 1000)
+    g_main_context_iteration (NULL, TRUE);
+  ms = mock_wt_relay_find (mock, room);
+  g_assert_nonnull (ms);
+  g_assert_cmpuint (ms->first_non_rtt_us, ==, 0);
+
+  cut_us = g_get_monotonic_time ();
+  logged_relay_stop_process (relay, TRUE);
+  g_assert_true (wait_for (is_resumed, run, 2000));
+  g_test_message ("WebTransport took over %.1f ms after the kill",
+                  ms_since (cut_us, run->assigned_us[1]));
+  g_assert_cmpfloat (ms_since (cut_us, run->assigned_us[1]), <, 300);
+  g_assert_cmpstr (confab_transport_get_kind (run->transport), ==, "webtransport");
+  g_assert_cmpuint (run->reconnecting, ==, 0);
+  g_assert_cmpuint (confab_election_get_reconnects (run->election), ==, 1);
+  g_assert_cmpuint (run->n_assigned, ==, 2);
+  g_assert_cmpuint (confab_call_get_session_id (run->call), ==, ms->id);
+  g_assert_true (wait_for (mock_active, ms, 2000));
+  /* And it stays the winner when the window closes. */
+  g_assert_true (wait_for (has_elected, run, 4000));
+  g_assert_cmpstr (confab_transport_get_kind (run->transport), ==, "webtransport");
+}
+
+/* The relay is killed mid-call and comes back on the same port: the call
+ * backs off (first wait 375–500 ms), re-runs the election, and goes on with
+ * a new session that the relay activates. */
+static void
+test_reconnect_after_restart (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0);
+  g_autoptr (LoggedRelay) again = NULL;
+  g_autofree char *room = unique_room ("restart");
+  g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
+  g_autofree char *ws = g_strdup_printf ("%s/lobby/frank/%s", relay->ws_base, room);
+  const char *urls[] = { ws, NULL };
+  g_autoptr (CallRun) run = call_run_start (urls, "frank", NULL);
+  LogWait activate = { NULL, "activate", room_key, 0 };
+  gint64 kill_us;
+
+  g_assert_true (wait_for (has_assigned, run, 5000));
+  g_assert_true (wait_for (has_elected, run, 6000));
+
+  kill_us = g_get_monotonic_time ();
+  logged_relay_stop_process (relay, TRUE);
+  g_usleep (300 * 1000);
+  again = logged_relay_start (relay->port);
+  activate.relay = again;
+  g_assert_true (wait_for (is_resumed, run, 8000));
+  g_assert_cmpuint (run->reconnecting, >=, 1);
+  g_assert_cmpuint (confab_election_get_reconnects (run->election), ==, 1);
+  g_assert_cmpuint (run->n_assigned, ==, 2);
+  g_assert_cmpuint (run->assigned_id[1], !=, run->assigned_id[0]);
+  g_assert_cmpuint (confab_call_get_session_id (run->call), ==, run->assigned_id[1]);
+  g_assert_true (wait_for (log_has, &activate, 2000));
+  g_test_message ("carrier lost %.1f ms after the kill; back %.1f ms after the kill "
+                  "(%u attempts, last wait %u ms)",
+                  ms_since (kill_us, run->reconnecting_us), ms_since (kill_us, run->assigned_us[1]),
+                  run->reconnecting, run->last_delay_ms);
+  g_assert_cmpfloat (ms_since (kill_us, run->assigned_us[1]), <, 3000);
+  g_assert_false (run->closed);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/election/backoff", test_backoff);
+  g_test_add_func ("/election/webtransport-preferred", test_webtransport_preferred);
+  g_test_add_func ("/election/switch-to-webtransport", test_switch_to_webtransport);
+  g_test_add_func ("/election/websocket-fallback/unreachable", test_websocket_fallback_unreachable);
+  g_test_add_func ("/election/websocket-fallback/black-hole", test_websocket_fallback_black_hole);
+  g_test_add_func ("/election/unanswered-webtransport-loses", test_unanswered_webtransport_loses);
+  g_test_add_func ("/election/join-fails", test_join_fails);
+  g_test_add_func ("/election/takeover-during-window", test_takeover_during_window);
+  g_test_add_func ("/election/reconnect-after-restart", test_reconnect_after_restart);
+  return g_test_run ();
+}
