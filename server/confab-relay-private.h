@@ -108,7 +108,6 @@ struct _ConfabRelaySession
   guint ring_count;
   gboolean write_requested;
   gboolean ping_pending;
-  guint close_code;
   GHashTable *drop_counters; /* sender session id (guint64 *) -> ConfabDropCounter */
   guint64 dropped;
 };

@@ -172,7 +172,7 @@ note_drop (ConfabRelaySession *self, guint64 sender)
 void
 confab_relay_session_enqueue (ConfabRelaySession *self, ConfabRelayBuf *buf, guint64 sender)
 {
-  if (self->killing || self->close_code != 0)
+  if (self->killing)
     return;
   if (self->ring_count == CONFAB_RELAY_QUEUE_LENGTH)
     {
@@ -273,7 +273,7 @@ confab_relay_session_receive (ConfabRelaySession *self, const guint8 *in, gsize 
   gboolean final = lws_is_final_fragment (wsi);
 
   self->last_rx_us = g_get_monotonic_time ();
-  if (self->killing || self->close_code != 0)
+  if (self->killing)
     return 0;
 
   if (first)
@@ -408,11 +408,6 @@ confab_relay_session_writeable (ConfabRelaySession *self)
   struct lws *wsi = self->wsi;
 
   self->write_requested = FALSE;
-  if (self->close_code != 0)
-    {
-      lws_close_reason (wsi, self->close_code, NULL, 0);
-      return -1;
-    }
   if (self->ping_pending)
     {
       /* A payload, because lws swallows empty pongs without telling us. */
