@@ -19,6 +19,9 @@ PACKAGES="
     libjson-glib-dev libgnutls28-dev libssl-dev
     clang libclang-rt-14-dev valgrind
     libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev chromium
+    libpipewire-0.3-dev pipewire pipewire-bin wireplumber pipewire-pulse
+    gstreamer1.0-pipewire gstreamer1.0-tools gstreamer1.0-plugins-base
+    libwebrtc-audio-processing-dev sox
     python3
 "
 
