@@ -5,11 +5,15 @@
  * gst-launch-1.0 and killed to see hot-plug and a vanished camera. */
 #define G_LOG_DOMAIN "test-pipewire"
 
+#include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
 #include "confab-pipewire-devices.h"
 #include "confab-test-util.h"
 
+#include "confab-test-source.h"
+
 #include <gio/gio.h>
+#include <math.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -367,6 +371,210 @@ test_camera_convert_and_vanish (gconstpointer data)
   g_clear_error (&watch.error);
 }
 
+/* ---- audio ------------------------------------------------------------------------------- */
+
+/* Frequency of a steady tone from its zero crossings (rising edges). */
+static double
+tone_frequency (const gint16 *pcm, gsize n, int rate)
+{
+  gsize first = 0, last = 0;
+  guint rising = 0;
+
+  for (gsize i = 1; i < n; i++)
+    if (pcm[i - 1] < 0 && pcm[i] >= 0)
+      {
+        if (rising == 0)
+          first = i;
+        last = i;
+        rising++;
+      }
+  if (rising < 2)
+    return 0;
+  return (double) (rising - 1) * rate / (double) (last - first);
+}
+
+/* Power of @freq in @pcm (Goertzel), normalised to a full-scale sine = 1. */
+static double
+goertzel (const gint16 *pcm, gsize n, double freq, int rate)
+{
+  double k = 2 * cos (2 * G_PI * freq / rate), s1 = 0, s2 = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      double s0 = pcm[i] / 32768.0 + k * s1 - s2;
+
+      s2 = s1;
+      s1 = s0;
+    }
+  return (s1 * s1 + s2 * s2 - k * s1 * s2) / ((double) n * n / 4);
+}
+
+typedef struct
+{
+  GArray *samples; /* gint16 */
+  guint chunks;
+  guint skip; /* chunks to ignore first (device start-up) */
+  guint want; /* chunks to keep */
+  gboolean done;
+  GError *error;
+} AudioWatch;
+
+static void
+on_chunk (ConfabAudioCapture *capture, const gint16 *pcm, AudioWatch *watch)
+{
+  watch->chunks++;
+  if (watch->chunks <= watch->skip || watch->done)
+    return;
+  g_array_append_vals (watch->samples, pcm, CONFAB_AUDIO_FRAME_SAMPLES);
+  if (watch->samples->len >= watch->want * CONFAB_AUDIO_FRAME_SAMPLES)
+    watch->done = TRUE;
+}
+
+static void
+on_audio_error (GObject *object, const GError *error, AudioWatch *watch)
+{
+  if (watch->error == NULL)
+    watch->error = g_error_copy (error);
+  watch->done = TRUE;
+}
+
+static ConfabAudioCapture *
+open_capture (ConfabPipewire *pw, const char *target, gboolean monitor, AudioWatch *watch)
+{
+  g_autoptr (GError) error = NULL;
+  ConfabAudioCapture *capture = confab_audio_capture_new (pw, target, monitor, &error);
+
+  g_assert_no_error (error);
+  watch->samples = g_array_new (FALSE, FALSE, sizeof (gint16));
+  g_signal_connect (capture, "chunk", G_CALLBACK (on_chunk), watch);
+  g_signal_connect (capture, "error", G_CALLBACK (on_audio_error), watch);
+  return capture;
+}
+
+/* The test microphone's 440 Hz sine arrives as 20 ms chunks in real time. */
+static void
+test_audio_mic (void)
+{
+  g_autoptr (ConfabPipewire) pw = connect_pipewire ();
+  g_autoptr (ConfabAudioCapture) capture = NULL;
+  AudioWatch watch = { .skip = 5, .want = 50 };
+  gint64 t0;
+  double seconds, freq, power;
+
+  capture = open_capture (pw, "testmic", FALSE, &watch);
+  g_assert_true (confab_test_run_until (&watch.done, 10000));
+  g_assert_no_error (watch.error);
+  /* One second of audio in about one second. */
+  watch.done = FALSE;
+  g_array_set_size (watch.samples, 0);
+  t0 = g_get_monotonic_time ();
+  g_assert_true (confab_test_run_until (&watch.done, 10000));
+  seconds = (g_get_monotonic_time () - t0) / 1e6;
+  freq = tone_frequency ((gint16 *) watch.samples->data, watch.samples->len, 48000);
+  power = goertzel ((gint16 *) watch.samples->data, watch.samples->len, 440, 48000);
+  g_test_message ("mic: 50 chunks in %.3f s, %.2f Hz, power %.3f, %" G_GUINT64_FORMAT
+                  " samples overrun",
+                  seconds, freq, power, confab_audio_capture_get_overrun_samples (capture));
+  g_assert_cmpfloat (seconds, >, 0.85);
+  g_assert_cmpfloat (seconds, <, 1.25);
+  g_assert_cmpfloat (fabs (freq - 440), <, 2);
+  g_assert_cmpfloat (power, >, 0.01);
+  g_assert_cmpuint (confab_audio_capture_get_overrun_samples (capture), ==, 0);
+  g_array_unref (watch.samples);
+}
+
+static void
+test_audio_missing (void)
+{
+  g_autoptr (ConfabPipewire) pw = connect_pipewire ();
+  g_autoptr (ConfabAudioCapture) capture = NULL;
+  AudioWatch watch = { .want = 1000 };
+
+  capture = open_capture (pw, "nosuchmic", FALSE, &watch);
+  g_assert_true (confab_test_run_until (&watch.done, 10000));
+  g_assert_error (watch.error, CONFAB_PIPEWIRE_ERROR, CONFAB_PIPEWIRE_ERROR_STREAM);
+  g_clear_error (&watch.error);
+  g_array_unref (watch.samples);
+}
+
+typedef struct
+{
+  ConfabToneSource *a;
+  ConfabToneSource *b; /* may be NULL */
+} ToneMix;
+
+static void
+fill_tones (gint16 *pcm, gpointer data)
+{
+  ToneMix *mix = data;
+  gint16 frame[CONFAB_AUDIO_FRAME_SAMPLES];
+  gint32 acc[CONFAB_AUDIO_FRAME_SAMPLES] = { 0 };
+
+  confab_tone_source_fill (mix->a, frame, CONFAB_AUDIO_FRAME_SAMPLES);
+  confab_audio_mix_add (acc, frame, CONFAB_AUDIO_FRAME_SAMPLES);
+  if (mix->b != NULL)
+    {
+      confab_tone_source_fill (mix->b, frame, CONFAB_AUDIO_FRAME_SAMPLES);
+      confab_audio_mix_add (acc, frame, CONFAB_AUDIO_FRAME_SAMPLES);
+    }
+  confab_audio_mix_finish (acc, pcm, CONFAB_AUDIO_FRAME_SAMPLES);
+}
+
+/* Two "peers" (1000 Hz and 1500 Hz tones) mixed and played to the null
+ * sink come back from its monitor with both tones and nothing at 440 Hz. */
+static void
+test_audio_playback_mix (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabPipewire) pw = connect_pipewire ();
+  g_autoptr (ConfabAudioCapture) monitor = NULL;
+  g_autoptr (ConfabAudioPlayback) playback = NULL;
+  g_autoptr (ConfabToneSource) a = confab_tone_source_new (1000, 48000, 0.3);
+  g_autoptr (ConfabToneSource) b = confab_tone_source_new (1500, 48000, 0.3);
+  ToneMix mix = { a, b };
+  AudioWatch watch = { .skip = 25, .want = 50 };
+  double p1000, p1500, p440;
+  gint16 *pcm;
+  gsize n;
+
+  playback = confab_audio_playback_new (pw, "testsink", fill_tones, &mix, &error);
+  g_assert_no_error (error);
+  monitor = open_capture (pw, "testsink", TRUE, &watch);
+  g_assert_true (confab_test_run_until (&watch.done, 10000));
+  g_assert_no_error (watch.error);
+  pcm = (gint16 *) watch.samples->data;
+  n = watch.samples->len;
+  p1000 = goertzel (pcm, n, 1000, 48000);
+  p1500 = goertzel (pcm, n, 1500, 48000);
+  p440 = goertzel (pcm, n, 440, 48000);
+  g_test_message ("played mix: power at 1000 Hz %.4f, 1500 Hz %.4f, 440 Hz %.6f; %" G_GUINT64_FORMAT
+                  " frames, %" G_GUINT64_FORMAT " underruns",
+                  p1000, p1500, p440, confab_audio_playback_get_frames (playback),
+                  confab_audio_playback_get_underruns (playback));
+  /* A 0.3 sine has power 0.09. */
+  g_assert_cmpfloat (p1000, >, 0.05);
+  g_assert_cmpfloat (p1500, >, 0.05);
+  g_assert_cmpfloat (p440, <, 0.001);
+  g_assert_cmpuint (confab_audio_playback_get_underruns (playback), <=, 2);
+  g_array_unref (watch.samples);
+}
+
+static void
+test_audio_mix_clips (void)
+{
+  gint16 loud[4] = { 30000, -30000, 100, 0 };
+  gint32 acc[4] = { 0 };
+  gint16 out[4];
+
+  confab_audio_mix_add (acc, loud, 4);
+  confab_audio_mix_add (acc, loud, 4);
+  confab_audio_mix_finish (acc, out, 4);
+  g_assert_cmpint (out[0], ==, G_MAXINT16);
+  g_assert_cmpint (out[1], ==, G_MININT16);
+  g_assert_cmpint (out[2], ==, 200);
+  g_assert_cmpint (out[3], ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -389,5 +597,9 @@ main (int argc, char **argv)
                         test_camera_convert_and_vanish);
   g_test_add_data_func ("/media/pipewire/camera/yuy2-vanish", "YUY2",
                         test_camera_convert_and_vanish);
+  g_test_add_func ("/media/pipewire/audio/mic", test_audio_mic);
+  g_test_add_func ("/media/pipewire/audio/missing", test_audio_missing);
+  g_test_add_func ("/media/pipewire/audio/playback-mix", test_audio_playback_mix);
+  g_test_add_func ("/media/pipewire/audio/mix-clips", test_audio_mix_clips);
   return g_test_run ();
 }
