@@ -7,6 +7,8 @@
 #include "confab-call.h"
 #include "confab-election.h"
 #include "confab-invite.h"
+#include "confab-pipewire-audio.h"
+#include "confab-pipewire-camera.h"
 #include "confab-test-source.h"
 #include "confab-video-encoder.h"
 
@@ -44,7 +46,12 @@ typedef struct
   gboolean use_websocket;
   char *cert_hash;
   gboolean insecure;
-  char *wt_base; /* https://host:port of an https://…/lobby/… link */
+  char *wt_base;         /* https://host:port of an https://…/lobby/… link */
+  gboolean video_camera; /* --video camera[:NAME] */
+  char *camera_target;
+  gboolean audio_mic; /* --audio mic[:NAME] */
+  char *mic_target;
+  gboolean play;
 
   /* Owned */
   GMainLoop *loop;
@@ -54,6 +61,10 @@ typedef struct
   ConfabTestPattern *pattern;
   ConfabAudioEncoder *audio_encoder;
   ConfabToneSource *tone;
+  ConfabPipewire *pipewire;
+  ConfabCameraSource *camera;
+  ConfabAudioCapture *mic;
+  ConfabAudioPlayback *playback;
   GSource *video_ticker;
   GSource *audio_ticker;
   guint duration_id;
@@ -206,6 +217,148 @@ on_audio_tick (Cli *cli, gint64 now)
   return G_SOURCE_CONTINUE;
 }
 
+/* ---- PipeWire devices: --video camera, --audio mic, --play ----------------------- */
+
+static gboolean
+cli_sending (Cli *cli)
+{
+  return cli->join_us != 0 && !cli->stopping;
+}
+
+static void
+on_camera_frame (ConfabCameraSource *camera, ConfabVideoFrame *frame, Cli *cli)
+{
+  g_autoptr (GError) error = NULL;
+  ConfabEncodedFrame encoded;
+  double fps = 0;
+  gint64 t0;
+
+  if (!cli_sending (cli))
+    return;
+  /* The encoder follows what the camera negotiated, not --size/--fps. */
+  if (cli->video_encoder == NULL || frame->width != cli->width || frame->height != cli->height)
+    {
+      g_clear_pointer (&cli->video_encoder, confab_video_encoder_free);
+      cli->width = frame->width;
+      cli->height = frame->height;
+      if (confab_camera_source_get_format (camera, NULL, NULL, &fps, NULL) && fps >= 1)
+        cli->fps = CLAMP ((int) (fps + 0.5), 1, 60);
+      cli->video_encoder =
+          confab_video_encoder_new (cli->codec, cli->width, cli->height, cli->fps, 0, 0, &error);
+      if (cli->video_encoder == NULL)
+        {
+          cli_fail (cli, "%s", error->message);
+          cli_stop (cli);
+          return;
+        }
+    }
+  t0 = g_get_monotonic_time ();
+  if (!confab_video_encoder_encode (cli->video_encoder, frame, &encoded, &error))
+    {
+      cli_fail (cli, "%s", error->message);
+      cli_stop (cli);
+      return;
+    }
+  cli->encode_us_total += g_get_monotonic_time () - t0;
+  cli->encode_count++;
+  if (encoded.size > 0)
+    confab_call_send_video (cli->call, cli->codec, &encoded);
+}
+
+static void
+on_mic_chunk (ConfabAudioCapture *mic, const gint16 *samples, Cli *cli)
+{
+  g_autoptr (GError) error = NULL;
+  guint8 packet[CONFAB_AUDIO_MAX_PACKET];
+  gssize len;
+
+  if (!cli_sending (cli))
+    return;
+  len = confab_audio_encoder_encode (cli->audio_encoder, samples, packet, sizeof packet, &error);
+  if (len < 0)
+    {
+      cli_fail (cli, "%s", error->message);
+      cli_stop (cli);
+      return;
+    }
+  confab_call_send_audio (cli->call, packet, len);
+}
+
+/* A device vanished or PipeWire went away: the call cannot go on as asked. */
+static void
+on_device_error (GObject *device, const GError *error, Cli *cli)
+{
+  cli_fail (cli, "%s", error->message);
+  cli_stop (cli);
+}
+
+/* The speaker's clock asks for 20 ms: one frame from every peer's jitter
+ * buffer (on the call's thread, as they need), mixed. */
+static void
+fill_playback (gint16 *pcm, gpointer data)
+{
+  Cli *cli = data;
+  GPtrArray *peers = cli->call != NULL ? confab_call_get_peers (cli->call) : NULL;
+  gint32 mix[CONFAB_AUDIO_FRAME_SAMPLES] = { 0 };
+  gint16 frame[CONFAB_AUDIO_FRAME_SAMPLES];
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; peers != NULL && i < peers->len; i++)
+    {
+      ConfabAudioJitterBuffer *buffer =
+          confab_peer_get_audio_jitter_buffer (g_ptr_array_index (peers, i));
+
+      if (buffer == NULL)
+        continue;
+      confab_audio_jitter_buffer_pull (buffer, now, frame);
+      confab_audio_mix_add (mix, frame, CONFAB_AUDIO_FRAME_SAMPLES);
+    }
+  confab_audio_mix_finish (mix, pcm, CONFAB_AUDIO_FRAME_SAMPLES);
+}
+
+/* Opens what --video camera, --audio mic and --play ask for; FALSE (with
+ * cli->error) when PipeWire or a device is not there. */
+static gboolean
+open_devices (Cli *cli)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!cli->video_camera && !cli->audio_mic && !cli->play)
+    return TRUE;
+  cli->pipewire = confab_pipewire_new (-1, &error);
+  if (cli->pipewire == NULL)
+    goto failed;
+  if (cli->video_camera)
+    {
+      cli->camera = confab_camera_source_new (cli->pipewire, cli->camera_target, cli->width,
+                                              cli->height, cli->fps, &error);
+      if (cli->camera == NULL)
+        goto failed;
+      g_signal_connect (cli->camera, "frame", G_CALLBACK (on_camera_frame), cli);
+      g_signal_connect (cli->camera, "error", G_CALLBACK (on_device_error), cli);
+    }
+  if (cli->audio_mic)
+    {
+      cli->mic = confab_audio_capture_new (cli->pipewire, cli->mic_target, FALSE, &error);
+      if (cli->mic == NULL)
+        goto failed;
+      g_signal_connect (cli->mic, "chunk", G_CALLBACK (on_mic_chunk), cli);
+      g_signal_connect (cli->mic, "error", G_CALLBACK (on_device_error), cli);
+    }
+  if (cli->play)
+    {
+      cli->playback = confab_audio_playback_new (cli->pipewire, NULL, fill_playback, cli, &error);
+      if (cli->playback == NULL)
+        goto failed;
+      g_signal_connect (cli->playback, "error", G_CALLBACK (on_device_error), cli);
+    }
+  return TRUE;
+
+failed:
+  cli_fail (cli, "%s", error->message);
+  return FALSE;
+}
+
 /* ---- call events --------------------------------------------------------------- */
 
 static gboolean
@@ -290,9 +443,10 @@ on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
     return;
 
   cli->media_start_us = cli->join_us;
-  if (cli->video)
+  /* A camera and a microphone bring their own clocks. */
+  if (cli->video && !cli->video_camera)
     cli->video_ticker = ticker_new (cli, on_video_tick, cli->media_start_us);
-  if (cli->audio)
+  if (cli->audio && !cli->audio_mic)
     cli->audio_ticker = ticker_new (cli, on_audio_tick, cli->media_start_us);
   if (cli->duration_s > 0)
     cli->duration_id = g_timeout_add ((guint) (cli->duration_s * 1000), on_duration_elapsed, cli);
@@ -388,7 +542,7 @@ start_call (Cli *cli,
   cli->call = confab_call_new (transport, cli->name != NULL ? cli->name : cli->invite->user);
   confab_call_set_media_state (cli->call, cli->video, cli->audio);
   /* Decode what peers send, so the summary proves pictures come out. */
-  confab_call_set_receive_media (cli->call, TRUE, FALSE);
+  confab_call_set_receive_media (cli->call, TRUE, cli->play);
   g_signal_connect (cli->call, "session-assigned", G_CALLBACK (on_session_assigned), cli);
   g_signal_connect (cli->call, "keyframe-requested", G_CALLBACK (on_keyframe_requested), cli);
   g_signal_connect (cli->call, "closed", G_CALLBACK (on_call_closed), cli);
@@ -494,6 +648,31 @@ build_summary (Cli *cli, gboolean *expectation_met)
         cli->encode_count > 0 ? cli->encode_us_total / 1000.0 / cli->encode_count : 0.0);
   g_string_append_printf (out, ",\"cpu_percent\":%.1f",
                           wall_s > 0 ? 100.0 * cpu_seconds () / wall_s : 0.0);
+  if (cli->camera != NULL)
+    {
+      const char *format = "none";
+      double handover_us = 0;
+
+      confab_camera_source_get_format (cli->camera, NULL, NULL, NULL, &format);
+      confab_camera_source_get_handover_us (cli->camera, &handover_us, NULL);
+      g_string_append_printf (out,
+                              ",\"camera\":{\"format\":\"%s\",\"frames\":%" G_GUINT64_FORMAT
+                              ",\"dropped\":%" G_GUINT64_FORMAT ",\"handover_ms_avg\":%.2f}",
+                              format, confab_camera_source_get_frames_captured (cli->camera),
+                              confab_camera_source_get_frames_dropped (cli->camera),
+                              handover_us / 1000.0);
+    }
+  if (cli->mic != NULL)
+    g_string_append_printf (out,
+                            ",\"microphone\":{\"chunks\":%" G_GUINT64_FORMAT
+                            ",\"overrun_samples\":%" G_GUINT64_FORMAT "}",
+                            confab_audio_capture_get_chunks (cli->mic),
+                            confab_audio_capture_get_overrun_samples (cli->mic));
+  if (cli->playback != NULL)
+    g_string_append_printf (
+        out, ",\"playback\":{\"frames\":%" G_GUINT64_FORMAT ",\"underruns\":%" G_GUINT64_FORMAT "}",
+        confab_audio_playback_get_frames (cli->playback),
+        confab_audio_playback_get_underruns (cli->playback));
 
   g_string_append (out, ",\"peers\":[");
   for (guint i = 0; i < n_peers; i++)
@@ -517,7 +696,7 @@ build_summary (Cli *cli, gboolean *expectation_met)
           ",\"heartbeats\":%" G_GUINT64_FORMAT ",\"keyframe_requests_sent\":%" G_GUINT64_FORMAT
           ",\"decoded_video_frames\":%" G_GUINT64_FORMAT
           ",\"video_decode_errors\":%" G_GUINT64_FORMAT
-          ",\"video_enabled\":%s,\"audio_enabled\":%s,\"present\":%s}",
+          ",\"video_enabled\":%s,\"audio_enabled\":%s,\"present\":%s",
           confab_peer_get_video_frames (peer), confab_peer_get_video_keyframes (peer),
           confab_peer_get_audio_packets (peer), confab_peer_get_video_gaps (peer),
           confab_peer_get_heartbeats (peer), confab_peer_get_keyframe_requests_sent (peer),
@@ -525,6 +704,17 @@ build_summary (Cli *cli, gboolean *expectation_met)
           confab_peer_get_video_enabled (peer) ? "true" : "false",
           confab_peer_get_audio_enabled (peer) ? "true" : "false",
           confab_peer_is_present (peer) ? "true" : "false");
+      /* With --play: what the speaker got from this peer. */
+      if (confab_peer_get_audio_jitter_buffer (peer) != NULL)
+        {
+          ConfabAudioJitterStats stats;
+
+          confab_audio_jitter_buffer_get_stats (confab_peer_get_audio_jitter_buffer (peer), &stats);
+          g_string_append_printf (
+              out, ",\"audio_played_frames\":%" G_GUINT64_FORMAT ",\"audio_concealed_ms\":%.0f",
+              stats.normal_frames, stats.concealed_ms);
+        }
+      g_string_append_c (out, '}');
     }
   g_string_append (out, "]}");
   return g_string_free (out, FALSE);
@@ -577,10 +767,14 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
   g_auto (GStrv) args = g_strdupv (argv);
   const GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &cli->name, "User id to join as", "USER" },
-    { "video", 0, 0, G_OPTION_ARG_STRING, &video, "Video source: test (default) or none",
-      "test|none" },
-    { "audio", 0, 0, G_OPTION_ARG_STRING, &audio, "Audio source: test (default) or none",
-      "test|none" },
+    { "video", 0, 0, G_OPTION_ARG_STRING, &video,
+      "Video source: test (default), a PipeWire camera (default one or by node name) or none",
+      "test|camera[:NAME]|none" },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
+      "Audio source: test (default), a PipeWire microphone (default one or by node name) or none",
+      "test|mic[:NAME]|none" },
+    { "play", 0, 0, G_OPTION_ARG_NONE, &cli->play,
+      "Play every peer's audio, mixed, on the default PipeWire speaker", NULL },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codec, "Video codec (default vp9)", "vp9|vp8" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Video size (default 640x360)", "WxH" },
     { "fps", 0, 0, G_OPTION_ARG_INT, &fps, "Video frame rate (default 30)", "N" },
@@ -636,16 +830,28 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
     }
   cli->url = g_strdup (args[2]);
 
-  cli->video = video == NULL || g_strcmp0 (video, "test") == 0;
+  if (video != NULL && (g_strcmp0 (video, "camera") == 0 || g_str_has_prefix (video, "camera:")))
+    {
+      cli->video_camera = TRUE;
+      if (video[6] == ':' && video[7] != '\0')
+        cli->camera_target = g_strdup (video + 7);
+    }
+  cli->video = video == NULL || cli->video_camera || g_strcmp0 (video, "test") == 0;
   if (video != NULL && !cli->video && g_strcmp0 (video, "none") != 0)
     {
-      cli_fail (cli, "--video must be test or none, not “%s”", video);
+      cli_fail (cli, "--video must be test, camera[:NAME] or none, not “%s”", video);
       return FALSE;
     }
-  cli->audio = audio == NULL || g_strcmp0 (audio, "test") == 0;
+  if (audio != NULL && (g_strcmp0 (audio, "mic") == 0 || g_str_has_prefix (audio, "mic:")))
+    {
+      cli->audio_mic = TRUE;
+      if (audio[3] == ':' && audio[4] != '\0')
+        cli->mic_target = g_strdup (audio + 4);
+    }
+  cli->audio = audio == NULL || cli->audio_mic || g_strcmp0 (audio, "test") == 0;
   if (audio != NULL && !cli->audio && g_strcmp0 (audio, "none") != 0)
     {
-      cli_fail (cli, "--audio must be test or none, not “%s”", audio);
+      cli_fail (cli, "--audio must be test, mic[:NAME] or none, not “%s”", audio);
       return FALSE;
     }
   cli->codec = CONFAB_VIDEO_CODEC_VP9;
@@ -727,6 +933,10 @@ cli_clear (Cli *cli)
   g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
   g_clear_handle_id (&cli->close_timeout_id, g_source_remove);
   g_clear_handle_id (&cli->linger_id, g_source_remove);
+  g_clear_object (&cli->camera);
+  g_clear_object (&cli->mic);
+  g_clear_object (&cli->playback);
+  g_clear_object (&cli->pipewire);
   g_clear_object (&cli->call);
   g_clear_pointer (&cli->invite, confab_invite_free);
   g_clear_pointer (&cli->video_encoder, confab_video_encoder_free);
@@ -739,6 +949,8 @@ cli_clear (Cli *cli)
   g_free (cli->server);
   g_free (cli->cert_hash);
   g_free (cli->wt_base);
+  g_free (cli->camera_target);
+  g_free (cli->mic_target);
   g_free (cli->error);
 }
 
@@ -771,7 +983,7 @@ main (int argc, char **argv)
   if (cli.name == NULL)
     cli.name = g_strdup_printf ("confab-cli-%04x", g_random_int_range (0, 0x10000));
 
-  if (cli.video)
+  if (cli.video && !cli.video_camera)
     {
       cli.video_encoder =
           confab_video_encoder_new (cli.codec, cli.width, cli.height, cli.fps, 0, 0, &error);
@@ -792,6 +1004,8 @@ main (int argc, char **argv)
         }
       cli.tone = confab_tone_source_new (440.0, CONFAB_AUDIO_SAMPLE_RATE, 0.3);
     }
+  if (!open_devices (&cli))
+    goto out;
 
   cli.loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_unix_signal, &cli);
