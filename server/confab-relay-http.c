@@ -15,21 +15,41 @@ config_js (struct lws *wsi, ConfabRelay *relay)
   g_autoptr (JsonNode) root = NULL;
   g_autofree char *json = NULL;
   g_autofree char *ws_url = NULL;
+  g_autofree char *wt_host = NULL;
+  const char *ws_scheme = relay->config.cert_file != NULL ? "wss" : "ws";
   char host[256];
 
   /* Browsers reach us by the name in Host; JSON escaping keeps it inert. */
-  if (lws_hdr_copy (wsi, host, sizeof host, WSI_TOKEN_HOST) > 0)
-    ws_url = g_strdup_printf ("ws://%s", host);
-  else
-    ws_url = g_strdup_printf ("ws://127.0.0.1:%u", relay->config.ws_port);
+  if (lws_hdr_copy (wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+    g_snprintf (host, sizeof host, "127.0.0.1:%u", relay->config.ws_port);
+  ws_url = g_strdup_printf ("%s://%s", ws_scheme, host);
+  if (relay->wt_server != NULL)
+    {
+      /* The same name, the WebTransport port: drop the Host's port ("[::1]:80"
+       * keeps its brackets). */
+      char *colon = strrchr (host, ':');
+      char *bracket = strrchr (host, ']');
+
+      if (colon != NULL && (bracket == NULL || colon > bracket) &&
+          (host[0] == '[' || strchr (host, ':') == colon))
+        *colon = '\0';
+      wt_host = g_strdup_printf ("https://%s:%u", host, relay->config.wt_port);
+    }
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "wsUrl");
   json_builder_add_string_value (builder, ws_url);
   json_builder_set_member_name (builder, "webTransportHost");
-  json_builder_add_string_value (builder, "");
+  json_builder_add_string_value (builder, wt_host != NULL ? wt_host : "");
   json_builder_set_member_name (builder, "webTransportEnabled");
-  json_builder_add_boolean_value (builder, FALSE);
+  json_builder_add_boolean_value (builder, wt_host != NULL);
+  if (relay->wt_cert_hash != NULL)
+    {
+      /* Lets browsers (serverCertificateHashes) and Confab clients pin a
+       * generated certificate; also given for a real one, harmlessly. */
+      json_builder_set_member_name (builder, "webTransportCertificateHash");
+      json_builder_add_string_value (builder, relay->wt_cert_hash);
+    }
   json_builder_set_member_name (builder, "e2eeEnabled");
   json_builder_add_boolean_value (builder, FALSE);
   json_builder_set_member_name (builder, "serverVersion");

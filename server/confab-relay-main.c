@@ -1,5 +1,6 @@
 /* confab-relay-main.c: command line of confab-relay (the contract in
- * notes: --listen --ws-port --nats --server-id --region --jwt-secret-file). */
+ * notes: --listen --ws-port --nats --server-id --region --jwt-secret-file,
+ * and --wt-port --cert --key of issue 3). */
 #define G_LOG_DOMAIN "confab-relay"
 
 #include <glib-unix.h>
@@ -42,7 +43,10 @@ main (int argc, char **argv)
   g_autofree char *server_id = NULL;
   g_autofree char *region = NULL;
   g_autofree char *jwt_secret_file = NULL;
+  g_autofree char *cert_file = NULL;
+  g_autofree char *key_file = NULL;
   gint ws_port = 8080;
+  gint wt_port = 4433;
   gboolean version = FALSE;
   ConfabRelayConfig config = { 0 };
   ConfabRelay *relay;
@@ -50,6 +54,11 @@ main (int argc, char **argv)
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen_address,
       "Address to listen on (default 0.0.0.0)", "ADDR" },
     { "ws-port", 0, 0, G_OPTION_ARG_INT, &ws_port, "WebSocket/HTTP port (default 8080)", "N" },
+    { "wt-port", 0, 0, G_OPTION_ARG_INT, &wt_port,
+      "WebTransport port, UDP (default 4433; 0 disables)", "N" },
+    { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file,
+      "TLS certificate (PEM) for WebTransport and wss:// (default: a generated one)", "FILE" },
+    { "key", 0, 0, G_OPTION_ARG_FILENAME, &key_file, "Private key (PEM) of --cert", "FILE" },
     { "nats", 0, 0, G_OPTION_ARG_STRING, &nats_url, "NATS server to share rooms with other relays",
       "URL" },
     { "server-id", 0, 0, G_OPTION_ARG_STRING, &server_id,
@@ -62,7 +71,7 @@ main (int argc, char **argv)
     { NULL },
   };
 
-  context = g_option_context_new ("- Confab WebSocket relay");
+  context = g_option_context_new ("- Confab relay (WebSocket and WebTransport)");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -77,6 +86,16 @@ main (int argc, char **argv)
   if (ws_port <= 0 || ws_port > 65535)
     {
       g_printerr ("confab-relay: --ws-port must be 1-65535\n");
+      return 2;
+    }
+  if (wt_port < 0 || wt_port > 65535)
+    {
+      g_printerr ("confab-relay: --wt-port must be 0-65535\n");
+      return 2;
+    }
+  if ((cert_file == NULL) != (key_file == NULL))
+    {
+      g_printerr ("confab-relay: --cert and --key go together\n");
       return 2;
     }
   if (jwt_secret_file != NULL)
@@ -104,6 +123,9 @@ main (int argc, char **argv)
 
   config.listen_address = listen_address;
   config.ws_port = (guint16) ws_port;
+  config.wt_port = (guint16) wt_port;
+  config.cert_file = cert_file;
+  config.key_file = key_file;
   config.nats_url = nats_url;
   config.server_id = server_id;
   config.region = region != NULL ? region : (char *) "local";

@@ -11,6 +11,7 @@
 #include "confab-relay.h"
 #include "confab-relay-buf.h"
 #include "confab-room-bus.h"
+#include "confab-wt-server.h"
 
 G_BEGIN_DECLS
 
@@ -42,6 +43,10 @@ struct _ConfabRelay
   guint8 *scratch;    /* LWS_PRE + CONFAB_RELAY_COALESCE_BYTES */
   guint tick_source;
   gint64 last_ping_us;
+
+  /* WebTransport (confab-relay-wt.c); NULL with --wt-port 0. */
+  ConfabWtServer *wt_server;
+  char *wt_cert_hash; /* base64 SHA-256 of the certificate, for /config.js */
 };
 
 /* A member that left; announced when the grace period ends unless the same
@@ -67,6 +72,22 @@ struct _ConfabRoom
   char *creator_id;
 };
 
+/* How a session reaches its client. Everything else (classification,
+ * rooms, stamping, limits, congestion, grace, NATS) is shared. */
+typedef enum
+{
+  CONFAB_RELAY_PATH_WEBSOCKET,
+  CONFAB_RELAY_PATH_WEBTRANSPORT,
+} ConfabRelayPathKind;
+
+/* How one queued packet leaves on WebTransport (PROTOCOL.md §4.6). */
+typedef enum
+{
+  CONFAB_RELAY_ROUTE_AUTO,     /* MEDIA on a stream, small others as datagrams */
+  CONFAB_RELAY_ROUTE_DATAGRAM, /* an RTT echo of a datagram probe */
+  CONFAB_RELAY_ROUTE_STREAM,   /* an RTT echo of a stream probe */
+} ConfabRelayRoute;
+
 typedef struct
 {
   gint64 window_start_us;
@@ -78,7 +99,9 @@ struct _ConfabRelaySession
 {
   ConfabRelay *relay;
   ConfabRoom *room;
-  struct lws *wsi;
+  ConfabRelayPathKind path;
+  struct lws *wsi;      /* WebSocket */
+  ConfabWtSession *wt;  /* WebTransport (owned) */
   GList room_link;
   GList relay_link;
   GList dirty_link;
@@ -98,18 +121,23 @@ struct _ConfabRelaySession
   gsize rx_len;
   gsize rx_alloc;
   gboolean rx_text;
+  gboolean rx_datagram; /* the packet being processed came as a datagram */
   gint64 last_rx_us;
   gint64 keyframe_window_us;
   guint keyframe_count;
 
   /* Outbound: bounded ring of shared buffers. */
   ConfabRelayBuf *ring[CONFAB_RELAY_QUEUE_LENGTH];
+  guint8 ring_route[CONFAB_RELAY_QUEUE_LENGTH]; /* ConfabRelayRoute, WebTransport only */
   guint ring_head;
   guint ring_count;
   gboolean write_requested;
   gboolean ping_pending;
   GHashTable *drop_counters; /* sender session id (guint64 *) -> ConfabDropCounter */
   guint64 dropped;
+  /* WebTransport: the connection's send queue was full; retried by a timer. */
+  guint wt_retry_source;
+  gint64 wt_stalled_since_us;
 };
 
 /* What a WebSocket upgrade asked for, from /lobby/{user}/{room} or a token. */
@@ -124,6 +152,12 @@ typedef struct
 void confab_lobby_request_clear (ConfabLobbyRequest *request);
 /* Returns 0 when the upgrade may go on, else the HTTP status to refuse it with. */
 guint confab_relay_parse_lobby (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *out);
+/* The same rules for a decoded path without query and the token argument
+ * (NULL when absent). */
+guint confab_relay_parse_lobby_uri (ConfabRelay *relay,
+                                    const char *uri,
+                                    const char *token,
+                                    ConfabLobbyRequest *out);
 
 /* lws per-connection storage: HTTP responses or the WebSocket session. */
 typedef struct
@@ -159,7 +193,15 @@ ConfabRelayBuf *confab_room_meeting_packet (ConfabRoom *room,
 /* confab-relay-session.c */
 ConfabRelaySession *
 confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *request);
+ConfabRelaySession *confab_relay_session_new_wt (ConfabRelay *relay,
+                                                 ConfabWtSession *wt,
+                                                 ConfabLobbyRequest *request);
 void confab_relay_session_free (ConfabRelaySession *session);
+/* One whole inbound packet (WebTransport delivers them whole). */
+void confab_relay_session_process (ConfabRelaySession *session,
+                                   const guint8 *data,
+                                   gsize len,
+                                   gboolean datagram);
 int confab_relay_session_receive (ConfabRelaySession *session, const guint8 *in, gsize len);
 int confab_relay_session_writeable (ConfabRelaySession *session);
 /* Queues @buf for the session; when the queue is full the packet is dropped
@@ -169,5 +211,13 @@ confab_relay_session_enqueue (ConfabRelaySession *session, ConfabRelayBuf *buf, 
 void confab_relay_session_tick (ConfabRelaySession *session, gint64 now_us, gboolean ping);
 /* Writes what the relay's dirty sessions have queued (see confab-relay-session.c). */
 gboolean confab_relay_flush (gpointer relay);
+
+/* confab-relay-wt.c: the WebTransport listener and path. */
+gboolean confab_relay_wt_start (ConfabRelay *relay, GError **error);
+void confab_relay_wt_stop (ConfabRelay *relay);
+/* Hands queued packets to the WebTransport connection (PROTOCOL.md §4.6). */
+void confab_relay_wt_write (ConfabRelaySession *session);
+/* Ends the session; it may be freed before this returns. */
+void confab_relay_wt_kill (ConfabRelaySession *session, guint32 code, const char *reason);
 
 G_END_DECLS

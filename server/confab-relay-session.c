@@ -1,7 +1,8 @@
-/* confab-relay-session.c: one client's WebSocket session: reassembly and
- * classification of inbound packets, the per-session policy of PROTOCOL.md §4
- * (testing -> active, observers, keyframe-request limit, stamping), and the
- * bounded outbound ring written in coalesced batches. */
+/* confab-relay-session.c: one client's session, WebSocket or WebTransport:
+ * reassembly and classification of inbound packets, the per-session policy of
+ * PROTOCOL.md §4 (testing -> active, observers, keyframe-request limit,
+ * stamping), and the bounded outbound ring, written in coalesced batches on
+ * WebSocket and handed to confab-relay-wt.c on WebTransport. */
 #define G_LOG_DOMAIN "confab-relay"
 
 #include "confab-relay-private.h"
@@ -30,8 +31,11 @@ enqueue_new (ConfabRelaySession *self, GBytes *bytes)
   confab_relay_session_enqueue (self, buf, 0);
 }
 
-ConfabRelaySession *
-confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *request)
+static ConfabRelaySession *
+session_new (ConfabRelay *relay,
+             struct lws *wsi,
+             ConfabWtSession *wt,
+             ConfabLobbyRequest *request)
 {
   ConfabRelaySession *self = g_new0 (ConfabRelaySession, 1);
   ConfabMeetingPacket started = CONFAB__MEETING_PACKET__INIT;
@@ -39,7 +43,9 @@ confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyReques
   g_autoptr (GBytes) meeting = NULL;
 
   self->relay = relay;
+  self->path = wt != NULL ? CONFAB_RELAY_PATH_WEBTRANSPORT : CONFAB_RELAY_PATH_WEBSOCKET;
   self->wsi = wsi;
+  self->wt = wt != NULL ? g_object_ref (wt) : NULL;
   self->id = random_session_id (relay);
   self->user_id = g_steal_pointer (&request->user_id);
   self->display_name = g_steal_pointer (&request->display_name);
@@ -56,9 +62,9 @@ confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyReques
    * this session and cancelled for good when it becomes active. */
   self->resumed = confab_room_take_pending_leave (self->room, self->user_id);
 
-  g_message ("connect room=%s session=%" G_GUINT64_FORMAT " user=%s%s%s", self->room->name,
-             self->id, self->user_id, self->observer ? " observer" : "",
-             self->resumed != NULL ? " (reconnect)" : "");
+  g_message ("connect room=%s session=%" G_GUINT64_FORMAT " user=%s via %s%s%s", self->room->name,
+             self->id, self->user_id, wt != NULL ? "webtransport" : "websocket",
+             self->observer ? " observer" : "", self->resumed != NULL ? " (reconnect)" : "");
 
   /* PROTOCOL.md §4.1: SESSION_ASSIGNED, then MEETING_STARTED. */
   assigned = confab_packet_new_session_assigned (self->id);
@@ -73,6 +79,18 @@ confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyReques
   return self;
 }
 
+ConfabRelaySession *
+confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *request)
+{
+  return session_new (relay, wsi, NULL, request);
+}
+
+ConfabRelaySession *
+confab_relay_session_new_wt (ConfabRelay *relay, ConfabWtSession *wt, ConfabLobbyRequest *request)
+{
+  return session_new (relay, NULL, wt, request);
+}
+
 void
 confab_relay_session_free (ConfabRelaySession *self)
 {
@@ -83,8 +101,17 @@ confab_relay_session_free (ConfabRelaySession *self)
   if (self->dirty)
     g_queue_unlink (&self->relay->dirty, &self->dirty_link);
   confab_room_session_closed (room, self);
-  g_message ("leave room=%s session=%" G_GUINT64_FORMAT " user=%s%s", room->name, self->id,
-             self->user_id, self->dropped > 0 ? " (dropped outbound packets)" : "");
+  g_message ("leave room=%s session=%" G_GUINT64_FORMAT " user=%s via %s%s", room->name, self->id,
+             self->user_id, self->wt != NULL ? "webtransport" : "websocket",
+             self->dropped > 0 ? " (dropped outbound packets)" : "");
+  g_clear_handle_id (&self->wt_retry_source, g_source_remove);
+  if (self->wt != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->wt, self);
+      if (confab_wt_session_is_open (self->wt))
+        confab_wt_session_close (self->wt, 0, "");
+      g_clear_object (&self->wt);
+    }
 
   while (self->ring_count > 0)
     {
@@ -103,7 +130,7 @@ confab_relay_session_free (ConfabRelaySession *self)
 static void
 request_write (ConfabRelaySession *self)
 {
-  if (!self->write_requested)
+  if (!self->write_requested && self->wsi != NULL)
     {
       self->write_requested = TRUE;
       lws_callback_on_writable (self->wsi);
@@ -169,9 +196,14 @@ note_drop (ConfabRelaySession *self, guint64 sender)
                            buf);
 }
 
-void
-confab_relay_session_enqueue (ConfabRelaySession *self, ConfabRelayBuf *buf, guint64 sender)
+static void
+enqueue_routed (ConfabRelaySession *self,
+                ConfabRelayBuf *buf,
+                guint64 sender,
+                ConfabRelayRoute route)
 {
+  guint slot;
+
   if (self->killing)
     return;
   if (self->ring_count == CONFAB_RELAY_QUEUE_LENGTH)
@@ -181,10 +213,17 @@ confab_relay_session_enqueue (ConfabRelaySession *self, ConfabRelayBuf *buf, gui
         note_drop (self, sender);
       return;
     }
-  self->ring[(self->ring_head + self->ring_count) % CONFAB_RELAY_QUEUE_LENGTH] =
-      confab_relay_buf_ref (buf);
+  slot = (self->ring_head + self->ring_count) % CONFAB_RELAY_QUEUE_LENGTH;
+  self->ring[slot] = confab_relay_buf_ref (buf);
+  self->ring_route[slot] = (guint8) route;
   self->ring_count++;
   mark_dirty (self);
+}
+
+void
+confab_relay_session_enqueue (ConfabRelaySession *self, ConfabRelayBuf *buf, guint64 sender)
+{
+  enqueue_routed (self, buf, sender, CONFAB_RELAY_ROUTE_AUTO);
 }
 
 static void
@@ -231,8 +270,10 @@ process_packet (ConfabRelaySession *self, const guint8 *data, gsize len)
   switch (c.verdict)
     {
       case CONFAB_RELAY_VERDICT_RTT_ECHO:
+        /* PROTOCOL.md §4.3: back on the path it came by. */
         buf = confab_relay_buf_new_copy (data, len);
-        confab_relay_session_enqueue (self, buf, 0);
+        enqueue_routed (self, buf, 0,
+                        self->rx_datagram ? CONFAB_RELAY_ROUTE_DATAGRAM : CONFAB_RELAY_ROUTE_STREAM);
         return;
 
       case CONFAB_RELAY_VERDICT_DROP_CONGESTION:
@@ -263,6 +304,20 @@ process_packet (ConfabRelaySession *self, const guint8 *data, gsize len)
     }
 
   confab_room_bus_publish (relay->bus, self->room->name, CONFAB_ROOM_BUS_DATA, self->id, buf);
+}
+
+void
+confab_relay_session_process (ConfabRelaySession *self,
+                              const guint8 *data,
+                              gsize len,
+                              gboolean datagram)
+{
+  self->last_rx_us = g_get_monotonic_time ();
+  if (self->killing)
+    return;
+  self->rx_datagram = datagram;
+  process_packet (self, data, len);
+  self->rx_datagram = FALSE;
 }
 
 int
@@ -383,6 +438,11 @@ confab_relay_flush (gpointer data)
       self->dirty = FALSE;
       if (self->write_requested || self->killing)
         continue;
+      if (self->path == CONFAB_RELAY_PATH_WEBTRANSPORT)
+        {
+          confab_relay_wt_write (self);
+          continue;
+        }
       /* lws still holds part of an earlier write: wait for POLLOUT. */
       if (lws_partial_buffered (self->wsi))
         {
@@ -440,6 +500,11 @@ confab_relay_session_tick (ConfabRelaySession *self, gint64 now_us, gboolean pin
       /* PROTOCOL.md §4.7: nothing at all (not even a pong) for too long. */
       g_message ("close room=%s session=%" G_GUINT64_FORMAT ": idle for %u ms", self->room->name,
                  self->id, config->idle_timeout_ms);
+      if (self->path == CONFAB_RELAY_PATH_WEBTRANSPORT)
+        {
+          confab_relay_wt_kill (self, 0, "idle");
+          return;
+        }
       self->killing = TRUE;
       /* lws timeouts are not serviced on the GLib loop in lws 4.1, and a dead
        * peer may never make us writable: shut the socket down, lws sees the
@@ -447,7 +512,8 @@ confab_relay_session_tick (ConfabRelaySession *self, gint64 now_us, gboolean pin
       shutdown (lws_get_socket_fd (self->wsi), SHUT_RDWR);
       return;
     }
-  if (ping)
+  /* WebTransport: QUIC keeps the path alive; clients send heartbeats. */
+  if (ping && self->path == CONFAB_RELAY_PATH_WEBSOCKET)
     {
       self->ping_pending = TRUE;
       request_write (self);

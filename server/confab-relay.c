@@ -33,33 +33,30 @@ checked_name (const char *raw)
   return g_steal_pointer (&name);
 }
 
+/* The admission rules of PROTOCOL.md §3 for a decoded path (without the
+ * query) and the token argument, shared by WebSocket and WebTransport. */
 guint
-confab_relay_parse_lobby (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *out)
+confab_relay_parse_lobby_uri (ConfabRelay *relay,
+                              const char *uri,
+                              const char *token,
+                              ConfabLobbyRequest *out)
 {
-  char uri[1024];
-  char token[8200];
   g_auto (GStrv) parts = NULL;
-  int n;
 
   memset (out, 0, sizeof *out);
-  n = lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-  if (n <= 0)
-    return 400;
-
   if (strcmp (uri, "/lobby") == 0 || strcmp (uri, "/lobby/") == 0)
     {
       g_autoptr (GError) error = NULL;
       g_autoptr (ConfabJwtClaims) claims = NULL;
-      const char *value = lws_get_urlarg_by_name (wsi, "token=", token, sizeof token);
       gsize secret_len = 0;
       const guint8 *secret;
 
-      if (value == NULL)
+      if (token == NULL)
         return 400;
       if (relay->config.jwt_secret == NULL)
         return 403; /* tokens are meaningless without a secret to check them */
       secret = g_bytes_get_data (relay->config.jwt_secret, &secret_len);
-      claims = confab_jwt_verify (value, secret, secret_len, g_get_real_time () / G_USEC_PER_SEC,
+      claims = confab_jwt_verify (token, secret, secret_len, g_get_real_time () / G_USEC_PER_SEC,
                                   &error);
       if (claims == NULL)
         return g_error_matches (error, CONFAB_JWT_ERROR, CONFAB_JWT_ERROR_EXPIRED) ? 401 : 403;
@@ -88,6 +85,20 @@ confab_relay_parse_lobby (ConfabRelay *relay, struct lws *wsi, ConfabLobbyReques
       return 400;
     }
   return 0;
+}
+
+guint
+confab_relay_parse_lobby (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *out)
+{
+  char uri[1024];
+  char token[8200];
+
+  memset (out, 0, sizeof *out);
+  if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+    return 400;
+  return confab_relay_parse_lobby_uri (relay, uri,
+                                       lws_get_urlarg_by_name (wsi, "token=", token, sizeof token),
+                                       out);
 }
 
 static int
@@ -226,6 +237,8 @@ confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **err
   relay->config.server_id = g_strdup (config->server_id);
   relay->config.region = g_strdup (config->region);
   relay->config.jwt_secret = config->jwt_secret != NULL ? g_bytes_ref (config->jwt_secret) : NULL;
+  relay->config.cert_file = g_strdup (config->cert_file);
+  relay->config.key_file = g_strdup (config->key_file);
   relay->rooms = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&relay->sessions);
   g_queue_init (&relay->dirty);
@@ -245,6 +258,11 @@ confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **err
   else
     relay->bus = confab_room_bus_local_new (confab_room_deliver, relay);
 
+  /* WebTransport first: when the TCP port accepts (the relay's "ready"), the
+   * UDP port is bound too. */
+  if (!confab_relay_wt_start (relay, error))
+    return NULL;
+
   lws_set_log_level (LLL_ERR, log_from_lws);
   memset (&info, 0, sizeof info);
   info.options = LWS_SERVER_OPTION_GLIB;
@@ -257,6 +275,13 @@ confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **err
   info.gid = -1;
   info.uid = -1;
   info.user = relay;
+  if (config->cert_file != NULL)
+    {
+      /* wss:// with the same certificate as WebTransport. */
+      info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+      info.ssl_cert_filepath = relay->config.cert_file;
+      info.ssl_private_key_filepath = relay->config.key_file;
+    }
   info.count_threads = 1;
   relay->context = lws_create_context (&info);
   if (relay->context == NULL)
@@ -288,6 +313,7 @@ confab_relay_free (ConfabRelay *relay)
     return;
   g_clear_handle_id (&relay->tick_source, g_source_remove);
   g_clear_handle_id (&relay->flush_source, g_source_remove);
+  confab_relay_wt_stop (relay);
   /* Closes every connection; their sessions are freed in CLOSED. */
   g_clear_pointer (&relay->context, lws_context_destroy);
   g_hash_table_iter_init (&iter, relay->rooms);
@@ -305,5 +331,7 @@ confab_relay_free (ConfabRelay *relay)
   g_free (relay->config.server_id);
   g_free (relay->config.region);
   g_clear_pointer (&relay->config.jwt_secret, g_bytes_unref);
+  g_free (relay->config.cert_file);
+  g_free (relay->config.key_file);
   g_free (relay);
 }

@@ -10,6 +10,9 @@ typedef struct
 {
   char *listen_address; /* NULL or "0.0.0.0": every address */
   guint16 ws_port;
+  guint16 wt_port;  /* WebTransport (UDP); 0: none */
+  char *cert_file;  /* NULL: a generated certificate for WebTransport, plain ws:// */
+  char *key_file;
   char *nats_url; /* NULL: in-process room bus */
   char *server_id;
   char *region;

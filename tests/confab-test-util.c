@@ -26,6 +26,22 @@ confab_test_free_port (void)
   return port;
 }
 
+guint16
+confab_test_free_udp_port (void)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof sa;
+  int fd = socket (AF_INET, SOCK_DGRAM, 0);
+  guint16 port;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sa, &len), ==, 0);
+  port = ntohs (sa.sin_port);
+  close (fd);
+  return port;
+}
+
 gboolean
 confab_test_wait_for_port (guint16 port, guint timeout_ms)
 {
@@ -127,19 +143,24 @@ confab_test_nats_stop (ConfabTestNats *nats)
   g_free (nats);
 }
 
-ConfabTestRelay *
-confab_test_relay_start (const char *const *extra_args)
+static ConfabTestRelay *
+relay_start (const char *const *extra_args, gboolean webtransport)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   ConfabTestRelay *relay = g_new0 (ConfabTestRelay, 1);
 
   relay->ws_port = confab_test_free_port ();
+  relay->wt_port = webtransport ? confab_test_free_udp_port () : 0;
   g_ptr_array_add (argv, g_strdup (confab_test_relay_path ()));
   g_ptr_array_add (argv, g_strdup ("--listen"));
   g_ptr_array_add (argv, g_strdup ("127.0.0.1"));
   g_ptr_array_add (argv, g_strdup ("--ws-port"));
   g_ptr_array_add (argv, g_strdup_printf ("%u", relay->ws_port));
+  /* The relay binds the UDP port before the TCP one, so "TCP accepts" still
+   * means ready. */
+  g_ptr_array_add (argv, g_strdup ("--wt-port"));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", relay->wt_port));
   for (gsize i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (extra_args[i]));
   g_ptr_array_add (argv, NULL);
@@ -149,7 +170,21 @@ confab_test_relay_start (const char *const *extra_args)
   g_assert_true (confab_test_wait_for_port (relay->ws_port, 10000));
   relay->ws_base = g_strdup_printf ("ws://127.0.0.1:%u", relay->ws_port);
   relay->http_base = g_strdup_printf ("http://127.0.0.1:%u", relay->ws_port);
+  if (webtransport)
+    relay->wt_base = g_strdup_printf ("https://127.0.0.1:%u", relay->wt_port);
   return relay;
+}
+
+ConfabTestRelay *
+confab_test_relay_start (const char *const *extra_args)
+{
+  return relay_start (extra_args, FALSE);
+}
+
+ConfabTestRelay *
+confab_test_relay_start_wt (const char *const *extra_args)
+{
+  return relay_start (extra_args, TRUE);
 }
 
 void
@@ -161,6 +196,7 @@ confab_test_relay_stop (ConfabTestRelay *relay)
   g_clear_object (&relay->process);
   g_free (relay->ws_base);
   g_free (relay->http_base);
+  g_free (relay->wt_base);
   g_free (relay);
 }
 

@@ -19,10 +19,14 @@ typedef struct
   guint16 ws_port;
   char *ws_base; /* ws://127.0.0.1:PORT */
   char *http_base; /* http://127.0.0.1:PORT */
+  guint16 wt_port; /* 0 unless started by confab_test_relay_start_wt() */
+  char *wt_base;   /* https://127.0.0.1:PORT (WebTransport), or NULL */
 } ConfabTestRelay;
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 guint16 confab_test_free_port (void);
+/* A UDP port on 127.0.0.1 that was free a moment ago. */
+guint16 confab_test_free_udp_port (void);
 /* Waits (bounded by @timeout_ms) until something accepts on 127.0.0.1:@port. */
 gboolean confab_test_wait_for_port (guint16 port, guint timeout_ms);
 
@@ -38,6 +42,10 @@ void confab_test_nats_stop (ConfabTestNats *nats);
 /* confab-relay on a free loopback port, with extra command-line arguments
  * (NULL-terminated, may be NULL); g_assert()s that it starts. */
 ConfabTestRelay *confab_test_relay_start (const char *const *extra_args);
+/* The same, with WebTransport on a free UDP port (--wt-port). Plain
+ * confab_test_relay_start() passes --wt-port 0, so parallel relays never
+ * fight over the default UDP port 4433. */
+ConfabTestRelay *confab_test_relay_start_wt (const char *const *extra_args);
 void confab_test_relay_stop (ConfabTestRelay *relay);
 
 /* Spins the thread-default main context until @done is TRUE or @timeout_ms
