@@ -46,7 +46,8 @@ main (int argc, char **argv)
   g_autofree char *cert_file = NULL;
   g_autofree char *key_file = NULL;
   gint ws_port = 8080;
-  gint wt_port = 4433;
+  gint wt_port = -1;
+  gboolean wt_port_given;
   gboolean version = FALSE;
   ConfabRelayConfig config = { 0 };
   ConfabRelay *relay;
@@ -88,6 +89,9 @@ main (int argc, char **argv)
       g_printerr ("confab-relay: --ws-port must be 1-65535\n");
       return 2;
     }
+  wt_port_given = wt_port != -1;
+  if (!wt_port_given)
+    wt_port = 4433;
   if (wt_port < 0 || wt_port > 65535)
     {
       g_printerr ("confab-relay: --wt-port must be 0-65535\n");
@@ -124,6 +128,9 @@ main (int argc, char **argv)
   config.listen_address = listen_address;
   config.ws_port = (guint16) ws_port;
   config.wt_port = (guint16) wt_port;
+  /* A port nobody asked for that is taken (a second relay on this host) must
+   * not stop the WebSocket relay; an explicit --wt-port must work. */
+  config.wt_optional = !wt_port_given;
   config.cert_file = cert_file;
   config.key_file = key_file;
   config.nats_url = nats_url;

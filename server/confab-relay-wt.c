@@ -234,6 +234,7 @@ confab_relay_wt_start (ConfabRelay *relay, GError **error)
 {
   const ConfabRelayConfig *config = &relay->config;
   const char *address = config->listen_address;
+  g_autoptr (GError) local_error = NULL;
 
   if (config->wt_port == 0)
     return TRUE;
@@ -244,9 +245,15 @@ confab_relay_wt_start (ConfabRelay *relay, GError **error)
     return FALSE;
   confab_wt_server_set_idle_timeout (relay->wt_server, 30000);
   confab_wt_server_set_request_func (relay->wt_server, decide, relay, NULL);
-  if (!confab_wt_server_listen (relay->wt_server, address, config->wt_port, error))
+  if (!confab_wt_server_listen (relay->wt_server, address, config->wt_port, &local_error))
     {
       g_clear_object (&relay->wt_server);
+      if (config->wt_optional)
+        {
+          g_message ("webtransport disabled: %s", local_error->message);
+          return TRUE;
+        }
+      g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
   relay->wt_cert_hash = confab_wt_server_dup_cert_hash_base64 (relay->wt_server);
