@@ -434,9 +434,14 @@ on_unix_signal (gpointer data)
 static void
 on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
 {
-  /* Again after a path switch or a reconnect: the same call goes on. */
+  /* Again after a path switch or a reconnect: the same call goes on, but
+   * peers meet a new session and wait for a key frame. */
   if (cli->join_us != 0)
-    return;
+    {
+      if (cli->video_encoder != NULL)
+        confab_video_encoder_request_keyframe (cli->video_encoder);
+      return;
+    }
   cli->join_us = g_get_monotonic_time ();
   g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
   if (cli->stopping)

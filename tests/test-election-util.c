@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,11 +45,18 @@ read_next_line (LoggedRelay *relay, GDataInputStream *in)
                                        relay);
 }
 
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 LoggedRelay *
-logged_relay_start (guint16 port)
+logged_relay_start (guint16 port, const char *const *extra_args)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *port_str = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   LoggedRelay *relay = g_new0 (LoggedRelay, 1);
 
   relay->port = port != 0 ? port : confab_test_free_port ();
@@ -56,9 +64,27 @@ logged_relay_start (guint16 port)
   relay->lines = g_ptr_array_new_with_free_func (g_free);
   relay->line_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   port_str = g_strdup_printf ("%u", relay->port);
-  relay->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
-                                     confab_test_relay_path (), "--listen", "127.0.0.1",
-                                     "--ws-port", port_str, NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  /* A test that fails half-way must not leave a relay behind. */
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  {
+    g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+
+    g_ptr_array_add (argv, (char *) confab_test_relay_path ());
+    g_ptr_array_add (argv, "--listen");
+    g_ptr_array_add (argv, "127.0.0.1");
+    g_ptr_array_add (argv, "--ws-port");
+    g_ptr_array_add (argv, port_str);
+    /* No WebTransport unless asked (a later --wt-port wins): parallel
+     * relays must not fight over 4433. */
+    g_ptr_array_add (argv, "--wt-port");
+    g_ptr_array_add (argv, "0");
+    for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
+      g_ptr_array_add (argv, (char *) extra_args[i]);
+    g_ptr_array_add (argv, NULL);
+    relay->process =
+        g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  }
   g_assert_no_error (error);
   relay->cancellable = g_cancellable_new ();
   read_next_line (relay,
@@ -304,6 +330,18 @@ on_wait_timeout (gpointer data)
 {
   *(gboolean *) data = TRUE;
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+never (gpointer data)
+{
+  return FALSE;
+}
+
+void
+run_for (guint ms)
+{
+  wait_for (never, NULL, ms);
 }
 
 gboolean

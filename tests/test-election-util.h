@@ -23,8 +23,10 @@ typedef struct
   GCancellable *cancellable;
 } LoggedRelay;
 
-/* confab-relay on @port (0 = a free one); g_assert()s that it listens. */
-LoggedRelay *logged_relay_start (guint16 port);
+/* confab-relay on @port (0 = a free one) with WebTransport off unless
+ * @extra_args (NULL-terminated, may be NULL) say --wt-port; g_assert()s that
+ * it listens. */
+LoggedRelay *logged_relay_start (guint16 port, const char *const *extra_args);
 /* SIGKILL (@kill) or SIGTERM, waits (bounded) for the exit. The log stays. */
 void logged_relay_stop_process (LoggedRelay *relay, gboolean kill);
 void logged_relay_free (LoggedRelay *relay);
@@ -71,5 +73,7 @@ GSocket *udp_black_hole (guint16 *port);
 
 /* Spins the default main context until @pred (@data) or @timeout_ms. */
 gboolean wait_for (gboolean (*pred) (gpointer), gpointer data, guint timeout_ms);
+/* Spins the default main context for @ms. */
+void run_for (guint ms);
 
 G_END_DECLS

@@ -1,0 +1,579 @@
+/* test-election-cli.c: confab-cli's transport choice and reconnect, as a
+ * user runs it: over WebTransport (MockWtRelay, until confab-relay serves
+ * WebTransport), through /config.js listing WebTransport and WebSocket
+ * servers (a mock origin serves that one file), falling back to the real
+ * relay's WebSocket when the WebTransport port is unreachable, and two
+ * clients carrying on after the relay is killed and restarted. */
+#define G_LOG_DOMAIN "test-election-cli"
+
+#include "confab-test-util.h"
+#include "test-election-util.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+typedef struct
+{
+  GSubprocess *process;
+  char *out;
+  char *err;
+  gboolean done;
+  int status;
+  JsonParser *parser;
+  JsonObject *summary;
+} CliRun;
+
+static void
+cli_run_free (CliRun *run)
+{
+  g_clear_object (&run->process);
+  g_clear_object (&run->parser);
+  g_free (run->out);
+  g_free (run->err);
+  g_free (run);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliRun, cli_run_free)
+
+static void
+on_communicated (GObject *source, GAsyncResult *result, gpointer data)
+{
+  CliRun *run = data;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err,
+                                        NULL);
+  run->status =
+      g_subprocess_get_if_exited (run->process) ? g_subprocess_get_exit_status (run->process) : -1;
+  run->done = TRUE;
+}
+
+static CliRun *
+cli_run_start (const char *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  CliRun *run = g_new0 (CliRun, 1);
+  va_list ap;
+
+  g_ptr_array_add (argv, (char *) confab_test_cli_path ());
+  va_start (ap, first);
+  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  run->process =
+      g_subprocess_newv ((const char *const *) argv->pdata,
+                         G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (run->process, NULL, NULL, on_communicated, run);
+  return run;
+}
+
+static gboolean
+run_done (gpointer data)
+{
+  return ((CliRun *) data)->done;
+}
+
+static void
+cli_run_wait (CliRun *run, guint timeout_ms)
+{
+  g_auto (GStrv) lines = NULL;
+  guint n;
+
+  if (!wait_for (run_done, run, timeout_ms))
+    {
+      g_subprocess_force_exit (run->process);
+      g_error ("confab-cli did not finish within %u ms", timeout_ms);
+    }
+  if (run->err != NULL && run->err[0] != '\0')
+    g_test_message ("stderr: %s", run->err);
+  lines = g_strsplit (g_strchomp (run->out), "\n", -1);
+  n = g_strv_length (lines);
+  if (n == 0 || lines[n - 1][0] != '{')
+    return;
+  run->parser = json_parser_new ();
+  if (json_parser_load_from_data (run->parser, lines[n - 1], -1, NULL) &&
+      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (run->parser)))
+    run->summary = json_node_get_object (json_parser_get_root (run->parser));
+  g_test_message ("summary: %s", lines[n - 1]);
+}
+
+static guint64
+session_id_of (JsonObject *object)
+{
+  return (guint64) json_node_get_int (json_object_get_member (object, "session_id"));
+}
+
+static char *
+unique_room (const char *prefix)
+{
+  return g_strdup_printf ("%s-%08x", prefix, g_random_int ());
+}
+
+/* ---- a mock origin: serves /config.js and nothing else ------------------------------ */
+
+typedef struct
+{
+  GSocketService *service;
+  guint16 port;
+  char *body;
+  guint requests;
+} MockOrigin;
+
+static gboolean
+on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer data)
+{
+  MockOrigin *origin = data;
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_autoptr (GString) request = g_string_new (NULL);
+  g_autofree char *response = NULL;
+  char buf[1024];
+
+  /* Bounded: one request head of at most a few KiB. */
+  while (strstr (request->str, "\r\n\r\n") == NULL && request->len < 8192)
+    {
+      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL);
+
+      if (n <= 0)
+        return TRUE;
+      g_string_append_len (request, buf, n);
+    }
+  origin->requests++;
+  if (g_str_has_prefix (request->str, "GET /config.js "))
+    response = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: application/javascript\r\n"
+                                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                                strlen (origin->body), origin->body);
+  else
+    response = g_strdup ("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  g_output_stream_write_all (out, response, strlen (response), NULL, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return TRUE;
+}
+
+static MockOrigin *
+mock_origin_new (const char *ws_url, const char *wt_hosts, const char *hash)
+{
+  g_autoptr (GError) error = NULL;
+  MockOrigin *origin = g_new0 (MockOrigin, 1);
+
+  origin->body = g_strdup_printf (
+      "window.__APP_CONFIG = {\"wsUrl\":\"%s\",\"webTransportHost\":\"%s\","
+      "\"webTransportEnabled\":true,\"webTransportCertificateHash\":\"%s\","
+      "\"e2eeEnabled\":false,\"serverVersion\":\"mock\"};\n",
+      ws_url, wt_hosts, hash != NULL ? hash : "");
+  origin->service = g_socket_service_new ();
+  origin->port = confab_test_free_port ();
+  {
+    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, origin->port);
+
+    g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (origin->service), address,
+                                                  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                                  NULL, NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_signal_connect (origin->service, "incoming", G_CALLBACK (on_incoming), origin);
+  g_socket_service_start (origin->service);
+  return origin;
+}
+
+static void
+mock_origin_free (MockOrigin *origin)
+{
+  g_socket_service_stop (origin->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (origin->service));
+  g_object_unref (origin->service);
+  g_free (origin->body);
+  g_free (origin);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MockOrigin, mock_origin_free)
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+/* https://…/lobby/… is WebTransport; the certificate is pinned by --cert-hash. */
+static void
+test_webtransport_link (void)
+{
+  g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
+  g_autofree char *room = unique_room ("cli-wt");
+  g_autofree char *url = g_strdup_printf ("%s/lobby/hana/%s", mock->base, room);
+  g_autoptr (CliRun) run = cli_run_start ("join", url, "--cert-hash", mock->hash, "--duration",
+                                          "1", "--size", "320x180", NULL);
+  g_autoptr (CliRun) wrong_pin = NULL;
+  MockWtSession *ms;
+
+  cli_run_wait (run, 20000);
+  g_assert_cmpint (run->status, ==, 0);
+  g_assert_nonnull (run->summary);
+  g_assert_cmpstr (json_object_get_string_member (run->summary, "transport"), ==, "webtransport");
+  g_test_message ("join_ms over WebTransport: %.1f",
+                  json_object_get_double_member (run->summary, "join_ms"));
+  g_assert_cmpfloat (json_object_get_double_member (run->summary, "join_ms"), <, 300);
+  g_assert_cmpint (json_object_get_int_member (run->summary, "reconnects"), ==, 0);
+  ms = mock_wt_relay_find (mock, room);
+  g_assert_nonnull (ms);
+  g_assert_cmpuint (session_id_of (run->summary), ==, ms->id);
+  /* Media went over WebTransport streams. */
+  g_assert_cmpuint (ms->non_rtt, >=, 40);
+
+  /* Full verification (the default) refuses a self-signed relay. */
+  wrong_pin = cli_run_start ("join", url, "--duration", "1", NULL);
+  cli_run_wait (wrong_pin, 20000);
+  g_assert_cmpint (wrong_pin->status, ==, 2);
+}
+
+static void
+test_transport_option (void)
+{
+  static const char *const cases[][6] = {
+    { "https://127.0.0.1:1/lobby/a/b", "--transport", "websocket", NULL },
+    { "ws://127.0.0.1:1/lobby/a/b", "--transport", "webtransport", NULL },
+    { "ws://127.0.0.1:1/lobby/a/b", "--transport", "quic", NULL },
+    { "https://127.0.0.1:1/lobby/bad.name/b", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (CliRun) run =
+          cli_run_start ("join", cases[i][0], cases[i][1], cases[i][2], cases[i][3], NULL);
+
+      cli_run_wait (run, 10000);
+      g_assert_cmpint (run->status, ==, 2);
+      g_assert_true (g_str_has_prefix (run->err, "confab-cli: "));
+    }
+}
+
+/* /config.js lists a WebTransport server (pinned by its hash there) and the
+ * relay's WebSocket: auto picks WebTransport; --transport websocket the relay. */
+static void
+test_config_prefers_webtransport (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0, NULL);
+  g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
+  g_autofree char *wt_host = g_strdup_printf ("127.0.0.1:%u", confab_wt_server_get_port (mock->server));
+  g_autoptr (MockOrigin) origin = mock_origin_new (relay->ws_base, wt_host, mock->hash);
+  g_autofree char *room = unique_room ("cli-config");
+  g_autofree char *link = g_strdup_printf ("http://127.0.0.1:%u/meeting/%s", origin->port, room);
+  g_autoptr (CliRun) auto_run = cli_run_start ("join", link, "--name", "ivan", "--duration", "3",
+                                               "--video", "none", NULL);
+  g_autoptr (CliRun) ws_run = cli_run_start ("join", link, "--name", "jo", "--transport",
+                                             "websocket", "--duration", "1", "--video", "none",
+                                             NULL);
+
+  cli_run_wait (auto_run, 20000);
+  cli_run_wait (ws_run, 20000);
+  g_assert_cmpint (auto_run->status, ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (auto_run->summary, "transport"), ==,
+                   "webtransport");
+  g_assert_nonnull (mock_wt_relay_find (mock, "/lobby/ivan/"));
+  g_assert_cmpuint (session_id_of (auto_run->summary), ==,
+                    mock_wt_relay_find (mock, "/lobby/ivan/")->id);
+  g_assert_cmpint (ws_run->status, ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (ws_run->summary, "transport"), ==, "websocket");
+  g_assert_null (mock_wt_relay_find (mock, "/lobby/jo/"));
+}
+
+/* /config.js names a WebTransport port where nothing answers: two clients
+ * meet over the relay's WebSocket within 1 s and exchange media. */
+static void
+test_config_udp_blocked (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0, NULL);
+  guint16 hole_port;
+  g_autoptr (GSocket) hole = udp_black_hole (&hole_port);
+  g_autofree char *wt_host = g_strdup_printf ("https://127.0.0.1:%u", hole_port);
+  g_autoptr (MockOrigin) origin =
+      mock_origin_new (relay->ws_base, wt_host, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+  g_autofree char *room = unique_room ("cli-blocked");
+  g_autofree char *link = g_strdup_printf ("http://127.0.0.1:%u/meeting/%s", origin->port, room);
+  g_autoptr (CliRun) a = cli_run_start ("join", link, "--name", "kim", "--duration", "4", "--size",
+                                        "320x180", "--expect-peers", "1", NULL);
+  g_autoptr (CliRun) b = cli_run_start ("join", link, "--name", "lee", "--duration", "4", "--size",
+                                        "320x180", "--expect-peers", "1", NULL);
+  CliRun *runs[] = { a, b };
+
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      cli_run_wait (runs[i], 30000);
+      g_assert_cmpint (runs[i]->status, ==, 0);
+      g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==,
+                       "websocket");
+      g_test_message ("join_ms with UDP going nowhere: %.1f",
+                      json_object_get_double_member (runs[i]->summary, "join_ms"));
+      g_assert_cmpfloat (json_object_get_double_member (runs[i]->summary, "join_ms"), <, 1000);
+    }
+}
+
+static JsonObject *
+peer_with_session (JsonObject *summary, guint64 session_id)
+{
+  JsonArray *peers = json_object_get_array_member (summary, "peers");
+
+  for (guint i = 0; i < json_array_get_length (peers); i++)
+    {
+      JsonObject *peer = json_array_get_object_element (peers, i);
+
+      if (session_id_of (peer) == session_id)
+        return peer;
+    }
+  return NULL;
+}
+
+/* Two clients in a call; the relay is killed (SIGKILL) and started again on
+ * the same port. Both reconnect, and each receives the other's media on the
+ * other's new session, which exists only on the restarted relay. */
+static void
+test_relay_restart (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0, NULL);
+  g_autoptr (LoggedRelay) again = NULL;
+  g_autofree char *room = unique_room ("cli-restart");
+  g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
+  g_autofree char *url_a = g_strdup_printf ("%s/lobby/mia/%s", relay->ws_base, room);
+  g_autofree char *url_b = g_strdup_printf ("%s/lobby/ned/%s", relay->ws_base, room);
+  g_autoptr (CliRun) a = cli_run_start ("join", url_a, "--duration", "8", "--size", "320x180",
+                                        NULL);
+  g_autoptr (CliRun) b = cli_run_start ("join", url_b, "--duration", "8", "--size", "320x180",
+                                        NULL);
+  CliRun *runs[] = { a, b };
+  const char *names[] = { "mia", "ned" };
+  gint64 kill_us, up_us, back_us[2];
+
+  /* Both in the call for a while. */
+  run_for (3000);
+  g_assert_cmpint (logged_relay_find (relay, "activate", room_key, 0), >, 0);
+  kill_us = g_get_monotonic_time ();
+  logged_relay_stop_process (relay, TRUE);
+  run_for (500);
+  again = logged_relay_start (relay->port, NULL);
+  up_us = g_get_monotonic_time ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    cli_run_wait (runs[i], 30000);
+  for (guint l = 0; l < relay->lines->len; l++)
+    g_test_message ("relay: %s", (char *) g_ptr_array_index (relay->lines, l));
+  for (guint l = 0; l < again->lines->len; l++)
+    g_test_message ("restarted relay: %s", (char *) g_ptr_array_index (again->lines, l));
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      g_autofree char *who = g_strdup_printf ("user=%s", names[i]);
+
+      g_assert_cmpint (runs[i]->status, ==, 0);
+      g_assert_nonnull (runs[i]->summary);
+      g_assert_cmpint (json_object_get_int_member (runs[i]->summary, "reconnects"), >=, 1);
+      back_us[i] = 0;
+      for (guint l = 0; l < again->lines->len; l++)
+        {
+          const char *line = g_ptr_array_index (again->lines, l);
+
+          if (strstr (line, "activate") && strstr (line, room_key) && strstr (line, who))
+            {
+              back_us[i] = g_array_index (again->line_us, gint64, l);
+              break;
+            }
+        }
+      g_assert_cmpint (back_us[i], >, 0);
+      g_test_message ("%s active again %.0f ms after the kill (%.0f ms after the relay was up)",
+                      names[i], (back_us[i] - kill_us) / 1000.0, (back_us[i] - up_us) / 1000.0);
+      /* Backoff from 500 ms, doubling, 2 s cap: back within ~3 s of the restart. */
+      g_assert_cmpint (back_us[i] - up_us, <, 3 * G_USEC_PER_SEC);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      CliRun *other = runs[1 - i];
+      JsonObject *peer = peer_with_session (runs[i]->summary, session_id_of (other->summary));
+
+      g_assert_nonnull (peer);
+      g_assert_cmpstr (json_object_get_string_member (peer, "user_id"), ==, names[1 - i]);
+      g_test_message ("%s got %" G_GINT64_FORMAT " frames / %" G_GINT64_FORMAT
+                      " audio packets from %s after the restart",
+                      names[i], json_object_get_int_member (peer, "video_frames"),
+                      json_object_get_int_member (peer, "audio_packets"), names[1 - i]);
+      g_assert_cmpint (json_object_get_int_member (peer, "video_frames"), >=, 30);
+      g_assert_cmpint (json_object_get_int_member (peer, "audio_packets"), >=, 50);
+      g_assert_cmpint (json_object_get_int_member (peer, "decoded_video_frames"), >, 0);
+    }
+}
+
+static gboolean
+relay_logged_hash (gpointer data)
+{
+  return logged_relay_find (data, "sha-256 ", "", 0) != 0;
+}
+
+/* The certificate hash the relay prints at start (the one /config.js
+ * publishes), for a direct https:// link. */
+static char *
+fetch_config_hash (LoggedRelay *relay)
+{
+  wait_for (relay_logged_hash, relay, 3000);
+  for (guint i = 0; i < relay->lines->len; i++)
+    {
+      const char *line = g_ptr_array_index (relay->lines, i);
+      const char *at = strstr (line, "sha-256 ");
+
+      if (at != NULL)
+        return g_strndup (at + 8, strcspn (at + 8, ")"));
+    }
+  return NULL;
+}
+
+static char *
+udp_port_arg (guint16 *port)
+{
+  *port = unused_udp_port ();
+  return g_strdup_printf ("%u", *port);
+}
+
+/* Through the real relay: an invite link with auto (WebTransport), one with
+ * --transport websocket, and an https:// lobby link pinned by --cert-hash
+ * all meet in one room and receive each other's media. */
+static void
+test_relay_webtransport_and_mixed (void)
+{
+  guint16 wt_port;
+  g_autofree char *wt_port_str = udp_port_arg (&wt_port);
+  const char *args[] = { "--wt-port", wt_port_str, NULL };
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0, args);
+  g_autofree char *room = unique_room ("cli-mixed");
+  g_autofree char *link = g_strdup_printf ("http://127.0.0.1:%u/meeting/%s", relay->port, room);
+  g_autofree char *hash = NULL;
+  g_autofree char *direct = NULL;
+  g_autoptr (CliRun) a = NULL;
+  g_autoptr (CliRun) b = NULL;
+  g_autoptr (CliRun) c = NULL;
+  CliRun *runs[3];
+  const char *kinds[] = { "webtransport", "websocket", "webtransport" };
+
+  /* The certificate line comes before "listening". */
+  hash = fetch_config_hash (relay);
+  g_assert_nonnull (hash);
+  direct = g_strdup_printf ("https://127.0.0.1:%u/lobby/pia/%s", wt_port, room);
+  a = cli_run_start ("join", link, "--name", "oto", "--duration", "5", "--size", "320x180",
+                     "--expect-peers", "2", NULL);
+  b = cli_run_start ("join", link, "--name", "quinn", "--transport", "websocket", "--duration",
+                     "5", "--size", "320x180", "--expect-peers", "2", NULL);
+  c = cli_run_start ("join", direct, "--cert-hash", hash, "--video", "none", "--duration", "5",
+                     "--expect-peers", "2", NULL);
+  runs[0] = a;
+  runs[1] = b;
+  runs[2] = c;
+  for (guint i = 0; i < 3; i++)
+    {
+      cli_run_wait (runs[i], 30000);
+      g_assert_cmpint (runs[i]->status, ==, 0);
+      g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==,
+                       kinds[i]);
+      g_test_message ("%s: join_ms %.1f", kinds[i],
+                      json_object_get_double_member (runs[i]->summary, "join_ms"));
+      g_assert_cmpfloat (json_object_get_double_member (runs[i]->summary, "join_ms"), <, 300);
+    }
+  /* Everyone's final session was heard by the two others. */
+  for (guint i = 0; i < 3; i++)
+    for (guint j = 0; j < 3; j++)
+      {
+        JsonObject *peer;
+
+        if (i == j)
+          continue;
+        peer = peer_with_session (runs[i]->summary, session_id_of (runs[j]->summary));
+        g_assert_nonnull (peer);
+        g_assert_cmpint (json_object_get_int_member (peer, "audio_packets"), >=, 50);
+        if (j != 2)
+          g_assert_cmpint (json_object_get_int_member (peer, "video_frames"), >=, 30);
+      }
+}
+
+/* WebTransport carries; the relay is killed and restarted with the same
+ * ports and key (so its stateless reset tells clients at once): both
+ * clients come back over WebTransport and hear each other again. */
+static void
+test_relay_restart_webtransport (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabWtServer) identity = confab_wt_server_new (NULL, NULL, &error);
+  g_autofree char *dir = g_dir_make_tmp ("confab-election-XXXXXX", &error);
+  g_autofree char *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (dir, "key.pem", NULL);
+  g_autofree char *cert_pem = confab_wt_server_dup_cert_pem (identity);
+  g_autofree char *key_pem = confab_wt_server_dup_key_pem (identity);
+  g_autofree char *hash = confab_wt_server_dup_cert_hash_base64 (identity);
+  guint16 wt_port;
+  g_autofree char *wt_port_str = udp_port_arg (&wt_port);
+  const char *args[] = { "--wt-port", wt_port_str, "--cert", cert, "--key", key, NULL };
+  g_autoptr (LoggedRelay) relay = NULL;
+  g_autoptr (LoggedRelay) again = NULL;
+  g_autofree char *room = unique_room ("cli-wt-restart");
+  g_autofree char *url_a = NULL;
+  g_autofree char *url_b = NULL;
+  g_autoptr (CliRun) a = NULL;
+  g_autoptr (CliRun) b = NULL;
+  CliRun *runs[2];
+  gint64 kill_us, up_us;
+
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (cert, cert_pem, -1, &error));
+  g_assert_true (g_file_set_contents (key, key_pem, -1, &error));
+  relay = logged_relay_start (0, args);
+  url_a = g_strdup_printf ("https://127.0.0.1:%u/lobby/rae/%s", wt_port, room);
+  url_b = g_strdup_printf ("https://127.0.0.1:%u/lobby/sol/%s", wt_port, room);
+  a = cli_run_start ("join", url_a, "--cert-hash", hash, "--duration", "10", "--size", "320x180",
+                     NULL);
+  b = cli_run_start ("join", url_b, "--cert-hash", hash, "--duration", "10", "--size", "320x180",
+                     NULL);
+  runs[0] = a;
+  runs[1] = b;
+  run_for (3000);
+  kill_us = g_get_monotonic_time ();
+  logged_relay_stop_process (relay, TRUE);
+  run_for (500);
+  again = logged_relay_start (relay->port, args);
+  up_us = g_get_monotonic_time ();
+  for (guint i = 0; i < 2; i++)
+    cli_run_wait (runs[i], 30000);
+  for (guint l = 0; l < again->lines->len; l++)
+    g_test_message ("restarted relay: %s", (char *) g_ptr_array_index (again->lines, l));
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *peer = peer_with_session (runs[i]->summary, session_id_of (runs[1 - i]->summary));
+      const char *who = i == 0 ? "user=rae" : "user=sol";
+      gint64 back_us = 0;
+
+      g_assert_cmpint (runs[i]->status, ==, 0);
+      g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==,
+                       "webtransport");
+      g_assert_cmpint (json_object_get_int_member (runs[i]->summary, "reconnects"), >=, 1);
+      for (guint l = 0; l < again->lines->len && back_us == 0; l++)
+        if (strstr (g_ptr_array_index (again->lines, l), "activate") != NULL &&
+            strstr (g_ptr_array_index (again->lines, l), who) != NULL)
+          back_us = g_array_index (again->line_us, gint64, l);
+      g_assert_cmpint (back_us, >, 0);
+      g_test_message ("%s active again over WebTransport %.0f ms after the kill (%.0f ms after "
+                      "the relay was up)",
+                      who, (back_us - kill_us) / 1000.0, (back_us - up_us) / 1000.0);
+      g_assert_nonnull (peer);
+      g_assert_cmpint (json_object_get_int_member (peer, "video_frames"), >=, 30);
+      g_assert_cmpint (json_object_get_int_member (peer, "audio_packets"), >=, 50);
+    }
+  g_unlink (cert);
+  g_unlink (key);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/election-cli/webtransport-link", test_webtransport_link);
+  g_test_add_func ("/election-cli/transport-option", test_transport_option);
+  g_test_add_func ("/election-cli/config/prefers-webtransport", test_config_prefers_webtransport);
+  g_test_add_func ("/election-cli/config/udp-blocked", test_config_udp_blocked);
+  g_test_add_func ("/election-cli/relay-restart", test_relay_restart);
+  g_test_add_func ("/election-cli/relay/webtransport-and-mixed", test_relay_webtransport_and_mixed);
+  g_test_add_func ("/election-cli/relay/restart-webtransport", test_relay_restart_webtransport);
+  return g_test_run ();
+}
