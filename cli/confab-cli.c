@@ -572,10 +572,9 @@ on_config_fetched (GObject *source, GAsyncResult *result, gpointer data)
       g_main_loop_quit (cli->loop);
       return;
     }
-  start_call (cli,
-              config->webtransport_enabled ? (const char *const *) config->webtransport_hosts
-                                           : NULL,
-              (const char *const *) config->ws_urls, config->webtransport_cert_hash);
+  start_call (
+      cli, config->webtransport_enabled ? (const char *const *) config->webtransport_hosts : NULL,
+      (const char *const *) config->ws_urls, config->webtransport_cert_hash);
 }
 
 /* ---- summary ----------------------------------------------------------------- */
@@ -623,9 +622,10 @@ build_summary (Cli *cli, gboolean *expectation_met)
   g_string_append_printf (out, "\"session_id\":%" G_GUINT64_FORMAT ",",
                           cli->call != NULL ? confab_call_get_session_id (cli->call) : 0);
   g_string_append (out, "\"transport\":");
-  append_json_string (out, election != NULL ? confab_transport_get_kind (CONFAB_TRANSPORT (election))
-                                            : cli->use_websocket ? "websocket"
-                                                                 : "webtransport");
+  append_json_string (out, election != NULL
+                               ? confab_transport_get_kind (CONFAB_TRANSPORT (election))
+                           : cli->use_websocket ? "websocket"
+                                                : "webtransport");
   if (rtt >= 0)
     g_string_append_printf (out, ",\"rtt_ms\":%.3f", rtt);
   else

@@ -21,9 +21,9 @@
  * probes every second, but a quiet room may bring nothing else), and one
  * silent for SILENCE_DEAD_MS is dead even if its transport has not noticed
  * (a QUIC path notices only at its 30 s idle timeout without a reset). */
-#define WATCHDOG_MS       1000
-#define SILENCE_PROBE_MS  2000
-#define SILENCE_DEAD_MS   6000
+#define WATCHDOG_MS      1000
+#define SILENCE_PROBE_MS 2000
+#define SILENCE_DEAD_MS  6000
 /* How long a closed WebTransport session may flush its close. */
 #define LINGER_MS 1000
 
@@ -143,7 +143,8 @@ typedef struct
   gsize data_len;
 } Peek;
 
-typedef void (*FieldFunc) (guint field, guint64 varint, const guint8 *bytes, gsize len, gpointer data);
+typedef void (*FieldFunc) (
+    guint field, guint64 varint, const guint8 *bytes, gsize len, gpointer data);
 
 /* Walks the top-level fields of a protobuf message; FALSE when malformed. */
 static gboolean
@@ -234,8 +235,7 @@ media_field (guint field, guint64 varint, const guint8 *bytes, gsize len, gpoint
 static gboolean
 path_is_live (const Path *path)
 {
-  return path->state == PATH_CONNECTING || path->state == PATH_OPEN ||
-         path->state == PATH_ASSIGNED;
+  return path->state == PATH_CONNECTING || path->state == PATH_OPEN || path->state == PATH_ASSIGNED;
 }
 
 static double
@@ -632,9 +632,8 @@ on_path_closed (ConfabTransport *transport, const GError *error, Path *path)
     {
       g_debug ("%s: %s", path->url, error->message);
       /* A refusal says more about the join than a path that was not there. */
-      if (self->first_error == NULL ||
-          (error->code == CONFAB_TRANSPORT_ERROR_REFUSED &&
-           self->first_error->code != CONFAB_TRANSPORT_ERROR_REFUSED))
+      if (self->first_error == NULL || (error->code == CONFAB_TRANSPORT_ERROR_REFUSED &&
+                                        self->first_error->code != CONFAB_TRANSPORT_ERROR_REFUSED))
         {
           g_clear_error (&self->first_error);
           self->first_error = g_error_copy (error);
@@ -873,9 +872,8 @@ confab_election_new (const char *const *urls,
   for (guint i = 0; urls[i] != NULL; i++)
     {
       gboolean wt = g_ascii_strncasecmp (urls[i], "https://", 8) == 0;
-      g_autoptr (ConfabTransport) check =
-          wt ? confab_wt_transport_new (urls[i], NULL, FALSE, error)
-             : confab_ws_transport_new (urls[i], error);
+      g_autoptr (ConfabTransport) check = wt ? confab_wt_transport_new (urls[i], NULL, FALSE, error)
+                                             : confab_ws_transport_new (urls[i], error);
 
       if (check == NULL)
         return NULL;

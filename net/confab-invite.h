@@ -59,8 +59,9 @@ typedef struct
   char **ws_urls;          /* wsUrl split on ',', at least one, each ws:// or wss:// */
   char *ws_url;            /* the first of ws_urls */
   char *webtransport_host; /* first of webTransportHost, or NULL */
-  char **webtransport_hosts; /* webTransportHost split on ',' (maybe empty), e.g. https://host:4433 */
-  char *webtransport_cert_hash; /* webTransportCertificateHash (base64 SHA-256), or NULL */
+  char *
+      *webtransport_hosts; /* webTransportHost split on ',' (maybe empty), e.g. https://host:4433 */
+  char *webtransport_cert_hash;  /* webTransportCertificateHash (base64 SHA-256), or NULL */
   gboolean webtransport_enabled; /* true or "true" */
   gboolean e2ee_enabled;
   char *server_version; /* or NULL */

@@ -41,8 +41,7 @@ on_communicated (GObject *source, GAsyncResult *result, gpointer data)
 {
   CliRun *run = data;
 
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err,
-                                        NULL);
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err, NULL);
   run->status =
       g_subprocess_get_if_exited (run->process) ? g_subprocess_get_exit_status (run->process) : -1;
   run->done = TRUE;
@@ -147,7 +146,8 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
                                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
                                 strlen (origin->body), origin->body);
   else
-    response = g_strdup ("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    response =
+        g_strdup ("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   g_output_stream_write_all (out, response, strlen (response), NULL, NULL, NULL);
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
   return TRUE;
@@ -159,11 +159,11 @@ mock_origin_new (const char *ws_url, const char *wt_hosts, const char *hash)
   g_autoptr (GError) error = NULL;
   MockOrigin *origin = g_new0 (MockOrigin, 1);
 
-  origin->body = g_strdup_printf (
-      "window.__APP_CONFIG = {\"wsUrl\":\"%s\",\"webTransportHost\":\"%s\","
-      "\"webTransportEnabled\":true,\"webTransportCertificateHash\":\"%s\","
-      "\"e2eeEnabled\":false,\"serverVersion\":\"mock\"};\n",
-      ws_url, wt_hosts, hash != NULL ? hash : "");
+  origin->body =
+      g_strdup_printf ("window.__APP_CONFIG = {\"wsUrl\":\"%s\",\"webTransportHost\":\"%s\","
+                       "\"webTransportEnabled\":true,\"webTransportCertificateHash\":\"%s\","
+                       "\"e2eeEnabled\":false,\"serverVersion\":\"mock\"};\n",
+                       ws_url, wt_hosts, hash != NULL ? hash : "");
   origin->service = g_socket_service_new ();
   origin->port = confab_test_free_port ();
   {
@@ -171,8 +171,8 @@ mock_origin_new (const char *ws_url, const char *wt_hosts, const char *hash)
     g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, origin->port);
 
     g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (origin->service), address,
-                                                  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                                  NULL, NULL, &error));
+                                                  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                                  NULL, &error));
     g_assert_no_error (error);
   }
   g_signal_connect (origin->service, "incoming", G_CALLBACK (on_incoming), origin);
@@ -201,8 +201,8 @@ test_webtransport_link (void)
   g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
   g_autofree char *room = unique_room ("cli-wt");
   g_autofree char *url = g_strdup_printf ("%s/lobby/hana/%s", mock->base, room);
-  g_autoptr (CliRun) run = cli_run_start ("join", url, "--cert-hash", mock->hash, "--duration",
-                                          "1", "--size", "320x180", NULL);
+  g_autoptr (CliRun) run = cli_run_start ("join", url, "--cert-hash", mock->hash, "--duration", "1",
+                                          "--size", "320x180", NULL);
   g_autoptr (CliRun) wrong_pin = NULL;
   MockWtSession *ms;
 
@@ -254,15 +254,16 @@ test_config_prefers_webtransport (void)
 {
   g_autoptr (LoggedRelay) relay = logged_relay_start (0, NULL);
   g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
-  g_autofree char *wt_host = g_strdup_printf ("127.0.0.1:%u", confab_wt_server_get_port (mock->server));
+  g_autofree char *wt_host =
+      g_strdup_printf ("127.0.0.1:%u", confab_wt_server_get_port (mock->server));
   g_autoptr (MockOrigin) origin = mock_origin_new (relay->ws_base, wt_host, mock->hash);
   g_autofree char *room = unique_room ("cli-config");
   g_autofree char *link = g_strdup_printf ("http://127.0.0.1:%u/meeting/%s", origin->port, room);
-  g_autoptr (CliRun) auto_run = cli_run_start ("join", link, "--name", "ivan", "--duration", "3",
-                                               "--video", "none", NULL);
-  g_autoptr (CliRun) ws_run = cli_run_start ("join", link, "--name", "jo", "--transport",
-                                             "websocket", "--duration", "1", "--video", "none",
-                                             NULL);
+  g_autoptr (CliRun) auto_run =
+      cli_run_start ("join", link, "--name", "ivan", "--duration", "3", "--video", "none", NULL);
+  g_autoptr (CliRun) ws_run =
+      cli_run_start ("join", link, "--name", "jo", "--transport", "websocket", "--duration", "1",
+                     "--video", "none", NULL);
 
   cli_run_wait (auto_run, 20000);
   cli_run_wait (ws_run, 20000);
@@ -335,10 +336,10 @@ test_relay_restart (void)
   g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
   g_autofree char *url_a = g_strdup_printf ("%s/lobby/mia/%s", relay->ws_base, room);
   g_autofree char *url_b = g_strdup_printf ("%s/lobby/ned/%s", relay->ws_base, room);
-  g_autoptr (CliRun) a = cli_run_start ("join", url_a, "--duration", "8", "--size", "320x180",
-                                        NULL);
-  g_autoptr (CliRun) b = cli_run_start ("join", url_b, "--duration", "8", "--size", "320x180",
-                                        NULL);
+  g_autoptr (CliRun) a =
+      cli_run_start ("join", url_a, "--duration", "8", "--size", "320x180", NULL);
+  g_autoptr (CliRun) b =
+      cli_run_start ("join", url_b, "--duration", "8", "--size", "320x180", NULL);
   CliRun *runs[] = { a, b };
   const char *names[] = { "mia", "ned" };
   gint64 kill_us, up_us, back_us[2];
@@ -455,8 +456,8 @@ test_relay_webtransport_and_mixed (void)
   direct = g_strdup_printf ("https://127.0.0.1:%u/lobby/pia/%s", wt_port, room);
   a = cli_run_start ("join", link, "--name", "oto", "--duration", "5", "--size", "320x180",
                      "--expect-peers", "2", NULL);
-  b = cli_run_start ("join", link, "--name", "quinn", "--transport", "websocket", "--duration",
-                     "5", "--size", "320x180", "--expect-peers", "2", NULL);
+  b = cli_run_start ("join", link, "--name", "quinn", "--transport", "websocket", "--duration", "5",
+                     "--size", "320x180", "--expect-peers", "2", NULL);
   c = cli_run_start ("join", direct, "--cert-hash", hash, "--video", "none", "--duration", "5",
                      "--expect-peers", "2", NULL);
   runs[0] = a;
@@ -466,8 +467,7 @@ test_relay_webtransport_and_mixed (void)
     {
       cli_run_wait (runs[i], 30000);
       g_assert_cmpint (runs[i]->status, ==, 0);
-      g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==,
-                       kinds[i]);
+      g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==, kinds[i]);
       g_test_message ("%s: join_ms %.1f", kinds[i],
                       json_object_get_double_member (runs[i]->summary, "join_ms"));
       g_assert_cmpfloat (json_object_get_double_member (runs[i]->summary, "join_ms"), <, 300);

@@ -41,8 +41,7 @@ on_line (GObject *source, GAsyncResult *result, gpointer data)
 static void
 read_next_line (LoggedRelay *relay, GDataInputStream *in)
 {
-  g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, relay->cancellable, on_line,
-                                       relay);
+  g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, relay->cancellable, on_line, relay);
 }
 
 static void
@@ -87,8 +86,7 @@ logged_relay_start (guint16 port, const char *const *extra_args)
   }
   g_assert_no_error (error);
   relay->cancellable = g_cancellable_new ();
-  read_next_line (relay,
-                  g_data_input_stream_new (g_subprocess_get_stderr_pipe (relay->process)));
+  read_next_line (relay, g_data_input_stream_new (g_subprocess_get_stderr_pipe (relay->process)));
   g_assert_true (confab_test_wait_for_port (relay->port, 10000));
   return relay;
 }

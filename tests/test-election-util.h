@@ -17,7 +17,7 @@ typedef struct
 {
   GSubprocess *process;
   guint16 port;
-  char *ws_base; /* ws://127.0.0.1:PORT */
+  char *ws_base;    /* ws://127.0.0.1:PORT */
   GPtrArray *lines; /* char*: stderr lines */
   GArray *line_us;  /* gint64: monotonic arrival of each line */
   GCancellable *cancellable;
@@ -50,12 +50,12 @@ typedef struct
 typedef struct
 {
   ConfabWtServer *server;
-  char *hash;     /* base64 SHA-256 of its certificate */
-  char *base;     /* https://127.0.0.1:PORT */
+  char *hash;            /* base64 SHA-256 of its certificate */
+  char *base;            /* https://127.0.0.1:PORT */
   guint assign_delay_ms; /* SESSION_ASSIGNED this long after the CONNECT */
-  gboolean echo;  /* echo RTT probes (default TRUE) */
-  GPtrArray *sessions; /* MockWtSession* */
-  GPtrArray *timers;   /* GSource*: pending SESSION_ASSIGNED */
+  gboolean echo;         /* echo RTT probes (default TRUE) */
+  GPtrArray *sessions;   /* MockWtSession* */
+  GPtrArray *timers;     /* GSource*: pending SESSION_ASSIGNED */
 } MockWtRelay;
 
 MockWtRelay *mock_wt_relay_new (void);
