@@ -488,6 +488,46 @@ test_relay_webtransport_and_mixed (void)
       }
 }
 
+/* Two relays sharing rooms over NATS: a client on one relay's WebTransport
+ * and a client on the other's WebSocket receive each other's media. */
+static void
+test_relays_nats_mixed (void)
+{
+  g_autoptr (ConfabTestNats) nats = confab_test_nats_start (0);
+  guint16 wt_port;
+  g_autofree char *wt_port_str = udp_port_arg (&wt_port);
+  const char *args_a[] = { "--wt-port", wt_port_str, "--nats", nats->url, NULL };
+  const char *args_b[] = { "--nats", nats->url, NULL };
+  g_autoptr (LoggedRelay) relay_a = logged_relay_start (0, args_a);
+  g_autoptr (LoggedRelay) relay_b = logged_relay_start (0, args_b);
+  g_autofree char *room = unique_room ("cli-nats");
+  g_autofree char *hash = fetch_config_hash (relay_a);
+  g_autofree char *url_a = g_strdup_printf ("https://127.0.0.1:%u/lobby/tao/%s", wt_port, room);
+  g_autofree char *url_b = g_strdup_printf ("%s/lobby/uma/%s", relay_b->ws_base, room);
+  g_autoptr (CliRun) a = cli_run_start ("join", url_a, "--cert-hash", hash, "--duration", "5",
+                                        "--size", "320x180", "--expect-peers", "1", NULL);
+  g_autoptr (CliRun) b = cli_run_start ("join", url_b, "--duration", "5", "--size", "320x180",
+                                        "--expect-peers", "1", NULL);
+  CliRun *runs[] = { a, b };
+  const char *kinds[] = { "webtransport", "websocket" };
+
+  for (guint i = 0; i < 2; i++)
+    {
+      cli_run_wait (runs[i], 30000);
+      g_assert_cmpint (runs[i]->status, ==, 0);
+      g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==, kinds[i]);
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *peer = peer_with_session (runs[i]->summary, session_id_of (runs[1 - i]->summary));
+
+      g_assert_nonnull (peer);
+      g_assert_cmpint (json_object_get_int_member (peer, "video_frames"), >=, 100);
+      g_assert_cmpint (json_object_get_int_member (peer, "audio_packets"), >=, 180);
+      g_assert_cmpint (json_object_get_int_member (peer, "decoded_video_frames"), >, 0);
+    }
+}
+
 /* WebTransport carries; the relay is killed and restarted with the same
  * ports and key (so its stateless reset tells clients at once): both
  * clients come back over WebTransport and hear each other again. */
@@ -575,5 +615,6 @@ main (int argc, char **argv)
   g_test_add_func ("/election-cli/relay-restart", test_relay_restart);
   g_test_add_func ("/election-cli/relay/webtransport-and-mixed", test_relay_webtransport_and_mixed);
   g_test_add_func ("/election-cli/relay/restart-webtransport", test_relay_restart_webtransport);
+  g_test_add_func ("/election-cli/relay/nats-mixed", test_relays_nats_mixed);
   return g_test_run ();
 }
