@@ -1,9 +1,9 @@
 /* test-election-cli.c: confab-cli's transport choice and reconnect, as a
- * user runs it: over WebTransport (MockWtRelay, until confab-relay serves
- * WebTransport), through /config.js listing WebTransport and WebSocket
- * servers (a mock origin serves that one file), falling back to the real
- * relay's WebSocket when the WebTransport port is unreachable, and two
- * clients carrying on after the relay is killed and restarted. */
+ * user runs it: over the real relay's WebTransport and WebSocket in one room
+ * (and across two relays on NATS), through /config.js listing WebTransport
+ * and WebSocket servers (the relay's own, or a mock origin's that points at
+ * MockWtRelay or at a UDP port where nothing answers), and clients carrying
+ * on after the relay is killed and restarted, over either transport. */
 #define G_LOG_DOMAIN "test-election-cli"
 
 #include "confab-test-util.h"

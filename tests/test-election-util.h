@@ -1,8 +1,9 @@
 /* test-election-util.h: what the election tests run against. A real
  * confab-relay whose log lines are kept with their arrival times (so a test
  * can see sessions connect, activate and leave, and restart it on the same
- * port), and MockWtRelay, a WebTransport stand-in for the relay (confab-relay
- * does not serve WebTransport yet): it answers /lobby/… with SESSION_ASSIGNED,
+ * port), and MockWtRelay, a WebTransport stand-in for the relay whose timing
+ * a test controls (a late SESSION_ASSIGNED, unanswered probes, a session cut
+ * on demand): it answers /lobby/… with SESSION_ASSIGNED,
  * echoes RTT probes on the path they came (datagram or stream) and records
  * what else arrives. Nothing else of a relay. */
 #pragma once

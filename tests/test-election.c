@@ -1,6 +1,6 @@
 /* test-election.c: ConfabElection under a ConfabCall, against the real
- * confab-relay (WebSocket) and MockWtRelay (WebTransport, until the relay
- * serves it): WebTransport preferred, the call carried by the first path at
+ * confab-relay (WebSocket) and MockWtRelay (WebTransport whose timing and
+ * echoes the test controls): WebTransport preferred, the call carried by the first path at
  * once and switched to the winner, losers closed, WebSocket within 1 s when
  * UDP goes nowhere, takeover and reconnect when the carrying path dies, and
  * the backoff schedule exactly. */
