@@ -34,14 +34,9 @@
 
 #include <glib.h>
 
+#include "confab-bench-util.h"
 #include "confab-packet.h"
 
-/* Marks our payload inside MediaPacket.data, so a receiver never mistakes a
- * relay's own packet (or anything else) for a timed one. */
-#define BENCH_MAGIC     "CFBENCH1"
-#define BENCH_MAGIC_LEN 8
-/* magic | send time (CLOCK_MONOTONIC ns) | room | sender | sequence */
-#define BENCH_STAMP_LEN (BENCH_MAGIC_LEN + 8 + 4 + 4 + 4)
 /* A received message larger than this is not ours: skipped, not reassembled. */
 #define BENCH_RX_MAX        65536
 #define BENCH_LINE_MAX      1024
@@ -58,33 +53,11 @@
  * not see it; the pacing is just 0.2 ms coarser. */
 #define BENCH_SEND_SLACK_US 200
 
-#define NS_PER_S G_GINT64_CONSTANT (1000000000)
-
 typedef enum
 {
   BENCH_MODE_RELAY,
   BENCH_MODE_NATS,
 } BenchMode;
-
-typedef enum
-{
-  KIND_VIDEO = 0,
-  KIND_AUDIO = 1,
-  N_KINDS
-} BenchKind;
-
-/* Log-linear latency histogram in microseconds: 32 linear buckets per power
- * of two (about 3 % resolution), fixed size, no allocation per sample. */
-#define HIST_SUB_BITS 5
-#define HIST_SUB      (1 << HIST_SUB_BITS)
-#define HIST_BUCKETS  ((40 - HIST_SUB_BITS + 1) * HIST_SUB)
-
-typedef struct
-{
-  guint64 counts[HIST_BUCKETS];
-  guint64 total;
-  gint64 max_ns;
-} BenchHist;
 
 typedef enum
 {
@@ -221,122 +194,6 @@ typedef struct
 
 static Bench bench;
 
-static gint64
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64) ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static void
-hist_add (BenchHist *h, gint64 ns)
-{
-  guint64 us = ns > 0 ? (guint64) ns / 1000 : 0;
-  guint idx;
-
-  if (us < HIST_SUB)
-    idx = (guint) us;
-  else
-    {
-      guint msb = 63 - (guint) __builtin_clzll (us);
-      guint sub = (guint) (us >> (msb - HIST_SUB_BITS)) & (HIST_SUB - 1);
-      idx = (msb - HIST_SUB_BITS + 1) * HIST_SUB + sub;
-    }
-  idx = MIN (idx, HIST_BUCKETS - 1);
-  h->counts[idx]++;
-  h->total++;
-  h->max_ns = MAX (h->max_ns, ns);
-}
-
-/* Upper edge of bucket @idx in milliseconds: a percentile is reported as at
- * most this, never flattered. */
-static double
-hist_bucket_upper_ms (guint idx)
-{
-  if (idx < HIST_SUB)
-    return (idx + 1) / 1000.0;
-  guint msb = idx / HIST_SUB + HIST_SUB_BITS - 1;
-  guint sub = idx % HIST_SUB;
-  guint64 lower = (guint64) (HIST_SUB + sub) << (msb - HIST_SUB_BITS);
-  guint64 width = (guint64) 1 << (msb - HIST_SUB_BITS);
-  return (double) (lower + width) / 1000.0;
-}
-
-static double
-hist_percentile_ms (const BenchHist *h, double q)
-{
-  guint64 rank, seen = 0;
-
-  if (h->total == 0)
-    return 0;
-  rank = (guint64) ceil (q * (double) h->total);
-  rank = MAX (rank, 1);
-  for (guint i = 0; i < HIST_BUCKETS; i++)
-    {
-      seen += h->counts[i];
-      if (seen >= rank)
-        return MIN (hist_bucket_upper_ms (i), h->max_ns / 1e6);
-    }
-  return h->max_ns / 1e6;
-}
-
-/* utime + stime of every thread of @pid, in seconds. */
-static double
-proc_cpu_seconds (int pid)
-{
-  char path[64];
-  g_autofree char *contents = NULL;
-  const char *p;
-  g_auto (GStrv) fields = NULL;
-
-  if (pid <= 0)
-    return 0;
-  g_snprintf (path, sizeof path, "/proc/%d/stat", pid);
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return -1;
-  /* The command name may hold spaces; fields resume after its ')'. */
-  p = strrchr (contents, ')');
-  if (p == NULL)
-    return -1;
-  fields = g_strsplit (p + 2, " ", 16);
-  if (g_strv_length (fields) < 14)
-    return -1;
-  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) /
-         (double) sysconf (_SC_CLK_TCK);
-}
-
-static double
-self_cpu_seconds (void)
-{
-  struct rusage ru;
-
-  getrusage (RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
-/* CPU time the whole machine spent busy (all CPUs, from /proc/stat), in
- * seconds: what is left after the server and us is someone else's work, which
- * on a shared machine distorts both latency and the server's batching. */
-static double
-machine_busy_seconds (void)
-{
-  g_autofree char *contents = NULL;
-  guint64 v[8] = { 0 };
-
-  if (!g_file_get_contents ("/proc/stat", &contents, NULL, NULL) ||
-      sscanf (contents,
-              "cpu %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-              " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-              " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
-              &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
-    return -1;
-  /* user nice system [idle iowait] irq softirq steal */
-  return (double) (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double) sysconf (_SC_CLK_TCK);
-}
-
 static void
 bench_fail (const char *reason)
 {
@@ -348,115 +205,28 @@ bench_fail (const char *reason)
   bench.stage = STAGE_DONE;
 }
 
-/* ---- protobuf wire walking ------------------------------------------------
- * The receive path only needs three fields out of two nested messages, so it
- * walks the wire format in place instead of unpacking (which would copy the
- * 2.5 kB payload): the generator shares the CPU with the server it measures. */
-
-static gboolean
-read_varint (const guint8 **p, const guint8 *end, guint64 *out)
-{
-  guint64 v = 0;
-
-  for (guint shift = 0; shift < 64 && *p < end; shift += 7)
-    {
-      guint8 b = *(*p)++;
-      v |= (guint64) (b & 0x7f) << shift;
-      if ((b & 0x80) == 0)
-        {
-          *out = v;
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
-
-/* Finds varint field @vfield and length-delimited field @bfield of one
- * message; FALSE on malformed input. Missing fields leave outputs untouched. */
-static gboolean
-scan_message (const guint8 *buf,
-              gsize len,
-              guint vfield,
-              guint64 *vout,
-              guint bfield,
-              const guint8 **bout,
-              gsize *blen)
-{
-  const guint8 *p = buf, *end = buf + len;
-
-  while (p < end)
-    {
-      guint64 key, v;
-      if (!read_varint (&p, end, &key))
-        return FALSE;
-      switch (key & 7)
-        {
-          case 0:
-            if (!read_varint (&p, end, &v))
-              return FALSE;
-            if ((key >> 3) == vfield)
-              *vout = v;
-            break;
-          case 1:
-            if (end - p < 8)
-              return FALSE;
-            p += 8;
-            break;
-          case 2:
-            if (!read_varint (&p, end, &v) || v > (guint64) (end - p))
-              return FALSE;
-            if ((key >> 3) == bfield)
-              {
-                *bout = p;
-                *blen = (gsize) v;
-              }
-            p += v;
-            break;
-          case 5:
-            if (end - p < 4)
-              return FALSE;
-            p += 4;
-            break;
-          default:
-            return FALSE;
-        }
-    }
-  return TRUE;
-}
-
 /* One PacketWrapper arrived (relay mode) or one NATS payload (nats mode,
  * carrying the same bytes). */
 static void
 bench_on_packet (BenchConn *conn, const guint8 *buf, gsize len)
 {
-  guint64 packet_type = 0, media_type = 0;
-  const guint8 *inner = NULL, *data = NULL;
-  gsize inner_len = 0, data_len = 0;
-  gint64 sent_ns, now;
-  guint32 room, sender;
+  BenchKind kind = KIND_VIDEO;
+  gint64 sent_ns = 0;
 
-  if (!scan_message (buf, len, 1, &packet_type, 3, &inner, &inner_len) ||
-      packet_type != CONFAB_PACKET_MEDIA || inner == NULL)
-    return; /* system packets: SESSION_ASSIGNED, MEETING, ... */
-  if (!scan_message (inner, inner_len, 1, &media_type, 3, &data, &data_len) || data == NULL ||
-      data_len < BENCH_STAMP_LEN || memcmp (data, BENCH_MAGIC, BENCH_MAGIC_LEN) != 0)
-    return;
-
-  memcpy (&sent_ns, data + BENCH_MAGIC_LEN, 8);
-  memcpy (&room, data + BENCH_MAGIC_LEN + 8, 4);
-  memcpy (&sender, data + BENCH_MAGIC_LEN + 12, 4);
-  if (room != conn->room || sender == conn->sender)
+  switch (confab_bench_classify (buf, len, conn->room, conn->sender, &kind, &sent_ns))
     {
-      /* Another room's traffic, or our own echo: a fan-out bug, not load. */
-      bench.foreign++;
-      return;
+      case BENCH_RX_IGNORED:
+        return;
+      case BENCH_RX_FOREIGN:
+        bench.foreign++;
+        return;
+      case BENCH_RX_MEDIA:
+        break;
     }
   if (bench.t0 == 0 || sent_ns < bench.t0 || sent_ns >= bench.t1)
     return;
-
-  now = now_ns ();
-  bench.delivered[media_type == CONFAB_MEDIA_AUDIO ? KIND_AUDIO : KIND_VIDEO]++;
-  hist_add (&bench.latency, now - sent_ns);
+  bench.delivered[kind]++;
+  confab_bench_hist_add (&bench.latency, confab_bench_now_ns () - sent_ns);
 }
 
 /* ---- templates ------------------------------------------------------------ */
@@ -492,61 +262,6 @@ ws_frame_header (guint8 *h, guint8 opcode, gsize len)
   return n + 4;
 }
 
-static void
-stamp_fill (guint8 *data, gsize len, BenchConn *conn)
-{
-  memset (data, 0x5a, len);
-  memcpy (data, BENCH_MAGIC, BENCH_MAGIC_LEN);
-  memcpy (data + BENCH_MAGIC_LEN + 8, &conn->room, 4);
-  memcpy (data + BENCH_MAGIC_LEN + 12, &conn->sender, 4);
-}
-
-/* A PacketWrapper{MEDIA, MediaPacket{...}} shaped like what confab-cli sends
- * for 640x360 VP9 (~600 kbps at 30 fps) or 20 ms Opus frames. */
-static GBytes *
-build_media_packet (BenchConn *conn, BenchKind kind, const char *user_id)
-{
-  ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
-  Confab__VideoMetadata video = CONFAB__VIDEO_METADATA__INIT;
-  Confab__AudioMetadata audio = CONFAB__AUDIO_METADATA__INIT;
-  gsize size = MAX (kind == KIND_VIDEO ? bench.video_size : bench.audio_size, BENCH_STAMP_LEN);
-  g_autofree guint8 *data = g_malloc (size);
-  g_autoptr (GBytes) inner = NULL;
-  gsize inner_len;
-  const guint8 *inner_data;
-
-  stamp_fill (data, size, conn);
-  media.user_id.data = (guint8 *) user_id;
-  media.user_id.len = strlen (user_id);
-  media.data.data = data;
-  media.data.len = size;
-  media.timestamp = (double) confab_now_epoch_ms ();
-  if (kind == KIND_VIDEO)
-    {
-      media.media_type = CONFAB_MEDIA_VIDEO;
-      media.frame_type = (char *) "delta";
-      media.duration = 33.0;
-      video.sequence = 1;
-      video.codec = CONFAB__VIDEO_CODEC__VP9_PROFILE0_LEVEL10_8BIT;
-      media.video_metadata = &video;
-    }
-  else
-    {
-      media.media_type = CONFAB_MEDIA_AUDIO;
-      media.frame_type = (char *) "key";
-      media.duration = 20.0;
-      audio.audio_format = (char *) "opus";
-      audio.audio_number_of_channels = 1;
-      audio.audio_number_of_frames = 960;
-      audio.audio_sample_rate = 48000;
-      audio.sequence = 1;
-      media.audio_metadata = &audio;
-    }
-  inner = confab_message_pack (&media.base);
-  inner_data = g_bytes_get_data (inner, &inner_len);
-  return confab_packet_wrap (CONFAB_PACKET_MEDIA, user_id, 0, inner_data, inner_len);
-}
-
 /* relay: one binary frame = one PacketWrapper. nats: one frame = one
  * "PUB room.<room>.<sender> <n>\r\n<the same PacketWrapper>\r\n". */
 static void
@@ -556,13 +271,15 @@ conn_build_templates (BenchConn *conn)
 
   for (guint k = 0; k < N_KINDS; k++)
     {
-      g_autoptr (GBytes) packet = build_media_packet (conn, k, user_id);
+      gsize stamp_off;
+      g_autoptr (GBytes) packet = confab_bench_media_packet (
+          conn->room, conn->sender, k, k == KIND_VIDEO ? bench.video_size : bench.audio_size,
+          user_id, &stamp_off);
       gsize plen;
       const guint8 *pdata = g_bytes_get_data (packet, &plen);
       g_autofree char *pub = NULL;
       gsize publen = 0, body, wslen;
       guint8 wshdr[WS_MAX_HEADER];
-      const guint8 *magic;
       guint8 *t;
 
       if (bench.mode == BENCH_MODE_NATS)
@@ -579,9 +296,7 @@ conn_build_templates (BenchConn *conn)
       memcpy (t + wslen + publen, pdata, plen);
       if (bench.mode == BENCH_MODE_NATS)
         memcpy (t + wslen + publen + plen, "\r\n", 2);
-      magic = memmem (pdata, plen, BENCH_MAGIC, BENCH_MAGIC_LEN);
-      g_assert (magic != NULL);
-      conn->stamp_off[k] = wslen + publen + (gsize) (magic - pdata) + BENCH_MAGIC_LEN;
+      conn->stamp_off[k] = wslen + publen + stamp_off;
     }
 }
 
@@ -695,7 +410,7 @@ ws_send_string (BenchConn *conn, const char *text)
 static void
 conn_send_media (BenchConn *conn, BenchKind k, gint64 due)
 {
-  gint64 now = now_ns ();
+  gint64 now = confab_bench_now_ns ();
   guint8 *t = conn->tpl[k];
 
   if (conn->state != CONN_OPEN || !conn->ready)
@@ -711,7 +426,7 @@ conn_send_media (BenchConn *conn, BenchKind k, gint64 due)
   if (bench.stage == STAGE_WINDOW)
     {
       bench.sent[k]++;
-      hist_add (&bench.send_lag, now - due);
+      confab_bench_hist_add (&bench.send_lag, now - due);
     }
   conn_send (conn, t, conn->tpl_len[k]);
 }
@@ -760,7 +475,7 @@ static void
 schedule_rearm (void)
 {
   struct itimerspec its = { 0 };
-  gint64 due = bench.heap_len > 0 ? bench.heap[0].due : now_ns () + NS_PER_S;
+  gint64 due = bench.heap_len > 0 ? bench.heap[0].due : confab_bench_now_ns () + NS_PER_S;
 
   its.it_value.tv_sec = due / NS_PER_S;
   its.it_value.tv_nsec = due % NS_PER_S;
@@ -770,7 +485,7 @@ schedule_rearm (void)
 static void
 schedule_run (gboolean from_timer)
 {
-  gint64 now = now_ns ();
+  gint64 now = confab_bench_now_ns ();
   guint64 expirations;
   gboolean fired = FALSE;
 
@@ -795,7 +510,7 @@ schedule_run (gboolean from_timer)
 static void
 schedule_start (void)
 {
-  gint64 now = now_ns ();
+  gint64 now = confab_bench_now_ns ();
 
   /* Spread phases evenly over all senders so the offered load is smooth. */
   for (guint i = 0; i < bench.n_conns; i++)
@@ -824,18 +539,18 @@ stage_advance (gint64 now)
         return;
       case STAGE_WARMUP:
         bench.stage = STAGE_WINDOW;
-        bench.server_cpu0 = proc_cpu_seconds (bench.server_pid);
-        bench.gen_cpu0 = self_cpu_seconds ();
-        bench.machine_cpu0 = machine_busy_seconds ();
-        bench.t0 = now_ns ();
+        bench.server_cpu0 = confab_bench_proc_cpu_seconds (bench.server_pid);
+        bench.gen_cpu0 = confab_bench_self_cpu_seconds ();
+        bench.machine_cpu0 = confab_bench_machine_busy_seconds ();
+        bench.t0 = confab_bench_now_ns ();
         bench.t1 = G_MAXINT64;
         bench.stage_deadline = bench.t0 + (gint64) (bench.window_s * 1e9);
         return;
       case STAGE_WINDOW:
-        bench.t1 = now_ns ();
-        bench.server_cpu1 = proc_cpu_seconds (bench.server_pid);
-        bench.gen_cpu1 = self_cpu_seconds ();
-        bench.machine_cpu1 = machine_busy_seconds ();
+        bench.t1 = confab_bench_now_ns ();
+        bench.server_cpu1 = confab_bench_proc_cpu_seconds (bench.server_pid);
+        bench.gen_cpu1 = confab_bench_self_cpu_seconds ();
+        bench.machine_cpu1 = confab_bench_machine_busy_seconds ();
         /* Keep sending through the drain so the last window messages see the
          * same load as the rest. */
         bench.stage = STAGE_DRAIN;
@@ -858,7 +573,7 @@ conn_ready (BenchConn *conn)
   if (++bench.n_ready == bench.n_conns && bench.stage == STAGE_CONNECTING)
     {
       bench.stage = STAGE_WARMUP;
-      bench.stage_deadline = now_ns () + (gint64) (bench.warmup_s * 1e9);
+      bench.stage_deadline = confab_bench_now_ns () + (gint64) (bench.warmup_s * 1e9);
       schedule_start ();
     }
 }
@@ -1302,10 +1017,10 @@ print_result (void)
   g_string_append_printf (s,
                           ",\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f"
                           ",\"send_lag_p99_ms\":%.3f,\"send_lag_max_ms\":%.3f}",
-                          hist_percentile_ms (&bench.latency, 0.50),
-                          hist_percentile_ms (&bench.latency, 0.90),
-                          hist_percentile_ms (&bench.latency, 0.99), bench.latency.max_ns / 1e6,
-                          hist_percentile_ms (&bench.send_lag, 0.99), bench.send_lag.max_ns / 1e6);
+                          confab_bench_hist_percentile_ms (&bench.latency, 0.50),
+                          confab_bench_hist_percentile_ms (&bench.latency, 0.90),
+                          confab_bench_hist_percentile_ms (&bench.latency, 0.99), bench.latency.max_ns / 1e6,
+                          confab_bench_hist_percentile_ms (&bench.send_lag, 0.99), bench.send_lag.max_ns / 1e6);
   printf ("%s\n", s->str);
   fflush (stdout);
 }
@@ -1428,15 +1143,15 @@ main (int argc, char **argv)
         }
     }
 
-  bench.stage_deadline = now_ns () + (gint64) (bench.connect_timeout_s * 1e9);
+  bench.stage_deadline = confab_bench_now_ns () + (gint64) (bench.connect_timeout_s * 1e9);
   hard_deadline =
-      now_ns () +
+      confab_bench_now_ns () +
       (gint64) ((bench.connect_timeout_s + bench.warmup_s + bench.window_s + bench.drain_s + 10) *
                 1e9);
   /* Bounded: every stage has a deadline, and this loop a hard one. */
   while (!bench.failed && bench.stage != STAGE_DONE)
     {
-      gint64 now = now_ns ();
+      gint64 now = confab_bench_now_ns ();
       int timeout_ms, n;
 
       if (now >= hard_deadline)
