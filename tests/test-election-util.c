@@ -330,6 +330,12 @@ on_wait_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+double
+time_scale (void)
+{
+  return g_getenv ("CONFAB_UNDER_VALGRIND") != NULL ? 10.0 : 1.0;
+}
+
 static gboolean
 never (gpointer data)
 {

@@ -76,5 +76,8 @@ GSocket *udp_black_hole (guint16 *port);
 gboolean wait_for (gboolean (*pred) (gpointer), gpointer data, guint timeout_ms);
 /* Spins the default main context for @ms. */
 void run_for (guint ms);
+/* Upper bounds on measured times are multiplied by this: 10 under
+ * `meson test --setup=valgrind` (CONFAB_UNDER_VALGRIND), else 1. */
+double time_scale (void);
 
 G_END_DECLS
