@@ -749,9 +749,11 @@ parse_size (const char *text, int *width, int *height)
 
 static const char *usage_text = "join URL [OPTION…]";
 static const char *description_text =
-    "URL is ws://HOST:PORT/lobby/USER/ROOM, http(s)://HOST[:PORT]/meeting/ROOM,\n"
-    "confab://HOST[:PORT]/ROOM[?name=USER], or a room name with --server.\n"
-    "Invite links read the relay list from the origin's /config.js.\n\n"
+    "URL is ws[s]://HOST:PORT/lobby/USER/ROOM, https://HOST:PORT/lobby/USER/ROOM\n"
+    "(WebTransport), http(s)://HOST[:PORT]/meeting/ROOM, confab://HOST[:PORT]/ROOM\n"
+    "[?name=USER], or a room name with --server. Invite links read the relays\n"
+    "(WebTransport and WebSocket) from the origin's /config.js; all are tried at\n"
+    "once, WebTransport is preferred, and a lost connection is retried.\n\n"
     "Prints one JSON summary on the last line of stdout. Exit status: 0 success,\n"
     "1 --expect-peers not met, 2 usage or connection error.";
 
@@ -923,7 +925,18 @@ parse_link (Cli *cli, GError **error)
   as_wss = g_strconcat ("wss://", cli->url + 8, NULL);
   invite = confab_invite_parse (as_wss, NULL, error);
   if (invite == NULL)
-    return NULL;
+    {
+      /* Name the link the user gave, not our rewrite of it. */
+      if (error != NULL && *error != NULL)
+        {
+          g_autoptr (GString) message = g_string_new ((*error)->message);
+
+          g_string_replace (message, as_wss, cli->url, 0);
+          g_free ((*error)->message);
+          (*error)->message = g_string_free (g_steal_pointer (&message), FALSE);
+        }
+      return NULL;
+    }
   cli->wt_base = g_strconcat ("https://", invite->ws_base + 6, NULL);
   g_clear_pointer (&invite->ws_base, g_free);
   return invite;
