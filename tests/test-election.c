@@ -508,6 +508,170 @@ test_reconnect_after_restart (void)
   g_assert_false (run->closed);
 }
 
+/* ---- a TCP proxy whose connections the test can cut ----------------------------------- */
+
+typedef struct
+{
+  GSocketService *service;
+  guint16 port;
+  guint16 target;
+  GPtrArray *streams; /* GIOStream*: both ends of every proxied connection */
+} Proxy;
+
+static void
+on_spliced (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_io_stream_splice_finish (result, NULL);
+}
+
+static gboolean
+on_proxy_incoming (GSocketService *service,
+                   GSocketConnection *downstream,
+                   GObject *source,
+                   gpointer data)
+{
+  Proxy *proxy = data;
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) upstream = NULL;
+
+  upstream = g_socket_client_connect_to_host (client, "127.0.0.1", proxy->target, NULL, NULL);
+  if (upstream == NULL)
+    return TRUE;
+  g_ptr_array_add (proxy->streams, g_object_ref (downstream));
+  g_ptr_array_add (proxy->streams, g_object_ref (upstream));
+  g_io_stream_splice_async (G_IO_STREAM (downstream), G_IO_STREAM (upstream),
+                            G_IO_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, NULL, on_spliced, NULL);
+  return TRUE;
+}
+
+static Proxy *
+proxy_new (guint16 target)
+{
+  g_autoptr (GError) error = NULL;
+  Proxy *proxy = g_new0 (Proxy, 1);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = NULL;
+
+  proxy->target = target;
+  proxy->port = confab_test_free_port ();
+  proxy->streams = g_ptr_array_new_with_free_func (g_object_unref);
+  proxy->service = g_socket_service_new ();
+  address = g_inet_socket_address_new (loopback, proxy->port);
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (proxy->service), address,
+                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                                NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (proxy->service, "incoming", G_CALLBACK (on_proxy_incoming), proxy);
+  g_socket_service_start (proxy->service);
+  return proxy;
+}
+
+/* Ends every connection through the proxy at once, as a broken network
+ * path would (the relay keeps running). */
+static void
+proxy_cut (Proxy *proxy)
+{
+  for (guint i = 0; i < proxy->streams->len; i++)
+    g_io_stream_close (g_ptr_array_index (proxy->streams, i), NULL, NULL);
+  g_ptr_array_set_size (proxy->streams, 0);
+}
+
+static void
+proxy_free (Proxy *proxy)
+{
+  proxy_cut (proxy);
+  g_socket_service_stop (proxy->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (proxy->service));
+  g_object_unref (proxy->service);
+  g_ptr_array_unref (proxy->streams);
+  g_free (proxy);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Proxy, proxy_free)
+
+typedef struct
+{
+  guint joined;
+  guint left;
+  guint64 last_joined_session;
+} Watch;
+
+static void
+on_watch_joined (ConfabCall *call, ConfabPeer *peer, Watch *watch)
+{
+  if (g_strcmp0 (confab_peer_get_user_id (peer), "hugo") == 0 ||
+      confab_peer_get_user_id (peer) == NULL || confab_peer_get_user_id (peer)[0] == '\0')
+    {
+      watch->joined++;
+      watch->last_joined_session = confab_peer_get_session_id (peer);
+    }
+}
+
+static void
+on_watch_left (ConfabCall *call, ConfabPeer *peer, Watch *watch)
+{
+  watch->left++;
+}
+
+typedef struct
+{
+  Watch *watch;
+  guint64 session_id;
+} WatchFor;
+
+static gboolean
+watch_saw_session (gpointer data)
+{
+  WatchFor *w = data;
+  return w->watch->last_joined_session == w->session_id;
+}
+
+/* The network path breaks but the relay keeps running: the client is back
+ * within the relay's 2 s grace, so the others get neither LEFT nor a second
+ * JOINED from the relay, and hear the new session at once. */
+static void
+test_reconnect_within_grace (void)
+{
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0, NULL);
+  g_autoptr (Proxy) proxy = proxy_new (relay->port);
+  g_autofree char *room = unique_room ("grace");
+  g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
+  g_autofree char *via = g_strdup_printf ("ws://127.0.0.1:%u/lobby/hugo/%s", proxy->port, room);
+  g_autofree char *direct = g_strdup_printf ("%s/lobby/iris/%s", relay->ws_base, room);
+  const char *hugo_urls[] = { via, NULL };
+  const char *iris_urls[] = { direct, NULL };
+  g_autoptr (CallRun) iris = call_run_start (iris_urls, "iris", NULL);
+  g_autoptr (CallRun) hugo = NULL;
+  Watch watch = { 0 };
+  WatchFor first = { &watch, 0 }, second = { &watch, 0 };
+  LogWait reconnect = { relay, "(reconnect)", room_key, 0 };
+  gint64 cut_us;
+
+  g_signal_connect (iris->call, "peer-joined", G_CALLBACK (on_watch_joined), &watch);
+  g_signal_connect (iris->call, "peer-left", G_CALLBACK (on_watch_left), &watch);
+  g_assert_true (wait_for (has_assigned, iris, 5000));
+  hugo = call_run_start (hugo_urls, "hugo", NULL);
+  g_assert_true (wait_for (has_assigned, hugo, 5000));
+  first.session_id = hugo->assigned_id[0];
+  g_assert_true (wait_for (watch_saw_session, &first, 3000));
+  g_assert_true (wait_for (has_elected, hugo, 6000));
+
+  cut_us = g_get_monotonic_time ();
+  proxy_cut (proxy);
+  g_assert_true (wait_for (is_resumed, hugo, 3000));
+  g_test_message ("back %.1f ms after the cut", ms_since (cut_us, hugo->assigned_us[1]));
+  g_assert_cmpfloat (ms_since (cut_us, hugo->assigned_us[1]), <, 1500 * time_scale ());
+  /* The relay knew it for the same person back within the grace period. */
+  g_assert_true (wait_for (log_has, &reconnect, 2000));
+  second.session_id = hugo->assigned_id[1];
+  g_assert_true (wait_for (watch_saw_session, &second, 3000));
+  /* Past the grace period: still no LEFT for the old session. */
+  run_for (2500);
+  g_assert_cmpuint (watch.left, ==, 0);
+  g_assert_cmpuint (confab_election_get_reconnects (hugo->election), ==, 1);
+  g_signal_handlers_disconnect_by_data (iris->call, &watch);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -521,5 +685,6 @@ main (int argc, char **argv)
   g_test_add_func ("/election/join-fails", test_join_fails);
   g_test_add_func ("/election/takeover-during-window", test_takeover_during_window);
   g_test_add_func ("/election/reconnect-after-restart", test_reconnect_after_restart);
+  g_test_add_func ("/election/reconnect-within-grace", test_reconnect_within_grace);
   return g_test_run ();
 }
