@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-# run-fanout.py: drives the relay fan-out benchmark (issue 2). Starts
+# run-fanout.py: drives the relay fan-out benchmark (issues 2 and 3). Starts
 # confab-relay and nats-server (with its WebSocket listener) on free loopback
-# ports, sweeps the number of rooms through both with confab-bench-fanout until
-# each saturates, runs each at about half its saturation rate, prints a table
-# and checks the targets and the last numbers in bench/baseline-fanout.json.
+# ports, sweeps the number of rooms through them with confab-bench-fanout
+# (engines `relay` and `nats`, WebSocket) and confab-bench-fanout-wt (engine
+# `relay-wt`: the same relay and load over WebTransport) until each saturates,
+# runs each at about half its saturation rate, prints a table and checks the
+# targets and the last numbers in bench/baseline-fanout.json.
 # Builds nothing; exits 1 when a target is missed, 2 when it cannot run.
 #
 # python3 standard library only.
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PER_ROOM = 10
@@ -57,6 +60,23 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def relay_cert_hash(ws_port):
+    """webTransportCertificateHash from the relay's /config.js."""
+    url = "http://127.0.0.1:%d/config.js" % ws_port
+    with urllib.request.urlopen(url, timeout=5) as r:
+        text = r.read().decode()
+    conf = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    if not conf.get("webTransportEnabled") or not conf.get("webTransportCertificateHash"):
+        raise RuntimeError("relay's /config.js has no WebTransport certificate hash: " + text)
+    return conf["webTransportCertificateHash"]
 
 
 def wait_for_port(port, proc, timeout_s=10.0):
@@ -130,12 +150,20 @@ class Server:
         self.tmpdir = tmpdir
         self.proc = None
         self.ws_port = 0
+        self.wt_port = 0
+        self.cert_hash = None
 
     def start(self):
         self.ws_port = free_port()
         logf = open(os.path.join(self.tmpdir, self.engine + ".log"), "ab")
         if self.engine == "relay":
-            cmd = [self.args.relay, "--listen", "127.0.0.1", "--ws-port", str(self.ws_port)]
+            # No WebTransport listener: the WebSocket numbers stay what they were.
+            cmd = [self.args.relay, "--listen", "127.0.0.1", "--ws-port", str(self.ws_port),
+                   "--wt-port", "0"]
+        elif self.engine == "relay-wt":
+            self.wt_port = free_udp_port()
+            cmd = [self.args.relay, "--listen", "127.0.0.1", "--ws-port", str(self.ws_port),
+                   "--wt-port", str(self.wt_port)]
         else:
             conf = os.path.join(self.tmpdir, "nats.conf")
             with open(conf, "w") as f:
@@ -149,6 +177,9 @@ class Server:
         children.append(self.proc)
         if not wait_for_port(self.ws_port, self.proc):
             raise RuntimeError("%s did not start (see %s.log)" % (self.engine, self.engine))
+        if self.engine == "relay-wt":
+            # Pinned like a browser pins it: the hash the relay publishes.
+            self.cert_hash = relay_cert_hash(self.ws_port)
 
     def stop(self):
         stop(self.proc)
@@ -161,8 +192,11 @@ def run_point(engine, rooms, args, tmpdir, window_s):
     server = Server(engine, args, tmpdir)
     server.start()
     try:
-        cmd = [args.bench, "--mode", engine, "--port", str(server.ws_port),
-               "--rooms", str(rooms), "--server-pid", str(server.proc.pid),
+        if engine == "relay-wt":
+            cmd = [args.bench_wt, "--port", str(server.wt_port), "--cert-hash", server.cert_hash]
+        else:
+            cmd = [args.bench, "--mode", engine, "--port", str(server.ws_port)]
+        cmd += ["--rooms", str(rooms), "--server-pid", str(server.proc.pid),
                "--warmup", str(args.warmup), "--duration", str(window_s),
                "--drain", str(args.drain), "--room-prefix", "fan%d" % rooms]
         budget = 15 + args.warmup + window_s + args.drain + 15
@@ -323,16 +357,20 @@ def saturation(points):
 
 def fmt_row(engine, p):
     if not p.get("ok"):
-        return "%-6s %5d  %s" % (engine, p["rooms"], "FAILED: " + p.get("error", "?"))
-    return ("%-6s %5d %9.0f %10.0f %6.1f%% %7.0f%% %10.0f %7.0f%% %6.0f%% %7.2f %7.2f %7.2f  %s%s"
+        return "%-8s %5d  %s" % (engine, p["rooms"], "FAILED: " + p.get("error", "?"))
+    mem = ""
+    if "gen_peak_rss_kib" in p:
+        mem = " rss srv %.0f/gen %.0f MB" % (p["server_rss_kib"] / 1024, p["gen_peak_rss_kib"] / 1024)
+    return ("%-8s %5d %9.0f %10.0f %6.1f%% %7.0f%% %10.0f %7.0f%% %6.0f%% %7.2f %7.2f %7.2f  %s%s"
             % (engine, p["rooms"], p["offered_msgs_per_s"], p["delivered_msgs_per_s"],
                100 * p["delivery_ratio"], p["server_cpu_pct"], p["msgs_per_server_cpu_s"],
                p["gen_cpu_pct"], p.get("other_cpu_pct", 0), p["p50_ms"], p["p99_ms"], p["max_ms"],
                p.get("state", ""), (" NOISY" if p.get("noisy") else "")
-               + (" (generator at its limit)" if gen_at_limit(p) and p.get("state") == "ok" else "")))
+               + (" (generator at its limit)" if gen_at_limit(p) and p.get("state") == "ok" else "")
+               + mem))
 
 
-HEADER = ("engine rooms    sent/s    deliv/s  deliv%  srvCPU  msgs/srvCPUs  genCPU  other"
+HEADER = ("engine   rooms    sent/s    deliv/s  deliv%  srvCPU  msgs/srvCPUs  genCPU  other"
           "   p50ms   p99ms   maxms  state")
 
 
@@ -340,10 +378,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     build = os.path.join(os.path.dirname(HERE), "build")
     ap.add_argument("--bench", default=os.path.join(build, "bench", "confab-bench-fanout"))
+    ap.add_argument("--bench-wt", default=os.path.join(build, "bench", "confab-bench-fanout-wt"))
     ap.add_argument("--relay", default=os.path.join(build, "server", "confab-relay"))
     ap.add_argument("--nats-server", default=shutil.which("nats-server") or "nats-server")
     ap.add_argument("--baseline", default=os.path.join(HERE, "baseline-fanout.json"))
-    ap.add_argument("--engines", default="relay,nats")
+    ap.add_argument("--engines", default="relay,nats,relay-wt")
     ap.add_argument("--max-rooms", type=int, default=128)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--window", type=float, default=3.0)
@@ -357,12 +396,15 @@ def main():
     args.max_rooms = max(1, min(args.max_rooms, 128))
     engines = [e for e in args.engines.split(",") if e]
     for e in engines:
-        if e not in ("relay", "nats"):
+        if e not in ("relay", "nats", "relay-wt"):
             ap.error("unknown engine " + e)
 
     for path, what in ((args.bench, "confab-bench-fanout"), (args.relay, "confab-relay"),
-                       (args.nats_server, "nats-server")):
-        if what == "confab-relay" and "relay" not in engines:
+                       (args.nats_server, "nats-server"),
+                       (args.bench_wt, "confab-bench-fanout-wt")):
+        if what == "confab-relay" and "relay" not in engines and "relay-wt" not in engines:
+            continue
+        if what == "confab-bench-fanout-wt" and "relay-wt" not in engines:
             continue
         if what == "nats-server" and "nats" not in engines:
             continue
@@ -478,6 +520,43 @@ def main():
                 failures.append("ratio at equal load (R=%d) %.2f < %.2f" % (rr, ratio, targets["min_ratio"]))
         else:
             failures.append("no load both engines sustained: no equal-load ratio")
+    if "relay" in results and "relay-wt" in results:
+        # Issue 3: what a delivered message costs the relay over WebTransport
+        # against WebSocket, at the same offered load (the highest both
+        # sustained below a full core, as above), and both p99s.
+        by_rooms = {e: {p["rooms"]: p for p in results[e]["points"] if p.get("state") == "ok"}
+                    for e in ("relay", "relay-wt")}
+        common = sorted(set(by_rooms["relay"]) & set(by_rooms["relay-wt"]))
+        unsat = [r for r in common
+                 if max(by_rooms[e][r]["server_cpu_pct"] for e in ("relay", "relay-wt"))
+                 < SERVER_FULL_PCT]
+        limit = targets.get("max_wt_cost_ratio", 2.0)
+        if common:
+            print("relay CPU per delivered message, WebTransport / WebSocket (target <= %.1fx):"
+                  % limit)
+            for r2 in common:
+                ws, wt = by_rooms["relay"][r2], by_rooms["relay-wt"][r2]
+                print("    R=%-3d WS %8.0f msgs/CPU-s p99 %6.2f ms | WT %8.0f msgs/CPU-s"
+                      " p99 %6.2f ms | WT costs %.2fx"
+                      % (r2, ws["msgs_per_server_cpu_s"], ws["p99_ms"], wt["msgs_per_server_cpu_s"],
+                         wt["p99_ms"], ws["msgs_per_server_cpu_s"] / wt["msgs_per_server_cpu_s"]
+                         if wt["msgs_per_server_cpu_s"] else 0))
+            rr = (unsat or common)[-1]
+            ws, wt = by_rooms["relay"][rr], by_rooms["relay-wt"][rr]
+            cost = (ws["msgs_per_server_cpu_s"] / wt["msgs_per_server_cpu_s"]
+                    if wt["msgs_per_server_cpu_s"] else float("inf"))
+            summary["wt_cost_rooms"] = rr
+            summary["wt_cost_ratio"] = round(cost, 3)
+            summary["wt_p99_ms"] = wt["p99_ms"]
+            summary["ws_p99_ms"] = ws["p99_ms"]
+            print("WebTransport/WebSocket relay CPU per message at equal load, R=%d: %.2fx"
+                  " (target <= %.1fx)" % (rr, cost, limit))
+            if cost > limit:
+                failures.append("WebTransport costs %.2fx WebSocket's relay CPU per message"
+                                " (R=%d) > %.1fx" % (cost, rr, limit))
+        else:
+            failures.append("no load both relay and relay-wt sustained: no WebTransport ratio")
+
     if "relay" in results:
         half = results["relay"]["half"]
         p99 = half.get("p99_ms") if half.get("ok") else None
