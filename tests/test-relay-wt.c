@@ -1,0 +1,581 @@
+/* test-relay-wt.c: confab-relay's WebTransport side (PROTOCOL.md §3, §4.6,
+ * §4.7) against the real relay binary, with the real WebTransport client
+ * (net/confab-wt-client.h) and the raw WebSocket client for mixed rooms. */
+#define G_LOG_DOMAIN "confab-test"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "confab-packet.h"
+#include "confab-test-util.h"
+#include "confab-test-ws.h"
+#include "confab-wt-client.h"
+
+#define WAIT_MS 5000
+
+static void
+packet_free (gpointer p)
+{
+  confab__packet_wrapper__free_unpacked (p, NULL);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabPacketWrapper, packet_free)
+
+/* ---- one WebTransport client ------------------------------------------------ */
+
+typedef struct
+{
+  GBytes *bytes;
+  gboolean datagram;
+} Msg;
+
+static void
+msg_free (Msg *msg)
+{
+  g_bytes_unref (msg->bytes);
+  g_free (msg);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Msg, msg_free)
+
+typedef struct
+{
+  ConfabWtSession *session;
+  GQueue msgs;
+  gboolean ready;
+  gboolean closed;
+  guint64 session_id;
+} WtPeer;
+
+static void
+on_peer_packet (ConfabWtSession *session, GBytes *message, gboolean datagram, WtPeer *peer)
+{
+  Msg *msg = g_new0 (Msg, 1);
+
+  msg->bytes = g_bytes_ref (message);
+  msg->datagram = datagram;
+  g_queue_push_tail (&peer->msgs, msg);
+}
+
+static void
+on_peer_ready (ConfabWtSession *session, WtPeer *peer)
+{
+  peer->ready = TRUE;
+}
+
+static void
+on_peer_closed (ConfabWtSession *session, const GError *error, WtPeer *peer)
+{
+  peer->closed = TRUE;
+}
+
+static void
+wt_peer_free (WtPeer *peer)
+{
+  g_signal_handlers_disconnect_by_data (peer->session, peer);
+  g_object_unref (peer->session);
+  g_queue_clear_full (&peer->msgs, (GDestroyNotify) msg_free);
+  g_free (peer);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WtPeer, wt_peer_free)
+
+/* Spins the main context until *@flag or @timeout_ms. */
+static gboolean
+pump_until (const gboolean *flag, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (!*flag && g_get_monotonic_time () < deadline)
+    {
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  return *flag;
+}
+
+static void
+pump_for (guint ms)
+{
+  gboolean never = FALSE;
+
+  pump_until (&never, ms);
+}
+
+static WtPeer *
+wt_connect (ConfabTestRelay *relay, const char *path, const char *hash)
+{
+  ConfabWtClientOptions options = { .cert_hash = hash, .insecure = hash == NULL };
+  g_autofree char *url = g_strconcat (relay->wt_base, path, NULL);
+  g_autoptr (GError) error = NULL;
+  WtPeer *peer = g_new0 (WtPeer, 1);
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  g_queue_init (&peer->msgs);
+  peer->session = confab_wt_client_connect (url, &options, &error);
+  g_assert_no_error (error);
+  g_signal_connect (peer->session, "ready", G_CALLBACK (on_peer_ready), peer);
+  g_signal_connect (peer->session, "packet", G_CALLBACK (on_peer_packet), peer);
+  g_signal_connect (peer->session, "closed", G_CALLBACK (on_peer_closed), peer);
+  while (!peer->ready && !peer->closed && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  return peer;
+}
+
+/* The next message, waiting up to @timeout_ms. */
+static Msg *
+wt_next (WtPeer *peer, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_queue_is_empty (&peer->msgs) && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  return g_queue_pop_head (&peer->msgs);
+}
+
+static ConfabPacketWrapper *
+unpack (Msg *msg)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (msg->bytes, &len);
+
+  return confab__packet_wrapper__unpack (NULL, len, data);
+}
+
+static ConfabMediaPacket *
+media_of (const ConfabPacketWrapper *p)
+{
+  if (p == NULL || p->packet_type != CONFAB_PACKET_MEDIA)
+    return NULL;
+  return confab__media_packet__unpack (NULL, p->data.len,
+                                       p->data.data != NULL ? p->data.data : (guint8 *) "");
+}
+
+/* Media of @media_type whose data is @tag. */
+static gboolean
+is_media_tag (const ConfabPacketWrapper *p, int media_type, const char *tag)
+{
+  ConfabMediaPacket *m = media_of (p);
+  gboolean yes = m != NULL && (int) m->media_type == media_type && m->data.len == strlen (tag) &&
+                 memcmp (m->data.data, tag, m->data.len) == 0;
+
+  if (m != NULL)
+    confab__media_packet__free_unpacked (m, NULL);
+  return yes;
+}
+
+static gboolean
+is_packet_tag (const ConfabPacketWrapper *p, int packet_type, const char *tag)
+{
+  return p != NULL && (int) p->packet_type == packet_type && p->data.len == strlen (tag) &&
+         memcmp (p->data.data, tag, p->data.len) == 0;
+}
+
+typedef gboolean (*MatchFunc) (const ConfabPacketWrapper *p, gconstpointer data);
+
+/* Skips messages (presence, heartbeats) until one matches; NULL on timeout. */
+static Msg *
+wt_find (WtPeer *peer, MatchFunc match, gconstpointer data, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (Msg) msg = wt_next (peer, 50);
+      g_autoptr (ConfabPacketWrapper) p = NULL;
+
+      if (msg == NULL)
+        continue;
+      p = unpack (msg);
+      if (p != NULL && match (p, data))
+        return g_steal_pointer (&msg);
+    }
+  return NULL;
+}
+
+static gboolean
+match_video (const ConfabPacketWrapper *p, gconstpointer tag)
+{
+  return is_media_tag (p, CONFAB_MEDIA_VIDEO, tag);
+}
+
+static gboolean
+match_heartbeat (const ConfabPacketWrapper *p, gconstpointer tag)
+{
+  return is_media_tag (p, CONFAB_MEDIA_HEARTBEAT, tag);
+}
+
+static gboolean
+match_diagnostics (const ConfabPacketWrapper *p, gconstpointer tag)
+{
+  return is_packet_tag (p, CONFAB_PACKET_DIAGNOSTICS, tag);
+}
+
+/* Joins /lobby/@user/@room and checks PROTOCOL.md §4.1 on the way. */
+static WtPeer *
+wt_join (ConfabTestRelay *relay, const char *user, const char *room)
+{
+  g_autofree char *path = g_strdup_printf ("/lobby/%s/%s", user, room);
+  WtPeer *peer = wt_connect (relay, path, NULL);
+  g_autoptr (Msg) first = NULL;
+  g_autoptr (Msg) second = NULL;
+  g_autoptr (ConfabPacketWrapper) assigned = NULL;
+  g_autoptr (ConfabPacketWrapper) meeting = NULL;
+  ConfabMeetingPacket *started;
+
+  g_assert_true (peer->ready);
+  first = wt_next (peer, WAIT_MS);
+  g_assert_nonnull (first);
+  assigned = unpack (first);
+  g_assert_nonnull (assigned);
+  g_assert_cmpint (assigned->packet_type, ==, CONFAB_PACKET_SESSION_ASSIGNED);
+  g_assert_cmpuint (assigned->session_id, !=, 0);
+  peer->session_id = assigned->session_id;
+
+  second = wt_next (peer, WAIT_MS);
+  g_assert_nonnull (second);
+  meeting = unpack (second);
+  g_assert_nonnull (meeting);
+  g_assert_cmpint (meeting->packet_type, ==, CONFAB_PACKET_MEETING);
+  started = confab__meeting_packet__unpack (NULL, meeting->data.len, meeting->data.data);
+  g_assert_nonnull (started);
+  g_assert_cmpint (started->event_type, ==, CONFAB_MEETING_STARTED);
+  g_assert_cmpstr (started->room_id, ==, room);
+  confab__meeting_packet__free_unpacked (started, NULL);
+  return peer;
+}
+
+static void
+wt_send (WtPeer *peer, GBytes *bytes, gboolean datagram)
+{
+  if (datagram)
+    g_assert_true (confab_wt_session_send_datagram (peer->session, bytes));
+  else
+    g_assert_true (confab_wt_session_send_stream (peer->session, bytes));
+}
+
+/* §4.2: a session hears the room once its first non-RTT packet arrived. */
+static void
+wt_activate (WtPeer *peer, const char *user)
+{
+  g_autoptr (GBytes) beat = confab_test_media_packet (CONFAB_MEDIA_HEARTBEAT, user, "hi", 0);
+
+  wt_send (peer, beat, FALSE);
+  pump_for (100);
+}
+
+/* The blocking WebSocket client, read in short slices so the WebTransport
+ * client on this thread keeps running. */
+static ConfabPacketWrapper *
+ws_find (ConfabTestWs *ws, MatchFunc match, gconstpointer data, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (ConfabPacketWrapper) p = NULL;
+
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      p = confab_test_ws_recv_packet (ws, 10);
+      if (p != NULL && match (p, data))
+        return g_steal_pointer (&p);
+    }
+  return NULL;
+}
+
+static GBytes *
+rtt_probe (const char *user, double timestamp)
+{
+  ConfabMediaPacket m = CONFAB__MEDIA_PACKET__INIT;
+  g_autoptr (GBytes) inner = NULL;
+  gsize len;
+  const guint8 *data;
+
+  m.media_type = CONFAB_MEDIA_RTT;
+  m.user_id.data = (guint8 *) user;
+  m.user_id.len = strlen (user);
+  m.timestamp = timestamp;
+  inner = confab_message_pack (&m.base);
+  data = g_bytes_get_data (inner, &len);
+  return confab_packet_wrap (CONFAB_PACKET_MEDIA, user, 0, data, len);
+}
+
+static JsonObject *
+fetch_config (ConfabTestRelay *relay, JsonParser *parser)
+{
+  guint status = 0;
+  g_autofree char *body = confab_test_http_get (relay->ws_port, "/config.js", &status);
+  const char *prefix = "window.__APP_CONFIG = ";
+  g_autoptr (GError) error = NULL;
+  char *end;
+
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_true (g_str_has_prefix (body, prefix));
+  end = strrchr (body, ';');
+  g_assert_nonnull (end);
+  *end = '\0';
+  g_assert_true (json_parser_load_from_data (parser, body + strlen (prefix), -1, &error));
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void
+test_join (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start_wt (NULL);
+  g_autoptr (WtPeer) alice = wt_join (relay, "alice", "wtroom");
+  g_autoptr (WtPeer) bob = wt_join (relay, "bob", "wtroom");
+
+  g_assert_cmpuint (alice->session_id, !=, bob->session_id);
+}
+
+static void
+test_rtt_echo (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start_wt (NULL);
+  g_autoptr (WtPeer) alice = wt_join (relay, "alice", "rtt");
+
+  for (int i = 0; i < 2; i++)
+    {
+      gboolean datagram = i == 0;
+      g_autoptr (GBytes) probe = rtt_probe ("alice", 1234.5 + i);
+      g_autoptr (Msg) echo = NULL;
+
+      wt_send (alice, probe, datagram);
+      echo = wt_next (alice, WAIT_MS);
+      g_assert_nonnull (echo);
+      /* §4.3: the same bytes, on the path they came by. */
+      g_assert_true (g_bytes_equal (echo->bytes, probe));
+      g_assert_cmpint (echo->datagram, ==, datagram);
+    }
+}
+
+static void
+test_refused (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start_wt (NULL);
+  const struct
+  {
+    const char *path;
+    guint status;
+  } cases[] = {
+    { "/lobby/alice/bad.room", 400 },
+    { "/lobby/alice", 400 },
+    { "/lobby/a/b/c", 400 },
+    { "/lobby/system-%26%5E%25%24%23%40%21/room", 400 },
+    { "/lobby?token=abc.def.ghi", 403 }, /* no --jwt-secret-file */
+    { "/lobby", 400 },
+    { "/elsewhere", 404 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (WtPeer) peer = wt_connect (relay, cases[i].path, NULL);
+
+      g_test_message ("%s", cases[i].path);
+      g_assert_false (peer->ready);
+      g_assert_true (peer->closed);
+      g_assert_cmpuint (confab_wt_session_get_status (peer->session), ==, cases[i].status);
+    }
+
+  /* Spaces become '_' as on WebSocket. */
+  {
+    g_autoptr (WtPeer) ok = wt_join (relay, "alice%20smith", "room");
+  }
+}
+
+static void
+test_config_js (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start_wt (NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *config = fetch_config (relay, parser);
+  g_autofree char *wt_host = g_strdup_printf ("https://127.0.0.1:%u", relay->wt_port);
+  const char *hash = json_object_get_string_member (config, "webTransportCertificateHash");
+  g_autoptr (WtPeer) pinned = NULL;
+  g_autoptr (WtPeer) wrong = NULL;
+
+  g_assert_cmpstr (json_object_get_string_member (config, "webTransportHost"), ==, wt_host);
+  g_assert_true (json_object_get_boolean_member (config, "webTransportEnabled"));
+  g_assert_nonnull (hash);
+  g_assert_cmpuint (strlen (hash), ==, 44); /* base64 of 32 bytes */
+
+  /* The hash is the served certificate's: pinning it succeeds, another fails. */
+  pinned = wt_connect (relay, "/lobby/alice/pin", hash);
+  g_assert_true (pinned->ready);
+  wrong = wt_connect (relay, "/lobby/alice/pin", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+  g_assert_false (wrong->ready);
+  g_assert_true (wrong->closed);
+}
+
+static void
+test_config_js_disabled (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *config = fetch_config (relay, parser);
+
+  g_assert_cmpstr (json_object_get_string_member (config, "webTransportHost"), ==, "");
+  g_assert_false (json_object_get_boolean_member (config, "webTransportEnabled"));
+}
+
+/* A WebSocket and a WebTransport client in one room, and what arrives how
+ * at the WebTransport side (§4.6). */
+static void
+test_mixed_room (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start_wt (NULL);
+  g_autoptr (WtPeer) wt = wt_join (relay, "wtuser", "mixed");
+  g_autoptr (ConfabTestWs) ws = confab_test_ws_join (relay->ws_port, "wsuser", "mixed");
+  g_autoptr (GBytes) video = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wsuser", "ws-video", 0);
+  g_autoptr (GBytes) beat = confab_test_media_packet (CONFAB_MEDIA_HEARTBEAT, "wsuser", "ws-beat", 0);
+  g_autoptr (GBytes) diag = confab_test_packet (CONFAB_PACKET_DIAGNOSTICS, "wsuser", "small", 0);
+  g_autofree char *big_text = g_strnfill (3000, 'x');
+  g_autoptr (GBytes) big = confab_test_packet (CONFAB_PACKET_DIAGNOSTICS, "wsuser", big_text, 0);
+  g_autoptr (GBytes) wt_video = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "wt-video", 0);
+  g_autoptr (GBytes) wt_dgram =
+      confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "wt-video-dgram", 0);
+  g_autoptr (Msg) got = NULL;
+  g_autoptr (ConfabPacketWrapper) p = NULL;
+  g_autoptr (ConfabPacketWrapper) q = NULL;
+
+  wt_activate (wt, "wtuser");
+
+  /* WebSocket -> WebTransport: media (heartbeats too) on a uni stream each,
+   * stamped with the sender's session. */
+  g_assert_true (confab_test_ws_send_bytes (ws, video));
+  got = wt_find (wt, match_video, "ws-video", WAIT_MS);
+  g_assert_nonnull (got);
+  g_assert_false (got->datagram);
+  p = unpack (got);
+  g_assert_cmpuint (p->session_id, ==, ws->session_id);
+  g_clear_pointer (&got, msg_free);
+
+  g_assert_true (confab_test_ws_send_bytes (ws, beat));
+  got = wt_find (wt, match_heartbeat, "ws-beat", WAIT_MS);
+  g_assert_nonnull (got);
+  g_assert_false (got->datagram);
+  g_clear_pointer (&got, msg_free);
+
+  /* Small non-media as a datagram, large on a stream. */
+  g_assert_true (confab_test_ws_send_bytes (ws, diag));
+  got = wt_find (wt, match_diagnostics, "small", WAIT_MS);
+  g_assert_nonnull (got);
+  g_assert_true (got->datagram);
+  g_clear_pointer (&got, msg_free);
+
+  g_assert_true (confab_test_ws_send_bytes (ws, big));
+  got = wt_find (wt, match_diagnostics, big_text, WAIT_MS);
+  g_assert_nonnull (got);
+  g_assert_false (got->datagram);
+  g_assert_cmpuint (g_bytes_get_size (got->bytes), >, 1200);
+
+  /* WebTransport -> WebSocket, sent on a stream and as a datagram. */
+  wt_send (wt, wt_video, FALSE);
+  q = ws_find (ws, match_video, "wt-video", WAIT_MS);
+  g_assert_nonnull (q);
+  g_assert_cmpuint (q->session_id, ==, wt->session_id);
+  g_clear_pointer (&q, packet_free);
+  wt_send (wt, wt_dgram, TRUE);
+  q = ws_find (ws, match_video, "wt-video-dgram", WAIT_MS);
+  g_assert_nonnull (q);
+  g_assert_cmpuint (q->session_id, ==, wt->session_id);
+}
+
+/* §4.7: a raw datagram "ping" keeps a WebTransport session alive and goes
+ * nowhere; a silent one is closed after the idle timeout. */
+static void
+test_keepalive (void)
+{
+  g_autoptr (ConfabTestRelay) relay = NULL;
+  g_autoptr (WtPeer) talker = NULL;
+  g_autoptr (WtPeer) silent = NULL;
+  g_autoptr (WtPeer) listener = NULL;
+  g_autoptr (GBytes) ping = g_bytes_new_static ("ping", 4);
+  g_autoptr (GBytes) hello = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "talker", "hello", 0);
+
+  g_setenv ("CONFAB_RELAY_IDLE_TIMEOUT_MS", "1500", TRUE);
+  relay = confab_test_relay_start_wt (NULL);
+  g_unsetenv ("CONFAB_RELAY_IDLE_TIMEOUT_MS");
+  talker = wt_join (relay, "talker", "alive");
+  silent = wt_join (relay, "silent", "alive");
+  listener = wt_join (relay, "listener", "alive");
+  wt_activate (listener, "listener");
+
+  for (int i = 0; i < 12; i++)
+    {
+      wt_send (talker, ping, TRUE);
+      wt_send (listener, ping, TRUE);
+      pump_for (250);
+    }
+  g_assert_false (talker->closed);
+  g_assert_false (listener->closed);
+  g_assert_true (pump_until (&silent->closed, WAIT_MS));
+
+  /* The talker still reaches the listener, and no "ping" was forwarded. */
+  wt_send (talker, hello, FALSE);
+  {
+    g_autoptr (Msg) got = wt_find (listener, match_video, "hello", WAIT_MS);
+    g_assert_nonnull (got);
+  }
+  for (GList *l = listener->msgs.head; l != NULL; l = l->next)
+    g_assert_false (g_bytes_equal (((Msg *) l->data)->bytes, ping));
+}
+
+/* Two relays on NATS: WebTransport on one, WebSocket on the other. */
+static void
+test_nats (void)
+{
+  g_autoptr (ConfabTestNats) nats = confab_test_nats_start (0);
+  const char *args[] = { "--nats", nats->url, NULL };
+  g_autoptr (ConfabTestRelay) a = confab_test_relay_start_wt (args);
+  g_autoptr (ConfabTestRelay) b = confab_test_relay_start_wt (args);
+  g_autoptr (WtPeer) wt = wt_join (a, "wtuser", "across");
+  g_autoptr (ConfabTestWs) ws = confab_test_ws_join (b->ws_port, "wsuser", "across");
+  g_autoptr (GBytes) from_ws = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wsuser", "from-ws", 0);
+  g_autoptr (GBytes) from_wt = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "from-wt", 0);
+  g_autoptr (Msg) got = NULL;
+  g_autoptr (ConfabPacketWrapper) p = NULL;
+  g_autoptr (ConfabPacketWrapper) q = NULL;
+
+  wt_activate (wt, "wtuser");
+
+  /* Subscriptions settle asynchronously: send until heard, boundedly. */
+  for (int i = 0; i < 20 && got == NULL; i++)
+    {
+      g_assert_true (confab_test_ws_send_bytes (ws, from_ws));
+      got = wt_find (wt, match_video, "from-ws", 250);
+    }
+  g_assert_nonnull (got);
+  g_assert_false (got->datagram);
+  p = unpack (got);
+  g_assert_cmpuint (p->session_id, ==, ws->session_id);
+
+  for (int i = 0; i < 20 && q == NULL; i++)
+    {
+      wt_send (wt, from_wt, FALSE);
+      q = ws_find (ws, match_video, "from-wt", 250);
+    }
+  g_assert_nonnull (q);
+  g_assert_cmpuint (q->session_id, ==, wt->session_id);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/relay/wt/join", test_join);
+  g_test_add_func ("/relay/wt/rtt-echo", test_rtt_echo);
+  g_test_add_func ("/relay/wt/refused", test_refused);
+  g_test_add_func ("/relay/wt/config-js", test_config_js);
+  g_test_add_func ("/relay/wt/config-js-disabled", test_config_js_disabled);
+  g_test_add_func ("/relay/wt/mixed-room", test_mixed_room);
+  g_test_add_func ("/relay/wt/keepalive", test_keepalive);
+  g_test_add_func ("/relay/wt/nats", test_nats);
+  return g_test_run ();
+}
