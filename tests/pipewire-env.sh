@@ -29,8 +29,17 @@ fi
 ROOT=$(mktemp -d /tmp/confab-pw.XXXXXX)
 PIDS=""
 
+# Everything started below (the command's own children too, such as a relay
+# a failed test left behind) carries this marker and is found by it.
+export CONFAB_PW_ENV="$ROOT"
+started_here() {
+    grep -lzx "CONFAB_PW_ENV=$ROOT" /proc/[0-9]*/environ 2>/dev/null |
+        sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p' | grep -vx "$$"
+}
+
 teardown() {
     trap - EXIT INT TERM HUP
+    PIDS="$PIDS $(started_here)"
     for pid in $PIDS; do
         kill -TERM "$pid" 2>/dev/null
     done

@@ -1,0 +1,267 @@
+/* test-pipewire-cli.c: confab-cli with real devices, inside a private
+ * PipeWire (tests/pipewire-env.sh): a sender with `--video camera --audio
+ * mic` and a receiver with `--play` talk through the real confab-relay; the
+ * receiver decodes the camera's pictures, and the test microphone's tone
+ * comes out of the receiver's speaker (the null sink, recorded from its
+ * monitor here) at its pitch. */
+#define G_LOG_DOMAIN "test-pipewire-cli"
+
+#include "confab-pipewire-audio.h"
+#include "confab-test-util.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+/* The test microphone's sine (pipewire-env.sh). Its pitch equals --audio
+ * test's tone (audiotestsrc's frequency is a float Props that changing at
+ * run time stalls the node here), so the test also checks that every packet
+ * sent came from a microphone chunk. */
+#define MIC_FREQ 440.0
+
+typedef struct
+{
+  GSubprocess *process;
+  char *out;
+  char *err;
+  gboolean done;
+  int status;
+  JsonParser *parser;
+  JsonObject *summary;
+} CliRun;
+
+static void
+cli_run_free (CliRun *run)
+{
+  g_clear_object (&run->process);
+  g_clear_object (&run->parser);
+  g_free (run->out);
+  g_free (run->err);
+  g_free (run);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliRun, cli_run_free)
+
+static void
+on_communicated (GObject *source, GAsyncResult *result, gpointer data)
+{
+  CliRun *run = data;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err, NULL);
+  run->status =
+      g_subprocess_get_if_exited (run->process) ? g_subprocess_get_exit_status (run->process) : -1;
+  run->done = TRUE;
+}
+
+static CliRun *
+cli_start (const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  CliRun *run = g_new0 (CliRun, 1);
+
+  g_ptr_array_add (argv, (char *) confab_test_cli_path ());
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  run->process =
+      g_subprocess_newv ((const char *const *) argv->pdata,
+                         G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (run->process, NULL, NULL, on_communicated, run);
+  return run;
+}
+
+/* Waits (bounded) and parses the JSON summary on the last stdout line. */
+static void
+cli_wait (CliRun *run, guint timeout_ms)
+{
+  g_auto (GStrv) lines = NULL;
+  guint n;
+
+  if (!confab_test_run_until (&run->done, timeout_ms))
+    {
+      g_subprocess_force_exit (run->process);
+      g_error ("confab-cli did not finish within %u ms", timeout_ms);
+    }
+  if (run->err != NULL && run->err[0] != '\0')
+    g_test_message ("stderr: %s", run->err);
+  lines = g_strsplit (g_strchomp (run->out), "\n", -1);
+  n = g_strv_length (lines);
+  if (n == 0 || lines[n - 1][0] != '{')
+    return;
+  g_test_message ("summary: %s", lines[n - 1]);
+  run->parser = json_parser_new ();
+  if (json_parser_load_from_data (run->parser, lines[n - 1], -1, NULL) &&
+      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (run->parser)))
+    run->summary = json_node_get_object (json_parser_get_root (run->parser));
+}
+
+static JsonObject *
+only_peer (JsonObject *summary)
+{
+  JsonArray *peers = json_object_get_array_member (summary, "peers");
+
+  g_assert_cmpuint (json_array_get_length (peers), ==, 1);
+  return json_array_get_object_element (peers, 0);
+}
+
+/* ---- recording the speaker ------------------------------------------------------------- */
+
+static void
+on_chunk (ConfabAudioCapture *capture, const gint16 *pcm, GArray *samples)
+{
+  /* Bounded: at most 30 s. */
+  if (samples->len < 30 * 48000)
+    g_array_append_vals (samples, pcm, CONFAB_AUDIO_FRAME_SAMPLES);
+}
+
+static double
+goertzel (const gint16 *pcm, gsize n, double freq)
+{
+  double k = 2 * cos (2 * G_PI * freq / 48000), s1 = 0, s2 = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      double s0 = pcm[i] / 32768.0 + k * s1 - s2;
+
+      s2 = s1;
+      s1 = s0;
+    }
+  return (s1 * s1 + s2 * s2 - k * s1 * s2) / ((double) n * n / 4);
+}
+
+static double
+tone_frequency (const gint16 *pcm, gsize n)
+{
+  gsize first = 0, last = 0;
+  guint rising = 0;
+
+  for (gsize i = 1; i < n; i++)
+    if (pcm[i - 1] < 0 && pcm[i] >= 0)
+      {
+        if (rising == 0)
+          first = i;
+        last = i;
+        rising++;
+      }
+  return rising < 2 ? 0 : (double) (rising - 1) * 48000 / (double) (last - first);
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void
+test_camera_mic_call (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
+  g_autoptr (ConfabPipewire) pw = confab_pipewire_new (-1, &error);
+  g_autoptr (ConfabAudioCapture) speaker = NULL;
+  g_autoptr (GArray) heard = g_array_new (FALSE, FALSE, sizeof (gint16));
+  g_autofree char *bob_url = g_strdup_printf ("%s/lobby/bob/pwroom", relay->ws_base);
+  g_autofree char *alice_url = g_strdup_printf ("%s/lobby/alice/pwroom", relay->ws_base);
+  const char *bob_args[] = { "join", bob_url,       "--video",    "none", "--audio",
+                             "none", "--play",      "--duration", "8",    "--expect-peers",
+                             "1",    "--transport", "websocket",  NULL };
+  const char *alice_args[] = { "join",        alice_url,    "--video", "camera:testcam", "--audio",
+                               "mic:testmic", "--duration", "5",       "--expect-peers", "1",
+                               "--transport", "websocket",  NULL };
+  g_autoptr (CliRun) bob = NULL;
+  g_autoptr (CliRun) alice = NULL;
+  JsonObject *sent, *video, *camera, *peer, *playback;
+  gint64 sent_frames, decoded, loud_start = -1;
+  double freq, p_mic, p_off;
+  gsize window = 48000;
+
+  g_assert_no_error (error);
+  speaker = confab_audio_capture_new (pw, "testsink", TRUE, &error);
+  g_assert_no_error (error);
+  g_signal_connect (speaker, "chunk", G_CALLBACK (on_chunk), heard);
+
+  bob = cli_start (bob_args);
+  /* Bob first, so he sees Alice's first key frame. */
+  {
+    gboolean never = FALSE;
+    confab_test_run_until (&never, 500);
+  }
+  alice = cli_start (alice_args);
+  cli_wait (alice, 30000);
+  cli_wait (bob, 30000);
+  g_assert_cmpint (alice->status, ==, 0);
+  g_assert_cmpint (bob->status, ==, 0);
+  g_assert_nonnull (alice->summary);
+  g_assert_nonnull (bob->summary);
+
+  /* Alice sent the camera's 720p30 pictures ... */
+  sent = json_object_get_object_member (alice->summary, "sent");
+  video = json_object_get_object_member (alice->summary, "video");
+  camera = json_object_get_object_member (alice->summary, "camera");
+  g_assert_cmpint (json_object_get_int_member (video, "width"), ==, 1280);
+  g_assert_cmpint (json_object_get_int_member (video, "height"), ==, 720);
+  g_assert_cmpstr (json_object_get_string_member (camera, "format"), ==, "I420");
+  sent_frames = json_object_get_int_member (sent, "video_frames");
+  /* ~5 s at 30 fps: allow a slow start, refuse a trickle. */
+  g_assert_cmpint (sent_frames, >=, 120);
+  g_assert_cmpint (json_object_get_int_member (sent, "audio_packets"), >=, 200);
+  /* No generated tone: each packet is a 20 ms microphone chunk. */
+  g_assert_cmpint (json_object_get_int_member (sent, "audio_packets"), <=,
+                   json_object_get_int_member (
+                       json_object_get_object_member (alice->summary, "microphone"), "chunks"));
+
+  /* ... and Bob decoded at least 90 % of them. */
+  peer = only_peer (bob->summary);
+  decoded = json_object_get_int_member (peer, "decoded_video_frames");
+  g_test_message ("alice sent %" G_GINT64_FORMAT " camera frames, bob decoded %" G_GINT64_FORMAT,
+                  sent_frames, decoded);
+  g_assert_cmpint (decoded * 10, >=, sent_frames * 9);
+  g_assert_cmpint (json_object_get_int_member (peer, "audio_played_frames"), >=, 200);
+  playback = json_object_get_object_member (bob->summary, "playback");
+  g_assert_cmpint (json_object_get_int_member (playback, "frames"), >=, 300);
+
+  /* What Bob's speaker played: the microphone's pitch, not --audio test's. */
+  for (guint i = 0; i < heard->len; i++)
+    if (ABS (g_array_index (heard, gint16, i)) > 2000)
+      {
+        loud_start = i;
+        break;
+      }
+  g_assert_cmpint (loud_start, >=, 0);
+  /* One second, starting half a second into the sound (past Opus's start). */
+  g_assert_cmpuint (heard->len, >=, loud_start + 24000 + window);
+  freq = tone_frequency ((gint16 *) heard->data + loud_start + 24000, window);
+  p_mic = goertzel ((gint16 *) heard->data + loud_start + 24000, window, MIC_FREQ);
+  p_off = goertzel ((gint16 *) heard->data + loud_start + 24000, window, 1000);
+  g_test_message ("bob's speaker: %.2f Hz, power at %.0f Hz %.4f, at 1000 Hz %.6f", freq, MIC_FREQ,
+                  p_mic, p_off);
+  g_assert_cmpfloat (fabs (freq - MIC_FREQ), <, 3);
+  g_assert_cmpfloat (p_mic, >, 100 * p_off);
+}
+
+static void
+test_missing_camera (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
+  g_autofree char *url = g_strdup_printf ("%s/lobby/carol/pwroom2", relay->ws_base);
+  const char *args[] = { "join",       url, "--video",     "camera:nosuchcam", "--audio", "none",
+                         "--duration", "5", "--transport", "websocket",        NULL };
+  g_autoptr (CliRun) run = cli_start (args);
+
+  cli_wait (run, 20000);
+  g_assert_cmpint (run->status, ==, 2);
+  g_assert_nonnull (strstr (run->err, "nosuchcam"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  if (g_getenv ("PIPEWIRE_RUNTIME_DIR") == NULL)
+    {
+      g_print ("1..0 # SKIP run inside tests/pipewire-env.sh\n");
+      return 0;
+    }
+  g_test_add_func ("/interop/pipewire/camera-mic-call", test_camera_mic_call);
+  g_test_add_func ("/interop/pipewire/missing-camera", test_missing_camera);
+  return g_test_run ();
+}
