@@ -527,6 +527,98 @@ test_keepalive (void)
     g_assert_false (g_bytes_equal (((Msg *) l->data)->bytes, ping));
 }
 
+static gsize
+rss_kib (GSubprocess *process)
+{
+  g_autofree char *path =
+      g_strdup_printf ("/proc/%s/status", g_subprocess_get_identifier (process));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "VmRSS:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + 6, NULL, 10);
+}
+
+static gboolean
+is_left_of (const ConfabPacketWrapper *p, const char *user)
+{
+  ConfabMeetingPacket *m;
+  gboolean yes;
+
+  if (p->packet_type != CONFAB_PACKET_MEETING)
+    return FALSE;
+  m = confab__meeting_packet__unpack (NULL, p->data.len, p->data.data);
+  yes = m != NULL && m->event_type == CONFAB_MEETING_PARTICIPANT_LEFT &&
+        m->target_user_id.len == strlen (user) &&
+        memcmp (m->target_user_id.data, user, m->target_user_id.len) == 0;
+  if (m != NULL)
+    confab__meeting_packet__free_unpacked (m, NULL);
+  return yes;
+}
+
+/* §4.6 on WebTransport: a receiver that reads nothing (its process stops
+ * running the QUIC client) costs the relay bounded memory, its sender hears
+ * CONGESTION, and the relay finally drops it. */
+static void
+test_slow_reader (void)
+{
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start_wt (NULL);
+  g_autoptr (ConfabTestWs) alice = confab_test_ws_join (relay->ws_port, "alice", "slow");
+  g_autoptr (WtPeer) slow = wt_join (relay, "slowreader", "slow");
+  g_autofree char *payload = g_malloc (16 * 1024 + 1);
+  g_autoptr (GBytes) big = NULL;
+  gboolean congested = FALSE;
+  gboolean left = FALSE;
+  gsize rss_before, rss_after;
+  gint64 start;
+  int sent = 0;
+
+  wt_activate (slow, "slowreader");
+  memset (payload, 'v', 16 * 1024);
+  payload[16 * 1024] = '\0';
+  big = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "alice", payload, 0);
+  rss_before = rss_kib (relay->process);
+
+  /* From here on the WebTransport client never runs again. Up to 160 MiB. */
+  for (; sent < 10000 && !congested; sent++)
+    {
+      g_assert_true (confab_test_ws_send_bytes (alice, big));
+      if (sent % 50 == 0)
+        {
+          g_autoptr (ConfabPacketWrapper) p = NULL;
+          while ((p = confab_test_ws_recv_packet (alice, 1)) != NULL && !congested)
+            {
+              if (p->packet_type == CONFAB_PACKET_CONGESTION)
+                {
+                  g_assert_cmpuint (p->session_id, ==, alice->session_id);
+                  g_assert_cmpmem (p->user_id.data, p->user_id.len, "slowreader", 10);
+                  congested = TRUE;
+                }
+              g_clear_pointer (&p, packet_free);
+            }
+        }
+    }
+  rss_after = rss_kib (relay->process);
+  g_test_message ("CONGESTION after %d x 16 KiB; relay RSS %zu KiB -> %zu KiB", sent, rss_before,
+                  rss_after);
+  g_assert_true (congested);
+  /* The connection's send queue (32 MiB) plus the ring (256 entries) bound it. */
+  g_assert_cmpuint (rss_after, <, rss_before + 80 * 1024);
+
+  /* Stalled for 10 s: closed, and after the grace period alice hears LEFT. */
+  start = g_get_monotonic_time ();
+  while (!left && g_get_monotonic_time () - start < 20 * G_USEC_PER_SEC)
+    {
+      g_autoptr (ConfabPacketWrapper) p = confab_test_ws_recv_packet (alice, 100);
+      left = p != NULL && is_left_of (p, "slowreader");
+    }
+  g_test_message ("slow reader dropped after %.1f s more",
+                  (g_get_monotonic_time () - start) / 1e6);
+  g_assert_true (left);
+}
+
 /* Two relays on NATS: WebTransport on one, WebSocket on the other. */
 static void
 test_nats (void)
@@ -577,5 +669,6 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/wt/mixed-room", test_mixed_room);
   g_test_add_func ("/relay/wt/keepalive", test_keepalive);
   g_test_add_func ("/relay/wt/nats", test_nats);
+  g_test_add_func ("/relay/wt/slow-reader", test_slow_reader);
   return g_test_run ();
 }
