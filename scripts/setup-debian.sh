@@ -22,6 +22,8 @@ PACKAGES="
     libpipewire-0.3-dev pipewire pipewire-bin wireplumber pipewire-pulse
     gstreamer1.0-pipewire gstreamer1.0-tools gstreamer1.0-plugins-base
     libwebrtc-audio-processing-dev sox
+    libgtk-4-dev libadwaita-1-dev xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi
+    python3-gi gir1.2-atspi-2.0 imagemagick gettext desktop-file-utils appstream-util
     python3
 "
 

@@ -1,0 +1,283 @@
+#!/usr/bin/python3
+# test-app.py: drives the `confab` desktop app as a person would, through
+# AT-SPI (roles and accessible names, actions — no coordinate clicks), against
+# the real confab-relay and a real confab-cli in the same room. Runs under
+#   xvfb-run -a -s "-screen 0 1280x720x24" dbus-run-session -- /usr/bin/python3 test-app.py
+# Screenshots of the start screen, pre-join and the call go to
+# $CONFAB_SCREENSHOT_DIR. Every wait is bounded; every process is killed at
+# the end, pass or fail.
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pyatspi
+
+RELAY = os.environ["CONFAB_RELAY"]
+CLI = os.environ["CONFAB_CLI"]
+APP = os.environ["CONFAB_APP"]
+SHOTS = os.environ.get("CONFAB_SCREENSHOT_DIR", ".")
+ROOM = "apptest"
+CLI_USER = "cli_bob"
+APP_USER = "Ann_Tester"
+
+processes = []
+
+
+def log(message):
+    print("# " + message, flush=True)
+
+
+def fail(message):
+    raise AssertionError(message)
+
+
+def spawn(args, **kwargs):
+    process = subprocess.Popen(args, **kwargs)
+    processes.append(process)
+    return process
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    fail("timed out waiting for " + what)
+
+
+def wait_port(port):
+    def accepts():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    wait_for("relay port %d" % port, accepts, 10)
+
+
+def screenshot(name):
+    path = os.path.join(SHOTS, name)
+    subprocess.run(["import", "-window", "root", path], check=True, timeout=20)
+    log("screenshot " + path)
+
+
+def app_accessible(pid):
+    desktop = pyatspi.Registry.getDesktop(0)
+    for i in range(desktop.childCount):
+        app = desktop.getChildAtIndex(i)
+        try:
+            if app is not None and app.get_process_id() == pid:
+                return app
+        except Exception:
+            pass
+    return None
+
+
+def showing(node):
+    # GTK 4.8 sets no "showing" state below the window and keeps a GtkStack's
+    # hidden pages in the tree: callers scope searches to a page and check
+    # sensitivity instead.
+    return node.getState().contains(pyatspi.STATE_VISIBLE)
+
+
+def sensitive(node):
+    return node.getState().contains(pyatspi.STATE_SENSITIVE)
+
+
+def find(root, name, roles=None, name_contains=False):
+    """The first showing accessible below root with this name (and role)."""
+
+    def match(node):
+        try:
+            node_name = node.name or ""
+            if name_contains:
+                if name not in node_name:
+                    return False
+            elif node_name != name:
+                return False
+            if roles is not None and node.getRole() not in roles:
+                return False
+            return showing(node)
+        except Exception:
+            return False
+
+    try:
+        return pyatspi.findDescendant(root, match)
+    except Exception:
+        return None
+
+
+# GTK 4.8 exposes a GtkToggleButton as a push button with the "pressed" state.
+BUTTONS = (pyatspi.ROLE_PUSH_BUTTON, pyatspi.ROLE_TOGGLE_BUTTON)
+
+
+def press(root, name):
+    button = wait_for("button " + name,
+                      lambda: (lambda b: b if b is not None and sensitive(b) else None)(
+                          find(root, name, BUTTONS)))
+    button.queryAction().doAction(0)
+    return button
+
+
+def page(root, title):
+    """A page of the window, found by its (status page) title."""
+    return wait_for("the page " + title,
+                    lambda: find(root, title, (pyatspi.ROLE_PANEL, pyatspi.ROLE_FILLER)))
+
+
+def checked(node):
+    states = node.getState()
+    return states.contains(pyatspi.STATE_CHECKED) or states.contains(pyatspi.STATE_PRESSED)
+
+
+def dump(node, depth=0, out=None):
+    """The accessibility tree, printed when a step fails."""
+    try:
+        states = [pyatspi.stateToString(s) for s in node.getState().getStates()]
+        print("# %s%s %r %s" % ("  " * depth, node.getRoleName(), node.name, states))
+        for i in range(node.childCount):
+            dump(node.getChildAtIndex(i), depth + 1)
+    except Exception as error:
+        print("# %s(gone: %s)" % ("  " * depth, error))
+
+
+root_for_dump = None
+
+
+def wait_display():
+    """xvfb-run can hand over before the X socket accepts; GTK would then
+    fail to open the display."""
+    display = os.environ.get("DISPLAY", "")
+    if not display.startswith(":"):
+        fail("no X display (run under xvfb-run)")
+    path = "/tmp/.X11-unix/X" + display[1:].split(".")[0]
+
+    def accepts():
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path)
+                return True
+        except OSError:
+            return False
+
+    wait_for("the X server at " + display, accepts, 10)
+
+
+def main():
+    global root_for_dump
+    wait_display()
+    port = free_port()
+    relay = spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
+                  stderr=subprocess.DEVNULL)
+    wait_port(port)
+    log("relay on %d" % port)
+
+    # Start screen: the app opened without a link.
+    app = spawn([APP])
+    root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 20)
+    root_for_dump = root
+    start = page(root, "Join a Meeting")
+    time.sleep(0.5)  # let the first frame settle for the screenshot
+    screenshot("app-start.png")
+
+    # A broken link handed to a second invocation: the running instance shows
+    # why, and neither process crashes.
+    second = subprocess.run([APP, "confab://bad link/%%"], timeout=20)
+    if second.returncode != 0:
+        fail("second invocation with a broken link exited %d" % second.returncode)
+    wait_for("the broken-link message",
+             lambda: find(root, "This link cannot be used", name_contains=True))
+    if app.poll() is not None:
+        fail("the app died on a broken link")
+
+    # A real invite link, again through a second invocation.
+    link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
+    second = subprocess.run([APP, link], timeout=20)
+    if second.returncode != 0:
+        fail("second invocation exited %d" % second.returncode)
+    prejoin = page(root, "Room “%s”" % ROOM)
+    time.sleep(0.5)
+    screenshot("app-prejoin.png")
+
+    # The other participant, sending test media for long enough to see us mute.
+    cli = spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", CLI_USER,
+                 "--size", "320x180", "--fps", "15", "--duration", "12",
+                 "--transport", "websocket"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    press(prejoin, "Join")
+    tile = wait_for("a tile named " + CLI_USER,
+                    lambda: find(root, CLI_USER, (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)), 15)
+    log("tile %s (%s)" % (tile.name, tile.getRoleName()))
+
+    microphone = wait_for("the Microphone toggle",
+                          lambda: find(root, "Microphone", BUTTONS))
+    camera = wait_for("the Camera toggle", lambda: find(root, "Camera", BUTTONS))
+    if not checked(microphone) or not checked(camera):
+        fail("microphone and camera toggles should start pressed (on)")
+    find(root, "Leave", BUTTONS) or fail("no Leave button")
+    time.sleep(1.0)  # toasts and layout settle
+    screenshot("app-call.png")
+
+    microphone.queryAction().doAction(0)
+    wait_for("the Microphone toggle to show it is off", lambda: not checked(microphone), 5)
+
+    try:
+        out, _ = cli.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        fail("confab-cli did not finish")
+    summary = json.loads(out.strip().splitlines()[-1])
+    ours = [p for p in summary["peers"] if p["user_id"] == APP_USER]
+    if not ours:
+        fail("confab-cli never saw %s: %s" % (APP_USER, summary["peers"]))
+    peer = ours[-1]
+    log("cli sees %s: audio_enabled=%s video_enabled=%s heartbeats=%d" %
+        (APP_USER, peer["audio_enabled"], peer["video_enabled"], peer["heartbeats"]))
+    if peer["audio_enabled"] is not False:
+        fail("after Microphone was pressed the heartbeat still says audio_enabled")
+    if peer["video_enabled"] is not True:
+        fail("the camera was on, the heartbeat should say video_enabled")
+
+    # Leave: back on the pre-join page of the same room.
+    press(root, "Leave")
+    wait_for("the call controls to go after leaving",
+             lambda: find(root, "Leave", BUTTONS) is None, 10)
+    wait_for("the tiles to go", lambda: find(root, CLI_USER, (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)) is None, 10)
+    wait_for("Join to be possible again", lambda: sensitive(find(prejoin, "Join", BUTTONS)), 10)
+    if app.poll() is not None:
+        fail("the app exited")
+    log("ok")
+
+
+if __name__ == "__main__":
+    status = 0
+    try:
+        main()
+    except Exception as error:  # report, then clean up
+        print("FAIL: %s" % error, flush=True)
+        if root_for_dump is not None:
+            dump(root_for_dump)
+        status = 1
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    sys.exit(status)
