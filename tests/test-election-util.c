@@ -7,6 +7,7 @@
 #include "confab-test-util.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
@@ -160,14 +161,76 @@ mock_session_free (MockWtSession *ms)
   g_free (ms);
 }
 
+static GBytes *
+rtt_echo_at (double timestamp)
+{
+  ConfabMediaPacket media;
+  g_autoptr (GBytes) inner = NULL;
+  gsize len;
+  const guint8 *data;
+
+  confab__media_packet__init (&media);
+  media.media_type = CONFAB_MEDIA_RTT;
+  media.timestamp = timestamp;
+  inner = confab_message_pack (&media.base);
+  data = g_bytes_get_data (inner, &len);
+  return confab_packet_wrap (CONFAB_PACKET_MEDIA, "x", 0, data, len);
+}
+
+/* Junk, truncated protobuf, a SESSION_ASSIGNED without a session and RTT
+ * "echoes" from the future, the past and nowhere: none may crash, carry
+ * the call or count as a sample. */
+static void
+send_garbage (MockWtSession *ms)
+{
+  static const guint8 truncated[][6] = {
+    { 0x08 }, { 0x08, 0x80 }, { 0x1a, 0x05, 0x01 }, { 0x08, 0x08, 0x20 }, { 0xff, 0xff, 0xff },
+  };
+  static const double lies[] = { 1e300, -1e300, 0.0, NAN, INFINITY };
+
+  for (guint i = 0; i < 300; i++)
+    {
+      guint8 junk[64];
+      gsize len = g_random_int_range (0, sizeof junk);
+      g_autoptr (GBytes) bytes = NULL;
+
+      for (gsize j = 0; j < len; j++)
+        junk[j] = g_random_int_range (0, 256);
+      bytes = g_bytes_new (junk, len);
+      /* An empty datagram trips an assertion inside ngtcp2 0.12
+       * (ngtcp2_pkt_encode_datagram_frame): empty ones go on streams. */
+      if (i % 2 == 0 && len > 0)
+        confab_wt_session_send_datagram (ms->session, bytes);
+      else
+        confab_wt_session_send_stream (ms->session, bytes);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (truncated); i++)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (truncated[i], 1 + i % 3);
+      confab_wt_session_send_stream (ms->session, bytes);
+    }
+  {
+    g_autoptr (GBytes) zero = confab_packet_new_session_assigned (0);
+    confab_wt_session_send_stream (ms->session, zero);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (lies); i++)
+    {
+      g_autoptr (GBytes) lie = rtt_echo_at (lies[i]);
+      confab_wt_session_send_datagram (ms->session, lie);
+    }
+}
+
 static gboolean
 send_assigned (gpointer data)
 {
   MockWtSession *ms = data;
   g_autoptr (GBytes) packet = confab_packet_new_session_assigned (ms->id);
 
-  if (!ms->closed)
-    g_assert_true (confab_wt_session_send_stream (ms->session, packet));
+  if (ms->closed)
+    return G_SOURCE_REMOVE;
+  if (g_object_get_data (G_OBJECT (ms->session), "garbage") != NULL)
+    send_garbage (ms);
+  g_assert_true (confab_wt_session_send_stream (ms->session, packet));
   return G_SOURCE_REMOVE;
 }
 
@@ -228,6 +291,7 @@ mock_request (ConfabWtServer *server, ConfabWtSession *session, const char *path
   ms->session = g_object_ref (session);
   ms->id = g_random_int () | ((guint64) g_random_int () << 32) | 1;
   g_object_set_data (G_OBJECT (session), "echo", GINT_TO_POINTER (mock->echo));
+  g_object_set_data (G_OBJECT (session), "garbage", GINT_TO_POINTER (mock->garbage));
   g_signal_connect (session, "ready", G_CALLBACK (on_mock_ready), ms);
   g_signal_connect (session, "packet", G_CALLBACK (on_mock_packet), ms);
   g_signal_connect (session, "closed", G_CALLBACK (on_mock_closed), ms);

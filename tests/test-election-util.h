@@ -55,6 +55,7 @@ typedef struct
   char *base;            /* https://127.0.0.1:PORT */
   guint assign_delay_ms; /* SESSION_ASSIGNED this long after the CONNECT */
   gboolean echo;         /* echo RTT probes (default TRUE) */
+  gboolean garbage;      /* junk and lying packets before SESSION_ASSIGNED */
   GPtrArray *sessions;   /* MockWtSession* */
   GPtrArray *timers;     /* GSource*: pending SESSION_ASSIGNED */
 } MockWtRelay;

@@ -405,6 +405,33 @@ test_unanswered_webtransport_loses (void)
   g_assert_cmpuint (confab_call_get_session_id (run->call), !=, ms->id);
 }
 
+/* Junk and lying packets before SESSION_ASSIGNED: the election neither
+ * crashes nor takes them for a session or an RTT sample. */
+static void
+test_garbage (void)
+{
+  g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
+  g_autofree char *room = unique_room ("junk");
+  g_autofree char *wt = g_strdup_printf ("%s/lobby/jack/%s", mock->base, room);
+  const char *urls[] = { wt, NULL };
+  g_autoptr (CallRun) run = NULL;
+  MockWtSession *ms;
+  double rtt;
+
+  mock->garbage = TRUE;
+  run = call_run_start (urls, "jack", mock->hash);
+  g_assert_true (wait_for (has_elected, run, 6000));
+  ms = mock_wt_relay_find (mock, room);
+  g_assert_nonnull (ms);
+  g_assert_cmpuint (run->n_assigned, ==, 1);
+  g_assert_cmpuint (confab_call_get_session_id (run->call), ==, ms->id);
+  rtt = confab_election_get_carrier_rtt_ms (run->election);
+  g_test_message ("RTT %.3f ms after the lies", rtt);
+  g_assert_cmpfloat (rtt, >=, 0);
+  g_assert_cmpfloat (rtt, <, 1000);
+  g_assert_false (run->closed);
+}
+
 /* No path at all: the join fails fast with the path's error. */
 static void
 test_join_fails (void)
@@ -682,6 +709,7 @@ main (int argc, char **argv)
   g_test_add_func ("/election/websocket-fallback/unreachable", test_websocket_fallback_unreachable);
   g_test_add_func ("/election/websocket-fallback/black-hole", test_websocket_fallback_black_hole);
   g_test_add_func ("/election/unanswered-webtransport-loses", test_unanswered_webtransport_loses);
+  g_test_add_func ("/election/garbage", test_garbage);
   g_test_add_func ("/election/join-fails", test_join_fails);
   g_test_add_func ("/election/takeover-during-window", test_takeover_during_window);
   g_test_add_func ("/election/reconnect-after-restart", test_reconnect_after_restart);
