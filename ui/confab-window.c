@@ -139,12 +139,21 @@ confab_window_open_link (ConfabWindow *self, const char *link)
 
 /* ---- the call ---------------------------------------------------------------- */
 
+/* A centred flow box is as wide as its longest line may be: allow no more
+ * columns than tiles, so one or two tiles sit in the middle. */
+#define CONFAB_GRID_MAX_COLUMNS 4
+
 static void
 update_grid (ConfabWindow *self)
 {
-  gboolean empty = gtk_widget_get_first_child (GTK_WIDGET (self->tiles_box)) == NULL;
+  guint n_tiles = 0;
 
-  gtk_stack_set_visible_child_name (self->grid_stack, empty ? "waiting" : "grid");
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->tiles_box)); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    n_tiles++;
+  gtk_flow_box_set_max_children_per_line (self->tiles_box,
+                                          CLAMP (n_tiles, 1, CONFAB_GRID_MAX_COLUMNS));
+  gtk_stack_set_visible_child_name (self->grid_stack, n_tiles == 0 ? "waiting" : "grid");
 }
 
 static GtkWidget *
