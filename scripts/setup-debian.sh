@@ -12,7 +12,7 @@ fi
 PACKAGES="
     build-essential meson ninja-build pkg-config git clang-format
     libglib2.0-dev protobuf-c-compiler libprotobuf-c-dev
-    libwebsockets-dev libwebsockets-evlib-glib
+    libwebsockets-dev libwebsockets-evlib-glib libwebsockets-evlib-uv libuv1-dev
     libnats-dev nats-server
     libvpx-dev libopus-dev libx264-dev
     libavcodec-dev libavformat-dev libavutil-dev libswscale-dev

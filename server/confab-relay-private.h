@@ -39,6 +39,7 @@ struct _ConfabRelay
   GQueue sessions;   /* every session, linked by relay_link */
   GQueue dirty;      /* sessions with queued output to flush, by dirty_link */
   guint flush_source;
+  GSource *uv_source; /* the libuv loop lws runs on, as one GSource */
   ConfabArena *arena; /* one inbound packet at a time */
   guint8 *scratch;    /* LWS_PRE + CONFAB_RELAY_COALESCE_BYTES */
   guint tick_source;

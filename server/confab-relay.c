@@ -5,6 +5,7 @@
 
 #include "confab-relay-private.h"
 #include "confab-jwt.h"
+#include "confab-uv-source.h"
 
 #include <string.h>
 
@@ -223,12 +224,28 @@ log_from_lws (int level, const char *line)
     g_debug ("lws: %.*s", (int) n, line);
 }
 
+/* After each round of the uv loop: the sessions it made dirty are flushed now
+ * rather than from the idle source they scheduled, which saves a GLib
+ * iteration per round. */
+static gboolean
+on_uv_round (gpointer data)
+{
+  ConfabRelay *relay = data;
+
+  if (relay->flush_source != 0)
+    {
+      g_clear_handle_id (&relay->flush_source, g_source_remove);
+      confab_relay_flush (relay);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 ConfabRelay *
 confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **error)
 {
   g_autoptr (ConfabRelay) relay = g_new0 (ConfabRelay, 1);
   struct lws_context_creation_info info;
-  void *foreign_loops[1] = { loop };
+  void *foreign_loops[1];
   guint tick_ms;
 
   relay->config = *config;
@@ -263,9 +280,25 @@ confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **err
   if (!confab_relay_wt_start (relay, error))
     return NULL;
 
+  /* lws runs on a libuv loop that is one GSource of the GLib loop (see
+   * confab-uv-source.c): GLib polls one epoll fd instead of one fd and one
+   * GSource per connection. After each round of the uv loop the output it
+   * produced is flushed, so one round's packets leave in one send() per
+   * receiver. */
+  relay->uv_source = confab_uv_source_new ();
+  if (relay->uv_source == NULL)
+    {
+      g_set_error (error, CONFAB_RELAY_ERROR, CONFAB_RELAY_ERROR_LISTEN,
+                   "cannot create the event loop");
+      return NULL;
+    }
+  g_source_set_callback (relay->uv_source, on_uv_round, relay, NULL);
+  g_source_attach (relay->uv_source, g_main_loop_get_context (loop));
+  foreign_loops[0] = confab_uv_source_get_loop (relay->uv_source);
+
   lws_set_log_level (LLL_ERR, log_from_lws);
   memset (&info, 0, sizeof info);
-  info.options = LWS_SERVER_OPTION_GLIB;
+  info.options = LWS_SERVER_OPTION_LIBUV;
   info.foreign_loops = foreign_loops;
   info.port = config->ws_port;
   if (config->listen_address != NULL && strcmp (config->listen_address, "0.0.0.0") != 0 &&
@@ -316,6 +349,17 @@ confab_relay_free (ConfabRelay *relay)
   confab_relay_wt_stop (relay);
   /* Closes every connection; their sessions are freed in CLOSED. */
   g_clear_pointer (&relay->context, lws_context_destroy);
+  if (relay->uv_source != NULL)
+    {
+      /* On a foreign libuv loop lws closes its sockets asynchronously: their
+       * close callbacks (and the sessions' CLOSED) run in the loop. */
+      if (!confab_uv_source_drain (relay->uv_source, 50))
+        g_message ("lws did not release the event loop within 5 s");
+      g_source_destroy (relay->uv_source);
+      g_clear_pointer (&relay->uv_source, g_source_unref);
+      /* Sessions that closed during the drain may have queued output. */
+      g_clear_handle_id (&relay->flush_source, g_source_remove);
+    }
   g_hash_table_iter_init (&iter, relay->rooms);
   while (g_hash_table_iter_next (&iter, NULL, &room))
     {
