@@ -248,18 +248,17 @@ confab_call_session_new (const ConfabInvite *invite,
 
   g_return_val_if_fail (invite != NULL, NULL);
 
-  if (display_name == NULL || *g_strstrip (user_id = g_strdup (display_name)) == '\0')
+  /* The name typed on the pre-join page, else the link's; spaces become '_'
+   * as everywhere in the protocol. */
+  if (display_name != NULL)
     {
-      g_clear_pointer (&user_id, g_free);
-      user_id = g_strdup (invite->user);
-    }
-  if (user_id != NULL)
-    {
-      char *normalized = confab_name_normalize (user_id);
+      g_autofree char *trimmed = g_strstrip (g_strdup (display_name));
 
-      g_free (user_id);
-      user_id = normalized;
+      if (*trimmed != '\0')
+        user_id = confab_name_normalize (trimmed);
     }
+  if (user_id == NULL && invite->user != NULL)
+    user_id = confab_name_normalize (invite->user);
   if (user_id == NULL || !confab_name_is_valid (user_id))
     {
       g_set_error_literal (error, CONFAB_INVITE_ERROR, CONFAB_INVITE_ERROR_INVALID,
