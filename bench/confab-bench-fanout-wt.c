@@ -335,8 +335,8 @@ stage_schedule (gint64 deadline_ns)
 
   if (bench.stage_source != 0)
     g_source_remove (bench.stage_source);
-  bench.stage_source = g_timeout_add_full (G_PRIORITY_HIGH, (guint) left_ms, on_stage_deadline,
-                                           NULL, NULL);
+  bench.stage_source =
+      g_timeout_add_full (G_PRIORITY_HIGH, (guint) left_ms, on_stage_deadline, NULL, NULL);
 }
 
 static void
@@ -364,8 +364,8 @@ conn_start (WtConn *conn, GError **error)
     .handshake_timeout_ms = (guint) (bench.connect_timeout_s * 1000),
   };
   g_autofree char *user_id = g_strdup_printf ("bench-%u-%u", conn->room, conn->sender);
-  g_autofree char *url = g_strdup_printf ("https://127.0.0.1:%d/lobby/%s/%s%u", bench.port,
-                                          user_id, bench.room_prefix, conn->room);
+  g_autofree char *url = g_strdup_printf ("https://127.0.0.1:%d/lobby/%s/%s%u", bench.port, user_id,
+                                          bench.room_prefix, conn->room);
 
   for (guint k = 0; k < N_KINDS; k++)
     {
@@ -432,19 +432,17 @@ print_result (void)
           : 0);
   /* ngtcp2 0.12.1 keeps ~0.25 kB per received stream until the connection
    * ends (docs/webtransport.md): both sides' memory is part of the result. */
-  g_string_append_printf (s,
-                          ",\"server_rss_kib\":%" G_GUINT64_FORMAT
-                          ",\"gen_peak_rss_kib\":%" G_GUINT64_FORMAT,
-                          bench.server_rss_kib, confab_bench_proc_status_kib (0, "VmHWM"));
-  g_string_append_printf (s,
-                          ",\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f"
-                          ",\"send_lag_p99_ms\":%.3f,\"send_lag_max_ms\":%.3f}",
-                          confab_bench_hist_percentile_ms (&bench.latency, 0.50),
-                          confab_bench_hist_percentile_ms (&bench.latency, 0.90),
-                          confab_bench_hist_percentile_ms (&bench.latency, 0.99),
-                          bench.latency.max_ns / 1e6,
-                          confab_bench_hist_percentile_ms (&bench.send_lag, 0.99),
-                          bench.send_lag.max_ns / 1e6);
+  g_string_append_printf (
+      s, ",\"server_rss_kib\":%" G_GUINT64_FORMAT ",\"gen_peak_rss_kib\":%" G_GUINT64_FORMAT,
+      bench.server_rss_kib, confab_bench_proc_status_kib (0, "VmHWM"));
+  g_string_append_printf (
+      s,
+      ",\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f"
+      ",\"send_lag_p99_ms\":%.3f,\"send_lag_max_ms\":%.3f}",
+      confab_bench_hist_percentile_ms (&bench.latency, 0.50),
+      confab_bench_hist_percentile_ms (&bench.latency, 0.90),
+      confab_bench_hist_percentile_ms (&bench.latency, 0.99), bench.latency.max_ns / 1e6,
+      confab_bench_hist_percentile_ms (&bench.send_lag, 0.99), bench.send_lag.max_ns / 1e6);
   printf ("%s\n", s->str);
   fflush (stdout);
 }
@@ -469,8 +467,7 @@ main (int argc, char **argv)
   int rooms = 1, per_room = 10, video_size = 2500, audio_size = 100;
   int slack_us = BENCH_SEND_SLACK_US;
   GOptionEntry entries[] = {
-    { "port", 'p', 0, G_OPTION_ARG_INT, &bench.port, "WebTransport (UDP) port on 127.0.0.1",
-      "N" },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &bench.port, "WebTransport (UDP) port on 127.0.0.1", "N" },
     { "cert-hash", 0, 0, G_OPTION_ARG_STRING, &bench.cert_hash,
       "Base64 SHA-256 of the relay's certificate (its /config.js webTransportCertificateHash)",
       "B64" },
@@ -549,8 +546,8 @@ main (int argc, char **argv)
     }
   /* Sends before reads: a burst of received streams must not hold the
    * schedule back. */
-  timer_source = g_unix_fd_add_full (G_PRIORITY_HIGH, bench.timer_fd, G_IO_IN, on_timer, NULL,
-                                     NULL);
+  timer_source =
+      g_unix_fd_add_full (G_PRIORITY_HIGH, bench.timer_fd, G_IO_IN, on_timer, NULL, NULL);
   bench.conns = g_new0 (WtConn, bench.n_conns);
   bench.heap = g_new0 (BenchEvent, bench.n_conns * N_KINDS);
   for (guint i = 0; i < bench.n_conns; i++)

@@ -1014,13 +1014,14 @@ print_result (void)
       window > 0
           ? 100 * MAX (0, bench.machine_cpu1 - bench.machine_cpu0 - server_cpu - gen_cpu) / window
           : 0);
-  g_string_append_printf (s,
-                          ",\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f"
-                          ",\"send_lag_p99_ms\":%.3f,\"send_lag_max_ms\":%.3f}",
-                          confab_bench_hist_percentile_ms (&bench.latency, 0.50),
-                          confab_bench_hist_percentile_ms (&bench.latency, 0.90),
-                          confab_bench_hist_percentile_ms (&bench.latency, 0.99), bench.latency.max_ns / 1e6,
-                          confab_bench_hist_percentile_ms (&bench.send_lag, 0.99), bench.send_lag.max_ns / 1e6);
+  g_string_append_printf (
+      s,
+      ",\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f"
+      ",\"send_lag_p99_ms\":%.3f,\"send_lag_max_ms\":%.3f}",
+      confab_bench_hist_percentile_ms (&bench.latency, 0.50),
+      confab_bench_hist_percentile_ms (&bench.latency, 0.90),
+      confab_bench_hist_percentile_ms (&bench.latency, 0.99), bench.latency.max_ns / 1e6,
+      confab_bench_hist_percentile_ms (&bench.send_lag, 0.99), bench.send_lag.max_ns / 1e6);
   printf ("%s\n", s->str);
   fflush (stdout);
 }

@@ -131,8 +131,8 @@ confab_bench_machine_busy_seconds (void)
 guint64
 confab_bench_proc_status_kib (int pid, const char *field)
 {
-  g_autofree char *path = pid > 0 ? g_strdup_printf ("/proc/%d/status", pid)
-                                  : g_strdup ("/proc/self/status");
+  g_autofree char *path =
+      pid > 0 ? g_strdup_printf ("/proc/%d/status", pid) : g_strdup ("/proc/self/status");
   g_autofree char *contents = NULL;
   gsize flen = strlen (field);
 
@@ -168,12 +168,12 @@ read_varint (const guint8 **p, const guint8 *end, guint64 *out)
 
 gboolean
 confab_bench_scan_message (const guint8 *buf,
-              gsize len,
-              guint vfield,
-              guint64 *vout,
-              guint bfield,
-              const guint8 **bout,
-              gsize *blen)
+                           gsize len,
+                           guint vfield,
+                           guint64 *vout,
+                           guint bfield,
+                           const guint8 **bout,
+                           gsize *blen)
 {
   const guint8 *p = buf, *end = buf + len;
 
@@ -218,12 +218,8 @@ confab_bench_scan_message (const guint8 *buf,
 }
 
 GBytes *
-confab_bench_media_packet (guint room,
-                           guint sender,
-                           BenchKind kind,
-                           gsize size,
-                           const char *user_id,
-                           gsize *stamp_off)
+confab_bench_media_packet (
+    guint room, guint sender, BenchKind kind, gsize size, const char *user_id, gsize *stamp_off)
 {
   ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
   Confab__VideoMetadata video = CONFAB__VIDEO_METADATA__INIT;
@@ -278,14 +274,9 @@ confab_bench_media_packet (guint room,
   return packet;
 }
 
-
 BenchRx
-confab_bench_classify (const guint8 *buf,
-                       gsize len,
-                       guint room,
-                       guint sender,
-                       BenchKind *kind,
-                       gint64 *sent_ns)
+confab_bench_classify (
+    const guint8 *buf, gsize len, guint room, guint sender, BenchKind *kind, gint64 *sent_ns)
 {
   guint64 packet_type = 0, media_type = 0;
   const guint8 *inner = NULL, *data = NULL;

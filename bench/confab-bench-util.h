@@ -69,12 +69,8 @@ gboolean confab_bench_scan_message (const guint8 *buf,
  * (@size bytes, at least BENCH_STAMP_LEN) starts with our stamp for @room and
  * @sender. *stamp_off: where the send time goes (the sequence follows 16
  * bytes later). */
-GBytes *confab_bench_media_packet (guint room,
-                                   guint sender,
-                                   BenchKind kind,
-                                   gsize size,
-                                   const char *user_id,
-                                   gsize *stamp_off);
+GBytes *confab_bench_media_packet (
+    guint room, guint sender, BenchKind kind, gsize size, const char *user_id, gsize *stamp_off);
 
 /* Outcome of one received PacketWrapper (relay's own packets: IGNORED). */
 typedef enum
@@ -84,11 +80,7 @@ typedef enum
   BENCH_RX_FOREIGN, /* another room's, or our own echo: a fan-out bug */
 } BenchRx;
 
-BenchRx confab_bench_classify (const guint8 *buf,
-                               gsize len,
-                               guint room,
-                               guint sender,
-                               BenchKind *kind,
-                               gint64 *sent_ns);
+BenchRx confab_bench_classify (
+    const guint8 *buf, gsize len, guint room, guint sender, BenchKind *kind, gint64 *sent_ns);
 
 G_END_DECLS
