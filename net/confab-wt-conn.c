@@ -1664,7 +1664,8 @@ confab_wt_conn_max_datagram_size (ConfabWtConn *c)
 gboolean
 confab_wt_conn_queue_datagram (ConfabWtConn *c, GBytes *message)
 {
-  if (c->dead || !c->session_open ||
+  /* Empty: ngtcp2 0.12 asserts on a DATAGRAM frame without payload bytes. */
+  if (c->dead || !c->session_open || g_bytes_get_size (message) == 0 ||
       g_bytes_get_size (message) > confab_wt_conn_max_datagram_size (c) ||
       g_queue_get_length (&c->datagrams) >= CONFAB_WT_MAX_QUEUED_DATAGRAMS)
     {

@@ -258,6 +258,10 @@ confab_wt_session_send_datagram (ConfabWtSession *self, GBytes *message)
 
   if (self->closed || !self->ready || self->conn == NULL)
     return FALSE;
+  /* An empty QUIC DATAGRAM payload aborts ngtcp2 0.12 (an assertion in its
+   * frame encoder); an empty message goes on a stream instead. */
+  if (g_bytes_get_size (message) == 0)
+    return FALSE;
   if (!confab_wt_conn_queue_datagram (self->conn, message))
     return FALSE;
   self->stats.bytes_sent += g_bytes_get_size (message);

@@ -57,7 +57,9 @@ const char *confab_wt_session_get_close_reason (ConfabWtSession *self);
  * FALSE when the session is not open, the message is larger than
  * CONFAB_WT_MAX_MESSAGE_SIZE or the bounded send queue is full. */
 gboolean confab_wt_session_send_stream (ConfabWtSession *self, GBytes *message);
-/* Sends one datagram (unreliable). FALSE when not open, larger than
+/* Sends one datagram (unreliable). FALSE when not open, empty (ngtcp2 0.12
+ * aborts on an empty datagram: send an empty message with
+ * confab_wt_session_send_stream()), larger than
  * confab_wt_session_get_max_datagram_size() or the queue is full. */
 gboolean confab_wt_session_send_datagram (ConfabWtSession *self, GBytes *message);
 /* What fits in one datagram on this path now (<= CONFAB_WT_MAX_DATAGRAM_SIZE). */

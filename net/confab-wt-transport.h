@@ -20,7 +20,8 @@ confab_wt_transport_new (const char *url, const char *cert_hash, gboolean insecu
 
 const char *confab_wt_transport_get_url (ConfabWtTransport *self);
 /* Sends one packet as a datagram when it fits (RTT probes, small control
- * packets); FALSE when it does not fit or the session is not open. */
+ * packets); FALSE when it does not fit, is empty (send that one with
+ * confab_transport_send()) or the session is not open. */
 gboolean confab_wt_transport_send_datagram (ConfabWtTransport *self, GBytes *packet);
 /* The session while open (NULL otherwise), e.g. for its counters. */
 ConfabWtSession *confab_wt_transport_get_session (ConfabWtTransport *self);
