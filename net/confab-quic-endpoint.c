@@ -166,7 +166,18 @@ endpoint_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
         {
           if (errno == EINTR)
             continue;
-          break; /* EAGAIN, or an ICMP error queued on the socket */
+          /* A client's socket is connected, so an ICMP port unreachable
+           * from the server's address comes back here: nobody listens. */
+          if (errno == ECONNREFUSED && !ep->is_server && ep->conns != NULL)
+            {
+              ConfabWtConn *conn = ep->conns->data;
+
+              confab_wt_conn_peer_unreachable (conn);
+              if (!g_ptr_array_find (touched, conn, NULL))
+                g_ptr_array_add (touched, conn);
+              continue;
+            }
+          break; /* EAGAIN */
         }
       endpoint_handle (ep, (struct sockaddr *) &from, from_len, buf, (gsize) n, touched);
     }
@@ -225,6 +236,23 @@ confab_wt_endpoint_bind (ConfabWtEndpoint *ep, GInetSocketAddress *addr, GError 
   return TRUE;
 }
 
+gboolean
+confab_wt_endpoint_connect (ConfabWtEndpoint *ep,
+                            const struct sockaddr *remote,
+                            socklen_t remote_len,
+                            GError **error)
+{
+  if (connect (ep->fd, remote, remote_len) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CONNECT, "connect: %s",
+                   g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 confab_wt_endpoint_send (ConfabWtEndpoint *ep,
                          const struct sockaddr *to,
@@ -234,7 +262,16 @@ confab_wt_endpoint_send (ConfabWtEndpoint *ep,
 {
   for (guint tries = 0; tries < 2; tries++)
     {
-      if (sendto (ep->fd, data, len, MSG_DONTWAIT, to, to_len) >= 0 || errno != EINTR)
+      if (sendto (ep->fd, data, len, MSG_DONTWAIT, to, to_len) >= 0)
+        return;
+      /* A connected client socket reports an earlier ICMP port unreachable
+       * on the next send too. */
+      if (errno == ECONNREFUSED && !ep->is_server && ep->conns != NULL)
+        {
+          confab_wt_conn_peer_unreachable (ep->conns->data);
+          return;
+        }
+      if (errno != EINTR)
         return;
     }
   /* EAGAIN means a full socket buffer: QUIC treats it as loss and recovers. */

@@ -110,7 +110,9 @@ confab_wt_client_connect (const char *url, const ConfabWtClientOptions *options,
   }
   confab_wt_session_set_owned_endpoint (session, ep);
   ep->client_session = session;
-  if (!confab_wt_endpoint_bind (ep, G_INET_SOCKET_ADDRESS (any), error))
+  if (!confab_wt_endpoint_bind (ep, G_INET_SOCKET_ADDRESS (any), error) ||
+      !confab_wt_endpoint_connect (ep, (struct sockaddr *) &native,
+                                   (socklen_t) g_socket_address_get_native_size (remote), error))
     return NULL;
   conn = confab_wt_conn_new_client (ep, (struct sockaddr *) &native,
                                     (socklen_t) g_socket_address_get_native_size (remote), host,

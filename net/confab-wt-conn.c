@@ -1227,6 +1227,21 @@ conn_mark_dead (ConfabWtConn *c, GError *error)
   g_source_set_ready_time (c->timer, 0);
 }
 
+void
+confab_wt_conn_peer_unreachable (ConfabWtConn *c)
+{
+  gboolean established;
+
+  if (c->dead)
+    return;
+  established = ngtcp2_conn_get_handshake_completed (c->conn);
+  conn_mark_dead (c, g_error_new (CONFAB_WT_ERROR,
+                                  established ? CONFAB_WT_ERROR_CLOSED : CONFAB_WT_ERROR_CONNECT,
+                                  established ? "server went away (UDP port unreachable)"
+                                              : "connection refused: nothing listens on the "
+                                                "server's UDP port"));
+}
+
 gboolean
 confab_wt_conn_is_dead (ConfabWtConn *c)
 {

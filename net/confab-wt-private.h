@@ -70,6 +70,12 @@ ConfabWtEndpoint *confab_wt_endpoint_new (gboolean is_server,
                                           const ConfabWtConnConfig *config,
                                           gnutls_certificate_credentials_t cred);
 gboolean confab_wt_endpoint_bind (ConfabWtEndpoint *ep, GInetSocketAddress *addr, GError **error);
+/* Client only: connects the socket to the server, so ICMP errors (port
+ * unreachable) come back as ECONNREFUSED instead of being dropped. */
+gboolean confab_wt_endpoint_connect (ConfabWtEndpoint *ep,
+                                     const struct sockaddr *remote,
+                                     socklen_t remote_len,
+                                     GError **error);
 void confab_wt_endpoint_free (ConfabWtEndpoint *ep);
 void confab_wt_endpoint_send (ConfabWtEndpoint *ep,
                               const struct sockaddr *to,
@@ -107,6 +113,9 @@ void confab_wt_conn_flush (ConfabWtConn *conn);
 /* Frees without a word to the peer (endpoint teardown). */
 void confab_wt_conn_free (ConfabWtConn *conn);
 gboolean confab_wt_conn_is_dead (ConfabWtConn *conn);
+/* Client: the server's address answered ICMP port unreachable: give up now
+ * rather than at the handshake or idle timeout. */
+void confab_wt_conn_peer_unreachable (ConfabWtConn *conn);
 
 /* Session -> connection (all just queue and wake the timer: never reentrant). */
 gboolean confab_wt_conn_queue_stream (ConfabWtConn *conn, GBytes *message);

@@ -654,6 +654,103 @@ test_transport (Fixture *fx, gconstpointer data)
   g_ptr_array_unref (rs.packets);
 }
 
+static gboolean
+has_streams (gpointer data)
+{
+  return ((Client *) data)->streams->len >= 2;
+}
+
+/* An empty message is a valid PacketWrapper (all fields default): on a
+ * stream it travels; as a datagram ngtcp2 0.12 would abort, so every datagram
+ * path refuses it. Neither crashes nor breaks the session. */
+static void
+test_empty_message (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (Client) cl = client_start (fx, "/lobby/mona/empty", NULL);
+  g_autofree char *url = g_strconcat (fx->url_base, "/lobby/nina/empty", NULL);
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr (GBytes) after = g_bytes_new_static ("after", 5);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabTransport) t = confab_wt_transport_new (url, fx->hash, FALSE, &error);
+  TransportState ts = { .packets =
+                            g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref) };
+  CountWait w = { ts.packets, 2 };
+  ConfabWtSession *server_side;
+
+  g_assert_true (cl->ready);
+  g_assert_false (confab_wt_session_send_datagram (cl->session, empty));
+  g_assert_true (confab_wt_session_send_stream (cl->session, empty));
+  server_side = g_ptr_array_index (fx->server_sessions, 0);
+  g_assert_false (confab_wt_session_send_datagram (server_side, empty));
+  g_assert_true (confab_wt_session_send_stream (cl->session, after));
+  /* Both echoed on streams: the empty one intact and empty. */
+  g_assert_true (run_until (has_streams, cl, 5000));
+  g_assert_cmpuint (g_bytes_get_size (g_ptr_array_index (cl->streams, 0)) +
+                        g_bytes_get_size (g_ptr_array_index (cl->streams, 1)),
+                    ==, 5);
+  g_assert_true (confab_wt_session_is_open (cl->session));
+  g_assert_true (confab_wt_session_send_datagram (cl->session, after));
+
+  g_assert_no_error (error);
+  g_signal_connect (t, "connected", G_CALLBACK (tr_connected), &ts);
+  g_signal_connect (t, "packet", G_CALLBACK (tr_packet), &ts);
+  g_signal_connect (t, "closed", G_CALLBACK (tr_closed), &ts);
+  confab_transport_open (t);
+  g_assert_true (run_until (tr_settled, &ts, 5000));
+  g_assert_true (ts.connected);
+  g_assert_false (confab_wt_transport_send_datagram (CONFAB_WT_TRANSPORT (t), empty));
+  g_assert_true (confab_transport_send (t, empty));
+  g_assert_true (confab_transport_send (t, after));
+  g_assert_true (run_until (count_reached, &w, 5000));
+  g_assert_false (ts.closed);
+  g_assert_true (confab_transport_is_open (t));
+  confab_transport_close (t);
+  g_assert_true (run_until (tr_is_closed, &ts, 5000));
+  g_clear_error (&ts.error);
+  g_ptr_array_unref (ts.packets);
+}
+
+/* Nobody listens on the UDP port: the ICMP port unreachable ends the
+ * handshake at once instead of after the 5 s handshake timeout. */
+static void
+test_port_unreachable (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) probe =
+      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autofree char *url = NULL;
+  ConfabWtClientOptions opts = { .insecure = TRUE };
+  Client *cl = g_new0 (Client, 1);
+  gint64 start;
+  double ms;
+
+  /* A port that was free a moment ago and is closed now. */
+  g_assert_true (g_socket_bind (probe, any, FALSE, &error));
+  bound = g_socket_get_local_address (probe, &error);
+  g_assert_no_error (error);
+  url = g_strdup_printf ("https://127.0.0.1:%u/lobby/olga/nowhere",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_socket_close (probe, NULL);
+
+  cl->streams = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  cl->datagrams = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  start = g_get_monotonic_time ();
+  cl->session = confab_wt_client_connect (url, &opts, &error);
+  g_assert_no_error (error);
+  g_signal_connect (cl->session, "ready", G_CALLBACK (client_ready), cl);
+  g_signal_connect (cl->session, "closed", G_CALLBACK (client_closed), cl);
+  g_assert_true (run_until (client_is_closed, cl, 1000));
+  ms = (g_get_monotonic_time () - start) / 1000.0;
+  g_test_message ("connect to a closed port failed after %.1f ms: %s", ms, cl->error->message);
+  g_assert_false (cl->ready);
+  g_assert_error (cl->error, CONFAB_WT_ERROR, CONFAB_WT_ERROR_CONNECT);
+  g_assert_cmpfloat (ms, <, 500);
+  client_free (cl);
+}
+
 static void
 client_draining (ConfabWtSession *session, gboolean *flag)
 {
@@ -1066,6 +1163,8 @@ main (int argc, char *argv[])
   ADD ("/net/wt/drain", test_drain, NULL);
   ADD ("/net/wt/broken-peer", test_broken_peer, NULL);
   ADD ("/net/wt/small-first", test_small_first, NULL);
+  ADD ("/net/wt/empty-message", test_empty_message, NULL);
+  g_test_add_func ("/net/wt/port-unreachable", test_port_unreachable);
   g_test_add_func ("/net/wt/ipv6", test_ipv6);
   g_test_add_func ("/net/wt/certificate", test_certificate);
   g_test_add_func ("/net/wt/restart-reset", test_restart);
