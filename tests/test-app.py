@@ -143,6 +143,16 @@ def checked(node):
     return states.contains(pyatspi.STATE_CHECKED) or states.contains(pyatspi.STATE_PRESSED)
 
 
+def ctrl_d():
+    """Ctrl+D typed into the focused window (XTest, through the registry)."""
+    control, d = 37, 40  # Xvfb's keycodes for Control_L and d
+    registry = pyatspi.Registry
+    registry.generateKeyboardEvent(control, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(d, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(d, None, pyatspi.KEY_RELEASE)
+    registry.generateKeyboardEvent(control, None, pyatspi.KEY_RELEASE)
+
+
 def dump(node, depth=0, out=None):
     """The accessibility tree, printed when a step fails."""
     try:
@@ -234,6 +244,12 @@ def main():
 
     microphone.queryAction().doAction(0)
     wait_for("the Microphone toggle to show it is off", lambda: not checked(microphone), 5)
+
+    # Ctrl+D toggles it too: on again, then off again.
+    ctrl_d()
+    wait_for("Ctrl+D to turn the microphone on", lambda: checked(microphone), 5)
+    ctrl_d()
+    wait_for("Ctrl+D to turn the microphone off", lambda: not checked(microphone), 5)
 
     try:
         out, _ = cli.communicate(timeout=40)
