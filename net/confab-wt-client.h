@@ -19,7 +19,8 @@ typedef struct
 
 /* url: "https://host:port/path". Returns a session that emits "ready" or
  * "closed" (with the reason) on the thread-default main context. The caller
- * owns the only reference; dropping it tears the connection down silently. */
+ * owns the only reference; dropping it tears the connection down silently
+ * (close it first with confab_wt_session_close() to tell the server). */
 ConfabWtSession *
 confab_wt_client_connect (const char *url, const ConfabWtClientOptions *options, GError **error);
 

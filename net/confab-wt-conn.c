@@ -1712,6 +1712,15 @@ confab_wt_conn_close_session (ConfabWtConn *c, guint32 code, const char *reason)
 }
 
 void
+confab_wt_conn_close_now (ConfabWtConn *c)
+{
+  if (c->dead)
+    return;
+  conn_request_close (c, CONFAB_H3_NO_ERROR);
+  confab_wt_conn_flush (c);
+}
+
+void
 confab_wt_conn_drain_session (ConfabWtConn *c)
 {
   ConfabWtStream *control, *req;

@@ -123,6 +123,9 @@ gboolean confab_wt_conn_queue_datagram (ConfabWtConn *conn, GBytes *message);
 gsize confab_wt_conn_max_datagram_size (ConfabWtConn *conn);
 void confab_wt_conn_close_session (ConfabWtConn *conn, guint32 code, const char *reason);
 void confab_wt_conn_drain_session (ConfabWtConn *conn);
+/* Sends CONNECTION_CLOSE now (no waiting for the peer) and marks the
+ * connection dead. */
+void confab_wt_conn_close_now (ConfabWtConn *conn);
 char *confab_wt_conn_dup_remote (ConfabWtConn *conn);
 /* Tests only: a stream of our own with exactly these bytes and FIN, outside
  * any framing, to play a broken peer. */

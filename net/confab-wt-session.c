@@ -23,7 +23,15 @@ struct _ConfabWtSession
   guint32 close_code;
   char *close_reason;
   ConfabWtStats stats;
+
+  /* Client, after confab_wt_session_close(): a reference on ourselves (and so
+   * on the endpoint and connection) until the connection has told the peer
+   * (capsule, FIN, CONNECTION_CLOSE) or CONFAB_WT_CLOSE_LINGER_MS passed. */
+  GSource *linger;
 };
+
+/* Longest a closed client session keeps its connection to say goodbye. */
+#define CONFAB_WT_CLOSE_LINGER_MS 1000
 
 G_DEFINE_TYPE (ConfabWtSession, confab_wt_session, G_TYPE_OBJECT)
 G_DEFINE_QUARK (confab - wt - error - quark, confab_wt_error)
@@ -106,10 +114,48 @@ confab_wt_session_get_conn (ConfabWtSession *self)
   return self->conn;
 }
 
+static void
+linger_end (ConfabWtSession *self)
+{
+  if (self->linger == NULL)
+    return;
+  g_source_destroy (self->linger);
+  g_clear_pointer (&self->linger, g_source_unref);
+  g_object_unref (self);
+}
+
+/* The peer did not answer in time: say CONNECTION_CLOSE ourselves and go. */
+static gboolean
+linger_timeout (gpointer data)
+{
+  ConfabWtSession *self = data;
+
+  if (self->conn != NULL)
+    confab_wt_conn_close_now (self->conn);
+  linger_end (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+linger_start (ConfabWtSession *self)
+{
+  if (self->endpoint == NULL || self->conn == NULL || self->linger != NULL)
+    return;
+  g_object_ref (self);
+  self->linger = g_timeout_source_new (CONFAB_WT_CLOSE_LINGER_MS);
+  g_source_set_callback (self->linger, linger_timeout, self, NULL);
+  g_source_attach (self->linger, self->endpoint->context);
+}
+
 void
 confab_wt_session_attach_conn (ConfabWtSession *self, ConfabWtConn *conn)
 {
   self->conn = conn;
+  /* The connection is gone (its CONNECTION_CLOSE sent): nothing to wait for.
+   * Callers (the connection's timer, the socket source) hold a reference of
+   * their own, so this is never the last one while they run. */
+  if (conn == NULL)
+    linger_end (self);
 }
 
 void
@@ -289,6 +335,9 @@ confab_wt_session_close (ConfabWtSession *self, guint32 code, const char *reason
   g_object_ref (self);
   if (self->conn != NULL && self->ready)
     confab_wt_conn_close_session (self->conn, code, reason);
+  /* A client owns its connection: keep it until the close is on the wire,
+   * even if the caller drops the session in its "closed" handler. */
+  linger_start (self);
   /* Not ready yet, or the connection had no session open: still end here. */
   confab_wt_session_finish (self, NULL, code, reason);
   g_object_unref (self);

@@ -65,7 +65,9 @@ gboolean confab_wt_session_send_datagram (ConfabWtSession *self, GBytes *message
 /* What fits in one datagram on this path now (<= CONFAB_WT_MAX_DATAGRAM_SIZE). */
 gsize confab_wt_session_get_max_datagram_size (ConfabWtSession *self);
 /* Sends CLOSE_WEBTRANSPORT_SESSION and ends the session; "closed" follows
- * with a NULL error unless it was already closed. */
+ * with a NULL error unless it was already closed. A client session then keeps
+ * its connection (even if the caller drops its reference) until the capsule,
+ * FIN and CONNECTION_CLOSE are on the wire, at most 1 s. */
 void confab_wt_session_close (ConfabWtSession *self, guint32 code, const char *reason);
 /* Asks the peer to wind down (GOAWAY + DRAIN_WEBTRANSPORT_SESSION) while the
  * session keeps working: a relay about to restart tells clients to move. */

@@ -654,6 +654,49 @@ test_transport (Fixture *fx, gconstpointer data)
   g_ptr_array_unref (rs.packets);
 }
 
+/* A polite close of the transport reaches the peer at once (capsule, FIN,
+ * CONNECTION_CLOSE), even when the transport is dropped right after. */
+static void
+test_transport_close_tells_peer (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *url = g_strconcat (fx->url_base, "/lobby/lena/polite", NULL);
+  g_autoptr (GError) error = NULL;
+  TransportState ts = { .packets =
+                            g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref) };
+  ConfabTransport *t = confab_wt_transport_new (url, fx->hash, FALSE, &error);
+  gint64 start;
+  double session_ms, conn_ms;
+
+  g_assert_no_error (error);
+  g_signal_connect (t, "connected", G_CALLBACK (tr_connected), &ts);
+  g_signal_connect (t, "closed", G_CALLBACK (tr_closed), &ts);
+  confab_transport_open (t);
+  g_assert_true (run_until (tr_settled, &ts, 5000));
+  g_assert_true (ts.connected);
+  g_assert_cmpuint (fx->server_sessions->len, ==, 1);
+
+  start = g_get_monotonic_time ();
+  confab_transport_close (t);
+  g_assert_true (ts.closed);
+  g_assert_no_error (ts.error);
+  /* The application lets go at once, as the call layer does. */
+  g_signal_handlers_disconnect_by_data (t, &ts);
+  g_object_unref (t);
+
+  g_assert_true (run_until (server_closed_once, fx, 1000));
+  session_ms = (g_get_monotonic_time () - start) / 1000.0;
+  /* The close capsule (code 0: a clean close), not the idle timeout, ended it. */
+  g_assert_no_error (fx->server_close_error);
+  g_assert_cmpuint (fx->server_close_code, ==, 0);
+  g_assert_true (run_until (no_connections, fx, 1000));
+  conn_ms = (g_get_monotonic_time () - start) / 1000.0;
+  g_test_message ("peer saw the session closed after %.1f ms, the connection after %.1f ms",
+                  session_ms, conn_ms);
+  g_assert_cmpfloat (session_ms, <, 1000);
+  g_assert_cmpfloat (conn_ms, <, 1000);
+  g_ptr_array_unref (ts.packets);
+}
+
 static gboolean
 has_streams (gpointer data)
 {
@@ -1163,6 +1206,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/drain", test_drain, NULL);
   ADD ("/net/wt/broken-peer", test_broken_peer, NULL);
   ADD ("/net/wt/small-first", test_small_first, NULL);
+  ADD ("/net/wt/transport-close-tells-peer", test_transport_close_tells_peer, NULL);
   ADD ("/net/wt/empty-message", test_empty_message, NULL);
   g_test_add_func ("/net/wt/port-unreachable", test_port_unreachable);
   g_test_add_func ("/net/wt/ipv6", test_ipv6);
