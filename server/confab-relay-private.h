@@ -101,8 +101,8 @@ struct _ConfabRelaySession
   ConfabRelay *relay;
   ConfabRoom *room;
   ConfabRelayPathKind path;
-  struct lws *wsi;      /* WebSocket */
-  ConfabWtSession *wt;  /* WebTransport (owned) */
+  struct lws *wsi;     /* WebSocket */
+  ConfabWtSession *wt; /* WebTransport (owned) */
   GList room_link;
   GList relay_link;
   GList dirty_link;
@@ -194,9 +194,8 @@ ConfabRelayBuf *confab_room_meeting_packet (ConfabRoom *room,
 /* confab-relay-session.c */
 ConfabRelaySession *
 confab_relay_session_new (ConfabRelay *relay, struct lws *wsi, ConfabLobbyRequest *request);
-ConfabRelaySession *confab_relay_session_new_wt (ConfabRelay *relay,
-                                                 ConfabWtSession *wt,
-                                                 ConfabLobbyRequest *request);
+ConfabRelaySession *
+confab_relay_session_new_wt (ConfabRelay *relay, ConfabWtSession *wt, ConfabLobbyRequest *request);
 void confab_relay_session_free (ConfabRelaySession *session);
 /* One whole inbound packet (WebTransport delivers them whole). */
 void confab_relay_session_process (ConfabRelaySession *session,

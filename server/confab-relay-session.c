@@ -32,10 +32,7 @@ enqueue_new (ConfabRelaySession *self, GBytes *bytes)
 }
 
 static ConfabRelaySession *
-session_new (ConfabRelay *relay,
-             struct lws *wsi,
-             ConfabWtSession *wt,
-             ConfabLobbyRequest *request)
+session_new (ConfabRelay *relay, struct lws *wsi, ConfabWtSession *wt, ConfabLobbyRequest *request)
 {
   ConfabRelaySession *self = g_new0 (ConfabRelaySession, 1);
   ConfabMeetingPacket started = CONFAB__MEETING_PACKET__INIT;
@@ -273,7 +270,8 @@ process_packet (ConfabRelaySession *self, const guint8 *data, gsize len)
         /* PROTOCOL.md §4.3: back on the path it came by. */
         buf = confab_relay_buf_new_copy (data, len);
         enqueue_routed (self, buf, 0,
-                        self->rx_datagram ? CONFAB_RELAY_ROUTE_DATAGRAM : CONFAB_RELAY_ROUTE_STREAM);
+                        self->rx_datagram ? CONFAB_RELAY_ROUTE_DATAGRAM
+                                          : CONFAB_RELAY_ROUTE_STREAM);
         return;
 
       case CONFAB_RELAY_VERDICT_DROP_CONGESTION:

@@ -114,12 +114,12 @@ confab_relay_wt_write (ConfabRelaySession *self)
       else if (route == CONFAB_RELAY_ROUTE_DATAGRAM)
         datagram = buf->len <= max_datagram;
       else
-        datagram = buf->len <= max_datagram &&
-                   peek_packet_type (payload, buf->len) != CONFAB_PACKET_MEDIA;
+        datagram =
+            buf->len <= max_datagram && peek_packet_type (payload, buf->len) != CONFAB_PACKET_MEDIA;
 
       /* No copy: the connection holds the shared buffer until it is sent. */
-      bytes = g_bytes_new_with_free_func (payload, buf->len, buf_release,
-                                          confab_relay_buf_ref (buf));
+      bytes =
+          g_bytes_new_with_free_func (payload, buf->len, buf_release, confab_relay_buf_ref (buf));
       sent = datagram ? confab_wt_session_send_datagram (self->wt, bytes)
                       : confab_wt_session_send_stream (self->wt, bytes);
       if (!sent && !datagram)

@@ -97,9 +97,8 @@ confab_relay_parse_lobby (ConfabRelay *relay, struct lws *wsi, ConfabLobbyReques
   memset (out, 0, sizeof *out);
   if (lws_hdr_copy (wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
     return 400;
-  return confab_relay_parse_lobby_uri (relay, uri,
-                                       lws_get_urlarg_by_name (wsi, "token=", token, sizeof token),
-                                       out);
+  return confab_relay_parse_lobby_uri (
+      relay, uri, lws_get_urlarg_by_name (wsi, "token=", token, sizeof token), out);
 }
 
 static int

@@ -10,9 +10,9 @@ typedef struct
 {
   char *listen_address; /* NULL or "0.0.0.0": every address */
   guint16 ws_port;
-  guint16 wt_port;  /* WebTransport (UDP); 0: none */
+  guint16 wt_port;      /* WebTransport (UDP); 0: none */
   gboolean wt_optional; /* the default port: busy means WebSocket only, not an error */
-  char *cert_file;  /* NULL: a generated certificate for WebTransport, plain ws:// */
+  char *cert_file;      /* NULL: a generated certificate for WebTransport, plain ws:// */
   char *key_file;
   char *nats_url; /* NULL: in-process room bus */
   char *server_id;

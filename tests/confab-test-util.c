@@ -90,8 +90,9 @@ confab_test_nats_start (guint16 port)
 
   nats->port = port != 0 ? port : confab_test_free_port ();
   port_str = g_strdup_printf ("%u", nats->port);
-  nats->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE,
-                                    &error, "nats-server", "-a", "127.0.0.1", "-p", port_str, NULL);
+  nats->process =
+      g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE,
+                        &error, "nats-server", "-a", "127.0.0.1", "-p", port_str, NULL);
   g_assert_no_error (error);
   g_assert_true (confab_test_wait_for_port (nats->port, 10000));
   nats->url = g_strdup_printf ("nats://127.0.0.1:%u", nats->port);
@@ -165,7 +166,8 @@ relay_start (const char *const *extra_args, gboolean webtransport)
     g_ptr_array_add (argv, g_strdup (extra_args[i]));
   g_ptr_array_add (argv, NULL);
 
-  relay->process = g_subprocess_newv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_NONE, &error);
+  relay->process =
+      g_subprocess_newv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_NONE, &error);
   g_assert_no_error (error);
   g_assert_true (confab_test_wait_for_port (relay->ws_port, 10000));
   relay->ws_base = g_strdup_printf ("ws://127.0.0.1:%u", relay->ws_port);

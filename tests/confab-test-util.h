@@ -17,7 +17,7 @@ typedef struct
 {
   GSubprocess *process;
   guint16 ws_port;
-  char *ws_base; /* ws://127.0.0.1:PORT */
+  char *ws_base;   /* ws://127.0.0.1:PORT */
   char *http_base; /* http://127.0.0.1:PORT */
   guint16 wt_port; /* 0 unless started by confab_test_relay_start_wt() */
   char *wt_base;   /* https://127.0.0.1:PORT (WebTransport), or NULL */

@@ -3,13 +3,20 @@
  * (net/confab-wt-client.h) and the raw WebSocket client for mixed rooms. */
 #define G_LOG_DOMAIN "confab-test"
 
+#include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "confab-packet.h"
 #include "confab-test-util.h"
 #include "confab-test-ws.h"
 #include "confab-wt-client.h"
+#include "confab-wt-server.h"
 
 #define WAIT_MS 5000
 
@@ -322,6 +329,58 @@ fetch_config (ConfabTestRelay *relay, JsonParser *parser)
   return json_node_get_object (json_parser_get_root (parser));
 }
 
+/* GET @path over TLS on 127.0.0.1:@port (no certificate check: the test
+ * compares the certificate itself); returns the whole response. */
+static char *
+https_get (guint16 port, const char *path, GBytes **peer_cert)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl (INADDR_LOOPBACK),
+                            .sin_port = htons (port) };
+  struct timeval tv = { .tv_sec = 5 };
+  gnutls_certificate_credentials_t creds;
+  gnutls_session_t tls;
+  g_autofree char *request = g_strdup_printf (
+      "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n", path, port);
+  GString *response = g_string_new (NULL);
+  const gnutls_datum_t *certs;
+  unsigned int n_certs = 0;
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  char buf[4096];
+  ssize_t n;
+
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  g_assert_cmpint (gnutls_certificate_allocate_credentials (&creds), ==, 0);
+  g_assert_cmpint (gnutls_init (&tls, GNUTLS_CLIENT), ==, 0);
+  g_assert_cmpint (gnutls_set_default_priority (tls), ==, 0);
+  g_assert_cmpint (gnutls_credentials_set (tls, GNUTLS_CRD_CERTIFICATE, creds), ==, 0);
+  gnutls_transport_set_int (tls, fd);
+  g_assert_cmpint (gnutls_handshake (tls), ==, 0);
+  certs = gnutls_certificate_get_peers (tls, &n_certs);
+  g_assert_cmpuint (n_certs, >=, 1);
+  *peer_cert = g_bytes_new (certs[0].data, certs[0].size);
+  g_assert_cmpint (gnutls_record_send (tls, request, strlen (request)), ==, (int) strlen (request));
+  /* Until the server closes (Connection: close); bounded by count and SO_RCVTIMEO. */
+  for (int i = 0; i < 1000; i++)
+    {
+      n = gnutls_record_recv (tls, buf, sizeof buf);
+      if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+        continue;
+      if (n <= 0)
+        {
+          g_test_message ("tls recv: %s", n < 0 ? gnutls_strerror ((int) n) : "eof");
+          break;
+        }
+      g_string_append_len (response, buf, n);
+    }
+  gnutls_bye (tls, GNUTLS_SHUT_WR);
+  gnutls_deinit (tls);
+  gnutls_certificate_free_credentials (creds);
+  close (fd);
+  return g_string_free (response, FALSE);
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 static void
@@ -413,6 +472,73 @@ test_config_js (void)
   g_assert_true (wrong->closed);
 }
 
+/* --cert/--key: WebTransport serves that certificate, and the WebSocket port
+ * speaks TLS (wss://) with the same one. */
+static void
+test_cert_files (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabWtServer) maker = confab_wt_server_new (NULL, NULL, &error);
+  g_autofree char *cert_pem = NULL;
+  g_autofree char *key_pem = NULL;
+  g_autofree char *hash = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("confab-relay-cert-XXXXXX", &error);
+  g_autofree char *cert_file = NULL;
+  g_autofree char *key_file = NULL;
+  g_autoptr (ConfabTestRelay) relay = NULL;
+  g_autoptr (GBytes) served = NULL;
+  g_autofree char *healthz = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *wss_url = NULL;
+  g_autofree char *hash_json = NULL;
+  g_autoptr (WtPeer) pinned = NULL;
+  guint8 digest[32];
+  size_t digest_len = sizeof digest;
+  gnutls_datum_t der;
+
+  /* A certificate from the WT layer's own generator, written as files. */
+  g_assert_no_error (error);
+  cert_pem = confab_wt_server_dup_cert_pem (maker);
+  key_pem = confab_wt_server_dup_key_pem (maker);
+  hash = confab_wt_server_dup_cert_hash_base64 (maker);
+  cert_file = g_build_filename (dir, "cert.pem", NULL);
+  key_file = g_build_filename (dir, "key.pem", NULL);
+  g_assert_true (g_file_set_contents (cert_file, cert_pem, -1, &error));
+  g_assert_true (g_file_set_contents (key_file, key_pem, -1, &error));
+
+  {
+    const char *args[] = { "--cert", cert_file, "--key", key_file, NULL };
+    relay = confab_test_relay_start_wt (args);
+  }
+
+  /* WebTransport with that certificate: its pin works. */
+  pinned = wt_connect (relay, "/lobby/alice/tls", hash);
+  g_assert_true (pinned->ready);
+
+  /* wss:// on the WebSocket port, same certificate; /config.js says so. */
+  healthz = https_get (relay->ws_port, "/healthz", &served);
+  g_assert_true (g_str_has_prefix (healthz, "HTTP/1.1 200"));
+  g_assert_true (g_str_has_suffix (healthz, "Ok"));
+  der.data = (unsigned char *) g_bytes_get_data (served, NULL);
+  der.size = g_bytes_get_size (served);
+  g_assert_cmpint (gnutls_fingerprint (GNUTLS_DIG_SHA256, &der, digest, &digest_len), ==, 0);
+  {
+    g_autofree char *served_hash = g_base64_encode (digest, digest_len);
+    g_assert_cmpstr (served_hash, ==, hash);
+  }
+  g_clear_pointer (&served, g_bytes_unref);
+  config = https_get (relay->ws_port, "/config.js", &served);
+  wss_url = g_strdup_printf ("\"wsUrl\":\"wss://127.0.0.1:%u\"", relay->ws_port);
+  hash_json = g_strdup_printf ("\"webTransportCertificateHash\":\"%s\"", hash);
+  g_assert_nonnull (strstr (config, wss_url));
+  g_assert_nonnull (strstr (config, hash_json));
+
+  g_clear_pointer (&relay, confab_test_relay_stop);
+  g_unlink (cert_file);
+  g_unlink (key_file);
+  g_rmdir (dir);
+}
+
 static void
 test_config_js_disabled (void)
 {
@@ -433,11 +559,13 @@ test_mixed_room (void)
   g_autoptr (WtPeer) wt = wt_join (relay, "wtuser", "mixed");
   g_autoptr (ConfabTestWs) ws = confab_test_ws_join (relay->ws_port, "wsuser", "mixed");
   g_autoptr (GBytes) video = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wsuser", "ws-video", 0);
-  g_autoptr (GBytes) beat = confab_test_media_packet (CONFAB_MEDIA_HEARTBEAT, "wsuser", "ws-beat", 0);
+  g_autoptr (GBytes) beat =
+      confab_test_media_packet (CONFAB_MEDIA_HEARTBEAT, "wsuser", "ws-beat", 0);
   g_autoptr (GBytes) diag = confab_test_packet (CONFAB_PACKET_DIAGNOSTICS, "wsuser", "small", 0);
   g_autofree char *big_text = g_strnfill (3000, 'x');
   g_autoptr (GBytes) big = confab_test_packet (CONFAB_PACKET_DIAGNOSTICS, "wsuser", big_text, 0);
-  g_autoptr (GBytes) wt_video = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "wt-video", 0);
+  g_autoptr (GBytes) wt_video =
+      confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "wt-video", 0);
   g_autoptr (GBytes) wt_dgram =
       confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "wt-video-dgram", 0);
   g_autoptr (Msg) got = NULL;
@@ -614,8 +742,7 @@ test_slow_reader (void)
       g_autoptr (ConfabPacketWrapper) p = confab_test_ws_recv_packet (alice, 100);
       left = p != NULL && is_left_of (p, "slowreader");
     }
-  g_test_message ("slow reader dropped after %.1f s more",
-                  (g_get_monotonic_time () - start) / 1e6);
+  g_test_message ("slow reader dropped after %.1f s more", (g_get_monotonic_time () - start) / 1e6);
   g_assert_true (left);
 }
 
@@ -629,8 +756,10 @@ test_nats (void)
   g_autoptr (ConfabTestRelay) b = confab_test_relay_start_wt (args);
   g_autoptr (WtPeer) wt = wt_join (a, "wtuser", "across");
   g_autoptr (ConfabTestWs) ws = confab_test_ws_join (b->ws_port, "wsuser", "across");
-  g_autoptr (GBytes) from_ws = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wsuser", "from-ws", 0);
-  g_autoptr (GBytes) from_wt = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "from-wt", 0);
+  g_autoptr (GBytes) from_ws =
+      confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wsuser", "from-ws", 0);
+  g_autoptr (GBytes) from_wt =
+      confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "from-wt", 0);
   g_autoptr (Msg) got = NULL;
   g_autoptr (ConfabPacketWrapper) p = NULL;
   g_autoptr (ConfabPacketWrapper) q = NULL;
@@ -666,6 +795,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/wt/refused", test_refused);
   g_test_add_func ("/relay/wt/config-js", test_config_js);
   g_test_add_func ("/relay/wt/config-js-disabled", test_config_js_disabled);
+  g_test_add_func ("/relay/wt/cert-files", test_cert_files);
   g_test_add_func ("/relay/wt/mixed-room", test_mixed_room);
   g_test_add_func ("/relay/wt/keepalive", test_keepalive);
   g_test_add_func ("/relay/wt/nats", test_nats);
