@@ -167,8 +167,8 @@ confab_packet_wrap (Confab__PacketWrapper__PacketType type,
 GBytes *
 confab_packet_new_session_assigned (guint64 session_id)
 {
-  return confab_packet_wrap (CONFAB_PACKET_SESSION_ASSIGNED, CONFAB_SYSTEM_USER_ID,
-                             session_id, NULL, 0);
+  return confab_packet_wrap (CONFAB_PACKET_SESSION_ASSIGNED, CONFAB_SYSTEM_USER_ID, session_id,
+                             NULL, 0);
 }
 
 GBytes *
@@ -178,23 +178,23 @@ confab_packet_new_meeting (const ConfabMeetingPacket *meeting)
   gsize len;
   const guint8 *data = g_bytes_get_data (inner, &len);
 
-  return confab_packet_wrap (CONFAB_PACKET_MEETING, CONFAB_SYSTEM_USER_ID,
-                             meeting->session_id, data, len);
+  return confab_packet_wrap (CONFAB_PACKET_MEETING, CONFAB_SYSTEM_USER_ID, meeting->session_id,
+                             data, len);
 }
 
 const char *
 confab_packet_type_to_string (int packet_type)
 {
-  const ProtobufCEnumValue *v =
-    protobuf_c_enum_descriptor_get_value (&confab__packet_wrapper__packet_type__descriptor, packet_type);
+  const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value (
+      &confab__packet_wrapper__packet_type__descriptor, packet_type);
   return v != NULL ? v->name : "UNKNOWN";
 }
 
 const char *
 confab_media_type_to_string (int media_type)
 {
-  const ProtobufCEnumValue *v =
-    protobuf_c_enum_descriptor_get_value (&confab__media_packet__media_type__descriptor, media_type);
+  const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value (
+      &confab__media_packet__media_type__descriptor, media_type);
   return v != NULL ? v->name : "UNKNOWN";
 }
 

@@ -15,17 +15,20 @@ assert_bytes_equal (GBytes *bytes, const guint8 *expected, gsize expected_len)
 }
 
 /* PacketWrapper{packet_type=MEDIA(3), user_id="alice", data=01 02 03, session_id=300} */
+/* clang-format off */
 static const guint8 wrapper_bytes[] = {
   0x08, 0x03,                               /* field 1 varint: 3 */
   0x12, 0x05, 'a', 'l', 'i', 'c', 'e',      /* field 2 bytes */
   0x1a, 0x03, 0x01, 0x02, 0x03,             /* field 3 bytes */
   0x20, 0xac, 0x02,                         /* field 4 varint: 300 */
 };
+/* clang-format on */
 
 static void
 test_wrapper_decode (void)
 {
-  Confab__PacketWrapper *w = confab__packet_wrapper__unpack (NULL, sizeof wrapper_bytes, wrapper_bytes);
+  Confab__PacketWrapper *w =
+      confab__packet_wrapper__unpack (NULL, sizeof wrapper_bytes, wrapper_bytes);
 
   g_assert_nonnull (w);
   g_assert_cmpint (w->packet_type, ==, CONFAB_PACKET_MEDIA);
@@ -38,8 +41,8 @@ test_wrapper_decode (void)
 static void
 test_wrapper_encode (void)
 {
-  g_autoptr (GBytes) packed = confab_packet_wrap (CONFAB_PACKET_MEDIA, "alice", 300,
-                                                  (const guint8 *) "\x01\x02\x03", 3);
+  g_autoptr (GBytes) packed =
+      confab_packet_wrap (CONFAB_PACKET_MEDIA, "alice", 300, (const guint8 *) "\x01\x02\x03", 3);
 
   assert_bytes_equal (packed, wrapper_bytes, sizeof wrapper_bytes);
 }
@@ -48,14 +51,27 @@ test_wrapper_encode (void)
 static void
 test_packet_type_numbers (void)
 {
-  static const struct { int value; const char *name; } expected[] = {
+  static const struct
+  {
+    int value;
+    const char *name;
+  } expected[] = {
     { 0, "PACKET_TYPE_UNKNOWN" }, { 1, "RSA_PUB_KEY" }, { 2, "AES_KEY" }, { 3, "MEDIA" },
-    { 4, "CONNECTION" }, { 5, "DIAGNOSTICS" }, { 6, "HEALTH" }, { 7, "MEETING" },
-    { 8, "SESSION_ASSIGNED" }, { 9, "CONGESTION" },
+    { 4, "CONNECTION" },          { 5, "DIAGNOSTICS" }, { 6, "HEALTH" },  { 7, "MEETING" },
+    { 8, "SESSION_ASSIGNED" },    { 9, "CONGESTION" },
   };
-  static const struct { int value; const char *name; } media[] = {
-    { 0, "MEDIA_TYPE_UNKNOWN" }, { 1, "VIDEO" }, { 2, "AUDIO" }, { 3, "SCREEN" },
-    { 4, "HEARTBEAT" }, { 5, "RTT" }, { 6, "KEYFRAME_REQUEST" },
+  static const struct
+  {
+    int value;
+    const char *name;
+  } media[] = {
+    { 0, "MEDIA_TYPE_UNKNOWN" },
+    { 1, "VIDEO" },
+    { 2, "AUDIO" },
+    { 3, "SCREEN" },
+    { 4, "HEARTBEAT" },
+    { 5, "RTT" },
+    { 6, "KEYFRAME_REQUEST" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
@@ -65,12 +81,14 @@ test_packet_type_numbers (void)
 }
 
 /* MediaPacket{RTT, user_id="bob", timestamp=1.5, video_metadata{sequence=7, codec=VP9}} */
+/* clang-format off */
 static const guint8 media_bytes[] = {
   0x08, 0x05,                                           /* field 1: RTT */
   0x12, 0x03, 'b', 'o', 'b',                            /* field 2 */
   0x29, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f, /* field 5 double 1.5 */
   0x42, 0x04, 0x08, 0x07, 0x10, 0x02,                   /* field 8 {1: 7, 2: 2} */
 };
+/* clang-format on */
 
 static void
 test_media_round_trip (void)
@@ -105,6 +123,7 @@ test_media_round_trip (void)
 static void
 test_audio_and_heartbeat_metadata (void)
 {
+  /* clang-format off */
   static const guint8 audio[] = {
     0x0a, 0x04, 'o', 'p', 'u', 's', /* 1: string */
     0x10, 0x01,                     /* 2: channels */
@@ -112,6 +131,7 @@ test_audio_and_heartbeat_metadata (void)
     0x25, 0x00, 0x80, 0x3b, 0x47,   /* 4: float 48000 */
     0x28, 0x09,                     /* 5: sequence */
   };
+  /* clang-format on */
   static const guint8 heartbeat[] = { 0x08, 0x01, 0x20, 0x01 };
   Confab__AudioMetadata *a = confab__audio_metadata__unpack (NULL, sizeof audio, audio);
   Confab__HeartbeatMetadata hb = CONFAB__HEARTBEAT_METADATA__INIT;
@@ -138,6 +158,7 @@ test_audio_and_heartbeat_metadata (void)
 static void
 test_meeting_packet (void)
 {
+  /* clang-format off */
   static const guint8 meeting[] = {
     0x08, 0x03,                   /* 1: PARTICIPANT_JOINED */
     0x12, 0x02, 'r', '1',         /* 2: room_id */
@@ -146,6 +167,7 @@ test_meeting_packet (void)
     0x48, 0x09,                   /* 9: session_id */
     0x52, 0x02, 'A', 'l',         /* 10: display_name */
   };
+  /* clang-format on */
   Confab__MeetingPacket *m = confab__meeting_packet__unpack (NULL, sizeof meeting, meeting);
   g_autoptr (GBytes) packed = NULL;
 
@@ -165,11 +187,13 @@ test_meeting_packet (void)
 static void
 test_health_map (void)
 {
+  /* clang-format off */
   static const guint8 health[] = {
     0x0a, 0x01, '5',                                    /* 1: session_id "5" */
     0x3a, 0x07, 0x0a, 0x01, '7', 0x12, 0x02, 0x08, 0x01, /* 7: {"7": {can_listen}} */
     0x4a, 0x09, 'w', 'e', 'b', 's', 'o', 'c', 'k', 'e', 't', /* 9 */
   };
+  /* clang-format on */
   Confab__HealthPacket *h = confab__health_packet__unpack (NULL, sizeof health, health);
 
   g_assert_nonnull (h);
@@ -185,11 +209,13 @@ test_health_map (void)
 static void
 test_diagnostics_packet (void)
 {
+  /* clang-format off */
   static const guint8 diag[] = {
     0x12, 0x02, '4', '2', /* 2: sender_id "42" */
     0x28, 0x01,           /* 5: VIDEO */
     0x32, 0x02, 0x10, 0x64, /* 6: {bitrate_kbps 100} */
   };
+  /* clang-format on */
   Confab__DiagnosticsPacket *d = confab__diagnostics_packet__unpack (NULL, sizeof diag, diag);
 
   g_assert_nonnull (d);
@@ -209,7 +235,8 @@ test_session_assigned (void)
   static const guint8 tail[] = { 0x20, 0xb4, 0x24 };
 
   g_byte_array_append (expected, head, sizeof head);
-  g_byte_array_append (expected, (const guint8 *) CONFAB_SYSTEM_USER_ID, strlen (CONFAB_SYSTEM_USER_ID));
+  g_byte_array_append (expected, (const guint8 *) CONFAB_SYSTEM_USER_ID,
+                       strlen (CONFAB_SYSTEM_USER_ID));
   g_byte_array_append (expected, tail, sizeof tail);
   assert_bytes_equal (packed, expected->data, expected->len);
   g_byte_array_unref (expected);
@@ -266,7 +293,7 @@ test_arena_unpack (void)
   for (int round = 0; round < 3; round++)
     {
       Confab__PacketWrapper *w =
-        confab__packet_wrapper__unpack (confab_arena_allocator (arena), len, data);
+          confab__packet_wrapper__unpack (confab_arena_allocator (arena), len, data);
       g_assert_nonnull (w);
       g_assert_cmpuint (w->data.len, ==, 100000);
       g_assert_cmpint (w->data.data[99999], ==, 0x5a);
