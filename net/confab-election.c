@@ -24,8 +24,6 @@
 #define WATCHDOG_MS      1000
 #define SILENCE_PROBE_MS 2000
 #define SILENCE_DEAD_MS  6000
-/* How long a closed WebTransport session may flush its close. */
-#define LINGER_MS 1000
 
 typedef enum
 {
@@ -362,35 +360,15 @@ count_live (ConfabElection *self)
   return n;
 }
 
-static gboolean
-linger_done (gpointer data)
-{
-  return G_SOURCE_REMOVE;
-}
-
+/* A WebTransport session closed here still tells the relay (capsule, FIN,
+ * CONNECTION_CLOSE) after its transport lets go of it: ConfabWtSession keeps
+ * its connection until then (test /net/wt/transport-close-tells-peer). */
 static void
 close_path (Path *path)
 {
   if (!path_is_live (path))
     return;
   path->state = PATH_CLOSING;
-  if (path->webtransport)
-    {
-      ConfabWtSession *session =
-          confab_wt_transport_get_session (CONFAB_WT_TRANSPORT (path->transport));
-
-      /* The transport drops its session as soon as it reports "closed",
-       * which would tear the connection down before the close capsule left:
-       * keep the session a moment so the relay hears the close. */
-      if (session != NULL)
-        {
-          GSource *linger = g_timeout_source_new (LINGER_MS);
-
-          g_source_set_callback (linger, linger_done, g_object_ref (session), g_object_unref);
-          g_source_attach (linger, path->election->context);
-          g_source_unref (linger);
-        }
-    }
   confab_transport_close (path->transport);
 }
 
