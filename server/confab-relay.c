@@ -315,6 +315,7 @@ confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **err
       info.ssl_private_key_filepath = relay->config.key_file;
     }
   info.count_threads = 1;
+  info.pcontext = &relay->context;
   relay->context = lws_create_context (&info);
   if (relay->context == NULL)
     {
@@ -346,14 +347,20 @@ confab_relay_free (ConfabRelay *relay)
   g_clear_handle_id (&relay->tick_source, g_source_remove);
   g_clear_handle_id (&relay->flush_source, g_source_remove);
   confab_relay_wt_stop (relay);
-  /* Closes every connection; their sessions are freed in CLOSED. */
-  g_clear_pointer (&relay->context, lws_context_destroy);
+  /* Closes every connection; their sessions are freed in CLOSED. On a
+   * foreign libuv loop this takes two calls: the first starts closing lws's
+   * handles, which libuv completes only in later rounds of the loop; the
+   * second, after those, frees the context. lws clears relay->context
+   * (info.pcontext) once the context is gone. */
+  if (relay->context != NULL)
+    lws_context_destroy (relay->context);
   if (relay->uv_source != NULL)
     {
-      /* On a foreign libuv loop lws closes its sockets asynchronously: their
-       * close callbacks (and the sessions' CLOSED) run in the loop. */
       if (!confab_uv_source_drain (relay->uv_source, 50))
         g_message ("lws did not release the event loop within 5 s");
+      if (relay->context != NULL)
+        lws_context_destroy (relay->context);
+      relay->context = NULL;
       g_source_destroy (relay->uv_source);
       g_clear_pointer (&relay->uv_source, g_source_unref);
       /* Sessions that closed during the drain may have queued output. */
