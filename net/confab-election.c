@@ -1,8 +1,8 @@
 /* confab-election.c: transport election and reconnect (PROTOCOL.md §5) as a
  * ConfabTransport. Packets from the carrying path go to the call untouched
  * (once the election is over, without even being looked at); during the
- * election every packet is peeked at on the wire format, without unpacking,
- * for SESSION_ASSIGNED and echoed RTT probes. Only RTT probes are ever sent
+ * election every packet is unpacked (protobuf-c, into an arena) for
+ * SESSION_ASSIGNED and echoed RTT probes. Only RTT probes are ever sent
  * on a path that does not carry the call, because the relay activates a
  * session on its first other packet (PROTOCOL.md §4.2). */
 #define G_LOG_DOMAIN "confab-election"
@@ -66,6 +66,7 @@ struct _ConfabElection
   GSource *watchdog_timer;
   GSource *reap_idle;
   GError *first_error;
+  ConfabArena *arena; /* packets unpacked while a window is open; NULL otherwise */
 
   /* Borrowed from paths */
   Path *carrier;
@@ -112,120 +113,38 @@ confab_election_backoff_ms (guint attempt, double jitter)
   return (guint) (delay * (0.75 + 0.25 * jitter) + 0.5);
 }
 
-/* ---- wire peeking -------------------------------------------------------------- */
+/* ---- reading packets during the election ------------------------------------------ */
 
-static gboolean
-read_varint (const guint8 **p, const guint8 *end, guint64 *value)
+/* Unpacks @data into the election's arena (reset per packet: no malloc once it
+ * has grown to the largest packet of the window). NULL when it is not a
+ * PacketWrapper. Only runs while a window is open, a few seconds per join. */
+static ConfabPacketWrapper *
+unpack_wrapper (ConfabElection *self, const guint8 *data, gsize len)
 {
-  guint64 v = 0;
-
-  for (guint shift = 0; shift < 64 && *p < end; shift += 7)
-    {
-      guint8 b = *(*p)++;
-
-      v |= (guint64) (b & 0x7f) << shift;
-      if ((b & 0x80) == 0)
-        {
-          *value = v;
-          return TRUE;
-        }
-    }
-  return FALSE;
+  if (self->arena == NULL)
+    self->arena = confab_arena_new (4096); /* control packets and RTT echoes are small */
+  confab_arena_reset (self->arena);
+  if (len > CONFAB_MAX_PACKET_SIZE)
+    return NULL;
+  /* protobuf-c reads nothing when len is 0, but wants a valid pointer. */
+  return confab__packet_wrapper__unpack (confab_arena_allocator (self->arena), len,
+                                         data != NULL ? data : (const guint8 *) "");
 }
 
-typedef struct
-{
-  guint64 packet_type; /* PacketWrapper field 1 */
-  guint64 session_id;  /* field 4 */
-  const guint8 *data;  /* field 3 */
-  gsize data_len;
-} Peek;
-
-typedef void (*FieldFunc) (
-    guint field, guint64 varint, const guint8 *bytes, gsize len, gpointer data);
-
-/* Walks the top-level fields of a protobuf message; FALSE when malformed. */
+/* The RTT probe echo carried by @wrapper, as a sample in ms; FALSE if it is none. */
 static gboolean
-walk_fields (const guint8 *p, gsize len, FieldFunc func, gpointer data)
+rtt_sample (ConfabElection *self, const ConfabPacketWrapper *wrapper, double *sample)
 {
-  const guint8 *end = p + len;
+  ConfabMediaPacket *media;
 
-  while (p < end)
-    {
-      guint64 key, value = 0, n;
-
-      if (!read_varint (&p, end, &key))
-        return FALSE;
-      switch (key & 7)
-        {
-          case 0:
-            if (!read_varint (&p, end, &value))
-              return FALSE;
-            func (key >> 3, value, NULL, 0, data);
-            break;
-          case 1:
-            if (end - p < 8)
-              return FALSE;
-            func (key >> 3, 0, p, 8, data);
-            p += 8;
-            break;
-          case 2:
-            if (!read_varint (&p, end, &n) || n > (guint64) (end - p))
-              return FALSE;
-            func (key >> 3, 0, p, n, data);
-            p += n;
-            break;
-          case 5:
-            if (end - p < 4)
-              return FALSE;
-            p += 4;
-            break;
-          default:
-            return FALSE;
-        }
-    }
+  if (wrapper->packet_type != CONFAB_PACKET_MEDIA || wrapper->data.len == 0)
+    return FALSE;
+  media = confab__media_packet__unpack (confab_arena_allocator (self->arena), wrapper->data.len,
+                                        wrapper->data.data);
+  if (media == NULL || media->media_type != CONFAB_MEDIA_RTT)
+    return FALSE;
+  *sample = g_get_monotonic_time () / 1000.0 - media->timestamp;
   return TRUE;
-}
-
-static void
-wrapper_field (guint field, guint64 varint, const guint8 *bytes, gsize len, gpointer data)
-{
-  Peek *peek = data;
-
-  if (field == 1 && bytes == NULL)
-    peek->packet_type = varint;
-  else if (field == 4 && bytes == NULL)
-    peek->session_id = varint;
-  else if (field == 3 && bytes != NULL)
-    {
-      peek->data = bytes;
-      peek->data_len = len;
-    }
-}
-
-typedef struct
-{
-  guint64 media_type; /* MediaPacket field 1 */
-  double timestamp;   /* field 5 */
-  gboolean has_timestamp;
-} PeekMedia;
-
-static void
-media_field (guint field, guint64 varint, const guint8 *bytes, gsize len, gpointer data)
-{
-  PeekMedia *media = data;
-
-  if (field == 1 && bytes == NULL)
-    media->media_type = varint;
-  else if (field == 5 && bytes != NULL && len == 8)
-    {
-      guint64 bits;
-
-      memcpy (&bits, bytes, 8);
-      bits = GUINT64_FROM_LE (bits);
-      memcpy (&media->timestamp, &bits, 8);
-      media->has_timestamp = TRUE;
-    }
 }
 
 /* ---- paths --------------------------------------------------------------------- */
@@ -460,6 +379,8 @@ end_window (ConfabElection *self)
   self->electing = FALSE;
   stop_timer (&self->probe_timer);
   stop_timer (&self->window_timer);
+  /* It may have grown to a keyframe; the call does not need it any more. */
+  g_clear_pointer (&self->arena, confab_arena_free);
 }
 
 /* Nothing is live and nothing carries: the join failed, or we retry. */
@@ -543,8 +464,8 @@ static void
 on_path_packet (ConfabTransport *transport, GBytes *bytes, Path *path)
 {
   ConfabElection *self = path->election;
-  Peek peek = { 0 };
-  PeekMedia media = { 0 };
+  ConfabPacketWrapper *wrapper;
+  double sample;
   gsize len;
   const guint8 *data;
 
@@ -560,16 +481,17 @@ on_path_packet (ConfabTransport *transport, GBytes *bytes, Path *path)
     }
 
   data = g_bytes_get_data (bytes, &len);
-  if (!walk_fields (data, len, wrapper_field, &peek))
+  wrapper = unpack_wrapper (self, data, len);
+  if (wrapper == NULL)
     {
       if (path == self->carrier)
         confab_transport_emit_packet (CONFAB_TRANSPORT (self), bytes);
       return;
     }
 
-  if (peek.packet_type == CONFAB_PACKET_SESSION_ASSIGNED)
+  if (wrapper->packet_type == CONFAB_PACKET_SESSION_ASSIGNED)
     {
-      if (path->state == PATH_ASSIGNED || path->state == PATH_CLOSING || peek.session_id == 0)
+      if (path->state == PATH_ASSIGNED || path->state == PATH_CLOSING || wrapper->session_id == 0)
         return;
       path->state = PATH_ASSIGNED;
       path->assigned_us = g_get_monotonic_time ();
@@ -579,18 +501,11 @@ on_path_packet (ConfabTransport *transport, GBytes *bytes, Path *path)
       return;
     }
 
-  if (peek.packet_type == CONFAB_PACKET_MEDIA && peek.data != NULL &&
-      walk_fields (peek.data, peek.data_len, media_field, &media) &&
-      media.media_type == CONFAB_MEDIA_RTT && media.has_timestamp)
+  if (rtt_sample (self, wrapper, &sample) && sample >= 0 && sample <= RTT_MAX_MS)
     {
-      double sample = g_get_monotonic_time () / 1000.0 - media.timestamp;
-
-      if (sample >= 0 && sample <= RTT_MAX_MS)
-        {
-          path->rtt[path->rtt_next] = sample;
-          path->rtt_next = (path->rtt_next + 1) % RTT_WINDOW;
-          path->rtt_count = MIN (path->rtt_count + 1, RTT_WINDOW);
-        }
+      path->rtt[path->rtt_next] = sample;
+      path->rtt_next = (path->rtt_next + 1) % RTT_WINDOW;
+      path->rtt_count = MIN (path->rtt_count + 1, RTT_WINDOW);
     }
 
   if (path == self->carrier)
@@ -799,6 +714,7 @@ confab_election_finalize (GObject *object)
   g_free (self->user_id);
   g_free (self->cert_hash);
   g_clear_error (&self->first_error);
+  confab_arena_free (self->arena);
   g_main_context_unref (self->context);
   G_OBJECT_CLASS (confab_election_parent_class)->finalize (object);
 }
