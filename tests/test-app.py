@@ -275,10 +275,38 @@ def main():
     wait_for("Join to be possible again", lambda: sensitive(find(prejoin, "Join", BUTTONS)), 10)
     if app.poll() is not None:
         fail("the app exited")
+
+    # Join again, then close the window in the middle of the call: the app
+    # leaves and exits cleanly.
+    press(prejoin, "Join")
+    wait_for("the call controls after joining again", lambda: find(root, "Leave", BUTTONS), 10)
+    press(root, "Close")
+    try:
+        status = app.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        fail("closing the window during a call did not end the app")
+    if status != 0:
+        fail("closing the window during a call: exit status %d" % status)
     log("ok")
 
 
+def run_in_session():
+    """Re-runs this script under its own X server and D-Bus session:
+    xvfb-run -a starting from a random display number, because other test
+    runs (another `meson test` on the same machine) may be starting an X
+    server at the same moment and xvfb-run's free-display search races."""
+    import random
+
+    env = dict(os.environ, CONFAB_APP_TEST_INNER="1")
+    args = ["xvfb-run", "-a", "-n", str(random.randint(100, 30000)),
+            "-s", "-screen 0 1280x720x24",
+            "dbus-run-session", "--", sys.executable, os.path.abspath(__file__)]
+    os.execvpe(args[0], args, env)
+
+
 if __name__ == "__main__":
+    if os.environ.get("CONFAB_APP_TEST_INNER") != "1":
+        run_in_session()
     status = 0
     try:
         main()
