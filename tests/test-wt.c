@@ -697,6 +697,126 @@ test_transport_close_tells_peer (Fixture *fx, gconstpointer data)
   g_ptr_array_unref (ts.packets);
 }
 
+/* A UDP forwarder between client and server that can turn into a black
+ * hole (a firewall, a frozen relay): nothing comes back, not even ICMP. */
+typedef struct
+{
+  GSocket *socket;
+  GSource *source;
+  GSocketAddress *server;
+  GSocketAddress *client;
+  gboolean black_hole;
+} Forwarder;
+
+static gboolean
+forwarder_readable (GSocket *socket, GIOCondition condition, gpointer data)
+{
+  Forwarder *fw = data;
+  guint8 buf[65536];
+
+  for (guint i = 0; i < 64; i++)
+    {
+      GSocketAddress *from = NULL;
+      gssize n = g_socket_receive_from (socket, &from, (char *) buf, sizeof buf, NULL, NULL);
+      gboolean from_server;
+
+      if (n < 0)
+        break;
+      from_server = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (from)) ==
+                    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (fw->server));
+      if (!from_server && fw->client == NULL)
+        fw->client = g_object_ref (from);
+      if (!fw->black_hole && (!from_server || fw->client != NULL))
+        g_socket_send_to (socket, from_server ? fw->client : fw->server, (const char *) buf,
+                          (gsize) n, NULL, NULL);
+      g_object_unref (from);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static Forwarder *
+forwarder_new (guint16 server_port)
+{
+  Forwarder *fw = g_new0 (Forwarder, 1);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GError) error = NULL;
+
+  fw->socket =
+      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (fw->socket, FALSE);
+  g_assert_true (g_socket_bind (fw->socket, any, FALSE, &error));
+  fw->server = g_inet_socket_address_new (lo, server_port);
+  fw->source = g_socket_create_source (fw->socket, G_IO_IN, NULL);
+  g_source_set_callback (fw->source, G_SOURCE_FUNC (forwarder_readable), fw, NULL);
+  g_source_attach (fw->source, NULL);
+  return fw;
+}
+
+static guint16
+forwarder_port (Forwarder *fw)
+{
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (fw->socket, NULL);
+
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+}
+
+static void
+forwarder_free (Forwarder *fw)
+{
+  g_source_destroy (fw->source);
+  g_source_unref (fw->source);
+  g_object_unref (fw->socket);
+  g_object_unref (fw->server);
+  g_clear_object (&fw->client);
+  g_free (fw);
+}
+
+static gboolean
+is_null (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
+/* Nobody answers the close (the path became a black hole): the closed and
+ * dropped session still lets its connection and socket go after the 1 s
+ * bound, having sent CONNECTION_CLOSE, instead of waiting for a timeout. */
+static void
+test_close_linger_bounded (Fixture *fx, gconstpointer data)
+{
+  Forwarder *fw = forwarder_new (confab_wt_server_get_port (fx->server));
+  g_autofree char *base = g_strdup_printf ("https://127.0.0.1:%u", forwarder_port (fw));
+  g_autofree char *saved = g_steal_pointer (&fx->url_base);
+  g_autoptr (Client) cl = NULL;
+  gpointer weak = NULL;
+  gint64 start;
+  double ms;
+
+  fx->url_base = g_strdup (base);
+  cl = client_start (fx, "/lobby/pia/hole", NULL);
+  g_free (fx->url_base);
+  fx->url_base = g_steal_pointer (&saved);
+  g_assert_true (cl->ready);
+
+  fw->black_hole = TRUE;
+  start = g_get_monotonic_time ();
+  confab_wt_session_close (cl->session, 0, "");
+  weak = cl->session;
+  g_object_add_weak_pointer (weak, &weak);
+  g_signal_handlers_disconnect_by_data (cl->session, cl);
+  g_clear_object (&cl->session);
+  /* Still held: the close has not been answered. */
+  g_assert_nonnull (weak);
+  g_assert_true (run_until (is_null, &weak, 3000));
+  ms = (g_get_monotonic_time () - start) / 1000.0;
+  g_test_message ("unanswered close released after %.1f ms", ms);
+  g_assert_cmpfloat (ms, >=, 900);
+  g_assert_cmpfloat (ms, <, 1500);
+  cl->session = g_object_new (CONFAB_TYPE_WT_SESSION, NULL); /* for client_free */
+  forwarder_free (fw);
+}
+
 static gboolean
 has_streams (gpointer data)
 {
@@ -1207,6 +1327,7 @@ main (int argc, char *argv[])
   ADD ("/net/wt/broken-peer", test_broken_peer, NULL);
   ADD ("/net/wt/small-first", test_small_first, NULL);
   ADD ("/net/wt/transport-close-tells-peer", test_transport_close_tells_peer, NULL);
+  ADD ("/net/wt/close-linger-bounded", test_close_linger_bounded, NULL);
   ADD ("/net/wt/empty-message", test_empty_message, NULL);
   g_test_add_func ("/net/wt/port-unreachable", test_port_unreachable);
   g_test_add_func ("/net/wt/ipv6", test_ipv6);
