@@ -786,6 +786,101 @@ test_nats (void)
   g_assert_cmpuint (q->session_id, ==, wt->session_id);
 }
 
+typedef struct
+{
+  gboolean done;
+  char *out;
+  int status;
+} Driver;
+
+static void
+on_driver_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Driver *d = data;
+  g_autofree char *err = NULL;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &d->out, &err, NULL);
+  if (err != NULL && err[0] != '\0')
+    g_test_message ("driver: %s", err);
+  d->status = g_subprocess_get_if_exited (G_SUBPROCESS (source))
+                  ? g_subprocess_get_exit_status (G_SUBPROCESS (source))
+                  : -1;
+  d->done = TRUE;
+}
+
+/* Chromium (its own QUIC and WebSocket stacks) as a real peer of the relay:
+ * tests/wt-chromium/relay.html, driven by run.js, while this test is another
+ * member of the room over WebSocket. */
+static void
+test_chromium (void)
+{
+  const char *srcdir = g_getenv ("G_TEST_SRCDIR");
+  const char *chromium = g_getenv ("CONFAB_CHROMIUM") ?: "/usr/bin/chromium";
+  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *dir = g_build_filename (srcdir ? srcdir : "tests", "wt-chromium", NULL);
+  g_autofree char *driver = g_build_filename (dir, "run.js", NULL);
+  g_autofree char *module = g_build_filename (dir, "node_modules", "playwright-core", NULL);
+  g_autoptr (ConfabTestRelay) relay = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (ConfabTestWs) peer = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) marker = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "peer", "from-peer", 0);
+  g_autofree char *wt_url = NULL;
+  g_autofree char *ws_url = NULL;
+  Driver d = { 0 };
+  gboolean heard_wt = FALSE, heard_ws = FALSE;
+  gint64 deadline, last_send = 0;
+  JsonObject *config;
+  const char *hash;
+
+  if (node == NULL || !g_file_test (chromium, G_FILE_TEST_IS_EXECUTABLE) ||
+      !g_file_test (module, G_FILE_TEST_IS_DIR))
+    {
+      if (g_strcmp0 (g_getenv ("CONFAB_REQUIRE_INTEROP"), "1") == 0)
+        g_error ("node, chromium or playwright-core missing (CONFAB_REQUIRE_INTEROP=1)");
+      g_test_skip ("node, chromium or playwright-core (tests/wt-chromium) missing");
+      return;
+    }
+  relay = confab_test_relay_start_wt (NULL);
+  config = fetch_config (relay, parser);
+  hash = json_object_get_string_member (config, "webTransportCertificateHash");
+  wt_url = g_strdup_printf ("%s/lobby/chromium-wt/chrome", relay->wt_base);
+  ws_url = g_strdup_printf ("%s/lobby/chromium-ws/chrome", relay->ws_base);
+  peer = confab_test_ws_join (relay->ws_port, "peer", "chrome");
+
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                           node, driver, wt_url, hash, "relay.html", ws_url, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (proc, NULL, NULL, on_driver_done, &d);
+  deadline = g_get_monotonic_time () + 90 * G_USEC_PER_SEC;
+  while (!d.done && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (ConfabPacketWrapper) p = NULL;
+
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      if (g_get_monotonic_time () - last_send > 200 * 1000)
+        {
+          g_assert_true (confab_test_ws_send_bytes (peer, marker));
+          last_send = g_get_monotonic_time ();
+        }
+      p = confab_test_ws_recv_packet (peer, 10);
+      if (p != NULL && is_media_tag (p, CONFAB_MEDIA_VIDEO, "from-chromium-wt"))
+        heard_wt = TRUE;
+      if (p != NULL && is_media_tag (p, CONFAB_MEDIA_VIDEO, "from-chromium-ws"))
+        heard_ws = TRUE;
+    }
+  if (!d.done)
+    g_subprocess_force_exit (proc);
+  g_test_message ("chromium report: %s", d.out != NULL ? d.out : "(none)");
+  g_assert_true (d.done);
+  g_assert_cmpint (d.status, ==, 0);
+  g_assert_true (heard_wt);
+  g_assert_true (heard_ws);
+  g_free (d.out);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -800,5 +895,6 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/wt/keepalive", test_keepalive);
   g_test_add_func ("/relay/wt/nats", test_nats);
   g_test_add_func ("/relay/wt/slow-reader", test_slow_reader);
+  g_test_add_func ("/relay/wt/chromium", test_chromium);
   return g_test_run ();
 }

@@ -10,8 +10,9 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 async function main() {
-  const [url, hash] = process.argv.slice(2);
-  const page = fs.readFileSync(path.join(__dirname, 'page.html'));
+  // An optional page (relay.html) and one more argument for its runTest().
+  const [url, hash, pageName, extra] = process.argv.slice(2);
+  const page = fs.readFileSync(path.join(__dirname, pageName || 'page.html'));
   const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end(page);
@@ -30,7 +31,7 @@ async function main() {
     const tab = await browser.newPage();
     tab.on('console', m => process.stderr.write('page: ' + m.text() + '\n'));
     await tab.goto(pageUrl);
-    report = await tab.evaluate(([u, h]) => window.runTest(u, h), [url, hash]);
+    report = await tab.evaluate(([u, h, x]) => window.runTest(u, h, x), [url, hash, extra]);
     report.browser = browser.browser() ? browser.browser().version() : 'chromium';
   } finally {
     await browser.close();
