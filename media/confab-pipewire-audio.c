@@ -116,6 +116,12 @@ audio_stream_stop (AudioStream *s)
 {
   if (s->stream == NULL)
     return;
+  /* A process call PipeWire already queued for its loop must run before the
+   * stream goes: disconnect, let the loop drain, then destroy. */
+  confab_pipewire_lock (s->pipewire);
+  pw_stream_disconnect (s->stream);
+  confab_pipewire_unlock (s->pipewire);
+  confab_pipewire_roundtrip (s->pipewire, 1000);
   confab_pipewire_lock (s->pipewire);
   spa_hook_remove (&s->listener);
   pw_stream_destroy (s->stream);

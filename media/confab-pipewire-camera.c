@@ -392,6 +392,12 @@ stop_stream (ConfabCameraSource *self)
 {
   if (self->stream == NULL)
     return;
+  /* A process call PipeWire already queued for its loop must run before the
+   * stream goes: disconnect, let the loop drain, then destroy. */
+  confab_pipewire_lock (self->pipewire);
+  pw_stream_disconnect (self->stream);
+  confab_pipewire_unlock (self->pipewire);
+  confab_pipewire_roundtrip (self->pipewire, 1000);
   confab_pipewire_lock (self->pipewire);
   spa_hook_remove (&self->stream_listener);
   pw_stream_destroy (self->stream);

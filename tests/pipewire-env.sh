@@ -1,7 +1,8 @@
 #!/bin/sh
 # pipewire-env.sh: runs one command inside a private, headless PipeWire:
-# pipewire + wireplumber on a fresh XDG_RUNTIME_DIR, an audiotestsrc
-# microphone "testmic" (a 440 Hz sine at half scale), a null
+# pipewire + wireplumber on a fresh XDG_RUNTIME_DIR, a microphone "testmic"
+# (a loopback Audio/Source fed a 660 Hz sine at half scale by GStreamer's
+# audiotestsrc through its sink side "testmic-in"), a null
 # sink "testsink" and a GStreamer test camera "testcam" (I420 1280x720@30).
 # Everything it starts is stopped when the command ends, fails or is killed;
 # each wait is bounded. Exit status: the command's, or 77 (skip) when
@@ -74,21 +75,26 @@ mkdir -p "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME/pipewire/pipewire.conf.d" \
 chmod 700 "$XDG_RUNTIME_DIR"
 
 cat >"$XDG_CONFIG_HOME/pipewire/pipewire.conf.d/50-test.conf" <<EOF
-context.spa-libs = {
-    audiotestsrc = audiotestsrc/libspa-audiotestsrc
-}
-context.objects = [
-    { factory = adapter
+context.modules = [
+    { name = libpipewire-module-loopback
         args = {
-            factory.name = audiotestsrc
-            node.name = testmic
             node.description = "Test microphone"
-            media.class = Audio/Source
-            audio.rate = 48000
-            audio.channels = 1
-            node.pause-on-idle = false
+            capture.props = {
+                node.name = testmic-in
+                media.class = Audio/Sink
+                audio.position = [ MONO ]
+                priority.session = 100
+            }
+            playback.props = {
+                node.name = testmic
+                node.description = "Test microphone"
+                media.class = Audio/Source
+                audio.position = [ MONO ]
+            }
         }
     }
+]
+context.objects = [
     { factory = adapter
         args = {
             factory.name = support.null-audio-sink
@@ -98,6 +104,7 @@ context.objects = [
             audio.rate = 48000
             audio.position = [ MONO ]
             monitor.channel-volumes = true
+            priority.session = 2000
         }
     }
 ]
@@ -147,6 +154,15 @@ nodes_ready() {
     pw-cli ls Metadata 2>/dev/null | grep -q '"default"'
 }
 wait_for nodes_ready || exit 1
+# PipeWire's own audiotestsrc node stalls now and then when other links
+# regroup its graph; a GStreamer sine through a loopback does not.
+gst-launch-1.0 -q audiotestsrc is-live=true freq=660 volume=0.5 \
+    ! audio/x-raw,format=S16LE,rate=48000,channels=1 \
+    ! pipewiresink \
+    stream-properties="props,node.name=testmic-feed,target.object=testmic-in,node.dont-reconnect=true" \
+    >>"$LOG" 2>&1 &
+PIDS="$PIDS $!"
+wait_for "pw-link -l 2>/dev/null | grep -q 'testmic-in'" || exit 1
 
 "$@"
 status=$?
