@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # test-app.py: drives the `confab` desktop app as a person would, through
 # AT-SPI (roles and accessible names, actions — no coordinate clicks), against
-# the real confab-relay and a real confab-cli in the same room. Runs under
-#   xvfb-run -a -s "-screen 0 1280x720x24" dbus-run-session -- /usr/bin/python3 test-app.py
+# the real confab-relay and a real confab-cli in the same room. It starts its
+# own Xvfb (on a display Xvfb picks) and D-Bus session, then re-runs itself inside.
 # Screenshots of the start screen, pre-join and the call go to
 # $CONFAB_SCREENSHOT_DIR. Every wait is bounded; every process is killed at
 # the end, pass or fail.
@@ -291,17 +291,38 @@ def main():
 
 
 def run_in_session():
-    """Re-runs this script under its own X server and D-Bus session:
-    xvfb-run -a starting from a random display number, because other test
-    runs (another `meson test` on the same machine) may be starting an X
-    server at the same moment and xvfb-run's free-display search races."""
-    import random
-
-    env = dict(os.environ, CONFAB_APP_TEST_INNER="1")
-    args = ["xvfb-run", "-a", "-n", str(random.randint(100, 30000)),
-            "-s", "-screen 0 1280x720x24",
-            "dbus-run-session", "--", sys.executable, os.path.abspath(__file__)]
-    os.execvpe(args[0], args, env)
+    """Re-runs this script under its own X server and D-Bus session. Xvfb
+    picks a free display itself (-displayfd) and reports it once it accepts
+    connections, so concurrent test runs never race for a display number (as
+    xvfb-run -a does) and no Xauthority file is involved."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    number = b""
+    with os.fdopen(read_fd, "rb") as pipe:
+        number = pipe.readline().strip()  # EOF (b"") if Xvfb fails to start
+    if not number:
+        xvfb.kill()
+        print("FAIL: Xvfb did not start", flush=True)
+        sys.exit(1)
+    env = dict(os.environ, CONFAB_APP_TEST_INNER="1", DISPLAY=":" + number.decode())
+    env.pop("XAUTHORITY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    try:
+        status = subprocess.run(["dbus-run-session", "--", sys.executable, os.path.abspath(__file__)],
+                                env=env, timeout=240).returncode
+    except subprocess.TimeoutExpired:
+        print("FAIL: the app test ran past 240 s", flush=True)
+        status = 1
+    finally:
+        xvfb.terminate()
+        try:
+            xvfb.wait(5)
+        except subprocess.TimeoutExpired:
+            xvfb.kill()
+    sys.exit(status)
 
 
 if __name__ == "__main__":
