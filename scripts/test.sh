@@ -1,43 +1,54 @@
 #!/bin/sh
 # The whole test suite, as CI runs it (.ci/run): install dependencies, build
 # warning-free, run every meson test suite against real services (the tests
-# start confab-relay and nats-server themselves), then a short libFuzzer run.
+# start confab-relay, nats-server, PipeWire, Xvfb and Chromium themselves), run
+# it again under AddressSanitizer + UBSan, the GLib-level units and the relay
+# under valgrind, then a short coverage-guided libFuzzer run.
 set -eu
 cd "$(dirname "$0")/.."
 
 ./scripts/setup-debian.sh
 
-if [ -d build ]; then
-    meson setup --reconfigure build
-else
-    meson setup build
-fi
-ninja -C build
+setup() {
+    dir=$1
+    shift
+    if [ -d "$dir" ]; then
+        meson setup --reconfigure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi
+    ninja -C "$dir"
+}
 
 # Interop tests fail rather than skip when Chromium or playwright-core is missing.
 export CONFAB_REQUIRE_INTEROP=1
 
 status=0
-meson test -C build --print-errorlogs --num-processes 2 || status=$?
+setup build
+meson test -C build --print-errorlogs --num-processes 2 || status=1
 
-# A short coverage-guided fuzz of the relay's packet classifier (the long run is
-# in docs/relay.md). Its own build dir, since libFuzzer needs clang.
-if [ -f fuzz/run-short.sh ]; then
-    ./fuzz/run-short.sh || status=1
-fi
+setup build-asan -Db_sanitize=address,undefined
+meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
 
-# The closing line CI reads.
-python3 - build/meson-logs/testlog.json <<'PY'
+meson test -C build --setup=valgrind --print-errorlogs --num-processes 2 \
+    proto invite wt-h3 relay relay-nats jitter-buffer media call || status=1
+
+./fuzz/run-short.sh || status=1
+
+# The closing line CI reads, over every run above.
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+    build/meson-logs/testlog-valgrind.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
-    if r in ("OK", "EXPECTEDFAIL"):
-        passed += 1
-    elif r == "SKIP":
-        skipped += 1
-    else:
-        failed += 1
+for path in sys.argv[1:]:
+    for line in open(path):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status
