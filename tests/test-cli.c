@@ -4,121 +4,12 @@
 #define G_LOG_DOMAIN "test-cli"
 
 #include "confab-packet.h"
+#include "confab-test-cli.h"
 #include "confab-test-util.h"
 #include "confab-ws-transport.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
-
-typedef struct
-{
-  GSubprocess *process;
-  char *out;
-  char *err;
-  gboolean done;
-  int status;
-  JsonParser *parser;
-  JsonObject *summary; /* the last stdout line, or NULL */
-} CliRun;
-
-static void
-cli_run_free (CliRun *run)
-{
-  g_clear_object (&run->process);
-  g_clear_object (&run->parser);
-  g_free (run->out);
-  g_free (run->err);
-  g_free (run);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliRun, cli_run_free)
-
-static void
-on_communicated (GObject *source, GAsyncResult *result, gpointer data)
-{
-  CliRun *run = data;
-  g_autoptr (GError) error = NULL;
-
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err,
-                                        &error);
-  g_assert_no_error (error);
-  run->status =
-      g_subprocess_get_if_exited (run->process) ? g_subprocess_get_exit_status (run->process) : -1;
-  run->done = TRUE;
-}
-
-/* Starts confab-cli with NULL-terminated @args (after the program name). */
-static CliRun *
-cli_run_start (const char *first, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  CliRun *run = g_new0 (CliRun, 1);
-  va_list ap;
-
-  g_ptr_array_add (argv, (char *) confab_test_cli_path ());
-  va_start (ap, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  run->process =
-      g_subprocess_newv ((const char *const *) argv->pdata,
-                         G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (run->process, NULL, NULL, on_communicated, run);
-  return run;
-}
-
-static gboolean
-all_done (CliRun **runs)
-{
-  for (guint i = 0; runs[i] != NULL; i++)
-    if (!runs[i]->done)
-      return FALSE;
-  return TRUE;
-}
-
-/* Waits (bounded) for every run, then parses each one's JSON summary. */
-static void
-cli_runs_wait (CliRun **runs, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (!all_done (runs) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  for (guint i = 0; runs[i] != NULL; i++)
-    {
-      CliRun *run = runs[i];
-      g_auto (GStrv) lines = NULL;
-      guint n;
-
-      if (!run->done)
-        {
-          g_subprocess_force_exit (run->process);
-          g_error ("confab-cli did not finish within %u ms", timeout_ms);
-        }
-      if (run->err != NULL && run->err[0] != '\0')
-        g_test_message ("stderr: %s", run->err);
-      lines = g_strsplit (g_strchomp (run->out), "\n", -1);
-      n = g_strv_length (lines);
-      if (n == 0 || lines[n - 1][0] != '{')
-        continue;
-      run->parser = json_parser_new ();
-      if (json_parser_load_from_data (run->parser, lines[n - 1], -1, NULL) &&
-          JSON_NODE_HOLDS_OBJECT (json_parser_get_root (run->parser)))
-        run->summary = json_node_get_object (json_parser_get_root (run->parser));
-      g_test_message ("summary: %s", lines[n - 1]);
-    }
-}
-
-static void
-cli_run_wait (CliRun *run, guint timeout_ms)
-{
-  CliRun *runs[] = { run, NULL };
-  cli_runs_wait (runs, timeout_ms);
-}
 
 static JsonObject *
 find_peer (JsonObject *summary, const char *user_id)
@@ -134,17 +25,9 @@ find_peer (JsonObject *summary, const char *user_id)
   return NULL;
 }
 
-/* The session id as written (a u64 may not fit a JSON-GLib gint64). */
-static guint64
-session_id_of (JsonObject *object)
-{
-  JsonNode *node = json_object_get_member (object, "session_id");
-  return (guint64) json_node_get_int (node);
-}
-
 /* @receiver got at least 90 % of what @sender says it sent. */
 static void
-assert_delivery (CliRun *receiver, CliRun *sender, const char *sender_name)
+assert_delivery (ConfabTestCli *receiver, ConfabTestCli *sender, const char *sender_name)
 {
   JsonObject *sent = json_object_get_object_member (sender->summary, "sent");
   JsonObject *peer = find_peer (receiver->summary, sender_name);
@@ -153,7 +36,8 @@ assert_delivery (CliRun *receiver, CliRun *sender, const char *sender_name)
   gint64 got_video, got_audio;
 
   g_assert_nonnull (peer);
-  g_assert_cmpuint (session_id_of (peer), ==, session_id_of (sender->summary));
+  g_assert_cmpuint (confab_test_json_session_id (peer), ==,
+                    confab_test_json_session_id (sender->summary));
   got_video = json_object_get_int_member (peer, "video_frames");
   got_audio = json_object_get_int_member (peer, "audio_packets");
   g_test_message ("from %s: video %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT
@@ -192,26 +76,27 @@ two_clients (const char *ws_base_a, const char *ws_base_b, const char *room)
 {
   g_autofree char *url_a = g_strdup_printf ("%s/lobby/alice/%s", ws_base_a, room);
   g_autofree char *url_b = g_strdup_printf ("%s/lobby/bob/%s", ws_base_b, room);
-  g_autoptr (CliRun) a = NULL;
-  g_autoptr (CliRun) b = NULL;
-  CliRun *runs[3];
+  g_autoptr (ConfabTestCli) a = NULL;
+  g_autoptr (ConfabTestCli) b = NULL;
+  ConfabTestCli *runs[3];
 
-  a = cli_run_start ("join", url_a, "--size", "640x360", "--fps", "30", "--codec", "vp9",
-                     "--duration", "5", "--expect-peers", "1", NULL);
-  b = cli_run_start ("join", url_b, "--size", "640x360", "--fps", "30", "--codec", "vp9",
-                     "--duration", "5", "--expect-peers", "1", NULL);
+  a = confab_test_cli_start ("join", url_a, "--size", "640x360", "--fps", "30", "--codec", "vp9",
+                             "--duration", "5", "--expect-peers", "1", NULL);
+  b = confab_test_cli_start ("join", url_b, "--size", "640x360", "--fps", "30", "--codec", "vp9",
+                             "--duration", "5", "--expect-peers", "1", NULL);
   runs[0] = a;
   runs[1] = b;
   runs[2] = NULL;
-  cli_runs_wait (runs, 30000);
+  confab_test_cli_wait_all (runs, 30000);
 
   g_assert_cmpint (a->status, ==, 0);
   g_assert_cmpint (b->status, ==, 0);
   g_assert_nonnull (a->summary);
   g_assert_nonnull (b->summary);
   g_assert_cmpstr (json_object_get_string_member (a->summary, "transport"), ==, "websocket");
-  g_assert_cmpuint (session_id_of (a->summary), !=, 0);
-  g_assert_cmpuint (session_id_of (a->summary), !=, session_id_of (b->summary));
+  g_assert_cmpuint (confab_test_json_session_id (a->summary), !=, 0);
+  g_assert_cmpuint (confab_test_json_session_id (a->summary), !=,
+                    confab_test_json_session_id (b->summary));
   /* Probes were echoed: an RTT was measured. */
   g_assert_false (json_node_is_null (json_object_get_member (a->summary, "rtt_ms")));
   g_assert_cmpfloat (json_object_get_double_member (a->summary, "rtt_ms"), >=, 0);
@@ -220,17 +105,11 @@ two_clients (const char *ws_base_a, const char *ws_base_b, const char *room)
   assert_delivery (b, a, "alice");
 }
 
-static char *
-unique_room (const char *prefix)
-{
-  return g_strdup_printf ("%s-%08x", prefix, g_random_int ());
-}
-
 static void
 test_two_clients_one_relay (void)
 {
   g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
-  g_autofree char *room = unique_room ("one-relay");
+  g_autofree char *room = confab_test_unique_room ("one-relay");
 
   two_clients (relay->ws_base, relay->ws_base, room);
 }
@@ -243,7 +122,7 @@ test_two_clients_two_relays_nats (void)
   const char *args_2[] = { "--nats", nats->url, "--server-id", "relay-2", NULL };
   g_autoptr (ConfabTestRelay) relay_1 = confab_test_relay_start (args_1);
   g_autoptr (ConfabTestRelay) relay_2 = confab_test_relay_start (args_2);
-  g_autofree char *room = unique_room ("two-relays");
+  g_autofree char *room = confab_test_unique_room ("two-relays");
 
   two_clients (relay_1->ws_base, relay_2->ws_base, room);
 }
@@ -252,16 +131,17 @@ static void
 test_expect_peers_unmet (void)
 {
   g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
-  g_autofree char *room = unique_room ("alone");
+  g_autofree char *room = confab_test_unique_room ("alone");
   g_autofree char *url = g_strdup_printf ("%s/lobby/alone/%s", relay->ws_base, room);
-  g_autoptr (CliRun) run = cli_run_start ("join", url, "--size", "320x180", "--fps", "15",
-                                          "--duration", "1", "--expect-peers", "1", NULL);
+  g_autoptr (ConfabTestCli) run =
+      confab_test_cli_start ("join", url, "--size", "320x180", "--fps", "15", "--duration", "1",
+                             "--expect-peers", "1", NULL);
 
-  cli_run_wait (run, 20000);
+  confab_test_cli_wait (run, 20000);
   g_assert_cmpint (run->status, ==, 1);
   /* The summary is still printed: joined, sent, saw nobody. */
   g_assert_nonnull (run->summary);
-  g_assert_cmpuint (session_id_of (run->summary), !=, 0);
+  g_assert_cmpuint (confab_test_json_session_id (run->summary), !=, 0);
   g_assert_cmpint (json_array_get_length (json_object_get_array_member (run->summary, "peers")), ==,
                    0);
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (run->summary, "sent"),
@@ -307,11 +187,11 @@ static void
 test_expect_peers_no_media (void)
 {
   g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
-  g_autofree char *room = unique_room ("mute");
+  g_autofree char *room = confab_test_unique_room ("mute");
   g_autofree char *url = g_strdup_printf ("%s/lobby/listener/%s", relay->ws_base, room);
   g_autofree char *silent_url = g_strdup_printf ("%s/lobby/mute/%s", relay->ws_base, room);
   g_autoptr (GError) error = NULL;
-  g_autoptr (CliRun) run = NULL;
+  g_autoptr (ConfabTestCli) run = NULL;
   Silent silent = { 0 };
   JsonObject *mute;
 
@@ -320,9 +200,9 @@ test_expect_peers_no_media (void)
   confab_transport_open (silent.transport);
   silent.timer = g_timeout_add (300, silent_heartbeat, &silent);
 
-  run = cli_run_start ("join", url, "--size", "320x180", "--fps", "15", "--duration", "2",
-                       "--expect-peers", "1", NULL);
-  cli_run_wait (run, 20000);
+  run = confab_test_cli_start ("join", url, "--size", "320x180", "--fps", "15", "--duration", "2",
+                               "--expect-peers", "1", NULL);
+  confab_test_cli_wait (run, 20000);
   g_source_remove (silent.timer);
   confab_transport_close (silent.transport);
   g_clear_object (&silent.transport);
@@ -337,7 +217,7 @@ test_expect_peers_no_media (void)
 }
 
 static void
-assert_exit_2_with_reason (CliRun *run, const char *phrase)
+assert_exit_2_with_reason (ConfabTestCli *run, const char *phrase)
 {
   g_assert_cmpint (run->status, ==, 2);
   g_assert_nonnull (run->err);
@@ -369,9 +249,9 @@ test_usage_errors (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr (CliRun) run = cli_run_start (cases[i][0], cases[i][1], cases[i][2], cases[i][3],
-                                              cases[i][4], cases[i][5], NULL);
-      cli_run_wait (run, 10000);
+      g_autoptr (ConfabTestCli) run = confab_test_cli_start (
+          cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4], cases[i][5], NULL);
+      confab_test_cli_wait (run, 10000);
       assert_exit_2_with_reason (run, NULL);
     }
 }
@@ -379,11 +259,11 @@ test_usage_errors (void)
 static void
 test_help_and_version (void)
 {
-  g_autoptr (CliRun) help = cli_run_start ("--help", NULL);
-  g_autoptr (CliRun) version = cli_run_start ("--version", NULL);
+  g_autoptr (ConfabTestCli) help = confab_test_cli_start ("--help", NULL);
+  g_autoptr (ConfabTestCli) version = confab_test_cli_start ("--version", NULL);
 
-  cli_run_wait (help, 10000);
-  cli_run_wait (version, 10000);
+  confab_test_cli_wait (help, 10000);
+  confab_test_cli_wait (version, 10000);
   g_assert_cmpint (help->status, ==, 0);
   g_assert_nonnull (strstr (help->out, "join URL"));
   g_assert_nonnull (strstr (help->out, "--expect-peers"));
@@ -397,12 +277,13 @@ test_unreachable_relay (void)
   guint16 port = confab_test_free_port ();
   g_autofree char *ws = g_strdup_printf ("ws://127.0.0.1:%u/lobby/a/room", port);
   g_autofree char *invite = g_strdup_printf ("http://127.0.0.1:%u/meeting/room", port);
-  g_autoptr (CliRun) direct = cli_run_start ("join", ws, "--duration", "1", NULL);
-  g_autoptr (CliRun) via_config = cli_run_start ("join", invite, "--duration", "1", NULL);
+  g_autoptr (ConfabTestCli) direct = confab_test_cli_start ("join", ws, "--duration", "1", NULL);
+  g_autoptr (ConfabTestCli) via_config =
+      confab_test_cli_start ("join", invite, "--duration", "1", NULL);
   gint64 t0 = g_get_monotonic_time ();
 
-  cli_run_wait (direct, 20000);
-  cli_run_wait (via_config, 20000);
+  confab_test_cli_wait (direct, 20000);
+  confab_test_cli_wait (via_config, 20000);
   assert_exit_2_with_reason (direct, "Cannot connect");
   assert_exit_2_with_reason (via_config, "config.js");
   /* Refused connections fail fast, not after a timeout. */
@@ -416,9 +297,9 @@ test_refused_room (void)
    * exist (the CLI checks first), so ask for a room token it cannot accept. */
   g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
   g_autofree char *url = g_strdup_printf ("%s/lobby?token=not-a-jwt", relay->ws_base);
-  g_autoptr (CliRun) run = cli_run_start ("join", url, "--duration", "1", NULL);
+  g_autoptr (ConfabTestCli) run = confab_test_cli_start ("join", url, "--duration", "1", NULL);
 
-  cli_run_wait (run, 20000);
+  confab_test_cli_wait (run, 20000);
   assert_exit_2_with_reason (run, NULL);
 }
 
@@ -426,20 +307,20 @@ static void
 test_invite_links (void)
 {
   g_autoptr (ConfabTestRelay) relay = confab_test_relay_start (NULL);
-  g_autofree char *room = unique_room ("invite");
+  g_autofree char *room = confab_test_unique_room ("invite");
   g_autofree char *web = g_strdup_printf ("%s/meeting/%s", relay->http_base, room);
   g_autofree char *confab =
       g_strdup_printf ("confab://127.0.0.1:%u/%s?name=carol", relay->ws_port, room);
   /* dave also covers VP8 end to end. */
-  g_autoptr (CliRun) a =
-      cli_run_start ("join", web, "--name", "dave", "--codec", "vp8", "--size", "320x180", "--fps",
-                     "15", "--duration", "2", "--expect-peers", "1", NULL);
-  g_autoptr (CliRun) b = cli_run_start ("join", confab, "--video", "none", "--duration", "2",
-                                        "--expect-peers", "1", NULL);
-  CliRun *runs[] = { a, b, NULL };
+  g_autoptr (ConfabTestCli) a =
+      confab_test_cli_start ("join", web, "--name", "dave", "--codec", "vp8", "--size", "320x180",
+                             "--fps", "15", "--duration", "2", "--expect-peers", "1", NULL);
+  g_autoptr (ConfabTestCli) b = confab_test_cli_start (
+      "join", confab, "--video", "none", "--duration", "2", "--expect-peers", "1", NULL);
+  ConfabTestCli *runs[] = { a, b, NULL };
   JsonObject *carol, *dave;
 
-  cli_runs_wait (runs, 20000);
+  confab_test_cli_wait_all (runs, 20000);
   g_assert_cmpint (a->status, ==, 0);
   g_assert_cmpint (b->status, ==, 0);
   /* Both reached the same room on the relay named by /config.js. */

@@ -6,110 +6,13 @@
  * on after the relay is killed and restarted, over either transport. */
 #define G_LOG_DOMAIN "test-election-cli"
 
+#include "confab-test-cli.h"
 #include "confab-test-util.h"
 #include "test-election-util.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
-
-typedef struct
-{
-  GSubprocess *process;
-  char *out;
-  char *err;
-  gboolean done;
-  int status;
-  JsonParser *parser;
-  JsonObject *summary;
-} CliRun;
-
-static void
-cli_run_free (CliRun *run)
-{
-  g_clear_object (&run->process);
-  g_clear_object (&run->parser);
-  g_free (run->out);
-  g_free (run->err);
-  g_free (run);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliRun, cli_run_free)
-
-static void
-on_communicated (GObject *source, GAsyncResult *result, gpointer data)
-{
-  CliRun *run = data;
-
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err, NULL);
-  run->status =
-      g_subprocess_get_if_exited (run->process) ? g_subprocess_get_exit_status (run->process) : -1;
-  run->done = TRUE;
-}
-
-static CliRun *
-cli_run_start (const char *first, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  CliRun *run = g_new0 (CliRun, 1);
-  va_list ap;
-
-  g_ptr_array_add (argv, (char *) confab_test_cli_path ());
-  va_start (ap, first);
-  for (const char *arg = first; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  run->process =
-      g_subprocess_newv ((const char *const *) argv->pdata,
-                         G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (run->process, NULL, NULL, on_communicated, run);
-  return run;
-}
-
-static gboolean
-run_done (gpointer data)
-{
-  return ((CliRun *) data)->done;
-}
-
-static void
-cli_run_wait (CliRun *run, guint timeout_ms)
-{
-  g_auto (GStrv) lines = NULL;
-  guint n;
-
-  if (!wait_for (run_done, run, timeout_ms))
-    {
-      g_subprocess_force_exit (run->process);
-      g_error ("confab-cli did not finish within %u ms", timeout_ms);
-    }
-  if (run->err != NULL && run->err[0] != '\0')
-    g_test_message ("stderr: %s", run->err);
-  lines = g_strsplit (g_strchomp (run->out), "\n", -1);
-  n = g_strv_length (lines);
-  if (n == 0 || lines[n - 1][0] != '{')
-    return;
-  run->parser = json_parser_new ();
-  if (json_parser_load_from_data (run->parser, lines[n - 1], -1, NULL) &&
-      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (run->parser)))
-    run->summary = json_node_get_object (json_parser_get_root (run->parser));
-  g_test_message ("summary: %s", lines[n - 1]);
-}
-
-static guint64
-session_id_of (JsonObject *object)
-{
-  return (guint64) json_node_get_int (json_object_get_member (object, "session_id"));
-}
-
-static char *
-unique_room (const char *prefix)
-{
-  return g_strdup_printf ("%s-%08x", prefix, g_random_int ());
-}
 
 /* ---- a mock origin: serves /config.js and nothing else ------------------------------ */
 
@@ -199,14 +102,14 @@ static void
 test_webtransport_link (void)
 {
   g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
-  g_autofree char *room = unique_room ("cli-wt");
+  g_autofree char *room = confab_test_unique_room ("cli-wt");
   g_autofree char *url = g_strdup_printf ("%s/lobby/hana/%s", mock->base, room);
-  g_autoptr (CliRun) run = cli_run_start ("join", url, "--cert-hash", mock->hash, "--duration", "1",
-                                          "--size", "320x180", NULL);
-  g_autoptr (CliRun) wrong_pin = NULL;
+  g_autoptr (ConfabTestCli) run = confab_test_cli_start (
+      "join", url, "--cert-hash", mock->hash, "--duration", "1", "--size", "320x180", NULL);
+  g_autoptr (ConfabTestCli) wrong_pin = NULL;
   MockWtSession *ms;
 
-  cli_run_wait (run, 20000);
+  confab_test_cli_wait (run, 20000);
   g_assert_cmpint (run->status, ==, 0);
   g_assert_nonnull (run->summary);
   g_assert_cmpstr (json_object_get_string_member (run->summary, "transport"), ==, "webtransport");
@@ -217,13 +120,13 @@ test_webtransport_link (void)
   g_assert_cmpint (json_object_get_int_member (run->summary, "reconnects"), ==, 0);
   ms = mock_wt_relay_find (mock, room);
   g_assert_nonnull (ms);
-  g_assert_cmpuint (session_id_of (run->summary), ==, ms->id);
+  g_assert_cmpuint (confab_test_json_session_id (run->summary), ==, ms->id);
   /* Media went over WebTransport streams. */
   g_assert_cmpuint (ms->non_rtt, >=, 40);
 
   /* Full verification (the default) refuses a self-signed relay. */
-  wrong_pin = cli_run_start ("join", url, "--duration", "1", NULL);
-  cli_run_wait (wrong_pin, 20000);
+  wrong_pin = confab_test_cli_start ("join", url, "--duration", "1", NULL);
+  confab_test_cli_wait (wrong_pin, 20000);
   g_assert_cmpint (wrong_pin->status, ==, 2);
 }
 
@@ -239,10 +142,10 @@ test_transport_option (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr (CliRun) run =
-          cli_run_start ("join", cases[i][0], cases[i][1], cases[i][2], cases[i][3], NULL);
+      g_autoptr (ConfabTestCli) run =
+          confab_test_cli_start ("join", cases[i][0], cases[i][1], cases[i][2], cases[i][3], NULL);
 
-      cli_run_wait (run, 10000);
+      confab_test_cli_wait (run, 10000);
       g_assert_cmpint (run->status, ==, 2);
       g_assert_true (g_str_has_prefix (run->err, "confab-cli: "));
     }
@@ -258,21 +161,21 @@ test_config_prefers_webtransport (void)
   g_autofree char *wt_host =
       g_strdup_printf ("127.0.0.1:%u", confab_wt_server_get_port (mock->server));
   g_autoptr (MockOrigin) origin = mock_origin_new (relay->ws_base, wt_host, mock->hash);
-  g_autofree char *room = unique_room ("cli-config");
+  g_autofree char *room = confab_test_unique_room ("cli-config");
   g_autofree char *link = g_strdup_printf ("http://127.0.0.1:%u/meeting/%s", origin->port, room);
-  g_autoptr (CliRun) auto_run =
-      cli_run_start ("join", link, "--name", "ivan", "--duration", "3", "--video", "none", NULL);
-  g_autoptr (CliRun) ws_run =
-      cli_run_start ("join", link, "--name", "jo", "--transport", "websocket", "--duration", "1",
-                     "--video", "none", NULL);
+  g_autoptr (ConfabTestCli) auto_run = confab_test_cli_start (
+      "join", link, "--name", "ivan", "--duration", "3", "--video", "none", NULL);
+  g_autoptr (ConfabTestCli) ws_run =
+      confab_test_cli_start ("join", link, "--name", "jo", "--transport", "websocket", "--duration",
+                             "1", "--video", "none", NULL);
 
-  cli_run_wait (auto_run, 20000);
-  cli_run_wait (ws_run, 20000);
+  confab_test_cli_wait (auto_run, 20000);
+  confab_test_cli_wait (ws_run, 20000);
   g_assert_cmpint (auto_run->status, ==, 0);
   g_assert_cmpstr (json_object_get_string_member (auto_run->summary, "transport"), ==,
                    "webtransport");
   g_assert_nonnull (mock_wt_relay_find (mock, "/lobby/ivan/"));
-  g_assert_cmpuint (session_id_of (auto_run->summary), ==,
+  g_assert_cmpuint (confab_test_json_session_id (auto_run->summary), ==,
                     mock_wt_relay_find (mock, "/lobby/ivan/")->id);
   g_assert_cmpint (ws_run->status, ==, 0);
   g_assert_cmpstr (json_object_get_string_member (ws_run->summary, "transport"), ==, "websocket");
@@ -290,17 +193,19 @@ test_config_udp_blocked (void)
   g_autofree char *wt_host = g_strdup_printf ("https://127.0.0.1:%u", hole_port);
   g_autoptr (MockOrigin) origin =
       mock_origin_new (relay->ws_base, wt_host, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-  g_autofree char *room = unique_room ("cli-blocked");
+  g_autofree char *room = confab_test_unique_room ("cli-blocked");
   g_autofree char *link = g_strdup_printf ("http://127.0.0.1:%u/meeting/%s", origin->port, room);
-  g_autoptr (CliRun) a = cli_run_start ("join", link, "--name", "kim", "--duration", "4", "--size",
-                                        "320x180", "--expect-peers", "1", NULL);
-  g_autoptr (CliRun) b = cli_run_start ("join", link, "--name", "lee", "--duration", "4", "--size",
-                                        "320x180", "--expect-peers", "1", NULL);
-  CliRun *runs[] = { a, b };
+  g_autoptr (ConfabTestCli) a =
+      confab_test_cli_start ("join", link, "--name", "kim", "--duration", "4", "--size", "320x180",
+                             "--expect-peers", "1", NULL);
+  g_autoptr (ConfabTestCli) b =
+      confab_test_cli_start ("join", link, "--name", "lee", "--duration", "4", "--size", "320x180",
+                             "--expect-peers", "1", NULL);
+  ConfabTestCli *runs[] = { a, b };
 
   for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
     {
-      cli_run_wait (runs[i], 30000);
+      confab_test_cli_wait (runs[i], 30000);
       g_assert_cmpint (runs[i]->status, ==, 0);
       g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==,
                        "websocket");
@@ -320,7 +225,7 @@ peer_with_session (JsonObject *summary, guint64 session_id)
     {
       JsonObject *peer = json_array_get_object_element (peers, i);
 
-      if (session_id_of (peer) == session_id)
+      if (confab_test_json_session_id (peer) == session_id)
         return peer;
     }
   return NULL;
@@ -334,15 +239,15 @@ test_relay_restart (void)
 {
   g_autoptr (LoggedRelay) relay = logged_relay_start (0, NULL);
   g_autoptr (LoggedRelay) again = NULL;
-  g_autofree char *room = unique_room ("cli-restart");
+  g_autofree char *room = confab_test_unique_room ("cli-restart");
   g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
   g_autofree char *url_a = g_strdup_printf ("%s/lobby/mia/%s", relay->ws_base, room);
   g_autofree char *url_b = g_strdup_printf ("%s/lobby/ned/%s", relay->ws_base, room);
-  g_autoptr (CliRun) a =
-      cli_run_start ("join", url_a, "--duration", "8", "--size", "320x180", NULL);
-  g_autoptr (CliRun) b =
-      cli_run_start ("join", url_b, "--duration", "8", "--size", "320x180", NULL);
-  CliRun *runs[] = { a, b };
+  g_autoptr (ConfabTestCli) a =
+      confab_test_cli_start ("join", url_a, "--duration", "8", "--size", "320x180", NULL);
+  g_autoptr (ConfabTestCli) b =
+      confab_test_cli_start ("join", url_b, "--duration", "8", "--size", "320x180", NULL);
+  ConfabTestCli *runs[] = { a, b };
   const char *names[] = { "mia", "ned" };
   gint64 kill_us, up_us, back_us[2];
 
@@ -356,7 +261,7 @@ test_relay_restart (void)
   up_us = g_get_monotonic_time ();
 
   for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
-    cli_run_wait (runs[i], 30000);
+    confab_test_cli_wait (runs[i], 30000);
   for (guint l = 0; l < relay->lines->len; l++)
     g_test_message ("relay: %s", (char *) g_ptr_array_index (relay->lines, l));
   for (guint l = 0; l < again->lines->len; l++)
@@ -387,8 +292,9 @@ test_relay_restart (void)
     }
   for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
     {
-      CliRun *other = runs[1 - i];
-      JsonObject *peer = peer_with_session (runs[i]->summary, session_id_of (other->summary));
+      ConfabTestCli *other = runs[1 - i];
+      JsonObject *peer =
+          peer_with_session (runs[i]->summary, confab_test_json_session_id (other->summary));
 
       g_assert_nonnull (peer);
       g_assert_cmpstr (json_object_get_string_member (peer, "user_id"), ==, names[1 - i]);
@@ -442,32 +348,32 @@ test_relay_webtransport_and_mixed (void)
   g_autofree char *wt_port_str = udp_port_arg (&wt_port);
   const char *args[] = { "--wt-port", wt_port_str, NULL };
   g_autoptr (LoggedRelay) relay = logged_relay_start (0, args);
-  g_autofree char *room = unique_room ("cli-mixed");
+  g_autofree char *room = confab_test_unique_room ("cli-mixed");
   g_autofree char *link = g_strdup_printf ("http://127.0.0.1:%u/meeting/%s", relay->port, room);
   g_autofree char *hash = NULL;
   g_autofree char *direct = NULL;
-  g_autoptr (CliRun) a = NULL;
-  g_autoptr (CliRun) b = NULL;
-  g_autoptr (CliRun) c = NULL;
-  CliRun *runs[3];
+  g_autoptr (ConfabTestCli) a = NULL;
+  g_autoptr (ConfabTestCli) b = NULL;
+  g_autoptr (ConfabTestCli) c = NULL;
+  ConfabTestCli *runs[3];
   const char *kinds[] = { "webtransport", "websocket", "webtransport" };
 
   /* The certificate line comes before "listening". */
   hash = fetch_config_hash (relay);
   g_assert_nonnull (hash);
   direct = g_strdup_printf ("https://127.0.0.1:%u/lobby/pia/%s", wt_port, room);
-  a = cli_run_start ("join", link, "--name", "oto", "--duration", "5", "--size", "320x180",
-                     "--expect-peers", "2", NULL);
-  b = cli_run_start ("join", link, "--name", "quinn", "--transport", "websocket", "--duration", "5",
-                     "--size", "320x180", "--expect-peers", "2", NULL);
-  c = cli_run_start ("join", direct, "--cert-hash", hash, "--video", "none", "--duration", "5",
-                     "--expect-peers", "2", NULL);
+  a = confab_test_cli_start ("join", link, "--name", "oto", "--duration", "5", "--size", "320x180",
+                             "--expect-peers", "2", NULL);
+  b = confab_test_cli_start ("join", link, "--name", "quinn", "--transport", "websocket",
+                             "--duration", "5", "--size", "320x180", "--expect-peers", "2", NULL);
+  c = confab_test_cli_start ("join", direct, "--cert-hash", hash, "--video", "none", "--duration",
+                             "5", "--expect-peers", "2", NULL);
   runs[0] = a;
   runs[1] = b;
   runs[2] = c;
   for (guint i = 0; i < 3; i++)
     {
-      cli_run_wait (runs[i], 30000);
+      confab_test_cli_wait (runs[i], 30000);
       g_assert_cmpint (runs[i]->status, ==, 0);
       g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==, kinds[i]);
       g_test_message ("%s: join_ms %.1f", kinds[i],
@@ -483,7 +389,7 @@ test_relay_webtransport_and_mixed (void)
 
         if (i == j)
           continue;
-        peer = peer_with_session (runs[i]->summary, session_id_of (runs[j]->summary));
+        peer = peer_with_session (runs[i]->summary, confab_test_json_session_id (runs[j]->summary));
         g_assert_nonnull (peer);
         g_assert_cmpint (json_object_get_int_member (peer, "audio_packets"), >=, 50);
         if (j != 2)
@@ -503,26 +409,28 @@ test_relays_nats_mixed (void)
   const char *args_b[] = { "--nats", nats->url, NULL };
   g_autoptr (LoggedRelay) relay_a = logged_relay_start (0, args_a);
   g_autoptr (LoggedRelay) relay_b = logged_relay_start (0, args_b);
-  g_autofree char *room = unique_room ("cli-nats");
+  g_autofree char *room = confab_test_unique_room ("cli-nats");
   g_autofree char *hash = fetch_config_hash (relay_a);
   g_autofree char *url_a = g_strdup_printf ("https://127.0.0.1:%u/lobby/tao/%s", wt_port, room);
   g_autofree char *url_b = g_strdup_printf ("%s/lobby/uma/%s", relay_b->ws_base, room);
-  g_autoptr (CliRun) a = cli_run_start ("join", url_a, "--cert-hash", hash, "--duration", "5",
-                                        "--size", "320x180", "--expect-peers", "1", NULL);
-  g_autoptr (CliRun) b = cli_run_start ("join", url_b, "--duration", "5", "--size", "320x180",
-                                        "--expect-peers", "1", NULL);
-  CliRun *runs[] = { a, b };
+  g_autoptr (ConfabTestCli) a =
+      confab_test_cli_start ("join", url_a, "--cert-hash", hash, "--duration", "5", "--size",
+                             "320x180", "--expect-peers", "1", NULL);
+  g_autoptr (ConfabTestCli) b = confab_test_cli_start ("join", url_b, "--duration", "5", "--size",
+                                                       "320x180", "--expect-peers", "1", NULL);
+  ConfabTestCli *runs[] = { a, b };
   const char *kinds[] = { "webtransport", "websocket" };
 
   for (guint i = 0; i < 2; i++)
     {
-      cli_run_wait (runs[i], 30000);
+      confab_test_cli_wait (runs[i], 30000);
       g_assert_cmpint (runs[i]->status, ==, 0);
       g_assert_cmpstr (json_object_get_string_member (runs[i]->summary, "transport"), ==, kinds[i]);
     }
   for (guint i = 0; i < 2; i++)
     {
-      JsonObject *peer = peer_with_session (runs[i]->summary, session_id_of (runs[1 - i]->summary));
+      JsonObject *peer =
+          peer_with_session (runs[i]->summary, confab_test_json_session_id (runs[1 - i]->summary));
 
       g_assert_nonnull (peer);
       g_assert_cmpint (json_object_get_int_member (peer, "video_frames"), >=, 100);
@@ -550,12 +458,12 @@ test_relay_restart_webtransport (void)
   const char *args[] = { "--wt-port", wt_port_str, "--cert", cert, "--key", key, NULL };
   g_autoptr (LoggedRelay) relay = NULL;
   g_autoptr (LoggedRelay) again = NULL;
-  g_autofree char *room = unique_room ("cli-wt-restart");
+  g_autofree char *room = confab_test_unique_room ("cli-wt-restart");
   g_autofree char *url_a = NULL;
   g_autofree char *url_b = NULL;
-  g_autoptr (CliRun) a = NULL;
-  g_autoptr (CliRun) b = NULL;
-  CliRun *runs[2];
+  g_autoptr (ConfabTestCli) a = NULL;
+  g_autoptr (ConfabTestCli) b = NULL;
+  ConfabTestCli *runs[2];
   gint64 kill_us, up_us;
 
   g_assert_no_error (error);
@@ -564,10 +472,10 @@ test_relay_restart_webtransport (void)
   relay = logged_relay_start (0, args);
   url_a = g_strdup_printf ("https://127.0.0.1:%u/lobby/rae/%s", wt_port, room);
   url_b = g_strdup_printf ("https://127.0.0.1:%u/lobby/sol/%s", wt_port, room);
-  a = cli_run_start ("join", url_a, "--cert-hash", hash, "--duration", "10", "--size", "320x180",
-                     NULL);
-  b = cli_run_start ("join", url_b, "--cert-hash", hash, "--duration", "10", "--size", "320x180",
-                     NULL);
+  a = confab_test_cli_start ("join", url_a, "--cert-hash", hash, "--duration", "10", "--size",
+                             "320x180", NULL);
+  b = confab_test_cli_start ("join", url_b, "--cert-hash", hash, "--duration", "10", "--size",
+                             "320x180", NULL);
   runs[0] = a;
   runs[1] = b;
   run_for (3000);
@@ -577,12 +485,13 @@ test_relay_restart_webtransport (void)
   again = logged_relay_start (relay->port, args);
   up_us = g_get_monotonic_time ();
   for (guint i = 0; i < 2; i++)
-    cli_run_wait (runs[i], 30000);
+    confab_test_cli_wait (runs[i], 30000);
   for (guint l = 0; l < again->lines->len; l++)
     g_test_message ("restarted relay: %s", (char *) g_ptr_array_index (again->lines, l));
   for (guint i = 0; i < 2; i++)
     {
-      JsonObject *peer = peer_with_session (runs[i]->summary, session_id_of (runs[1 - i]->summary));
+      JsonObject *peer =
+          peer_with_session (runs[i]->summary, confab_test_json_session_id (runs[1 - i]->summary));
       const char *who = i == 0 ? "user=rae" : "user=sol";
       gint64 back_us = 0;
 

@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "test-pipewire-cli"
 
 #include "confab-pipewire-audio.h"
+#include "confab-test-cli.h"
 #include "confab-test-util.h"
 
 #include <json-glib/json-glib.h>
@@ -17,84 +18,6 @@
 /* The test microphone's sine (pipewire-env.sh), unlike --audio test's
  * 440 Hz: hearing it proves the microphone's path. */
 #define MIC_FREQ 660.0
-
-typedef struct
-{
-  GSubprocess *process;
-  char *out;
-  char *err;
-  gboolean done;
-  int status;
-  JsonParser *parser;
-  JsonObject *summary;
-} CliRun;
-
-static void
-cli_run_free (CliRun *run)
-{
-  g_clear_object (&run->process);
-  g_clear_object (&run->parser);
-  g_free (run->out);
-  g_free (run->err);
-  g_free (run);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliRun, cli_run_free)
-
-static void
-on_communicated (GObject *source, GAsyncResult *result, gpointer data)
-{
-  CliRun *run = data;
-
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err, NULL);
-  run->status =
-      g_subprocess_get_if_exited (run->process) ? g_subprocess_get_exit_status (run->process) : -1;
-  run->done = TRUE;
-}
-
-static CliRun *
-cli_start (const char *const *args)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  CliRun *run = g_new0 (CliRun, 1);
-
-  g_ptr_array_add (argv, (char *) confab_test_cli_path ());
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (char *) args[i]);
-  g_ptr_array_add (argv, NULL);
-  run->process =
-      g_subprocess_newv ((const char *const *) argv->pdata,
-                         G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (run->process, NULL, NULL, on_communicated, run);
-  return run;
-}
-
-/* Waits (bounded) and parses the JSON summary on the last stdout line. */
-static void
-cli_wait (CliRun *run, guint timeout_ms)
-{
-  g_auto (GStrv) lines = NULL;
-  guint n;
-
-  if (!confab_test_run_until (&run->done, timeout_ms))
-    {
-      g_subprocess_force_exit (run->process);
-      g_error ("confab-cli did not finish within %u ms", timeout_ms);
-    }
-  if (run->err != NULL && run->err[0] != '\0')
-    g_test_message ("stderr: %s", run->err);
-  lines = g_strsplit (g_strchomp (run->out), "\n", -1);
-  n = g_strv_length (lines);
-  if (n == 0 || lines[n - 1][0] != '{')
-    return;
-  g_test_message ("summary: %s", lines[n - 1]);
-  run->parser = json_parser_new ();
-  if (json_parser_load_from_data (run->parser, lines[n - 1], -1, NULL) &&
-      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (run->parser)))
-    run->summary = json_node_get_object (json_parser_get_root (run->parser));
-}
 
 static JsonObject *
 only_peer (JsonObject *summary)
@@ -159,15 +82,18 @@ compare_double (const void *a, const void *b)
 
 /* Bob joins first, so he sees Alice's first key frame. */
 static void
-run_call (const char *const *bob_args, const char *const *alice_args, CliRun **bob, CliRun **alice)
+run_call (const char *const *bob_args,
+          const char *const *alice_args,
+          ConfabTestCli **bob,
+          ConfabTestCli **alice)
 {
   gboolean never = FALSE;
 
-  *bob = cli_start (bob_args);
+  *bob = confab_test_cli_startv (bob_args);
   confab_test_run_until (&never, 500);
-  *alice = cli_start (alice_args);
-  cli_wait (*alice, 30000);
-  cli_wait (*bob, 30000);
+  *alice = confab_test_cli_startv (alice_args);
+  confab_test_cli_wait (*alice, 30000);
+  confab_test_cli_wait (*bob, 30000);
   g_assert_cmpint ((*alice)->status, ==, 0);
   g_assert_cmpint ((*bob)->status, ==, 0);
   g_assert_nonnull ((*alice)->summary);
@@ -187,8 +113,8 @@ test_camera_call (void)
   const char *alice_args[] = { "join",        alice_url,    "--video", "camera:testcam", "--audio",
                                "none",        "--duration", "5",       "--expect-peers", "1",
                                "--transport", "websocket",  NULL };
-  g_autoptr (CliRun) bob = NULL;
-  g_autoptr (CliRun) alice = NULL;
+  g_autoptr (ConfabTestCli) bob = NULL;
+  g_autoptr (ConfabTestCli) alice = NULL;
   JsonObject *sent, *video, *camera, *peer;
   gint64 sent_frames, decoded;
 
@@ -228,8 +154,8 @@ test_audio_loop (void)
   const char *alice_args[] = { "join",        alice_url,    "--video", "none",           "--audio",
                                "mic:testmic", "--duration", "5",       "--expect-peers", "1",
                                "--transport", "websocket",  NULL };
-  g_autoptr (CliRun) bob = NULL;
-  g_autoptr (CliRun) alice = NULL;
+  g_autoptr (ConfabTestCli) bob = NULL;
+  g_autoptr (ConfabTestCli) alice = NULL;
   JsonObject *sent, *peer;
   gint64 loud_start = -1;
   double freq, p_mic, p_off;
@@ -283,9 +209,9 @@ test_missing_camera (void)
   g_autofree char *url = g_strdup_printf ("%s/lobby/carol/pwroom2", relay->ws_base);
   const char *args[] = { "join",       url, "--video",     "camera:nosuchcam", "--audio", "none",
                          "--duration", "5", "--transport", "websocket",        NULL };
-  g_autoptr (CliRun) run = cli_start (args);
+  g_autoptr (ConfabTestCli) run = confab_test_cli_startv (args);
 
-  cli_wait (run, 20000);
+  confab_test_cli_wait (run, 20000);
   g_assert_cmpint (run->status, ==, 2);
   g_assert_nonnull (strstr (run->err, "nosuchcam"));
 }
