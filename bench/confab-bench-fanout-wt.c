@@ -47,13 +47,6 @@ typedef struct
   guint32 seq;
 } WtConn;
 
-typedef struct
-{
-  gint64 due;
-  guint32 conn;
-  guint32 kind;
-} BenchEvent;
-
 typedef enum
 {
   STAGE_CONNECTING,
@@ -85,8 +78,7 @@ typedef struct
   guint n_conns;
   guint n_ready;
 
-  BenchEvent *heap;
-  guint heap_len;
+  BenchSchedule schedule;
   int timer_fd;
   gint64 period_ns[N_KINDS];
   gint64 send_slack_ns;
@@ -198,51 +190,14 @@ conn_send_media (WtConn *conn, BenchKind k, gint64 due)
     }
 }
 
-/* ---- pacing schedule (as in confab-bench-fanout.c) ------------------------ */
-
-static void
-heap_swap (guint a, guint b)
-{
-  BenchEvent t = bench.heap[a];
-  bench.heap[a] = bench.heap[b];
-  bench.heap[b] = t;
-}
-
-static void
-heap_sift_down (guint i)
-{
-  for (;;)
-    {
-      guint l = 2 * i + 1, r = l + 1, m = i;
-      if (l < bench.heap_len && bench.heap[l].due < bench.heap[m].due)
-        m = l;
-      if (r < bench.heap_len && bench.heap[r].due < bench.heap[m].due)
-        m = r;
-      if (m == i)
-        return;
-      heap_swap (i, m);
-      i = m;
-    }
-}
-
-static void
-heap_push (BenchEvent ev)
-{
-  guint i = bench.heap_len++;
-
-  bench.heap[i] = ev;
-  while (i > 0 && bench.heap[(i - 1) / 2].due > bench.heap[i].due)
-    {
-      heap_swap (i, (i - 1) / 2);
-      i = (i - 1) / 2;
-    }
-}
+/* ---- pacing (the schedule itself is in confab-bench-util.c) ----------------- */
 
 static void
 schedule_rearm (void)
 {
   struct itimerspec its = { 0 };
-  gint64 due = bench.heap_len > 0 ? bench.heap[0].due : confab_bench_now_ns () + NS_PER_S;
+  gint64 due =
+      bench.schedule.len > 0 ? bench.schedule.heap[0].due : confab_bench_now_ns () + NS_PER_S;
 
   its.it_value.tv_sec = due / NS_PER_S;
   its.it_value.tv_nsec = due % NS_PER_S;
@@ -259,14 +214,14 @@ on_timer (int fd, GIOCondition cond, gpointer data)
     bench_fail ("timerfd read failed");
   /* Everything due by now goes; each sender's next send moves on by exactly
    * one period: no drift, no bursts beyond what is late. */
-  while (bench.stage != STAGE_DONE && bench.heap_len > 0 &&
-         bench.heap[0].due <= now + bench.send_slack_ns)
+  while (bench.stage != STAGE_DONE && bench.schedule.len > 0 &&
+         bench.schedule.heap[0].due <= now + bench.send_slack_ns)
     {
-      BenchEvent *ev = &bench.heap[0];
+      BenchEvent *ev = &bench.schedule.heap[0];
 
       conn_send_media (&bench.conns[ev->conn], ev->kind, ev->due);
       ev->due += bench.period_ns[ev->kind];
-      heap_sift_down (0);
+      confab_bench_schedule_sift_down (&bench.schedule, 0);
     }
   schedule_rearm ();
   return G_SOURCE_CONTINUE;
@@ -286,7 +241,7 @@ schedule_start (void)
           .conn = i,
           .kind = k,
         };
-        heap_push (ev);
+        confab_bench_schedule_push (&bench.schedule, ev);
       }
   schedule_rearm ();
 }
@@ -549,7 +504,7 @@ main (int argc, char **argv)
   timer_source =
       g_unix_fd_add_full (G_PRIORITY_HIGH, bench.timer_fd, G_IO_IN, on_timer, NULL, NULL);
   bench.conns = g_new0 (WtConn, bench.n_conns);
-  bench.heap = g_new0 (BenchEvent, bench.n_conns * N_KINDS);
+  bench.schedule.heap = g_new0 (BenchEvent, bench.n_conns * N_KINDS);
   for (guint i = 0; i < bench.n_conns; i++)
     {
       WtConn *conn = &bench.conns[i];
@@ -600,7 +555,7 @@ main (int argc, char **argv)
     }
   close (bench.timer_fd);
   g_free (bench.conns);
-  g_free (bench.heap);
+  g_free (bench.schedule.heap);
   g_free (bench.room_prefix);
   g_free (bench.cert_hash);
   g_free (bench.fail_reason);

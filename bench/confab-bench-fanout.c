@@ -120,13 +120,6 @@ typedef struct
   gsize payload_need;
 } BenchConn;
 
-typedef struct
-{
-  gint64 due;
-  guint32 conn;
-  guint32 kind;
-} BenchEvent;
-
 typedef enum
 {
   STAGE_CONNECTING,
@@ -162,8 +155,7 @@ typedef struct
   /* The pacing schedule: a binary min-heap of the next send of every
    * (sender, kind), woken by one timerfd with nanosecond deadlines (epoll's
    * own timeout only has milliseconds). */
-  BenchEvent *heap;
-  guint heap_len;
+  BenchSchedule schedule;
   int timer_fd;
   gint64 period_ns[N_KINDS];
   gint64 send_slack_ns;
@@ -434,48 +426,11 @@ conn_send_media (BenchConn *conn, BenchKind k, gint64 due)
 /* ---- pacing schedule ------------------------------------------------------ */
 
 static void
-heap_swap (guint a, guint b)
-{
-  BenchEvent t = bench.heap[a];
-  bench.heap[a] = bench.heap[b];
-  bench.heap[b] = t;
-}
-
-static void
-heap_sift_down (guint i)
-{
-  for (;;)
-    {
-      guint l = 2 * i + 1, r = l + 1, m = i;
-      if (l < bench.heap_len && bench.heap[l].due < bench.heap[m].due)
-        m = l;
-      if (r < bench.heap_len && bench.heap[r].due < bench.heap[m].due)
-        m = r;
-      if (m == i)
-        return;
-      heap_swap (i, m);
-      i = m;
-    }
-}
-
-static void
-heap_push (BenchEvent ev)
-{
-  guint i = bench.heap_len++;
-
-  bench.heap[i] = ev;
-  while (i > 0 && bench.heap[(i - 1) / 2].due > bench.heap[i].due)
-    {
-      heap_swap (i, (i - 1) / 2);
-      i = (i - 1) / 2;
-    }
-}
-
-static void
 schedule_rearm (void)
 {
   struct itimerspec its = { 0 };
-  gint64 due = bench.heap_len > 0 ? bench.heap[0].due : confab_bench_now_ns () + NS_PER_S;
+  gint64 due =
+      bench.schedule.len > 0 ? bench.schedule.heap[0].due : confab_bench_now_ns () + NS_PER_S;
 
   its.it_value.tv_sec = due / NS_PER_S;
   its.it_value.tv_nsec = due % NS_PER_S;
@@ -493,14 +448,14 @@ schedule_run (gboolean from_timer)
     bench_fail ("timerfd read failed");
   /* Send everything due by now and move each sender's next send on by
    * exactly one period: no drift, and no bursts beyond what is late. */
-  while (bench.stage != STAGE_DONE && bench.heap_len > 0 &&
-         bench.heap[0].due <= now + bench.send_slack_ns)
+  while (bench.stage != STAGE_DONE && bench.schedule.len > 0 &&
+         bench.schedule.heap[0].due <= now + bench.send_slack_ns)
     {
-      BenchEvent *ev = &bench.heap[0];
+      BenchEvent *ev = &bench.schedule.heap[0];
 
       conn_send_media (&bench.conns[ev->conn], ev->kind, ev->due);
       ev->due += bench.period_ns[ev->kind];
-      heap_sift_down (0);
+      confab_bench_schedule_sift_down (&bench.schedule, 0);
       fired = TRUE;
     }
   if (from_timer || fired)
@@ -522,7 +477,7 @@ schedule_start (void)
           .conn = i,
           .kind = k,
         };
-        heap_push (ev);
+        confab_bench_schedule_push (&bench.schedule, ev);
       }
   schedule_rearm ();
 }
@@ -1127,7 +1082,7 @@ main (int argc, char **argv)
     }
   bench.readbuf = g_malloc (BENCH_READ_SIZE);
   bench.conns = g_new0 (BenchConn, bench.n_conns);
-  bench.heap = g_new0 (BenchEvent, bench.n_conns * N_KINDS);
+  bench.schedule.heap = g_new0 (BenchEvent, bench.n_conns * N_KINDS);
   for (guint i = 0; i < bench.n_conns; i++)
     {
       BenchConn *conn = &bench.conns[i];
@@ -1198,7 +1153,7 @@ main (int argc, char **argv)
   close (bench.timer_fd);
   close (bench.epoll_fd);
   g_free (bench.conns);
-  g_free (bench.heap);
+  g_free (bench.schedule.heap);
   g_free (bench.readbuf);
   g_free (bench.room_prefix);
   g_free (bench.fail_reason);

@@ -298,3 +298,42 @@ confab_bench_classify (
   *kind = media_type == CONFAB_MEDIA_AUDIO ? KIND_AUDIO : KIND_VIDEO;
   return BENCH_RX_MEDIA;
 }
+
+static void
+schedule_swap (BenchSchedule *schedule, guint a, guint b)
+{
+  BenchEvent t = schedule->heap[a];
+
+  schedule->heap[a] = schedule->heap[b];
+  schedule->heap[b] = t;
+}
+
+void
+confab_bench_schedule_sift_down (BenchSchedule *schedule, guint i)
+{
+  for (;;)
+    {
+      guint l = 2 * i + 1, r = l + 1, m = i;
+      if (l < schedule->len && schedule->heap[l].due < schedule->heap[m].due)
+        m = l;
+      if (r < schedule->len && schedule->heap[r].due < schedule->heap[m].due)
+        m = r;
+      if (m == i)
+        return;
+      schedule_swap (schedule, i, m);
+      i = m;
+    }
+}
+
+void
+confab_bench_schedule_push (BenchSchedule *schedule, BenchEvent ev)
+{
+  guint i = schedule->len++;
+
+  schedule->heap[i] = ev;
+  while (i > 0 && schedule->heap[(i - 1) / 2].due > schedule->heap[i].due)
+    {
+      schedule_swap (schedule, i, (i - 1) / 2);
+      i = (i - 1) / 2;
+    }
+}

@@ -83,4 +83,23 @@ typedef enum
 BenchRx confab_bench_classify (
     const guint8 *buf, gsize len, guint room, guint sender, BenchKind *kind, gint64 *sent_ns);
 
+/* The pacing schedule shared by the generators: a binary min-heap of every
+ * sender's next send (connection, kind), ordered by due time. */
+typedef struct
+{
+  gint64 due;
+  guint32 conn;
+  guint32 kind;
+} BenchEvent;
+
+typedef struct
+{
+  BenchEvent *heap;
+  guint len;
+} BenchSchedule;
+
+void confab_bench_schedule_push (BenchSchedule *schedule, BenchEvent ev);
+/* Restores heap order after the earliest event's due time moved on. */
+void confab_bench_schedule_sift_down (BenchSchedule *schedule, guint i);
+
 G_END_DECLS
