@@ -432,3 +432,79 @@ confab_test_media_packet (int media_type, const char *user, const char *payload,
   data = g_bytes_get_data (inner, &len);
   return confab_packet_wrap (CONFAB_PACKET_MEDIA, user, session_id, data, len);
 }
+
+void
+confab_test_packet_free (gpointer packet)
+{
+  confab__packet_wrapper__free_unpacked (packet, NULL);
+}
+
+ConfabMediaPacket *
+confab_test_media_of (const ConfabPacketWrapper *p)
+{
+  if (p == NULL || p->packet_type != CONFAB_PACKET_MEDIA)
+    return NULL;
+  return confab__media_packet__unpack (NULL, p->data.len,
+                                       p->data.data != NULL ? p->data.data : (guint8 *) "");
+}
+
+ConfabMeetingPacket *
+confab_test_meeting_of (const ConfabPacketWrapper *p)
+{
+  if (p == NULL || p->packet_type != CONFAB_PACKET_MEETING)
+    return NULL;
+  return confab__meeting_packet__unpack (NULL, p->data.len,
+                                         p->data.data != NULL ? p->data.data : (guint8 *) "");
+}
+
+gboolean
+confab_test_is_marker (const ConfabPacketWrapper *p, const char *tag)
+{
+  ConfabMediaPacket *m = confab_test_media_of (p);
+  gboolean yes = m != NULL && m->media_type == CONFAB_MEDIA_VIDEO && m->data.len == strlen (tag) &&
+                 memcmp (m->data.data, tag, m->data.len) == 0;
+
+  if (m != NULL)
+    confab__media_packet__free_unpacked (m, NULL);
+  return yes;
+}
+
+void
+confab_test_ws_send_marker (ConfabTestWs *ws, const char *user, const char *tag)
+{
+  g_autoptr (GBytes) b = confab_test_media_packet (CONFAB_MEDIA_VIDEO, user, tag, 0);
+  g_assert_true (confab_test_ws_send_bytes (ws, b));
+}
+
+void
+confab_test_ws_activate (ConfabTestWs *ws, const char *user)
+{
+  g_autoptr (GBytes) hb = confab_test_media_packet (CONFAB_MEDIA_HEARTBEAT, user, NULL, 0);
+  g_assert_true (confab_test_ws_send_bytes (ws, hb));
+}
+
+ConfabMeetingPacket *
+confab_test_ws_wait_meeting (ConfabTestWs *ws, int event, const char *user, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (ConfabPacketWrapper) p = confab_test_ws_recv_packet (ws, 100);
+      ConfabMeetingPacket *m;
+
+      if (p == NULL || (m = confab_test_meeting_of (p)) == NULL)
+        continue;
+      if ((int) m->event_type == event &&
+          (user == NULL || (m->target_user_id.len == strlen (user) &&
+                            memcmp (m->target_user_id.data, user, m->target_user_id.len) == 0)))
+        {
+          g_assert_cmpuint (p->user_id.len, ==, strlen (CONFAB_SYSTEM_USER_ID));
+          g_assert_cmpmem (p->user_id.data, p->user_id.len, CONFAB_SYSTEM_USER_ID,
+                           strlen (CONFAB_SYSTEM_USER_ID));
+          return m;
+        }
+      confab__meeting_packet__free_unpacked (m, NULL);
+    }
+  return NULL;
+}

@@ -61,6 +61,24 @@ GBytes *confab_test_media_packet (int media_type,
 GBytes *
 confab_test_packet (int packet_type, const char *user, const char *payload, guint64 session_id);
 
+/* Reading what the relay sent (packets from confab_test_ws_recv_packet). */
+void confab_test_packet_free (gpointer packet);
+/* The inner message of a MEDIA / MEETING packet, or NULL (free_unpacked it). */
+ConfabMediaPacket *confab_test_media_of (const ConfabPacketWrapper *p);
+ConfabMeetingPacket *confab_test_meeting_of (const ConfabPacketWrapper *p);
+
+/* A marker is a VIDEO packet whose data is a tag: it proves delivery (and,
+ * sent last, that everything before it was forwarded or dropped). */
+gboolean confab_test_is_marker (const ConfabPacketWrapper *p, const char *tag);
+void confab_test_ws_send_marker (ConfabTestWs *ws, const char *user, const char *tag);
+/* Sends a heartbeat: the first non-RTT packet makes a session active. */
+void confab_test_ws_activate (ConfabTestWs *ws, const char *user);
+/* Waits for a MEETING packet of @event about @user (NULL: any), sent by the
+ * system identity; returns it or NULL after @timeout_ms. */
+ConfabMeetingPacket *
+confab_test_ws_wait_meeting (ConfabTestWs *ws, int event, const char *user, guint timeout_ms);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabTestWs, confab_test_ws_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabPacketWrapper, confab_test_packet_free)
 
 G_END_DECLS

@@ -11,45 +11,6 @@
 
 #define WAIT_MS 5000
 
-static void
-packet_free (gpointer p)
-{
-  confab__packet_wrapper__free_unpacked (p, NULL);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabPacketWrapper, packet_free)
-
-static ConfabMeetingPacket *
-meeting_of (const ConfabPacketWrapper *p)
-{
-  if (p->packet_type != CONFAB_PACKET_MEETING)
-    return NULL;
-  return confab__meeting_packet__unpack (NULL, p->data.len,
-                                         p->data.data != NULL ? p->data.data : (guint8 *) "");
-}
-
-static gboolean
-is_marker (const ConfabPacketWrapper *p, const char *tag)
-{
-  ConfabMediaPacket *m;
-  gboolean yes;
-
-  if (p->packet_type != CONFAB_PACKET_MEDIA)
-    return FALSE;
-  m = confab__media_packet__unpack (NULL, p->data.len, p->data.data);
-  yes = m != NULL && m->data.len == strlen (tag) && memcmp (m->data.data, tag, m->data.len) == 0;
-  if (m != NULL)
-    confab__media_packet__free_unpacked (m, NULL);
-  return yes;
-}
-
-static void
-send_marker (ConfabTestWs *ws, const char *user, const char *tag)
-{
-  g_autoptr (GBytes) b = confab_test_media_packet (CONFAB_MEDIA_VIDEO, user, tag, 0);
-  g_assert_true (confab_test_ws_send_bytes (ws, b));
-}
-
 /* TRUE when @to receives the marker @tag within @timeout_ms; fills @sender. */
 static gboolean
 receives_marker (ConfabTestWs *to, const char *tag, guint timeout_ms, guint64 *sender)
@@ -59,7 +20,7 @@ receives_marker (ConfabTestWs *to, const char *tag, guint timeout_ms, guint64 *s
   while (g_get_monotonic_time () < deadline)
     {
       g_autoptr (ConfabPacketWrapper) p = confab_test_ws_recv_packet (to, 50);
-      if (p != NULL && is_marker (p, tag))
+      if (p != NULL && confab_test_is_marker (p, tag))
         {
           if (sender != NULL)
             *sender = p->session_id;
@@ -79,39 +40,11 @@ crosses (ConfabTestWs *from, const char *user, ConfabTestWs *to, guint timeout_m
   while (g_get_monotonic_time () < deadline)
     {
       g_autofree char *tag = g_strdup_printf ("cross-%u", i++);
-      send_marker (from, user, tag);
+      confab_test_ws_send_marker (from, user, tag);
       if (receives_marker (to, tag, 200, NULL))
         return TRUE;
     }
   return FALSE;
-}
-
-static ConfabMeetingPacket *
-wait_meeting (ConfabTestWs *ws, int event, const char *user, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr (ConfabPacketWrapper) p = confab_test_ws_recv_packet (ws, 100);
-      ConfabMeetingPacket *m;
-
-      if (p == NULL || (m = meeting_of (p)) == NULL)
-        continue;
-      if ((int) m->event_type == event &&
-          (user == NULL || (m->target_user_id.len == strlen (user) &&
-                            memcmp (m->target_user_id.data, user, strlen (user)) == 0)))
-        return m;
-      confab__meeting_packet__free_unpacked (m, NULL);
-    }
-  return NULL;
-}
-
-static void
-activate (ConfabTestWs *ws, const char *user)
-{
-  g_autoptr (GBytes) hb = confab_test_media_packet (CONFAB_MEDIA_HEARTBEAT, user, NULL, 0);
-  g_assert_true (confab_test_ws_send_bytes (ws, hb));
 }
 
 static ConfabTestRelay *
@@ -158,27 +91,27 @@ test_two_relays (void)
   ConfabMeetingPacket *m;
   guint64 sender = 0;
 
-  activate (a, "alice");
+  confab_test_ws_activate (a, "alice");
   g_usleep (200 * 1000);
   b = confab_test_ws_join (r2->ws_port, "bob", "span");
-  activate (b, "bob");
+  confab_test_ws_activate (b, "bob");
 
   /* alice (relay one) hears bob (relay two) join... */
-  m = wait_meeting (a, CONFAB_MEETING_PARTICIPANT_JOINED, "bob", WAIT_MS);
+  m = confab_test_ws_wait_meeting (a, CONFAB_MEETING_PARTICIPANT_JOINED, "bob", WAIT_MS);
   g_assert_nonnull (m);
   g_assert_cmpuint (m->session_id, ==, b->session_id);
   confab__meeting_packet__free_unpacked (m, NULL);
   /* ...and bob is introduced to alice by the other relay (presence). */
-  m = wait_meeting (b, CONFAB_MEETING_PARTICIPANT_JOINED, "alice", WAIT_MS);
+  m = confab_test_ws_wait_meeting (b, CONFAB_MEETING_PARTICIPANT_JOINED, "alice", WAIT_MS);
   g_assert_nonnull (m);
   g_assert_cmpuint (m->session_id, ==, a->session_id);
   confab__meeting_packet__free_unpacked (m, NULL);
 
   /* Media crosses both ways, stamped with the sender's session. */
-  send_marker (a, "alice", "a-to-b");
+  confab_test_ws_send_marker (a, "alice", "a-to-b");
   g_assert_true (receives_marker (b, "a-to-b", WAIT_MS, &sender));
   g_assert_cmpuint (sender, ==, a->session_id);
-  send_marker (b, "bob", "b-to-a");
+  confab_test_ws_send_marker (b, "bob", "b-to-a");
   g_assert_true (receives_marker (a, "b-to-a", WAIT_MS, &sender));
   g_assert_cmpuint (sender, ==, b->session_id);
 }
@@ -204,14 +137,14 @@ test_subjects (void)
   g_assert_cmpint (natsConnection_Flush (nc), ==, NATS_OK);
 
   a = confab_test_ws_join (relay->ws_port, "alice", "subj");
-  activate (a, "alice");
+  confab_test_ws_activate (a, "alice");
   /* HEALTH goes to health.diagnostics.{region}.{service}.{server_id}. */
   g_assert_true (confab_test_ws_send_bytes (a, health));
   p = next_packet (health_sub, &subject, WAIT_MS);
   g_assert_nonnull (p);
   g_assert_cmpint (p->packet_type, ==, CONFAB_PACKET_HEALTH);
   g_assert_cmpstr (subject, ==, "health.diagnostics.local.websocket.relay-x");
-  g_clear_pointer (&p, packet_free);
+  g_clear_pointer (&p, confab_test_packet_free);
   g_clear_pointer (&subject, g_free);
 
   /* JOINED on room.{room}.system, media on room.{room}.{session_id}. */
@@ -221,7 +154,7 @@ test_subjects (void)
       p = next_packet (room_sub, &subject, 500);
       if (p == NULL)
         continue;
-      if (strcmp (subject, "room.subj.system") == 0 && (m = meeting_of (p)) != NULL)
+      if (strcmp (subject, "room.subj.system") == 0 && (m = confab_test_meeting_of (p)) != NULL)
         {
           saw_joined |=
               m->event_type == CONFAB_MEETING_PARTICIPANT_JOINED && m->session_id == a->session_id;
@@ -232,7 +165,7 @@ test_subjects (void)
           g_assert_cmpuint (p->session_id, ==, a->session_id);
           saw_media = TRUE;
         }
-      g_clear_pointer (&p, packet_free);
+      g_clear_pointer (&p, confab_test_packet_free);
       g_clear_pointer (&subject, g_free);
     }
   g_assert_true (saw_joined);
@@ -245,7 +178,7 @@ test_subjects (void)
       p = next_packet (room_sub, &subject, 500);
       if (p == NULL)
         continue;
-      if ((m = meeting_of (p)) != NULL)
+      if ((m = confab_test_meeting_of (p)) != NULL)
         {
           g_assert_cmpstr (subject, ==, "room.subj.system");
           if (m->event_type == CONFAB_MEETING_PARTICIPANT_LEFT)
@@ -257,7 +190,7 @@ test_subjects (void)
             }
           confab__meeting_packet__free_unpacked (m, NULL);
         }
-      g_clear_pointer (&p, packet_free);
+      g_clear_pointer (&p, confab_test_packet_free);
       g_clear_pointer (&subject, g_free);
     }
   g_assert_true (saw_ended);
@@ -278,16 +211,16 @@ test_nats_restart (void)
   g_autoptr (ConfabTestWs) c = confab_test_ws_join (r1->ws_port, "carol", "durable");
   g_autoptr (ConfabTestWs) b = confab_test_ws_join (r2->ws_port, "bob", "durable");
 
-  activate (a, "alice");
-  activate (c, "carol");
-  activate (b, "bob");
+  confab_test_ws_activate (a, "alice");
+  confab_test_ws_activate (c, "carol");
+  confab_test_ws_activate (b, "bob");
   g_assert_true (crosses (a, "alice", b, WAIT_MS));
 
   /* nats-server goes away: relay one keeps serving its own clients. */
   g_clear_pointer (&nats, confab_test_nats_stop);
-  send_marker (a, "alice", "local-while-down");
+  confab_test_ws_send_marker (a, "alice", "local-while-down");
   g_assert_true (receives_marker (c, "local-while-down", WAIT_MS, NULL));
-  send_marker (c, "carol", "local-while-down-2");
+  confab_test_ws_send_marker (c, "carol", "local-while-down-2");
   g_assert_true (receives_marker (a, "local-while-down-2", WAIT_MS, NULL));
 
   /* Back on the same port: both relays reconnect and resubscribe. */
@@ -309,8 +242,8 @@ test_starts_without_nats (void)
   g_autoptr (ConfabTestRelay) other = NULL;
   g_autoptr (ConfabTestWs) c = NULL;
 
-  activate (a, "alice");
-  activate (b, "bob");
+  confab_test_ws_activate (a, "alice");
+  confab_test_ws_activate (b, "bob");
   /* No nats-server at all: one relay still works on its own. */
   g_assert_true (crosses (a, "alice", b, WAIT_MS));
 
@@ -318,7 +251,7 @@ test_starts_without_nats (void)
   nats = confab_test_nats_start (port);
   other = start_relay (nats, "late");
   c = confab_test_ws_join (other->ws_port, "carol", "solo");
-  activate (c, "carol");
+  confab_test_ws_activate (c, "carol");
   g_assert_true (crosses (a, "alice", c, 15000));
 }
 

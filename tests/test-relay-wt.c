@@ -20,14 +20,6 @@
 
 #define WAIT_MS 5000
 
-static void
-packet_free (gpointer p)
-{
-  confab__packet_wrapper__free_unpacked (p, NULL);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabPacketWrapper, packet_free)
-
 /* ---- one WebTransport client ------------------------------------------------ */
 
 typedef struct
@@ -151,20 +143,11 @@ unpack (Msg *msg)
   return confab__packet_wrapper__unpack (NULL, len, data);
 }
 
-static ConfabMediaPacket *
-media_of (const ConfabPacketWrapper *p)
-{
-  if (p == NULL || p->packet_type != CONFAB_PACKET_MEDIA)
-    return NULL;
-  return confab__media_packet__unpack (NULL, p->data.len,
-                                       p->data.data != NULL ? p->data.data : (guint8 *) "");
-}
-
 /* Media of @media_type whose data is @tag. */
 static gboolean
 is_media_tag (const ConfabPacketWrapper *p, int media_type, const char *tag)
 {
-  ConfabMediaPacket *m = media_of (p);
+  ConfabMediaPacket *m = confab_test_media_of (p);
   gboolean yes = m != NULL && (int) m->media_type == media_type && m->data.len == strlen (tag) &&
                  memcmp (m->data.data, tag, m->data.len) == 0;
 
@@ -608,7 +591,7 @@ test_mixed_room (void)
   q = ws_find (ws, match_video, "wt-video", WAIT_MS);
   g_assert_nonnull (q);
   g_assert_cmpuint (q->session_id, ==, wt->session_id);
-  g_clear_pointer (&q, packet_free);
+  g_clear_pointer (&q, confab_test_packet_free);
   wt_send (wt, wt_dgram, TRUE);
   q = ws_find (ws, match_video, "wt-video-dgram", WAIT_MS);
   g_assert_nonnull (q);
@@ -724,7 +707,7 @@ test_slow_reader (void)
                   g_assert_cmpmem (p->user_id.data, p->user_id.len, "slowreader", 10);
                   congested = TRUE;
                 }
-              g_clear_pointer (&p, packet_free);
+              g_clear_pointer (&p, confab_test_packet_free);
             }
         }
     }

@@ -15,56 +15,11 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static void
-packet_free (gpointer p)
-{
-  confab__packet_wrapper__free_unpacked (p, NULL);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabPacketWrapper, packet_free)
-
-static ConfabMediaPacket *
-media_of (const ConfabPacketWrapper *p)
-{
-  if (p->packet_type != CONFAB_PACKET_MEDIA)
-    return NULL;
-  return confab__media_packet__unpack (NULL, p->data.len,
-                                       p->data.data != NULL ? p->data.data : (guint8 *) "");
-}
-
-static ConfabMeetingPacket *
-meeting_of (const ConfabPacketWrapper *p)
-{
-  if (p->packet_type != CONFAB_PACKET_MEETING)
-    return NULL;
-  return confab__meeting_packet__unpack (NULL, p->data.len,
-                                         p->data.data != NULL ? p->data.data : (guint8 *) "");
-}
-
-static gboolean
-is_marker (const ConfabPacketWrapper *p, const char *tag)
-{
-  ConfabMediaPacket *m = media_of (p);
-  gboolean yes = m != NULL && m->media_type == CONFAB_MEDIA_VIDEO && m->data.len == strlen (tag) &&
-                 memcmp (m->data.data, tag, m->data.len) == 0;
-
-  if (m != NULL)
-    confab__media_packet__free_unpacked (m, NULL);
-  return yes;
-}
-
-static void
-send_marker (ConfabTestWs *ws, const char *user, const char *tag)
-{
-  g_autoptr (GBytes) b = confab_test_media_packet (CONFAB_MEDIA_VIDEO, user, tag, 0);
-  g_assert_true (confab_test_ws_send_bytes (ws, b));
-}
-
 /* Every packet @ws receives before the marker @tag (which must arrive). */
 static GPtrArray *
 collect_until_marker (ConfabTestWs *ws, const char *tag, guint timeout_ms)
 {
-  GPtrArray *seen = g_ptr_array_new_with_free_func (packet_free);
+  GPtrArray *seen = g_ptr_array_new_with_free_func (confab_test_packet_free);
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
   while (g_get_monotonic_time () < deadline)
@@ -75,49 +30,15 @@ collect_until_marker (ConfabTestWs *ws, const char *tag, guint timeout_ms)
           g_assert_false (ws->closed);
           continue;
         }
-      if (is_marker (p, tag))
+      if (confab_test_is_marker (p, tag))
         {
-          packet_free (p);
+          confab_test_packet_free (p);
           return seen;
         }
       g_ptr_array_add (seen, p);
     }
   g_error ("marker %s never arrived", tag);
   return NULL;
-}
-
-/* Waits for a MEETING packet of @event about @user (NULL: any); returns it. */
-static ConfabMeetingPacket *
-wait_meeting (ConfabTestWs *ws, int event, const char *user, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr (ConfabPacketWrapper) p = confab_test_ws_recv_packet (ws, 100);
-      ConfabMeetingPacket *m;
-
-      if (p == NULL || (m = meeting_of (p)) == NULL)
-        continue;
-      if ((int) m->event_type == event &&
-          (user == NULL || (m->target_user_id.len == strlen (user) &&
-                            memcmp (m->target_user_id.data, user, m->target_user_id.len) == 0)))
-        {
-          g_assert_cmpuint (p->user_id.len, ==, strlen (CONFAB_SYSTEM_USER_ID));
-          g_assert_cmpmem (p->user_id.data, p->user_id.len, CONFAB_SYSTEM_USER_ID,
-                           strlen (CONFAB_SYSTEM_USER_ID));
-          return m;
-        }
-      confab__meeting_packet__free_unpacked (m, NULL);
-    }
-  return NULL;
-}
-
-static void
-activate (ConfabTestWs *ws, const char *user)
-{
-  g_autoptr (GBytes) hb = confab_test_media_packet (CONFAB_MEDIA_HEARTBEAT, user, NULL, 0);
-  g_assert_true (confab_test_ws_send_bytes (ws, hb));
 }
 
 /* Two active members alice and bob in @room, each knowing the other. */
@@ -127,13 +48,13 @@ join_pair (ConfabTestRelay *relay, const char *room, ConfabTestWs **a, ConfabTes
   ConfabMeetingPacket *m;
 
   *a = confab_test_ws_join (relay->ws_port, "alice", room);
-  activate (*a, "alice");
+  confab_test_ws_activate (*a, "alice");
   *b = confab_test_ws_join (relay->ws_port, "bob", room);
-  activate (*b, "bob");
-  m = wait_meeting (*a, CONFAB_MEETING_PARTICIPANT_JOINED, "bob", WAIT_MS);
+  confab_test_ws_activate (*b, "bob");
+  m = confab_test_ws_wait_meeting (*a, CONFAB_MEETING_PARTICIPANT_JOINED, "bob", WAIT_MS);
   g_assert_nonnull (m);
   confab__meeting_packet__free_unpacked (m, NULL);
-  m = wait_meeting (*b, CONFAB_MEETING_PARTICIPANT_JOINED, "alice", WAIT_MS);
+  m = confab_test_ws_wait_meeting (*b, CONFAB_MEETING_PARTICIPANT_JOINED, "alice", WAIT_MS);
   g_assert_nonnull (m);
   confab__meeting_packet__free_unpacked (m, NULL);
 }
@@ -145,7 +66,7 @@ count_media (GPtrArray *packets, int media_type)
 
   for (guint i = 0; i < packets->len; i++)
     {
-      ConfabMediaPacket *m = media_of (packets->pdata[i]);
+      ConfabMediaPacket *m = confab_test_media_of (packets->pdata[i]);
       if (m != NULL && (int) m->media_type == media_type)
         n++;
       if (m != NULL)
@@ -202,7 +123,7 @@ test_session_assigned (void)
                    strlen (CONFAB_SYSTEM_USER_ID));
   /* Then MEETING_STARTED with the room, a start time and the creator. */
   g_assert_cmpint (second->packet_type, ==, CONFAB_PACKET_MEETING);
-  m = meeting_of (second);
+  m = confab_test_meeting_of (second);
   g_assert_nonnull (m);
   g_assert_cmpint (m->event_type, ==, CONFAB_MEETING_STARTED);
   g_assert_cmpstr (m->room_id, ==, "standup");
@@ -229,10 +150,10 @@ test_testing_then_active (void)
   ConfabMeetingPacket *m;
   guint joined = 0;
 
-  activate (a, "alice");
+  confab_test_ws_activate (a, "alice");
   c = confab_test_ws_join (relay->ws_port, "carol", "r");
-  activate (c, "carol");
-  m = wait_meeting (a, CONFAB_MEETING_PARTICIPANT_JOINED, "carol", WAIT_MS);
+  confab_test_ws_activate (c, "carol");
+  m = confab_test_ws_wait_meeting (a, CONFAB_MEETING_PARTICIPANT_JOINED, "carol", WAIT_MS);
   g_assert_nonnull (m);
   confab__meeting_packet__free_unpacked (m, NULL);
 
@@ -243,7 +164,7 @@ test_testing_then_active (void)
   echo = confab_test_ws_recv_packet (b, WAIT_MS);
   g_assert_nonnull (echo);
   g_assert_cmpint (echo->packet_type, ==, CONFAB_PACKET_MEDIA);
-  send_marker (a, "alice", "while-testing");
+  confab_test_ws_send_marker (a, "alice", "while-testing");
   /* carol sees the marker, so the relay has handled it; bob must not. */
   g_ptr_array_unref (collect_until_marker (c, "while-testing", WAIT_MS));
   {
@@ -251,12 +172,12 @@ test_testing_then_active (void)
     g_assert_null (p);
   }
   /* And nobody was told about bob yet. */
-  seen = collect_until_marker (c, (send_marker (a, "alice", "m2"), "m2"), WAIT_MS);
+  seen = collect_until_marker (c, (confab_test_ws_send_marker (a, "alice", "m2"), "m2"), WAIT_MS);
   g_assert_cmpuint (count_type (seen, CONFAB_PACKET_MEETING), ==, 0);
 
   /* A heartbeat activates bob: alice and carol get PARTICIPANT_JOINED. */
-  activate (b, "bob");
-  m = wait_meeting (a, CONFAB_MEETING_PARTICIPANT_JOINED, "bob", WAIT_MS);
+  confab_test_ws_activate (b, "bob");
+  m = confab_test_ws_wait_meeting (a, CONFAB_MEETING_PARTICIPANT_JOINED, "bob", WAIT_MS);
   g_assert_nonnull (m);
   g_assert_cmpuint (m->session_id, ==, b->session_id);
   g_assert_cmpstr (m->message, ==, "bob has joined the meeting");
@@ -264,12 +185,12 @@ test_testing_then_active (void)
   confab__meeting_packet__free_unpacked (m, NULL);
 
   /* bob is told about each member already present, once each. */
-  send_marker (a, "alice", "after-join");
+  confab_test_ws_send_marker (a, "alice", "after-join");
   g_clear_pointer (&seen, g_ptr_array_unref);
   seen = collect_until_marker (b, "after-join", WAIT_MS);
   for (guint i = 0; i < seen->len; i++)
     {
-      ConfabMeetingPacket *j = meeting_of (seen->pdata[i]);
+      ConfabMeetingPacket *j = confab_test_meeting_of (seen->pdata[i]);
       if (j != NULL && j->event_type == CONFAB_MEETING_PARTICIPANT_JOINED)
         {
           g_assert_true (j->session_id == a->session_id || j->session_id == c->session_id);
@@ -302,7 +223,7 @@ test_rtt_echo (void)
   g_assert_nonnull (echo);
   g_assert_true (g_bytes_equal (echo, rtt));
   /* ...and are not published. */
-  send_marker (a, "alice", "m");
+  confab_test_ws_send_marker (a, "alice", "m");
   seen = collect_until_marker (b, "m", WAIT_MS);
   g_assert_cmpuint (count_media (seen, CONFAB_MEDIA_RTT), ==, 0);
   confab_test_ws_free (a);
@@ -321,7 +242,7 @@ check_not_forwarded (GBytes *packet)
   g_assert_true (confab_test_ws_send_bytes (a, packet));
   /* A control packet after it shows the relay forwards other traffic. */
   g_assert_true (confab_test_ws_send_bytes (a, media));
-  send_marker (a, "alice", "m");
+  confab_test_ws_send_marker (a, "alice", "m");
   seen = collect_until_marker (b, "m", WAIT_MS);
   g_assert_cmpuint (seen->len, ==, 1);
   g_assert_cmpuint (count_media (seen, CONFAB_MEDIA_AUDIO), ==, 1);
@@ -368,14 +289,14 @@ test_keyframe_request_limit (void)
   join_pair (relay, "r", &a, &b);
   for (int i = 0; i < 6; i++)
     g_assert_true (confab_test_ws_send_bytes (a, kr));
-  send_marker (a, "alice", "m1");
+  confab_test_ws_send_marker (a, "alice", "m1");
   seen = collect_until_marker (b, "m1", WAIT_MS);
   g_assert_cmpuint (count_media (seen, CONFAB_MEDIA_KEYFRAME_REQUEST), ==, 2);
 
   /* A second later the budget is back. */
   g_usleep (1100 * 1000);
   g_assert_true (confab_test_ws_send_bytes (a, kr));
-  send_marker (a, "alice", "m2");
+  confab_test_ws_send_marker (a, "alice", "m2");
   later = collect_until_marker (b, "m2", WAIT_MS);
   g_assert_cmpuint (count_media (later, CONFAB_MEDIA_KEYFRAME_REQUEST), ==, 1);
   confab_test_ws_free (a);
@@ -468,7 +389,7 @@ test_invalid_names (void)
   }
   p = confab_test_ws_recv_packet (spaced, WAIT_MS);
   g_assert_nonnull (p);
-  m = meeting_of (p);
+  m = confab_test_meeting_of (p);
   g_assert_nonnull (m);
   g_assert_cmpstr (m->room_id, ==, "my_room");
   g_assert_cmpmem (m->creator_id.data, m->creator_id.len, "alice_smith", 11);
@@ -582,7 +503,7 @@ test_tokens (void)
   }
   p = confab_test_ws_recv_packet (ok, WAIT_MS);
   g_assert_nonnull (p);
-  m = meeting_of (p);
+  m = confab_test_meeting_of (p);
   g_assert_nonnull (m);
   g_assert_cmpstr (m->room_id, ==, "tokroom");
   confab__meeting_packet__free_unpacked (m, NULL);
@@ -601,7 +522,7 @@ test_tokens (void)
 static GPtrArray *
 collect_for (ConfabTestWs *ws, guint ms)
 {
-  GPtrArray *seen = g_ptr_array_new_with_free_func (packet_free);
+  GPtrArray *seen = g_ptr_array_new_with_free_func (confab_test_packet_free);
   gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
 
   while (g_get_monotonic_time () < deadline)
@@ -648,20 +569,21 @@ test_observer (void)
     }
   g_assert_nonnull (echo);
   g_assert_true (g_bytes_equal (echo, rtt));
-  send_marker (a, "alice", "m");
+  confab_test_ws_send_marker (a, "alice", "m");
   seen = collect_until_marker (b, "m", WAIT_MS);
   g_assert_cmpuint (seen->len, ==, 0);
   /* The observer does see the room. */
-  at_observer = collect_until_marker (o, (send_marker (b, "bob", "m2"), "m2"), WAIT_MS);
+  at_observer =
+      collect_until_marker (o, (confab_test_ws_send_marker (b, "bob", "m2"), "m2"), WAIT_MS);
   g_assert_nonnull (at_observer);
 
   /* §4.8: the last member leaving ends the meeting (the observer hears it). */
   confab_test_ws_free (a);
   confab_test_ws_free (b);
-  m = wait_meeting (o, CONFAB_MEETING_PARTICIPANT_LEFT, NULL, WAIT_MS);
+  m = confab_test_ws_wait_meeting (o, CONFAB_MEETING_PARTICIPANT_LEFT, NULL, WAIT_MS);
   g_assert_nonnull (m);
   confab__meeting_packet__free_unpacked (m, NULL);
-  m = wait_meeting (o, CONFAB_MEETING_ENDED, NULL, WAIT_MS);
+  m = confab_test_ws_wait_meeting (o, CONFAB_MEETING_ENDED, NULL, WAIT_MS);
   g_assert_nonnull (m);
   g_assert_cmpstr (m->room_id, ==, "r");
   confab__meeting_packet__free_unpacked (m, NULL);
@@ -690,13 +612,13 @@ test_max_size (void)
 
   /* One byte more, in a single frame: carol is closed with 1009... */
   c = confab_test_ws_join (relay->ws_port, "carol", "r");
-  activate (c, "carol");
+  confab_test_ws_activate (c, "carol");
   confab_test_ws_send (c, big, CONFAB_MAX_PACKET_SIZE + 1);
   g_assert_true (confab_test_ws_wait_closed (c, 10000));
   g_assert_cmpuint (c->close_code, ==, 1009);
   /* ...and the others carry on. */
   drain (b, 300);
-  send_marker (a, "alice", "after");
+  confab_test_ws_send_marker (a, "alice", "after");
   seen = collect_until_marker (b, "after", WAIT_MS);
   confab_test_ws_free (a);
   confab_test_ws_free (b);
@@ -718,7 +640,7 @@ test_fragmented (void)
                                                  g_bytes_get_size (media), 5));
   p = confab_test_ws_recv_packet (b, WAIT_MS);
   g_assert_nonnull (p);
-  m = media_of (p);
+  m = confab_test_media_of (p);
   g_assert_nonnull (m);
   g_assert_cmpmem (m->data.data, m->data.len, "fragmented-frame", 16);
   confab__media_packet__free_unpacked (m, NULL);
@@ -786,14 +708,14 @@ test_leave_grace (void)
   g_usleep (300 * 1000);
   b2 = confab_test_ws_join (relay->ws_port, "bob", "r");
   b2_id = b2->session_id;
-  activate (b2, "bob");
+  confab_test_ws_activate (b2, "bob");
   seen = collect_for (a, 3000);
   g_assert_cmpuint (count_type (seen, CONFAB_PACKET_MEETING), ==, 0);
 
   /* bob leaves for good: PARTICIPANT_LEFT, but only after the grace period. */
   confab_test_ws_free (b2);
   left_at = g_get_monotonic_time ();
-  m = wait_meeting (a, CONFAB_MEETING_PARTICIPANT_LEFT, "bob", WAIT_MS);
+  m = confab_test_ws_wait_meeting (a, CONFAB_MEETING_PARTICIPANT_LEFT, "bob", WAIT_MS);
   g_assert_nonnull (m);
   g_assert_cmpint (g_get_monotonic_time () - left_at, >=, 1500 * 1000);
   g_assert_cmpuint (m->session_id, ==, b2_id);
@@ -873,8 +795,8 @@ test_queue_congestion (void)
   /* A receiver that stops reading, with a tiny receive buffer. */
   slow = confab_test_ws_connect_full (relay->ws_port, "/lobby/slowpoke/r", 4096);
   g_assert_cmpuint (slow->status, ==, 101);
-  activate (slow, "slowpoke");
-  m = wait_meeting (a, CONFAB_MEETING_PARTICIPANT_JOINED, "slowpoke", WAIT_MS);
+  confab_test_ws_activate (slow, "slowpoke");
+  m = confab_test_ws_wait_meeting (a, CONFAB_MEETING_PARTICIPANT_JOINED, "slowpoke", WAIT_MS);
   g_assert_nonnull (m);
   confab__meeting_packet__free_unpacked (m, NULL);
   drain (h, 300);
@@ -896,7 +818,7 @@ test_queue_congestion (void)
       for (int w = 0; w < 500 && (gint) g_atomic_int_get (&reader.media) < i - 100; w++)
         g_usleep (10 * 1000);
     }
-  send_marker (a, "alice", "end");
+  confab_test_ws_send_marker (a, "alice", "end");
 
   /* alice hears that slowpoke is congested by her. */
   for (int i = 0; i < 200 && !congested; i++)
@@ -978,9 +900,9 @@ test_malformed_input (void)
   drain (b, 500);
   health = confab_test_http_get (relay->ws_port, "/healthz", &status);
   g_assert_cmpuint (status, ==, 200);
-  send_marker (a, "alice", "a-to-b");
+  confab_test_ws_send_marker (a, "alice", "a-to-b");
   s1 = collect_until_marker (b, "a-to-b", WAIT_MS);
-  send_marker (b, "bob", "b-to-a");
+  confab_test_ws_send_marker (b, "bob", "b-to-a");
   s2 = collect_until_marker (a, "b-to-a", WAIT_MS);
   confab_test_ws_free (a);
   confab_test_ws_free (b);
