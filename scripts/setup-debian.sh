@@ -47,7 +47,13 @@ else
 fi
 
 # playwright-core (pinned in tests/wt-chromium/package-lock.json) drives
-# Debian's /usr/bin/chromium; it downloads no browser of its own.
+# Debian's /usr/bin/chromium; it downloads no browser of its own. It needs
+# Node.js 20 or newer (Debian 12's own nodejs is 18): say so plainly.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+    echo "setup-debian: Node.js >= 20 is needed for the Chromium interop tests (found ${node_major});" >&2
+    echo "setup-debian: install a newer nodejs, or those tests fail under CONFAB_REQUIRE_INTEROP=1" >&2
+fi
 if [ ! -d tests/wt-chromium/node_modules/playwright-core ]; then
     (cd tests/wt-chromium && npm ci --no-audit --no-fund)
 fi
