@@ -1,0 +1,239 @@
+# confabapptest.py: the harness every app test shares: its own Xvfb and D-Bus
+# session, the app found on the AT-SPI bus, widgets found by role and
+# accessible name and pressed through actions (never coordinates), bounded
+# waits, screenshots, and every spawned process killed at the end, pass or fail.
+# A test script calls run(main) at its bottom.
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pyatspi
+
+RELAY = os.environ["CONFAB_RELAY"]
+CLI = os.environ["CONFAB_CLI"]
+APP = os.environ["CONFAB_APP"]
+SHOTS = os.environ.get("CONFAB_SCREENSHOT_DIR", ".")
+
+processes = []
+
+
+def log(message):
+    print("# " + message, flush=True)
+
+
+def fail(message):
+    raise AssertionError(message)
+
+
+def spawn(args, **kwargs):
+    process = subprocess.Popen(args, **kwargs)
+    processes.append(process)
+    return process
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    fail("timed out waiting for " + what)
+
+
+def wait_port(port):
+    def accepts():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    wait_for("relay port %d" % port, accepts, 10)
+
+
+def screenshot(name):
+    path = os.path.join(SHOTS, name)
+    subprocess.run(["import", "-window", "root", path], check=True, timeout=20)
+    log("screenshot " + path)
+
+
+def app_accessible(pid):
+    desktop = pyatspi.Registry.getDesktop(0)
+    for i in range(desktop.childCount):
+        app = desktop.getChildAtIndex(i)
+        try:
+            if app is not None and app.get_process_id() == pid:
+                return app
+        except Exception:
+            pass
+    return None
+
+
+def showing(node):
+    # GTK 4.8 sets no "showing" state below the window and keeps a GtkStack's
+    # hidden pages in the tree: callers scope searches to a page and check
+    # sensitivity instead.
+    return node.getState().contains(pyatspi.STATE_VISIBLE)
+
+
+def sensitive(node):
+    return node.getState().contains(pyatspi.STATE_SENSITIVE)
+
+
+def find(root, name, roles=None, name_contains=False):
+    """The first showing accessible below root with this name (and role)."""
+
+    def match(node):
+        try:
+            node_name = node.name or ""
+            if name_contains:
+                if name not in node_name:
+                    return False
+            elif node_name != name:
+                return False
+            if roles is not None and node.getRole() not in roles:
+                return False
+            return showing(node)
+        except Exception:
+            return False
+
+    try:
+        return pyatspi.findDescendant(root, match)
+    except Exception:
+        return None
+
+
+# GTK 4.8 exposes a GtkToggleButton as a push button with the "pressed" state.
+BUTTONS = (pyatspi.ROLE_PUSH_BUTTON, pyatspi.ROLE_TOGGLE_BUTTON)
+
+
+def press(root, name):
+    button = wait_for("button " + name,
+                      lambda: (lambda b: b if b is not None and sensitive(b) else None)(
+                          find(root, name, BUTTONS)))
+    button.queryAction().doAction(0)
+    return button
+
+
+def page(root, title):
+    """A page of the window, found by its (status page) title."""
+    return wait_for("the page " + title,
+                    lambda: find(root, title, (pyatspi.ROLE_PANEL, pyatspi.ROLE_FILLER)))
+
+
+def checked(node):
+    states = node.getState()
+    return states.contains(pyatspi.STATE_CHECKED) or states.contains(pyatspi.STATE_PRESSED)
+
+
+def ctrl_d():
+    """Ctrl+D typed into the focused window (XTest, through the registry)."""
+    control, d = 37, 40  # Xvfb's keycodes for Control_L and d
+    registry = pyatspi.Registry
+    registry.generateKeyboardEvent(control, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(d, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(d, None, pyatspi.KEY_RELEASE)
+    registry.generateKeyboardEvent(control, None, pyatspi.KEY_RELEASE)
+
+
+def dump(node, depth=0, out=None):
+    """The accessibility tree, printed when a step fails."""
+    try:
+        states = [pyatspi.stateToString(s) for s in node.getState().getStates()]
+        print("# %s%s %r %s" % ("  " * depth, node.getRoleName(), node.name, states))
+        for i in range(node.childCount):
+            dump(node.getChildAtIndex(i), depth + 1)
+    except Exception as error:
+        print("# %s(gone: %s)" % ("  " * depth, error))
+
+
+root_for_dump = None
+
+
+def wait_display():
+    """xvfb-run can hand over before the X socket accepts; GTK would then
+    fail to open the display."""
+    display = os.environ.get("DISPLAY", "")
+    if not display.startswith(":"):
+        fail("no X display (run under xvfb-run)")
+    path = "/tmp/.X11-unix/X" + display[1:].split(".")[0]
+
+    def accepts():
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path)
+                return True
+        except OSError:
+            return False
+
+    wait_for("the X server at " + display, accepts, 10)
+
+
+def run_in_session(script):
+    """Re-runs the test script under its own X server and D-Bus session. Xvfb
+    picks a free display itself (-displayfd) and reports it once it accepts
+    connections, so concurrent test runs never race for a display number (as
+    xvfb-run -a does) and no Xauthority file is involved."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    number = b""
+    with os.fdopen(read_fd, "rb") as pipe:
+        number = pipe.readline().strip()  # EOF (b"") if Xvfb fails to start
+    if not number:
+        xvfb.kill()
+        print("FAIL: Xvfb did not start", flush=True)
+        sys.exit(1)
+    env = dict(os.environ, CONFAB_APP_TEST_INNER="1", DISPLAY=":" + number.decode())
+    env["PYTHONPATH"] = os.path.dirname(os.path.abspath(__file__))
+    env.pop("XAUTHORITY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    try:
+        status = subprocess.run(["dbus-run-session", "--", sys.executable, os.path.abspath(script)],
+                                env=env, timeout=240).returncode
+    except subprocess.TimeoutExpired:
+        print("FAIL: the app test ran past 240 s", flush=True)
+        status = 1
+    finally:
+        xvfb.terminate()
+        try:
+            xvfb.wait(5)
+        except subprocess.TimeoutExpired:
+            xvfb.kill()
+    sys.exit(status)
+
+
+def run(main):
+    """Runs main() inside a private Xvfb + D-Bus session, then cleans up."""
+    if os.environ.get("CONFAB_APP_TEST_INNER") != "1":
+        run_in_session(sys.argv[0])
+    status = 0
+    try:
+        main()
+    except Exception as error:  # report, then clean up
+        print("FAIL: %s" % error, flush=True)
+        if root_for_dump is not None:
+            dump(root_for_dump)
+        status = 1
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    sys.exit(status)
