@@ -6,6 +6,7 @@
 
 #include "confab-call.h"
 
+#include "confab-chat.h"
 #include "confab-packet.h"
 #include "confab-peer-private.h"
 #include "confab-rtt.h"
@@ -47,6 +48,7 @@ struct _ConfabCall
   guint rtt_probes_sent;
   gboolean video_enabled;
   gboolean audio_enabled;
+  gboolean is_speaking;
   guint64 video_sequence;
   guint64 audio_sequence;
   guint64 sent_video_frames;
@@ -65,6 +67,7 @@ enum
   SIGNAL_MEDIA,
   SIGNAL_KEYFRAME_REQUESTED,
   SIGNAL_VIDEO_FRAME,
+  SIGNAL_CHAT_MESSAGE,
   SIGNAL_CLOSED,
   N_SIGNALS
 };
@@ -143,6 +146,8 @@ send_heartbeat (ConfabCall *self)
   media.timestamp = (double) confab_now_epoch_ms ();
   heartbeat.video_enabled = self->video_enabled;
   heartbeat.audio_enabled = self->audio_enabled;
+  /* Nobody speaks through a muted microphone. */
+  heartbeat.is_speaking = self->is_speaking && self->audio_enabled;
   media.heartbeat_metadata = &heartbeat;
   send_media (self, &media);
 }
@@ -219,6 +224,51 @@ confab_call_send_audio (ConfabCall *self, const guint8 *opus, gsize len)
   return TRUE;
 }
 
+char *
+confab_call_send_chat (ConfabCall *self,
+                       const char *text,
+                       const char *display_name,
+                       guint64 *timestamp_ms,
+                       GError **error)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *name = NULL;
+  g_autoptr (GBytes) message = NULL;
+  g_autoptr (GBytes) packet = NULL;
+  guint64 now_ms = confab_now_epoch_ms ();
+  const char *end;
+
+  g_return_val_if_fail (CONFAB_IS_CALL (self), NULL);
+  g_return_val_if_fail (text != NULL, NULL);
+
+  if (!confab_chat_text_check (text, -1, error))
+    return NULL;
+  if (self->session_id == 0 || self->closed)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "Not in the call yet");
+      return NULL;
+    }
+  /* A name too long for receivers is cut at a character boundary. */
+  name = g_strdup (display_name != NULL ? display_name : self->user_id);
+  if (!g_utf8_validate (name, -1, &end))
+    name[end - name] = '\0';
+  if (strlen (name) > CONFAB_CHAT_MAX_DISPLAY_NAME)
+    *g_utf8_find_prev_char (name, name + CONFAB_CHAT_MAX_DISPLAY_NAME + 1) = '\0';
+  id = g_uuid_string_random ();
+  message = confab_chat_message_pack (id, text, name, now_ms);
+  packet = confab_packet_wrap (CONFAB_PACKET_CHAT, self->user_id, self->session_id,
+                               g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+  if (!confab_transport_send (self->transport, packet))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                           "The connection is busy; try again");
+      return NULL;
+    }
+  if (timestamp_ms != NULL)
+    *timestamp_ms = now_ms;
+  return g_steal_pointer (&id);
+}
+
 void
 confab_call_set_media_state (ConfabCall *self, gboolean video_enabled, gboolean audio_enabled)
 {
@@ -231,6 +281,26 @@ confab_call_set_media_state (ConfabCall *self, gboolean video_enabled, gboolean 
   self->video_enabled = video_enabled;
   self->audio_enabled = audio_enabled;
   send_heartbeat (self);
+}
+
+void
+confab_call_set_speaking (ConfabCall *self, gboolean is_speaking)
+{
+  g_return_if_fail (CONFAB_IS_CALL (self));
+
+  is_speaking = !!is_speaking;
+  if (is_speaking == self->is_speaking)
+    return;
+  self->is_speaking = is_speaking;
+  /* PROTOCOL.md §5: a speaking change is announced at once. */
+  send_heartbeat (self);
+}
+
+gboolean
+confab_call_get_speaking (ConfabCall *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CALL (self), FALSE);
+  return self->is_speaking;
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -481,9 +551,10 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
       case CONFAB_MEDIA_HEARTBEAT:
         if (media->heartbeat_metadata != NULL)
           confab_peer_on_heartbeat (peer, media->heartbeat_metadata->video_enabled,
-                                    media->heartbeat_metadata->audio_enabled);
+                                    media->heartbeat_metadata->audio_enabled,
+                                    media->heartbeat_metadata->is_speaking);
         else
-          confab_peer_on_heartbeat (peer, FALSE, FALSE);
+          confab_peer_on_heartbeat (peer, FALSE, FALSE, FALSE);
         break;
 
       case CONFAB_MEDIA_KEYFRAME_REQUEST:
@@ -531,6 +602,32 @@ on_meeting (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
       default:
         break;
     }
+}
+
+/* [confab] chat (docs/protocol-extensions.md): checked here, because the
+ * relay forwards whatever a client sends. */
+static void
+on_chat (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
+{
+  ConfabChatMessage *chat;
+  ConfabPeer *peer;
+
+  if (wrapper->session_id == 0 || is_own_session (self, wrapper->session_id) ||
+      is_system (&wrapper->user_id))
+    return;
+  chat = confab__chat_message__unpack (confab_arena_allocator (self->arena), wrapper->data.len,
+                                       wrapper->data.data);
+  if (!confab_chat_message_is_valid (chat))
+    {
+      self->undecodable_packets++;
+      return;
+    }
+  peer = ensure_peer (self, wrapper->session_id, now);
+  confab_peer_touch (peer, now);
+  if (wrapper->user_id.len > 0)
+    confab_peer_set_user_id (peer, wrapper->user_id.data, wrapper->user_id.len);
+  g_signal_emit (self, signals[SIGNAL_CHAT_MESSAGE], 0, peer, chat->id, chat->display_name,
+                 chat->text, chat->timestamp_ms);
 }
 
 static void
@@ -583,6 +680,9 @@ on_transport_packet (ConfabTransport *transport, GBytes *bytes, ConfabCall *self
         break;
       case CONFAB_PACKET_MEETING:
         on_meeting (self, wrapper, now);
+        break;
+      case CONFAB_PACKET_CHAT:
+        on_chat (self, wrapper, now);
         break;
       default:
         /* Other packets from a peer still prove it is there. */
@@ -679,6 +779,13 @@ confab_call_class_init (ConfabCallClass *klass)
   signals[SIGNAL_VIDEO_FRAME] =
       g_signal_new ("video-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 1, CONFAB_TYPE_PEER);
+  /* (ConfabPeer *peer, char *id, char *display_name, char *text, guint64 timestamp_ms):
+   * strings valid during the emission only. */
+  signals[SIGNAL_CHAT_MESSAGE] = g_signal_new (
+      "chat-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 5, CONFAB_TYPE_PEER, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+      G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+      G_TYPE_UINT64);
   signals[SIGNAL_CLOSED] =
       g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);

@@ -32,6 +32,10 @@ double confab_call_get_rtt_ms (ConfabCall *self);
 
 /* What our heartbeats announce; a change sends one at once. */
 void confab_call_set_media_state (ConfabCall *self, gboolean video_enabled, gboolean audio_enabled);
+/* Voice activity of our microphone (HeartbeatMetadata.is_speaking); a change
+ * sends a heartbeat at once. Announced as FALSE while audio is disabled. */
+void confab_call_set_speaking (ConfabCall *self, gboolean is_speaking);
+gboolean confab_call_get_speaking (ConfabCall *self);
 
 /* One whole encoded camera frame; numbered +1 per call. FALSE when not sent
  * (not in a session yet, or the transport's queue is full). */
@@ -39,6 +43,19 @@ gboolean
 confab_call_send_video (ConfabCall *self, ConfabVideoCodec codec, const ConfabEncodedFrame *frame);
 /* One 20 ms Opus packet (48 kHz mono). */
 gboolean confab_call_send_audio (ConfabCall *self, const guint8 *opus, gsize len);
+
+/* [confab] Sends @text to everyone in the room as a chat message
+ * (docs/protocol-extensions.md) signed with @display_name (NULL: the user id).
+ * Returns the message's id and sets @timestamp_ms to its send time, or NULL
+ * with CONFAB_CHAT_ERROR (text not allowed) or G_IO_ERROR (not in a session,
+ * queue full). The relay does not echo it back: show it yourself.
+ * Received messages come as "chat-message" (ConfabPeer *peer, char *id,
+ * char *display_name, char *text, guint64 timestamp_ms), already validated. */
+char *confab_call_send_chat (ConfabCall *self,
+                             const char *text,
+                             const char *display_name,
+                             guint64 *timestamp_ms,
+                             GError **error);
 
 /* Receive media: with @decode_video every peer gets a video jitter buffer and
  * decoder, and "video-frame" (peer) says a new picture is waiting in

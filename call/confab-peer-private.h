@@ -30,7 +30,10 @@ gboolean confab_peer_is_silent (ConfabPeer *self, gint64 now_us);
 void confab_peer_on_video (
     ConfabPeer *self, gboolean has_sequence, guint64 sequence, gboolean is_key, gint64 now_us);
 void confab_peer_on_audio (ConfabPeer *self);
-void confab_peer_on_heartbeat (ConfabPeer *self, gboolean video_enabled, gboolean audio_enabled);
+void confab_peer_on_heartbeat (ConfabPeer *self,
+                               gboolean video_enabled,
+                               gboolean audio_enabled,
+                               gboolean is_speaking);
 
 /* TRUE when a keyframe request is due now: a gap is still unrepaired by a key
  * frame after CONFAB_KEYFRAME_REQUEST_AFTER_US, and the last request to this

@@ -36,6 +36,7 @@ struct _ConfabPeer
 
   gboolean video_enabled;
   gboolean audio_enabled;
+  gboolean is_speaking;
   gboolean ever_video_enabled;
   gboolean ever_audio_enabled;
 
@@ -175,9 +176,13 @@ confab_peer_on_audio (ConfabPeer *self)
 }
 
 void
-confab_peer_on_heartbeat (ConfabPeer *self, gboolean video_enabled, gboolean audio_enabled)
+confab_peer_on_heartbeat (ConfabPeer *self,
+                          gboolean video_enabled,
+                          gboolean audio_enabled,
+                          gboolean is_speaking)
 {
   self->heartbeats++;
+  self->is_speaking = is_speaking;
   self->video_enabled = video_enabled;
   self->audio_enabled = audio_enabled;
   self->ever_video_enabled |= video_enabled;
@@ -465,4 +470,10 @@ gboolean
 confab_peer_ever_audio_enabled (ConfabPeer *self)
 {
   return self->ever_audio_enabled;
+}
+
+gboolean
+confab_peer_get_is_speaking (ConfabPeer *self)
+{
+  return self->is_speaking;
 }

@@ -32,6 +32,7 @@ guint64 confab_peer_get_keyframe_requests_sent (ConfabPeer *self);
 /* The last heartbeat's state. */
 gboolean confab_peer_get_video_enabled (ConfabPeer *self);
 gboolean confab_peer_get_audio_enabled (ConfabPeer *self);
+gboolean confab_peer_get_is_speaking (ConfabPeer *self);
 /* Whether any heartbeat ever said video / audio was on: then media should arrive. */
 gboolean confab_peer_ever_video_enabled (ConfabPeer *self);
 gboolean confab_peer_ever_audio_enabled (ConfabPeer *self);

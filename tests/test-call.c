@@ -222,8 +222,8 @@ test_peer_silence_and_heartbeats (void)
   confab_peer_touch (peer, 10 * G_USEC_PER_SEC);
   g_assert_false (confab_peer_is_silent (peer, 20 * G_USEC_PER_SEC));
 
-  confab_peer_on_heartbeat (peer, TRUE, FALSE);
-  confab_peer_on_heartbeat (peer, FALSE, FALSE);
+  confab_peer_on_heartbeat (peer, TRUE, FALSE, FALSE);
+  confab_peer_on_heartbeat (peer, FALSE, FALSE, FALSE);
   g_assert_false (confab_peer_get_video_enabled (peer));
   g_assert_true (confab_peer_ever_video_enabled (peer));
   g_assert_false (confab_peer_ever_audio_enabled (peer));
@@ -703,6 +703,50 @@ test_call_receives_media (void)
   g_ptr_array_unref (sender.sources);
 }
 
+/* Voice activity goes out at once, only on a change, and never through a
+ * muted microphone; a peer's is_speaking is kept from its heartbeats. */
+static void
+test_call_speaking (void)
+{
+  g_autoptr (TestMockTransport) mock =
+      g_object_new (TEST_TYPE_MOCK_TRANSPORT, "kind", "mock", NULL);
+  g_autoptr (ConfabCall) call = confab_call_new (CONFAB_TRANSPORT (mock), "alice");
+  g_autoptr (GBytes) assigned = confab_packet_new_session_assigned (42);
+  g_autoptr (GPtrArray) heartbeats = NULL;
+  ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
+  Confab__HeartbeatMetadata hb = CONFAB__HEARTBEAT_METADATA__INIT;
+  g_autoptr (GBytes) bob_hb = NULL;
+  ConfabPeer *bob;
+
+  confab_call_set_media_state (call, TRUE, TRUE);
+  confab_call_start (call);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), assigned);
+  confab_call_set_speaking (call, TRUE);
+  confab_call_set_speaking (call, TRUE);
+  confab_call_set_media_state (call, TRUE, FALSE);
+  confab_call_set_speaking (call, FALSE);
+  heartbeats = sent_media (mock, CONFAB_MEDIA_HEARTBEAT, "alice");
+  /* Activation, speaking, muted, stopped speaking. */
+  g_assert_cmpuint (heartbeats->len, ==, 4);
+  g_assert_false (((ConfabMediaPacket *) heartbeats->pdata[0])->heartbeat_metadata->is_speaking);
+  g_assert_true (((ConfabMediaPacket *) heartbeats->pdata[1])->heartbeat_metadata->is_speaking);
+  g_assert_false (((ConfabMediaPacket *) heartbeats->pdata[2])->heartbeat_metadata->is_speaking);
+  g_assert_false (((ConfabMediaPacket *) heartbeats->pdata[2])->heartbeat_metadata->audio_enabled);
+  g_assert_false (confab_call_get_speaking (call));
+
+  media.media_type = CONFAB_MEDIA_HEARTBEAT;
+  media.user_id.data = (guint8 *) "bob";
+  media.user_id.len = 3;
+  hb.audio_enabled = TRUE;
+  hb.is_speaking = TRUE;
+  media.heartbeat_metadata = &hb;
+  bob_hb = media_packet (7, "bob", &media);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), bob_hb);
+  bob = confab_call_lookup_peer (call, 7);
+  g_assert_nonnull (bob);
+  g_assert_true (confab_peer_get_is_speaking (bob));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -714,5 +758,6 @@ main (int argc, char **argv)
   g_test_add_func ("/call/flow", test_call_flow);
   g_test_add_func ("/call/sends-keyframe-request", test_call_sends_keyframe_request);
   g_test_add_func ("/call/receives-media", test_call_receives_media);
+  g_test_add_func ("/call/speaking", test_call_speaking);
   return g_test_run ();
 }
