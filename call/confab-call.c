@@ -552,9 +552,10 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
         if (media->heartbeat_metadata != NULL)
           confab_peer_on_heartbeat (peer, media->heartbeat_metadata->video_enabled,
                                     media->heartbeat_metadata->audio_enabled,
+                                    media->heartbeat_metadata->screen_enabled,
                                     media->heartbeat_metadata->is_speaking);
         else
-          confab_peer_on_heartbeat (peer, FALSE, FALSE, FALSE);
+          confab_peer_on_heartbeat (peer, FALSE, FALSE, FALSE, FALSE);
         break;
 
       case CONFAB_MEDIA_KEYFRAME_REQUEST:

@@ -33,6 +33,7 @@ void confab_peer_on_audio (ConfabPeer *self);
 void confab_peer_on_heartbeat (ConfabPeer *self,
                                gboolean video_enabled,
                                gboolean audio_enabled,
+                               gboolean screen_enabled,
                                gboolean is_speaking);
 
 /* TRUE when a keyframe request is due now: a gap is still unrepaired by a key

@@ -37,6 +37,7 @@ struct _ConfabPeer
   gboolean video_enabled;
   gboolean audio_enabled;
   gboolean is_speaking;
+  gboolean screen_enabled;
   gboolean ever_video_enabled;
   gboolean ever_audio_enabled;
 
@@ -179,10 +180,12 @@ void
 confab_peer_on_heartbeat (ConfabPeer *self,
                           gboolean video_enabled,
                           gboolean audio_enabled,
+                          gboolean screen_enabled,
                           gboolean is_speaking)
 {
   self->heartbeats++;
   self->is_speaking = is_speaking;
+  self->screen_enabled = screen_enabled;
   self->video_enabled = video_enabled;
   self->audio_enabled = audio_enabled;
   self->ever_video_enabled |= video_enabled;
@@ -476,4 +479,10 @@ gboolean
 confab_peer_get_is_speaking (ConfabPeer *self)
 {
   return self->is_speaking;
+}
+
+gboolean
+confab_peer_get_screen_enabled (ConfabPeer *self)
+{
+  return self->screen_enabled;
 }

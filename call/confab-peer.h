@@ -33,6 +33,7 @@ guint64 confab_peer_get_keyframe_requests_sent (ConfabPeer *self);
 gboolean confab_peer_get_video_enabled (ConfabPeer *self);
 gboolean confab_peer_get_audio_enabled (ConfabPeer *self);
 gboolean confab_peer_get_is_speaking (ConfabPeer *self);
+gboolean confab_peer_get_screen_enabled (ConfabPeer *self);
 /* Whether any heartbeat ever said video / audio was on: then media should arrive. */
 gboolean confab_peer_ever_video_enabled (ConfabPeer *self);
 gboolean confab_peer_ever_audio_enabled (ConfabPeer *self);

@@ -5,6 +5,7 @@
 
 #include "confab-audio-encoder.h"
 #include "confab-call.h"
+#include "confab-chat.h"
 #include "confab-election.h"
 #include "confab-invite.h"
 #include "confab-pipewire-audio.h"
@@ -52,6 +53,7 @@ typedef struct
   gboolean audio_mic; /* --audio mic[:NAME] */
   char *mic_target;
   gboolean play;
+  char **chat; /* --chat, sent in order once joined */
 
   /* Owned */
   GMainLoop *loop;
@@ -81,12 +83,22 @@ typedef struct
   gint64 encode_us_total;
   guint64 encode_count;
   guint64 keyframes_forced;
+  GString *chat_received; /* JSON objects, comma-separated */
+  guint n_chat_received;
+  guint n_chat_sent;
   gboolean stopping;
   int exit_code;
   char *error;
 } Cli;
 
 static void cli_stop (Cli *cli);
+static void on_chat_message (ConfabCall *call,
+                             ConfabPeer *peer,
+                             const char *id,
+                             const char *display_name,
+                             const char *text,
+                             guint64 timestamp_ms,
+                             Cli *cli);
 
 static G_GNUC_PRINTF (2, 3) void cli_fail (Cli *cli, const char *format, ...)
 {
@@ -447,6 +459,18 @@ on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
   if (cli->stopping)
     return;
 
+  /* [confab] chat: every --chat message once, in order. */
+  for (guint i = 0; cli->chat != NULL && cli->chat[i] != NULL; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *id = confab_call_send_chat (call, cli->chat[i], cli->name, NULL, &error);
+
+      if (id == NULL)
+        g_printerr ("confab-cli: chat message not sent: %s\n", error->message);
+      else
+        cli->n_chat_sent++;
+    }
+
   cli->media_start_us = cli->join_us;
   /* A camera and a microphone bring their own clocks. */
   if (cli->video && !cli->video_camera)
@@ -551,6 +575,7 @@ start_call (Cli *cli,
   g_signal_connect (cli->call, "session-assigned", G_CALLBACK (on_session_assigned), cli);
   g_signal_connect (cli->call, "keyframe-requested", G_CALLBACK (on_keyframe_requested), cli);
   g_signal_connect (cli->call, "closed", G_CALLBACK (on_call_closed), cli);
+  g_signal_connect (cli->call, "chat-message", G_CALLBACK (on_chat_message), cli);
   confab_call_start (cli->call);
 }
 
@@ -594,6 +619,33 @@ append_json_string (GString *out, const char *text)
         g_string_append_c (out, c);
     }
   g_string_append_c (out, '"');
+}
+
+/* [confab] chat: kept as JSON for the summary; bounded by the call's length
+ * and each message's 4 KiB. */
+static void
+on_chat_message (ConfabCall *call,
+                 ConfabPeer *peer,
+                 const char *id,
+                 const char *display_name,
+                 const char *text,
+                 guint64 timestamp_ms,
+                 Cli *cli)
+{
+  GString *out = cli->chat_received;
+
+  if (cli->n_chat_received++ > 0)
+    g_string_append_c (out, ',');
+  g_string_append_printf (out, "{\"session_id\":%" G_GUINT64_FORMAT ",\"user_id\":",
+                          confab_peer_get_session_id (peer));
+  append_json_string (out, confab_peer_get_user_id (peer));
+  g_string_append (out, ",\"display_name\":");
+  append_json_string (out, display_name);
+  g_string_append (out, ",\"id\":");
+  append_json_string (out, id);
+  g_string_append_printf (out, ",\"timestamp_ms\":%" G_GUINT64_FORMAT ",\"text\":", timestamp_ms);
+  append_json_string (out, text);
+  g_string_append_c (out, '}');
 }
 
 static double
@@ -701,13 +753,16 @@ build_summary (Cli *cli, gboolean *expectation_met)
           ",\"heartbeats\":%" G_GUINT64_FORMAT ",\"keyframe_requests_sent\":%" G_GUINT64_FORMAT
           ",\"decoded_video_frames\":%" G_GUINT64_FORMAT
           ",\"video_decode_errors\":%" G_GUINT64_FORMAT
-          ",\"video_enabled\":%s,\"audio_enabled\":%s,\"present\":%s",
+          ",\"video_enabled\":%s,\"audio_enabled\":%s,\"screen_enabled\":%s,"
+          "\"is_speaking\":%s,\"present\":%s",
           confab_peer_get_video_frames (peer), confab_peer_get_video_keyframes (peer),
           confab_peer_get_audio_packets (peer), confab_peer_get_video_gaps (peer),
           confab_peer_get_heartbeats (peer), confab_peer_get_keyframe_requests_sent (peer),
           confab_peer_get_decoded_video_frames (peer), confab_peer_get_video_decode_errors (peer),
           confab_peer_get_video_enabled (peer) ? "true" : "false",
           confab_peer_get_audio_enabled (peer) ? "true" : "false",
+          confab_peer_get_screen_enabled (peer) ? "true" : "false",
+          confab_peer_get_is_speaking (peer) ? "true" : "false",
           confab_peer_is_present (peer) ? "true" : "false");
       /* With --play: what the speaker got from this peer. */
       if (confab_peer_get_audio_jitter_buffer (peer) != NULL)
@@ -721,7 +776,10 @@ build_summary (Cli *cli, gboolean *expectation_met)
         }
       g_string_append_c (out, '}');
     }
-  g_string_append (out, "]}");
+  g_string_append (out, "]");
+  g_string_append_printf (out, ",\"chat\":{\"sent\":%u,\"received\":[%s]}", cli->n_chat_sent,
+                          cli->chat_received->str);
+  g_string_append_c (out, '}');
   return g_string_free (out, FALSE);
 }
 
@@ -799,6 +857,9 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
       "Accept any WebTransport certificate (default: full verification)", NULL },
     { "server", 0, 0, G_OPTION_ARG_STRING, &cli->server,
       "Relay for plain room names (ws:// or http:// origin; default $CONFAB_SERVER)", "URL" },
+    /* FILENAME: the bytes as given, whatever the locale; the text must be UTF-8. */
+    { "chat", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli->chat,
+      "Send a chat message to the room once joined (repeatable; at most 4096 bytes each)", "TEXT" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -880,6 +941,16 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
       return FALSE;
     }
   cli->fps = fps;
+  for (guint i = 0; cli->chat != NULL && cli->chat[i] != NULL; i++)
+    {
+      g_autoptr (GError) chat_error = NULL;
+
+      if (!confab_chat_text_check (cli->chat[i], -1, &chat_error))
+        {
+          cli_fail (cli, "--chat: %s", chat_error->message);
+          return FALSE;
+        }
+    }
   if (!(duration >= 0 && duration <= 7 * 24 * 3600.0))
     {
       cli_fail (cli, "--duration must be a number of seconds (0 = until interrupted)");
@@ -970,6 +1041,9 @@ cli_clear (Cli *cli)
   g_free (cli->camera_target);
   g_free (cli->mic_target);
   g_free (cli->error);
+  g_strfreev (cli->chat);
+  if (cli->chat_received != NULL)
+    g_string_free (cli->chat_received, TRUE);
 }
 
 int
@@ -983,6 +1057,7 @@ main (int argc, char **argv)
   int status;
 
   cli.start_us = g_get_monotonic_time ();
+  cli.chat_received = g_string_new (NULL);
   if (!parse_options (&cli, argc, argv, &exit_now) || exit_now)
     goto out;
 
@@ -1044,7 +1119,9 @@ main (int argc, char **argv)
     g_main_loop_run (cli.loop);
 
   summary = build_summary (&cli, &met);
-  g_print ("%s\n", summary);
+  /* UTF-8 as it is: g_print() would turn names and chat into '?' in a C locale. */
+  fputs (summary, stdout);
+  fputc ('\n', stdout);
   if (cli.error == NULL && cli.expect_peers > 0 && !met)
     cli.exit_code = EXIT_EXPECTATION_FAILED;
 

@@ -222,8 +222,8 @@ test_peer_silence_and_heartbeats (void)
   confab_peer_touch (peer, 10 * G_USEC_PER_SEC);
   g_assert_false (confab_peer_is_silent (peer, 20 * G_USEC_PER_SEC));
 
-  confab_peer_on_heartbeat (peer, TRUE, FALSE, FALSE);
-  confab_peer_on_heartbeat (peer, FALSE, FALSE, FALSE);
+  confab_peer_on_heartbeat (peer, TRUE, FALSE, FALSE, FALSE);
+  confab_peer_on_heartbeat (peer, FALSE, FALSE, FALSE, FALSE);
   g_assert_false (confab_peer_get_video_enabled (peer));
   g_assert_true (confab_peer_ever_video_enabled (peer));
   g_assert_false (confab_peer_ever_audio_enabled (peer));
