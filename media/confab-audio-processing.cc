@@ -1,0 +1,363 @@
+/* confab-audio-processing.cc: the C API over webrtc::AudioProcessing (0.3).
+ * The only C++ in Confab: it stays in this file.
+ *
+ * Threads. The 0.3 header's contract is that the stream setters
+ * (set_stream_delay_ms) and getters (stream_has_voice) run on the
+ * ProcessStream() thread, and that a setting's getter never races its
+ * setter. Rather than lean on the library's internal lock (it would make
+ * the speaker's thread wait for a whole capture frame's processing), every
+ * library call happens on the capture thread: the render side only copies
+ * 10 ms frames, with the time they will be heard, into a lock-free
+ * single-producer single-consumer ring, and the capture side analyses
+ * whatever arrived just before it processes its own frame. Enabling and
+ * disabling is an atomic flag the capture side applies. Nothing allocates
+ * per frame. */
+#define G_LOG_DOMAIN "confab-audio-processing"
+
+#include "confab-audio-processing.h"
+
+#include <atomic>
+#include <string.h>
+#include <webrtc/modules/audio_processing/include/audio_processing.h>
+#include <webrtc/modules/interface/module_common_types.h>
+
+#define FRAME CONFAB_AUDIO_PROCESSING_FRAME_SAMPLES
+/* 640 ms of reference: far more than one capture period can lag behind. */
+#define RENDER_SLOTS 64
+/* Speaking: on once half of the last 100 ms was voice, off after 500 ms
+ * without any (a pause between words keeps it on). */
+#define VOICE_WINDOW   10
+#define VOICE_ATTACK   5
+#define VOICE_HANGOVER 50
+#define MAX_DELAY_MS   500
+
+G_DEFINE_QUARK (confab - audio - processing - error - quark, confab_audio_processing_error)
+
+namespace
+{
+struct RenderSlot
+{
+  gint64 play_time_us; /* when its first sample is heard */
+  gint16 pcm[FRAME];
+};
+} // namespace
+
+struct _ConfabAudioProcessing
+{
+  std::atomic<int> refs;
+  ConfabAudioProcessingFlags flags;
+  webrtc::AudioProcessing *apm;
+
+  /* Render thread (producer) */
+  gint16 staging[FRAME];
+  gsize staging_fill;
+  gint64 staging_time_us;
+
+  /* Shared: the ring, written by the render thread, read by the capture thread */
+  RenderSlot *slots;
+  std::atomic<guint32> write_pos;
+  std::atomic<guint32> read_pos;
+  std::atomic<guint64> render_dropped;
+  std::atomic<int> wanted_enabled;
+  std::atomic<int> speaking;
+
+  /* Capture thread */
+  webrtc::AudioFrame *capture_frame;
+  webrtc::AudioFrame *render_frame;
+  gboolean applied_enabled;
+  gboolean have_render;
+  gint64 last_render_play_us;
+  guint32 voice_history;
+  int hangover;
+
+  /* Capture thread writes, anyone reads */
+  GMutex stats_lock;
+  ConfabAudioProcessingStats stats;
+  double process_us_total;
+};
+
+/* Turns the sound-changing components on or off (capture thread, or before
+ * the first frame). Voice activity stays on. */
+static int
+apply_enabled (ConfabAudioProcessing *self, gboolean enabled)
+{
+  webrtc::AudioProcessing *apm = self->apm;
+  ConfabAudioProcessingFlags f = enabled ? self->flags : CONFAB_AUDIO_PROCESSING_NONE;
+  int err = 0;
+
+  err |= apm->echo_cancellation ()->Enable ((f & CONFAB_AUDIO_PROCESSING_ECHO_CANCEL) != 0);
+  err |= apm->noise_suppression ()->Enable ((f & CONFAB_AUDIO_PROCESSING_NOISE_SUPPRESSION) != 0);
+  err |= apm->high_pass_filter ()->Enable ((f & CONFAB_AUDIO_PROCESSING_NOISE_SUPPRESSION) != 0);
+  err |= apm->gain_control ()->Enable ((f & CONFAB_AUDIO_PROCESSING_GAIN_CONTROL) != 0);
+  self->applied_enabled = enabled;
+  return err;
+}
+
+static void
+processing_free (ConfabAudioProcessing *self)
+{
+  delete self->apm;
+  delete self->capture_frame;
+  delete self->render_frame;
+  g_free (self->slots);
+  g_mutex_clear (&self->stats_lock);
+  delete self;
+}
+
+ConfabAudioProcessing *
+confab_audio_processing_new (ConfabAudioProcessingFlags flags, GError **error)
+{
+  ConfabAudioProcessing *self = new ConfabAudioProcessing ();
+  webrtc::Config config;
+  webrtc::AudioProcessing *apm;
+  int err = 0;
+
+  self->refs = 1;
+  self->flags = flags;
+  self->slots = g_new0 (RenderSlot, RENDER_SLOTS);
+  self->capture_frame = new webrtc::AudioFrame ();
+  self->render_frame = new webrtc::AudioFrame ();
+  self->wanted_enabled = TRUE;
+  self->stats.echo_return_loss_enhancement_db = -100;
+  g_mutex_init (&self->stats_lock);
+
+  /* The 128 ms filter and the internal delay estimate: PipeWire's reported
+   * latencies are good, but a graph change (another quantum, a Bluetooth
+   * device) moves the real delay. The "experimental" AGC would steer an
+   * analog volume we do not have: plain adaptive digital instead. */
+  config.Set<webrtc::ExtendedFilter> (new webrtc::ExtendedFilter (true));
+  config.Set<webrtc::DelayAgnostic> (new webrtc::DelayAgnostic (true));
+  config.Set<webrtc::ExperimentalAgc> (new webrtc::ExperimentalAgc (false));
+  apm = self->apm = webrtc::AudioProcessing::Create (config);
+  if (apm == NULL)
+    {
+      g_set_error (error, CONFAB_AUDIO_PROCESSING_ERROR, CONFAB_AUDIO_PROCESSING_ERROR_INIT,
+                   "Cannot create the audio processing");
+      processing_free (self);
+      return NULL;
+    }
+  err |= apm->Initialize (CONFAB_AUDIO_PROCESSING_RATE, CONFAB_AUDIO_PROCESSING_RATE,
+                          CONFAB_AUDIO_PROCESSING_RATE, webrtc::AudioProcessing::kMono,
+                          webrtc::AudioProcessing::kMono, webrtc::AudioProcessing::kMono);
+  /* Both streams come from one PipeWire graph, resampled to its clock: no drift. */
+  err |= apm->echo_cancellation ()->enable_drift_compensation (false);
+  err |=
+      apm->echo_cancellation ()->set_suppression_level (webrtc::EchoCancellation::kHighSuppression);
+  err |= apm->echo_cancellation ()->enable_metrics (true);
+  err |= apm->echo_cancellation ()->enable_delay_logging (true);
+  err |= apm->noise_suppression ()->set_level (webrtc::NoiseSuppression::kHigh);
+  err |= apm->gain_control ()->set_mode (webrtc::GainControl::kAdaptiveDigital);
+  err |= apm->gain_control ()->set_target_level_dbfs (3);
+  err |= apm->gain_control ()->set_compression_gain_db (9);
+  err |= apm->gain_control ()->enable_limiter (true);
+  err |= apm->voice_detection ()->set_likelihood (webrtc::VoiceDetection::kLowLikelihood);
+  err |= apm->voice_detection ()->set_frame_size_ms (10);
+  err |= apm->voice_detection ()->Enable (true);
+  err |= apply_enabled (self, TRUE);
+  if (err != 0)
+    {
+      g_set_error (error, CONFAB_AUDIO_PROCESSING_ERROR, CONFAB_AUDIO_PROCESSING_ERROR_INIT,
+                   "The audio processing refused its settings");
+      processing_free (self);
+      return NULL;
+    }
+  return self;
+}
+
+ConfabAudioProcessing *
+confab_audio_processing_ref (ConfabAudioProcessing *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  self->refs.fetch_add (1, std::memory_order_relaxed);
+  return self;
+}
+
+void
+confab_audio_processing_unref (ConfabAudioProcessing *self)
+{
+  g_return_if_fail (self != NULL);
+  if (self->refs.fetch_sub (1, std::memory_order_acq_rel) == 1)
+    processing_free (self);
+}
+
+/* ---- render side: copy only ------------------------------------------------------------ */
+
+static void
+push_slot (ConfabAudioProcessing *self)
+{
+  guint32 w = self->write_pos.load (std::memory_order_relaxed);
+  guint32 r = self->read_pos.load (std::memory_order_acquire);
+  RenderSlot *slot;
+
+  if (w - r >= RENDER_SLOTS)
+    {
+      /* The capture side is not running (or far behind): nothing echoes
+       * what it never analyses, so drop this frame. */
+      self->render_dropped.fetch_add (1, std::memory_order_relaxed);
+      return;
+    }
+  slot = &self->slots[w % RENDER_SLOTS];
+  slot->play_time_us = self->staging_time_us;
+  memcpy (slot->pcm, self->staging, sizeof slot->pcm);
+  self->write_pos.store (w + 1, std::memory_order_release);
+}
+
+void
+confab_audio_processing_push_render (ConfabAudioProcessing *self,
+                                     const gint16 *pcm,
+                                     gsize n_samples,
+                                     gint64 play_time_us)
+{
+  gsize done = 0;
+
+  while (done < n_samples)
+    {
+      gsize n = MIN (n_samples - done, FRAME - self->staging_fill);
+
+      if (self->staging_fill == 0)
+        self->staging_time_us =
+            play_time_us + (gint64) done * G_USEC_PER_SEC / CONFAB_AUDIO_PROCESSING_RATE;
+      memcpy (self->staging + self->staging_fill, pcm + done, n * sizeof (gint16));
+      self->staging_fill += n;
+      done += n;
+      if (self->staging_fill == FRAME)
+        {
+          push_slot (self);
+          self->staging_fill = 0;
+        }
+    }
+}
+
+/* ---- capture side: every library call ------------------------------------------------- */
+
+static void
+fill_frame (webrtc::AudioFrame *frame, const gint16 *pcm)
+{
+  frame->UpdateFrame (0, 0, pcm, FRAME, CONFAB_AUDIO_PROCESSING_RATE,
+                      webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
+}
+
+/* Analyses every reference frame that arrived since the last capture frame. */
+static guint
+drain_render (ConfabAudioProcessing *self)
+{
+  guint32 r = self->read_pos.load (std::memory_order_relaxed);
+  guint32 w = self->write_pos.load (std::memory_order_acquire);
+  guint n = 0;
+
+  for (; r != w; r++, n++)
+    {
+      RenderSlot *slot = &self->slots[r % RENDER_SLOTS];
+
+      fill_frame (self->render_frame, slot->pcm);
+      self->last_render_play_us = slot->play_time_us;
+      self->read_pos.store (r + 1, std::memory_order_release);
+      self->apm->AnalyzeReverseStream (self->render_frame);
+    }
+  if (n > 0)
+    self->have_render = TRUE;
+  return n;
+}
+
+static gboolean
+update_speaking (ConfabAudioProcessing *self, gboolean voice)
+{
+  gboolean speaking = self->speaking.load (std::memory_order_relaxed);
+
+  self->voice_history = ((self->voice_history << 1) | (voice ? 1 : 0)) & ((1u << VOICE_WINDOW) - 1);
+  if (voice)
+    {
+      guint n = 0;
+
+      for (guint32 h = self->voice_history; h != 0; h &= h - 1)
+        n++;
+      if (speaking || n >= VOICE_ATTACK)
+        {
+          speaking = TRUE;
+          self->hangover = VOICE_HANGOVER;
+        }
+    }
+  else if (speaking && --self->hangover <= 0)
+    speaking = FALSE;
+  self->speaking.store (speaking, std::memory_order_relaxed);
+  return speaking;
+}
+
+gboolean
+confab_audio_processing_process_capture (ConfabAudioProcessing *self,
+                                         gint16 *frame,
+                                         gint64 capture_time_us)
+{
+  webrtc::AudioProcessing *apm = self->apm;
+  gint64 t0 = g_get_monotonic_time (), spent;
+  gboolean enabled = self->wanted_enabled.load (std::memory_order_relaxed);
+  guint analysed;
+  gboolean voice, speaking;
+  int delay_ms = 0;
+
+  if (enabled != self->applied_enabled)
+    apply_enabled (self, enabled);
+  analysed = drain_render (self);
+
+  /* webrtc's definition: (t_render - t_analyze) + (t_process - t_capture);
+   * the reference was analysed just now, so this is how long after our
+   * frame was captured the newest reference frame will be heard. */
+  if (self->have_render)
+    delay_ms = (int) CLAMP ((self->last_render_play_us - capture_time_us) / 1000, 0, MAX_DELAY_MS);
+  apm->set_stream_delay_ms (delay_ms);
+  fill_frame (self->capture_frame, frame);
+  apm->ProcessStream (self->capture_frame);
+  /* Off means untouched, whatever the library did with a VAD-only chain. */
+  if (enabled)
+    memcpy (frame, self->capture_frame->data_, FRAME * sizeof (gint16));
+  voice = apm->voice_detection ()->stream_has_voice ();
+  speaking = update_speaking (self, voice);
+
+  spent = g_get_monotonic_time () - t0;
+  g_mutex_lock (&self->stats_lock);
+  self->stats.capture_frames++;
+  self->stats.render_frames += analysed;
+  self->stats.voice_frames += voice ? 1 : 0;
+  self->stats.delay_ms = delay_ms;
+  self->process_us_total += (double) spent;
+  self->stats.process_us_max = MAX (self->stats.process_us_max, (double) spent);
+  /* ERLE is averaged inside the library; reading it once a second is plenty. */
+  if (self->stats.capture_frames % 100 == 0 && apm->echo_cancellation ()->is_enabled ())
+    {
+      webrtc::EchoCancellation::Metrics metrics;
+
+      if (apm->echo_cancellation ()->GetMetrics (&metrics) == 0)
+        self->stats.echo_return_loss_enhancement_db = metrics.echo_return_loss_enhancement.average;
+    }
+  g_mutex_unlock (&self->stats_lock);
+  return speaking;
+}
+
+void
+confab_audio_processing_set_enabled (ConfabAudioProcessing *self, gboolean enabled)
+{
+  self->wanted_enabled.store (!!enabled, std::memory_order_relaxed);
+}
+
+gboolean
+confab_audio_processing_get_enabled (ConfabAudioProcessing *self)
+{
+  return self->wanted_enabled.load (std::memory_order_relaxed);
+}
+
+gboolean
+confab_audio_processing_get_speaking (ConfabAudioProcessing *self)
+{
+  return self->speaking.load (std::memory_order_relaxed);
+}
+
+void
+confab_audio_processing_get_stats (ConfabAudioProcessing *self, ConfabAudioProcessingStats *stats)
+{
+  g_mutex_lock (&self->stats_lock);
+  *stats = self->stats;
+  stats->process_us_avg =
+      self->stats.capture_frames > 0 ? self->process_us_total / self->stats.capture_frames : 0;
+  g_mutex_unlock (&self->stats_lock);
+  stats->render_dropped = self->render_dropped.load (std::memory_order_relaxed);
+}
