@@ -7,6 +7,8 @@
 #include "confab-call.h"
 #include "confab-election.h"
 #include "confab-packet.h"
+#include "confab-pipewire-audio.h"
+#include "confab-pipewire-camera.h"
 
 #include <glib/gi18n.h>
 
@@ -24,7 +26,34 @@ struct _ConfabCallSession
   gboolean camera_on;
   gboolean leaving;
   gboolean ended;
+
+  /* Our media (while in the call) */
+  char *camera_target; /* GSettings preferences; NULL = the default device */
+  char *microphone_target;
+  ConfabPipewire *pipewire;
+  ConfabCameraSource *camera;
+  ConfabAudioCapture *microphone;
+  char *camera_problem;
+
+  /* What the grid shows of each participant, refreshed once a second. */
+  GHashTable *participants; /* guint64 * session → Participant */
+  guint stats_timer;
 };
+
+typedef struct
+{
+  guint64 session_id;
+  gboolean video_enabled;
+  gboolean audio_enabled;
+  ConfabLinkQuality quality;
+  guint64 video_frames;
+  guint64 audio_packets;
+  guint64 video_gaps;
+  guint silent_seconds;
+} Participant;
+
+/* Seconds without any media from someone who says they send: "lost". */
+#define CONFAB_SILENT_LOST_S 3
 
 G_DEFINE_FINAL_TYPE (ConfabCallSession, confab_call_session, G_TYPE_OBJECT)
 
@@ -34,6 +63,9 @@ enum
   SIGNAL_PARTICIPANT_ADDED,
   SIGNAL_PARTICIPANT_REMOVED,
   SIGNAL_ENDED,
+  SIGNAL_PARTICIPANT_CHANGED,
+  SIGNAL_CAMERA_FRAME,
+  SIGNAL_CAMERA_CHANGED,
   N_SIGNALS
 };
 
@@ -53,12 +85,212 @@ invite_copy (const ConfabInvite *invite)
   return copy;
 }
 
+/* ---- our camera and microphone ------------------------------------------------ */
+
+static void
+set_camera_problem (ConfabCallSession *self, const char *problem)
+{
+  if (g_strcmp0 (problem, self->camera_problem) == 0)
+    return;
+  g_free (self->camera_problem);
+  self->camera_problem = g_strdup (problem);
+  g_signal_emit (self, signals[SIGNAL_CAMERA_CHANGED], 0);
+}
+
+static const char *
+device_problem (const GError *error, gboolean camera)
+{
+  if (g_error_matches (error, CONFAB_PIPEWIRE_ERROR, CONFAB_PIPEWIRE_ERROR_DEVICE_GONE))
+    return camera ? _ ("The camera was disconnected") : _ ("The microphone was disconnected");
+  if (g_error_matches (error, CONFAB_PIPEWIRE_ERROR, CONFAB_PIPEWIRE_ERROR_FORMAT))
+    return camera ? _ ("The camera offers no picture format Confab can read")
+                  : _ ("The microphone offers no sound format Confab can read");
+  if (g_error_matches (error, CONFAB_PIPEWIRE_ERROR, CONFAB_PIPEWIRE_ERROR_STREAM))
+    return camera ? _ ("No camera found") : _ ("No microphone found");
+  return _ ("Cameras and microphones are unavailable (PipeWire is not running)");
+}
+
+static void
+on_camera_frame (ConfabCameraSource *camera, ConfabVideoFrame *frame, ConfabCallSession *self)
+{
+  g_signal_emit (self, signals[SIGNAL_CAMERA_FRAME], 0, frame);
+}
+
+static void stop_camera (ConfabCallSession *self);
+
+/* The call goes on without video; the self-view says why. */
+static void
+on_camera_error (ConfabCameraSource *camera, const GError *error, ConfabCallSession *self)
+{
+  g_message ("camera: %s", error->message);
+  stop_camera (self);
+  set_camera_problem (self, device_problem (error, TRUE));
+}
+
+static void
+on_microphone_error (ConfabAudioCapture *microphone, const GError *error, ConfabCallSession *self)
+{
+  g_message ("microphone: %s", error->message);
+  g_signal_handlers_disconnect_by_data (self->microphone, self);
+  g_clear_object (&self->microphone);
+}
+
+static gboolean
+ensure_pipewire (ConfabCallSession *self, GError **error)
+{
+  if (self->pipewire != NULL && confab_pipewire_is_connected (self->pipewire))
+    return TRUE;
+  g_clear_object (&self->pipewire);
+  self->pipewire = confab_pipewire_new (-1, error);
+  return self->pipewire != NULL;
+}
+
+static void
+stop_camera (ConfabCallSession *self)
+{
+  if (self->camera == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->camera, self);
+  g_clear_object (&self->camera);
+}
+
+static void
+start_camera (ConfabCallSession *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->camera != NULL || self->ended)
+    return;
+  if (ensure_pipewire (self, &error))
+    self->camera =
+        confab_camera_source_new (self->pipewire, self->camera_target, 1280, 720, 30, &error);
+  if (self->camera == NULL)
+    {
+      g_message ("camera: %s", error->message);
+      set_camera_problem (self, device_problem (error, TRUE));
+      return;
+    }
+  g_signal_connect (self->camera, "frame", G_CALLBACK (on_camera_frame), self);
+  g_signal_connect (self->camera, "error", G_CALLBACK (on_camera_error), self);
+  set_camera_problem (self, NULL);
+}
+
+static void
+on_microphone_chunk (ConfabAudioCapture *microphone, gpointer samples, ConfabCallSession *self)
+{
+  /* Sent once the call's media sender is there. */
+}
+
+static void
+stop_microphone (ConfabCallSession *self)
+{
+  if (self->microphone == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->microphone, self);
+  g_clear_object (&self->microphone);
+}
+
+static void
+start_microphone (ConfabCallSession *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->microphone != NULL || self->ended)
+    return;
+  if (ensure_pipewire (self, &error))
+    self->microphone =
+        confab_audio_capture_new (self->pipewire, self->microphone_target, FALSE, &error);
+  if (self->microphone == NULL)
+    {
+      g_message ("microphone: %s", error->message);
+      return;
+    }
+  g_signal_connect (self->microphone, "chunk", G_CALLBACK (on_microphone_chunk), self);
+  g_signal_connect (self->microphone, "error", G_CALLBACK (on_microphone_error), self);
+}
+
+static void
+stop_media (ConfabCallSession *self)
+{
+  stop_camera (self);
+  stop_microphone (self);
+  g_clear_object (&self->pipewire);
+  g_clear_handle_id (&self->stats_timer, g_source_remove);
+}
+
+/* ---- participants' state --------------------------------------------------------- */
+
+static ConfabLinkQuality
+judge_quality (Participant *p, ConfabPeer *peer)
+{
+  guint64 frames = confab_peer_get_video_frames (peer);
+  guint64 packets = confab_peer_get_audio_packets (peer);
+  guint64 gaps = confab_peer_get_video_gaps (peer);
+  guint64 new_frames = frames - p->video_frames;
+  guint64 new_packets = packets - p->audio_packets;
+  guint64 new_gaps = gaps - p->video_gaps;
+  gboolean sends = confab_peer_get_video_enabled (peer) || confab_peer_get_audio_enabled (peer);
+
+  p->video_frames = frames;
+  p->audio_packets = packets;
+  p->video_gaps = gaps;
+  if (!sends)
+    {
+      p->silent_seconds = 0;
+      return CONFAB_LINK_QUALITY_UNKNOWN;
+    }
+  if (new_frames + new_packets == 0)
+    {
+      p->silent_seconds++;
+      return p->silent_seconds >= CONFAB_SILENT_LOST_S ? CONFAB_LINK_QUALITY_LOST : p->quality;
+    }
+  p->silent_seconds = 0;
+  /* Frames lost on the way, as a share of those that should have come. */
+  if (new_gaps * 10 > new_frames + new_gaps)
+    return CONFAB_LINK_QUALITY_POOR;
+  if (new_gaps * 50 > new_frames + new_gaps)
+    return CONFAB_LINK_QUALITY_FAIR;
+  return CONFAB_LINK_QUALITY_GOOD;
+}
+
+static gboolean
+refresh_participants (gpointer data)
+{
+  ConfabCallSession *self = data;
+  GHashTableIter iter;
+  Participant *p;
+
+  if (self->call == NULL)
+    return G_SOURCE_CONTINUE;
+  g_hash_table_iter_init (&iter, self->participants);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
+    {
+      ConfabPeer *peer = confab_call_lookup_peer (self->call, p->session_id);
+      gboolean video, audio;
+      ConfabLinkQuality quality;
+
+      if (peer == NULL)
+        continue;
+      video = confab_peer_get_video_enabled (peer);
+      audio = confab_peer_get_audio_enabled (peer);
+      quality = judge_quality (p, peer);
+      if (video == p->video_enabled && audio == p->audio_enabled && quality == p->quality)
+        continue;
+      p->video_enabled = video;
+      p->audio_enabled = audio;
+      p->quality = quality;
+      g_signal_emit (self, signals[SIGNAL_PARTICIPANT_CHANGED], 0, p->session_id);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 end (ConfabCallSession *self, const GError *error)
 {
   if (self->ended)
     return;
   self->ended = TRUE;
+  stop_media (self);
   g_signal_emit (self, signals[SIGNAL_ENDED], 0, error);
 }
 
@@ -89,10 +321,19 @@ announce_peer (gpointer data)
 {
   PeerAnnouncement *announcement = data;
 
-  if (!announcement->self->ended && confab_peer_is_present (announcement->peer))
-    g_signal_emit (announcement->self, signals[SIGNAL_PARTICIPANT_ADDED], 0,
-                   confab_peer_get_session_id (announcement->peer),
-                   confab_peer_get_display_name (announcement->peer));
+  ConfabCallSession *self = announcement->self;
+  ConfabPeer *peer = announcement->peer;
+  Participant *p;
+
+  if (self->ended || !confab_peer_is_present (peer))
+    return G_SOURCE_REMOVE;
+  p = g_new0 (Participant, 1);
+  p->session_id = confab_peer_get_session_id (peer);
+  p->video_enabled = confab_peer_get_video_enabled (peer);
+  p->audio_enabled = confab_peer_get_audio_enabled (peer);
+  g_hash_table_replace (self->participants, &p->session_id, p);
+  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_ADDED], 0, p->session_id,
+                 confab_peer_get_display_name (peer));
   return G_SOURCE_REMOVE;
 }
 
@@ -111,7 +352,10 @@ on_peer_joined (ConfabCall *call, ConfabPeer *peer, ConfabCallSession *self)
 static void
 on_peer_left (ConfabCall *call, ConfabPeer *peer, ConfabCallSession *self)
 {
-  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, confab_peer_get_session_id (peer));
+  guint64 session_id = confab_peer_get_session_id (peer);
+
+  g_hash_table_remove (self->participants, &session_id);
+  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, session_id);
 }
 
 static void
@@ -177,12 +421,15 @@ start_call (ConfabCallSession *self,
     }
   self->call = confab_call_new (transport, self->user_id);
   confab_call_set_media_state (self->call, self->camera_on, self->microphone_on);
+  /* Everyone's video decoded for the grid, which takes the newest picture. */
+  confab_call_set_receive_media (self->call, TRUE, FALSE);
   g_signal_connect_object (self->call, "session-assigned", G_CALLBACK (on_session_assigned), self,
                            0);
   g_signal_connect_object (self->call, "peer-joined", G_CALLBACK (on_peer_joined), self, 0);
   g_signal_connect_object (self->call, "peer-left", G_CALLBACK (on_peer_left), self, 0);
   g_signal_connect_object (self->call, "closed", G_CALLBACK (on_call_closed), self, 0);
   confab_call_start (self->call);
+  self->stats_timer = g_timeout_add_seconds (1, refresh_participants, self);
 }
 
 static void
@@ -210,6 +457,11 @@ confab_call_session_start (ConfabCallSession *self)
   g_return_if_fail (CONFAB_IS_CALL_SESSION (self));
   g_return_if_fail (self->call == NULL);
 
+  /* Capture starts at once, so the self-view shows while we connect. */
+  if (self->camera_on)
+    start_camera (self);
+  if (self->microphone_on)
+    start_microphone (self);
   if (self->invite->ws_base != NULL)
     {
       const char *ws_bases[] = { self->invite->ws_base, NULL };
@@ -234,6 +486,27 @@ confab_call_session_leave (ConfabCallSession *self)
     confab_call_leave (self->call); /* "closed" ends us */
   else
     end (self, NULL);
+}
+
+/* The devices chosen on the pre-join page or in the preferences. */
+static void
+read_device_preferences (ConfabCallSession *self)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr (GSettingsSchema) schema = NULL;
+  g_autoptr (GSettings) settings = NULL;
+  g_autofree char *camera = NULL;
+  g_autofree char *microphone = NULL;
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, "io.github.confab.Confab", TRUE);
+  if (schema == NULL)
+    return;
+  settings = g_settings_new ("io.github.confab.Confab");
+  camera = g_settings_get_string (settings, "preferred-camera");
+  microphone = g_settings_get_string (settings, "preferred-microphone");
+  self->camera_target = *camera != '\0' ? g_steal_pointer (&camera) : NULL;
+  self->microphone_target = *microphone != '\0' ? g_steal_pointer (&microphone) : NULL;
 }
 
 ConfabCallSession *
@@ -269,6 +542,7 @@ confab_call_session_new (const ConfabInvite *invite,
   self = g_object_new (CONFAB_TYPE_CALL_SESSION, NULL);
   self->invite = invite_copy (invite);
   self->user_id = g_steal_pointer (&user_id);
+  read_device_preferences (self);
   self->microphone_on = microphone_on;
   self->camera_on = camera_on;
   return g_steal_pointer (&self);
@@ -295,6 +569,12 @@ confab_call_session_set_microphone (ConfabCallSession *self, gboolean on)
   self->microphone_on = !!on;
   if (self->call != NULL)
     confab_call_set_media_state (self->call, self->camera_on, self->microphone_on);
+  /* Muted means not recorded at all (the system's microphone indicator goes off). */
+  if (self->call != NULL && on)
+    start_microphone (self);
+  else if (!on)
+    stop_microphone (self);
+  g_signal_emit (self, signals[SIGNAL_CAMERA_CHANGED], 0);
 }
 
 void
@@ -304,6 +584,16 @@ confab_call_session_set_camera (ConfabCallSession *self, gboolean on)
   self->camera_on = !!on;
   if (self->call != NULL)
     confab_call_set_media_state (self->call, self->camera_on, self->microphone_on);
+  /* Off releases the camera (its light goes out); on tries again, also
+   * after the camera had gone away. */
+  if (self->call != NULL && on)
+    start_camera (self);
+  else if (!on)
+    {
+      stop_camera (self);
+      set_camera_problem (self, NULL);
+    }
+  g_signal_emit (self, signals[SIGNAL_CAMERA_CHANGED], 0);
 }
 
 gboolean
@@ -320,11 +610,53 @@ confab_call_session_get_camera (ConfabCallSession *self)
   return self->camera_on;
 }
 
+ConfabVideoFrame *
+confab_call_session_take_video_frame (ConfabCallSession *self, guint64 session_id)
+{
+  ConfabPeer *peer;
+
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), NULL);
+  if (self->call == NULL)
+    return NULL;
+  peer = confab_call_lookup_peer (self->call, session_id);
+  return peer != NULL ? confab_peer_take_video_frame (peer) : NULL;
+}
+
+gboolean
+confab_call_session_get_participant (ConfabCallSession *self,
+                                     guint64 session_id,
+                                     gboolean *video_enabled,
+                                     gboolean *audio_enabled,
+                                     ConfabLinkQuality *quality)
+{
+  Participant *p;
+
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), FALSE);
+  p = g_hash_table_lookup (self->participants, &session_id);
+  if (p == NULL)
+    return FALSE;
+  if (video_enabled != NULL)
+    *video_enabled = p->video_enabled;
+  if (audio_enabled != NULL)
+    *audio_enabled = p->audio_enabled;
+  if (quality != NULL)
+    *quality = p->quality;
+  return TRUE;
+}
+
+const char *
+confab_call_session_get_camera_problem (ConfabCallSession *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), NULL);
+  return self->camera_problem;
+}
+
 static void
 confab_call_session_dispose (GObject *object)
 {
   ConfabCallSession *self = CONFAB_CALL_SESSION (object);
 
+  stop_media (self);
   g_cancellable_cancel (self->cancellable);
   if (self->call != NULL)
     g_signal_handlers_disconnect_by_data (self->call, self);
@@ -339,6 +671,10 @@ confab_call_session_finalize (GObject *object)
 
   g_clear_pointer (&self->invite, confab_invite_free);
   g_clear_pointer (&self->user_id, g_free);
+  g_clear_pointer (&self->camera_target, g_free);
+  g_clear_pointer (&self->microphone_target, g_free);
+  g_clear_pointer (&self->camera_problem, g_free);
+  g_clear_pointer (&self->participants, g_hash_table_unref);
   g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (confab_call_session_parent_class)->finalize (object);
 }
@@ -362,10 +698,20 @@ confab_call_session_class_init (ConfabCallSessionClass *klass)
   signals[SIGNAL_ENDED] =
       g_signal_new ("ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_PARTICIPANT_CHANGED] =
+      g_signal_new ("participant-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
+  signals[SIGNAL_CAMERA_FRAME] =
+      g_signal_new ("camera-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, CONFAB_TYPE_VIDEO_FRAME | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_CAMERA_CHANGED] =
+      g_signal_new ("camera-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 0);
 }
 
 static void
 confab_call_session_init (ConfabCallSession *self)
 {
   self->cancellable = g_cancellable_new ();
+  self->participants = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
 }

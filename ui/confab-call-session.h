@@ -5,6 +5,7 @@
 #pragma once
 
 #include "confab-invite.h"
+#include "confab-video-frame.h"
 
 #include <gio/gio.h>
 
@@ -17,7 +18,17 @@ G_DECLARE_FINAL_TYPE (ConfabCallSession, confab_call_session, CONFAB, CALL_SESSI
  *   "joined"              ()                           the relay gave us a session
  *   "participant-added"   (guint64 session, char *name) someone is in the room
  *   "participant-removed" (guint64 session)            they left
- *   "ended"               (GError *error)              NULL when we left; else why it failed */
+ *   "ended"               (GError *error)              NULL when we left; else why it failed
+ *   "participant-changed" (guint64 session)            its heartbeat state or link quality changed
+ *   "camera-frame"        (ConfabVideoFrame *frame)    our camera's newest picture (self-view)
+ *   "camera-changed"      ()                           camera or microphone toggled, the camera
+ *                                                      failed or went away (see
+ *                                                      confab_call_session_get_camera_problem())
+ *
+ * In the call the session captures the camera and the microphone (the
+ * GSettings preferred-camera / preferred-microphone, else the defaults) and
+ * receives and decodes everyone's video; a missing or vanished device never
+ * ends the call. */
 
 /* @invite is copied from; @display_name is normalized into the user id. */
 ConfabCallSession *confab_call_session_new (const ConfabInvite *invite,
@@ -31,10 +42,36 @@ void confab_call_session_leave (ConfabCallSession *self);
 const char *confab_call_session_get_room (ConfabCallSession *self);
 const char *confab_call_session_get_user_id (ConfabCallSession *self);
 
-/* What our heartbeats announce (no capture yet: issue 5 follow-up). */
+/* Camera off / microphone muted: what our heartbeats announce, and what is
+ * captured and sent. */
 void confab_call_session_set_microphone (ConfabCallSession *self, gboolean on);
 void confab_call_session_set_camera (ConfabCallSession *self, gboolean on);
 gboolean confab_call_session_get_microphone (ConfabCallSession *self);
 gboolean confab_call_session_get_camera (ConfabCallSession *self);
+
+/* How well a participant's media is arriving. */
+typedef enum
+{
+  CONFAB_LINK_QUALITY_UNKNOWN,
+  CONFAB_LINK_QUALITY_GOOD,
+  CONFAB_LINK_QUALITY_FAIR,
+  CONFAB_LINK_QUALITY_POOR,
+  CONFAB_LINK_QUALITY_LOST,
+} ConfabLinkQuality;
+
+/* The newest decoded picture of @session_id not yet taken, or NULL; cheap
+ * (a renderer calls it on its frame clock). (transfer full) */
+ConfabVideoFrame *confab_call_session_take_video_frame (ConfabCallSession *self,
+                                                        guint64 session_id);
+/* What @session_id's heartbeats say and how its media arrives; FALSE when
+ * there is no such participant. */
+gboolean confab_call_session_get_participant (ConfabCallSession *self,
+                                              guint64 session_id,
+                                              gboolean *video_enabled,
+                                              gboolean *audio_enabled,
+                                              ConfabLinkQuality *quality);
+/* Why our camera shows nothing (no camera, it went away), or NULL while it
+ * works or is off. */
+const char *confab_call_session_get_camera_problem (ConfabCallSession *self);
 
 G_END_DECLS

@@ -1,5 +1,6 @@
-/* confab-participant-tile.c: a named card for one participant; screen readers
- * (and the UI tests) find it by the participant's name. */
+/* confab-participant-tile.c: one participant's overlays over the grid's GL
+ * video; the tile is transparent so the video shows through, and is named
+ * after the participant for screen readers (and the UI tests). */
 #define G_LOG_DOMAIN "confab-participant-tile"
 
 #include "confab-participant-tile.h"
@@ -11,12 +12,20 @@ struct _ConfabParticipantTile
   AdwBin parent_instance;
 
   /* Template widgets */
+  GtkWidget *avatar_box;
   AdwAvatar *avatar;
+  GtkLabel *status_label;
+  GtkWidget *label_box;
+  GtkImage *muted_icon;
   GtkLabel *name_label;
+  GtkButton *pin_button;
+  GtkImage *quality_icon;
 
   /* Owned */
   char *name;
   guint64 session_id;
+  ConfabTileQuality quality;
+  gboolean is_self;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabParticipantTile, confab_participant_tile, ADW_TYPE_BIN)
@@ -33,6 +42,7 @@ confab_participant_tile_new (guint64 session_id, const char *name)
   gtk_label_set_text (self->name_label, self->name);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, self->name,
                                   -1);
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->pin_button), "t", session_id);
   return GTK_WIDGET (self);
 }
 
@@ -48,6 +58,123 @@ confab_participant_tile_get_name (ConfabParticipantTile *self)
 {
   g_return_val_if_fail (CONFAB_IS_PARTICIPANT_TILE (self), NULL);
   return self->name;
+}
+
+void
+confab_participant_tile_set_show_avatar (ConfabParticipantTile *self, gboolean show)
+{
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  gtk_widget_set_visible (self->avatar_box, show);
+}
+
+void
+confab_participant_tile_set_avatar_text (ConfabParticipantTile *self, const char *text)
+{
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  adw_avatar_set_text (self->avatar, text);
+}
+
+void
+confab_participant_tile_set_status (ConfabParticipantTile *self, const char *status)
+{
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  gtk_label_set_text (self->status_label, status != NULL ? status : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->status_label), status != NULL);
+}
+
+void
+confab_participant_tile_set_avatar_size (ConfabParticipantTile *self, int size)
+{
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  size = CLAMP (size, 24, 160);
+  if (adw_avatar_get_size (self->avatar) != size)
+    adw_avatar_set_size (self->avatar, size);
+}
+
+void
+confab_participant_tile_set_audio_enabled (ConfabParticipantTile *self, gboolean enabled)
+{
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  gtk_widget_set_visible (GTK_WIDGET (self->muted_icon), !enabled);
+}
+
+void
+confab_participant_tile_set_speaking (ConfabParticipantTile *self, gboolean speaking)
+{
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  if (speaking)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "speaking");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "speaking");
+}
+
+void
+confab_participant_tile_set_quality (ConfabParticipantTile *self, ConfabTileQuality quality)
+{
+  static const char *const icons[] = {
+    [CONFAB_TILE_QUALITY_GOOD] = "network-cellular-signal-excellent-symbolic",
+    [CONFAB_TILE_QUALITY_FAIR] = "network-cellular-signal-ok-symbolic",
+    [CONFAB_TILE_QUALITY_POOR] = "network-cellular-signal-weak-symbolic",
+    [CONFAB_TILE_QUALITY_LOST] = "network-cellular-signal-none-symbolic",
+  };
+  const char *text = NULL;
+
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  if (quality == self->quality || quality > CONFAB_TILE_QUALITY_LOST)
+    return;
+  self->quality = quality;
+  switch (quality)
+    {
+      case CONFAB_TILE_QUALITY_GOOD:
+        text = _ ("Good connection");
+        break;
+      case CONFAB_TILE_QUALITY_FAIR:
+        text = _ ("Fair connection");
+        break;
+      case CONFAB_TILE_QUALITY_POOR:
+        text = _ ("Poor connection");
+        break;
+      case CONFAB_TILE_QUALITY_LOST:
+        text = _ ("Connection lost");
+        break;
+      case CONFAB_TILE_QUALITY_UNKNOWN:
+      default:
+        break;
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->quality_icon), text != NULL && !self->is_self);
+  if (text == NULL)
+    return;
+  gtk_image_set_from_icon_name (self->quality_icon, icons[quality]);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->quality_icon), text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->quality_icon),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
+  if (quality >= CONFAB_TILE_QUALITY_POOR)
+    gtk_widget_add_css_class (GTK_WIDGET (self->quality_icon), "warning");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->quality_icon), "warning");
+}
+
+void
+confab_participant_tile_set_pinned (ConfabParticipantTile *self, gboolean pinned)
+{
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  if (pinned)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "pinned");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "pinned");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->pin_button), pinned ? _ ("Unpin") : _ ("Pin"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->pin_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  pinned ? _ ("Unpin") : _ ("Pin"), -1);
+}
+
+void
+confab_participant_tile_set_is_self (ConfabParticipantTile *self, gboolean is_self)
+{
+  g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  self->is_self = is_self;
+  gtk_widget_set_visible (GTK_WIDGET (self->pin_button), !is_self);
+  if (is_self)
+    gtk_widget_set_visible (GTK_WIDGET (self->quality_icon), FALSE);
 }
 
 static void
@@ -69,8 +196,14 @@ confab_participant_tile_class_init (ConfabParticipantTileClass *klass)
 
   gtk_widget_class_set_template_from_resource (
       widget_class, "/io/github/confab/Confab/confab-participant-tile.ui");
+  gtk_widget_class_bind_template_child (widget_class, ConfabParticipantTile, avatar_box);
   gtk_widget_class_bind_template_child (widget_class, ConfabParticipantTile, avatar);
+  gtk_widget_class_bind_template_child (widget_class, ConfabParticipantTile, status_label);
+  gtk_widget_class_bind_template_child (widget_class, ConfabParticipantTile, label_box);
+  gtk_widget_class_bind_template_child (widget_class, ConfabParticipantTile, muted_icon);
   gtk_widget_class_bind_template_child (widget_class, ConfabParticipantTile, name_label);
+  gtk_widget_class_bind_template_child (widget_class, ConfabParticipantTile, pin_button);
+  gtk_widget_class_bind_template_child (widget_class, ConfabParticipantTile, quality_icon);
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
   gtk_widget_class_set_css_name (widget_class, "participant-tile");
 }

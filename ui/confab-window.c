@@ -6,7 +6,7 @@
 
 #include "confab-call-session.h"
 #include "confab-invite.h"
-#include "confab-participant-tile.h"
+#include "confab-video-grid.h"
 
 #include <glib/gi18n.h>
 
@@ -28,7 +28,7 @@ struct _ConfabWindow
   GtkLabel *prejoin_error_label;
   GtkStack *grid_stack;
   AdwStatusPage *waiting_page;
-  GtkFlowBox *tiles_box;
+  ConfabVideoGrid *video_grid;
   GtkBox *controls_box;
   GtkToggleButton *microphone_button;
   GtkToggleButton *camera_button;
@@ -139,40 +139,19 @@ confab_window_open_link (ConfabWindow *self, const char *link)
 
 /* ---- the call ---------------------------------------------------------------- */
 
-/* A centred flow box is as wide as its longest line may be: allow no more
- * columns than tiles, so one or two tiles sit in the middle. */
-#define CONFAB_GRID_MAX_COLUMNS 4
-
+/* The tiles themselves are the video grid's (confab_video_grid_bind_session). */
 static void
 update_grid (ConfabWindow *self)
 {
-  guint n_tiles = 0;
+  guint n_tiles = confab_video_grid_get_n_tiles (self->video_grid);
 
-  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->tiles_box)); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    n_tiles++;
-  gtk_flow_box_set_max_children_per_line (self->tiles_box,
-                                          CLAMP (n_tiles, 1, CONFAB_GRID_MAX_COLUMNS));
   gtk_stack_set_visible_child_name (self->grid_stack, n_tiles == 0 ? "waiting" : "grid");
-}
-
-static GtkWidget *
-find_tile (ConfabWindow *self, guint64 session_id)
-{
-  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->tiles_box)); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *tile = gtk_flow_box_child_get_child (GTK_FLOW_BOX_CHILD (child));
-
-      if (confab_participant_tile_get_session_id (CONFAB_PARTICIPANT_TILE (tile)) == session_id)
-        return child;
-    }
-  return NULL;
 }
 
 static void
 on_session_joined (ConfabCallSession *session, ConfabWindow *self)
 {
+  update_grid (self);
   toast (self, _ ("Joined"));
 }
 
@@ -184,9 +163,6 @@ on_participant_added (ConfabCallSession *session,
 {
   g_autofree char *message = NULL;
 
-  if (find_tile (self, session_id) != NULL)
-    return;
-  gtk_flow_box_append (self->tiles_box, confab_participant_tile_new (session_id, name));
   update_grid (self);
   message = g_strdup_printf (_ ("%s joined"), name);
   toast (self, message);
@@ -195,23 +171,16 @@ on_participant_added (ConfabCallSession *session,
 static void
 on_participant_removed (ConfabCallSession *session, guint64 session_id, ConfabWindow *self)
 {
-  GtkWidget *child = find_tile (self, session_id);
-
-  if (child != NULL)
-    gtk_flow_box_remove (self->tiles_box, child);
   update_grid (self);
 }
 
 static void
 end_session (ConfabWindow *self)
 {
-  GtkWidget *child;
-
   if (self->session != NULL)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->tiles_box))) != NULL)
-    gtk_flow_box_remove (self->tiles_box, child);
+  confab_video_grid_bind_session (self->video_grid, NULL);
   update_grid (self);
 }
 
@@ -253,6 +222,8 @@ join_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
       return;
     }
   g_settings_set_string (self->settings, "display-name", name);
+  /* First, so the grid has its tiles when the window counts them. */
+  confab_video_grid_bind_session (self->video_grid, self->session);
   g_signal_connect (self->session, "joined", G_CALLBACK (on_session_joined), self);
   g_signal_connect (self->session, "participant-added", G_CALLBACK (on_participant_added), self);
   g_signal_connect (self->session, "participant-removed", G_CALLBACK (on_participant_removed),
@@ -439,6 +410,7 @@ confab_window_class_init (ConfabWindowClass *klass)
                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  g_type_ensure (CONFAB_TYPE_VIDEO_GRID);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/confab/Confab/confab-window.ui");
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, window_title);
@@ -452,7 +424,7 @@ confab_window_class_init (ConfabWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, prejoin_error_label);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, grid_stack);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, waiting_page);
-  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, tiles_box);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, video_grid);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, controls_box);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, microphone_button);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, camera_button);

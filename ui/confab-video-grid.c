@@ -1,0 +1,999 @@
+/* confab-video-grid.c: every participant's video drawn by one GtkGLArea, with
+ * their overlays as widgets above it (see the header). Per frame nothing is
+ * allocated or copied: a tick takes the newest picture by reference, the
+ * render uploads its planes straight from the frame (GL_UNPACK_ROW_LENGTH)
+ * into textures that are only reallocated when the size changes. */
+#define G_LOG_DOMAIN "confab-video-grid"
+
+#include "confab-video-grid.h"
+
+#include "confab-grid-layout.h"
+
+#include <epoxy/gl.h>
+#include <string.h>
+#include <glib/gi18n.h>
+
+#define SPACING         8
+#define MIN_STRIP_WIDTH 160
+/* Tiles not on screen (speaker view's hidden ones) take a picture this often,
+ * so they are current when they come back; never uploaded while hidden. */
+#define HIDDEN_PULL_INTERVAL_US G_USEC_PER_SEC
+
+typedef struct
+{
+  guint64 id;
+  ConfabParticipantTile *widget;
+  gboolean mirror;
+  gboolean video_enabled;
+  ConfabVideoTakeFunc take;
+  gpointer take_data;
+
+  ConfabVideoFrame *pending; /* newest picture not yet uploaded */
+  GLuint textures[3];
+  int texture_width; /* Y plane size the textures hold */
+  int texture_height;
+  gboolean has_picture; /* the textures hold one */
+  guint64 frames_shown;
+
+  ConfabGridRect rect; /* empty: not on screen */
+  gint64 last_pull_us;
+} GridTile;
+
+struct _ConfabVideoGrid
+{
+  GtkWidget parent_instance;
+
+  GtkWidget *gl_area;
+  GtkWidget *view_button;
+  GPtrArray *tiles; /* GridTile *, in order of joining */
+  GArray *rects;    /* ConfabGridRect scratch for the layout, reused */
+  GPtrArray *order; /* GridTile * scratch: speaker first in speaker view */
+  guint tick_id;
+  ConfabCallSession *session; /* bound */
+
+  gboolean speaker_view;
+  gboolean has_pinned;
+  guint64 pinned_id;
+  gboolean has_active_speaker;
+  guint64 active_speaker_id;
+
+  /* GL state, valid while gl_ready */
+  gboolean gl_ready;
+  GLuint program;
+  GLuint vao;
+  GLuint vbo;
+  GLint mirror_location;
+};
+
+G_DEFINE_FINAL_TYPE (ConfabVideoGrid, confab_video_grid, GTK_TYPE_WIDGET)
+
+/* ---- GL ------------------------------------------------------------------------ */
+
+/* BT.601 limited range: Y' 16–235, Cb/Cr 16–240 around 128. */
+static const char vertex_source[] =
+    "in vec2 position;\n"
+    "out vec2 uv;\n"
+    "uniform float mirror;\n"
+    "void main () {\n"
+    "  gl_Position = vec4 (position, 0.0, 1.0);\n"
+    "  vec2 t = vec2 ((position.x + 1.0) * 0.5, (1.0 - position.y) * 0.5);\n"
+    "  if (mirror > 0.5)\n"
+    "    t.x = 1.0 - t.x;\n"
+    "  uv = t;\n"
+    "}\n";
+
+static const char fragment_source[] =
+    "in vec2 uv;\n"
+    "out vec4 color;\n"
+    "uniform sampler2D tex_y;\n"
+    "uniform sampler2D tex_u;\n"
+    "uniform sampler2D tex_v;\n"
+    "void main () {\n"
+    "  float y = 1.164384 * (texture (tex_y, uv).r - 0.062745);\n"
+    "  float u = texture (tex_u, uv).r - 0.501961;\n"
+    "  float v = texture (tex_v, uv).r - 0.501961;\n"
+    "  color = vec4 (y + 1.596027 * v, y - 0.391762 * u - 0.812968 * v, y + 2.017232 * u, 1.0);\n"
+    "}\n";
+
+static GLuint
+compile_shader (GLenum type, gboolean es, const char *body, GError **error)
+{
+  const char *sources[3] = {
+    es ? "#version 300 es\nprecision mediump float;\n" : "#version 150\n",
+    body,
+  };
+  GLuint shader = glCreateShader (type);
+  GLint ok = 0;
+
+  glShaderSource (shader, 2, sources, NULL);
+  glCompileShader (shader);
+  glGetShaderiv (shader, GL_COMPILE_STATUS, &ok);
+  if (!ok)
+    {
+      char log[512] = "";
+
+      glGetShaderInfoLog (shader, sizeof log, NULL, log);
+      g_set_error (error, GDK_GL_ERROR, GDK_GL_ERROR_COMPILATION_FAILED,
+                   "shader did not compile: %s", log);
+      glDeleteShader (shader);
+      return 0;
+    }
+  return shader;
+}
+
+static gboolean
+gl_setup (ConfabVideoGrid *self, gboolean es, GError **error)
+{
+  static const GLfloat quad[] = { -1, -1, 1, -1, -1, 1, 1, 1 };
+  GLuint vertex, fragment;
+  GLint ok = 0;
+
+  vertex = compile_shader (GL_VERTEX_SHADER, es, vertex_source, error);
+  if (vertex == 0)
+    return FALSE;
+  fragment = compile_shader (GL_FRAGMENT_SHADER, es, fragment_source, error);
+  if (fragment == 0)
+    {
+      glDeleteShader (vertex);
+      return FALSE;
+    }
+  self->program = glCreateProgram ();
+  glAttachShader (self->program, vertex);
+  glAttachShader (self->program, fragment);
+  glBindAttribLocation (self->program, 0, "position");
+  glLinkProgram (self->program);
+  glDeleteShader (vertex);
+  glDeleteShader (fragment);
+  glGetProgramiv (self->program, GL_LINK_STATUS, &ok);
+  if (!ok)
+    {
+      char log[512] = "";
+
+      glGetProgramInfoLog (self->program, sizeof log, NULL, log);
+      g_set_error (error, GDK_GL_ERROR, GDK_GL_ERROR_LINK_FAILED, "shaders did not link: %s", log);
+      glDeleteProgram (self->program);
+      self->program = 0;
+      return FALSE;
+    }
+  glUseProgram (self->program);
+  glUniform1i (glGetUniformLocation (self->program, "tex_y"), 0);
+  glUniform1i (glGetUniformLocation (self->program, "tex_u"), 1);
+  glUniform1i (glGetUniformLocation (self->program, "tex_v"), 2);
+  self->mirror_location = glGetUniformLocation (self->program, "mirror");
+  glUseProgram (0);
+
+  glGenVertexArrays (1, &self->vao);
+  glBindVertexArray (self->vao);
+  glGenBuffers (1, &self->vbo);
+  glBindBuffer (GL_ARRAY_BUFFER, self->vbo);
+  glBufferData (GL_ARRAY_BUFFER, sizeof quad, quad, GL_STATIC_DRAW);
+  glEnableVertexAttribArray (0);
+  glVertexAttribPointer (0, 2, GL_FLOAT, GL_FALSE, 0, NULL);
+  glBindVertexArray (0);
+  glBindBuffer (GL_ARRAY_BUFFER, 0);
+  return TRUE;
+}
+
+/* With the context current. */
+static void
+tile_release_textures (GridTile *tile)
+{
+  if (tile->textures[0] != 0)
+    glDeleteTextures (3, tile->textures);
+  memset (tile->textures, 0, sizeof tile->textures);
+  tile->texture_width = tile->texture_height = 0;
+  tile->has_picture = FALSE;
+}
+
+static void
+on_gl_realize (GtkGLArea *area, ConfabVideoGrid *self)
+{
+  g_autoptr (GError) error = NULL;
+  GdkGLContext *context;
+
+  gtk_gl_area_make_current (area);
+  if (gtk_gl_area_get_error (area) != NULL)
+    {
+      g_warning ("No GL for video: %s", gtk_gl_area_get_error (area)->message);
+      return;
+    }
+  context = gtk_gl_area_get_context (area);
+  if (!gl_setup (self, gdk_gl_context_get_use_es (context), &error))
+    {
+      g_warning ("No GL for video: %s", error->message);
+      return;
+    }
+  self->gl_ready = TRUE;
+}
+
+static void
+on_gl_unrealize (GtkGLArea *area, ConfabVideoGrid *self)
+{
+  gtk_gl_area_make_current (area);
+  if (gtk_gl_area_get_error (area) == NULL)
+    {
+      for (guint i = 0; i < self->tiles->len; i++)
+        tile_release_textures (g_ptr_array_index (self->tiles, i));
+      if (self->vbo != 0)
+        glDeleteBuffers (1, &self->vbo);
+      if (self->vao != 0)
+        glDeleteVertexArrays (1, &self->vao);
+      if (self->program != 0)
+        glDeleteProgram (self->program);
+    }
+  self->vbo = self->vao = self->program = 0;
+  self->gl_ready = FALSE;
+}
+
+static gboolean
+frame_is_usable (const ConfabVideoFrame *frame)
+{
+  return frame->format == CONFAB_PIXEL_FORMAT_I420 && frame->width > 0 && frame->height > 0 &&
+         frame->strides[0] >= frame->width && frame->strides[1] >= (frame->width + 1) / 2 &&
+         frame->strides[2] >= (frame->width + 1) / 2;
+}
+
+/* The three planes straight from the frame's memory into the tile's
+ * textures; storage is only reallocated when the picture size changes. */
+static void
+tile_upload (GridTile *tile, const ConfabVideoFrame *frame)
+{
+  gboolean resize = frame->width != tile->texture_width || frame->height != tile->texture_height;
+
+  if (tile->textures[0] == 0)
+    {
+      glGenTextures (3, tile->textures);
+      for (guint p = 0; p < 3; p++)
+        {
+          glBindTexture (GL_TEXTURE_2D, tile->textures[p]);
+          glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+          glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+          glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+          glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+        }
+      resize = TRUE;
+    }
+
+  glPixelStorei (GL_UNPACK_ALIGNMENT, 1);
+  for (guint p = 0; p < 3; p++)
+    {
+      int width = p == 0 ? frame->width : (frame->width + 1) / 2;
+      int height = p == 0 ? frame->height : (frame->height + 1) / 2;
+
+      glBindTexture (GL_TEXTURE_2D, tile->textures[p]);
+      glPixelStorei (GL_UNPACK_ROW_LENGTH, frame->strides[p]);
+      if (resize)
+        glTexImage2D (GL_TEXTURE_2D, 0, GL_R8, width, height, 0, GL_RED, GL_UNSIGNED_BYTE,
+                      frame->planes[p]);
+      else
+        glTexSubImage2D (GL_TEXTURE_2D, 0, 0, 0, width, height, GL_RED, GL_UNSIGNED_BYTE,
+                         frame->planes[p]);
+    }
+  glPixelStorei (GL_UNPACK_ROW_LENGTH, 0);
+  glBindTexture (GL_TEXTURE_2D, 0);
+  tile->texture_width = frame->width;
+  tile->texture_height = frame->height;
+  tile->has_picture = TRUE;
+  tile->frames_shown++;
+}
+
+static void
+update_avatar (GridTile *tile)
+{
+  confab_participant_tile_set_show_avatar (tile->widget,
+                                           !tile->video_enabled || !tile->has_picture);
+}
+
+static gboolean
+on_gl_render (GtkGLArea *area, GdkGLContext *context, ConfabVideoGrid *self)
+{
+  int scale = gtk_widget_get_scale_factor (GTK_WIDGET (area));
+  int fb_width = gtk_widget_get_width (GTK_WIDGET (area)) * scale;
+  int fb_height = gtk_widget_get_height (GTK_WIDGET (area)) * scale;
+
+  glDisable (GL_SCISSOR_TEST);
+  glClearColor (0.0f, 0.0f, 0.0f, 0.0f);
+  glClear (GL_COLOR_BUFFER_BIT);
+  if (!self->gl_ready)
+    return TRUE;
+
+  glUseProgram (self->program);
+  glBindVertexArray (self->vao);
+  glEnable (GL_SCISSOR_TEST);
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+      int x = tile->rect.x * scale;
+      int y = fb_height - (tile->rect.y + tile->rect.height) * scale;
+      int w = tile->rect.width * scale;
+      int h = tile->rect.height * scale;
+      int video_w, video_h;
+
+      if (tile->rect.width <= 0 || tile->rect.height <= 0)
+        continue;
+      if (tile->pending != NULL)
+        {
+          gboolean had_picture = tile->has_picture;
+
+          tile_upload (tile, tile->pending);
+          g_clear_pointer (&tile->pending, confab_video_frame_unref);
+          if (!had_picture)
+            update_avatar (tile);
+        }
+
+      /* The tile's background, then the picture letterboxed inside it. */
+      glScissor (x, y, w, h);
+      glClearColor (0.14f, 0.14f, 0.16f, 1.0f);
+      glClear (GL_COLOR_BUFFER_BIT);
+      if (!tile->video_enabled || !tile->has_picture)
+        continue;
+      if ((gint64) tile->texture_width * h > (gint64) tile->texture_height * w)
+        {
+          video_w = w;
+          video_h = (int) ((gint64) w * tile->texture_height / tile->texture_width);
+        }
+      else
+        {
+          video_h = h;
+          video_w = (int) ((gint64) h * tile->texture_width / tile->texture_height);
+        }
+      glClearColor (0.0f, 0.0f, 0.0f, 1.0f);
+      glClear (GL_COLOR_BUFFER_BIT);
+      glViewport (x + (w - video_w) / 2, y + (h - video_h) / 2, video_w, video_h);
+      glUniform1f (self->mirror_location, tile->mirror ? 1.0f : 0.0f);
+      for (guint p = 0; p < 3; p++)
+        {
+          glActiveTexture (GL_TEXTURE0 + p);
+          glBindTexture (GL_TEXTURE_2D, tile->textures[p]);
+        }
+      glDrawArrays (GL_TRIANGLE_STRIP, 0, 4);
+    }
+  for (guint p = 0; p < 3; p++)
+    {
+      glActiveTexture (GL_TEXTURE0 + p);
+      glBindTexture (GL_TEXTURE_2D, 0);
+    }
+  glActiveTexture (GL_TEXTURE0);
+  glDisable (GL_SCISSOR_TEST);
+  glViewport (0, 0, fb_width, fb_height);
+  glBindVertexArray (0);
+  glUseProgram (0);
+  return TRUE;
+}
+
+/* ---- pictures ------------------------------------------------------------------- */
+
+static gboolean
+tile_on_screen (const GridTile *tile)
+{
+  return tile->rect.width > 0 && tile->rect.height > 0;
+}
+
+/* On the frame clock: take what is new from tiles on screen (hidden ones
+ * rarely) and render only when something new will be shown. */
+static gboolean
+on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+  ConfabVideoGrid *self = CONFAB_VIDEO_GRID (widget);
+  gint64 now = gdk_frame_clock_get_frame_time (clock);
+  gboolean render = FALSE;
+
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+      gboolean on_screen = tile_on_screen (tile);
+      ConfabVideoFrame *frame;
+
+      if (tile->take != NULL && tile->video_enabled &&
+          (on_screen || now - tile->last_pull_us >= HIDDEN_PULL_INTERVAL_US))
+        {
+          tile->last_pull_us = now;
+          frame = tile->take (tile->take_data, tile->id);
+          if (frame != NULL && !frame_is_usable (frame))
+            g_clear_pointer (&frame, confab_video_frame_unref);
+          if (frame != NULL)
+            {
+              if (tile->pending != NULL)
+                confab_video_frame_unref (tile->pending);
+              tile->pending = frame;
+            }
+        }
+      if (tile->pending != NULL && on_screen && tile->video_enabled)
+        render = TRUE;
+    }
+  if (render)
+    gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+update_tick (ConfabVideoGrid *self)
+{
+  gboolean want = gtk_widget_get_mapped (GTK_WIDGET (self)) && self->tiles->len > 0;
+
+  if (want && self->tick_id == 0)
+    self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), on_tick, NULL, NULL);
+  else if (!want && self->tick_id != 0)
+    {
+      gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->tick_id);
+      self->tick_id = 0;
+    }
+}
+
+/* ---- tiles -------------------------------------------------------------------- */
+
+static GridTile *
+find_tile (ConfabVideoGrid *self, guint64 id, guint *index)
+{
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+
+      if (tile->id == id)
+        {
+          if (index != NULL)
+            *index = i;
+          return tile;
+        }
+    }
+  return NULL;
+}
+
+static void
+grid_tile_free (gpointer data)
+{
+  GridTile *tile = data;
+
+  g_clear_pointer (&tile->pending, confab_video_frame_unref);
+  /* Textures go with the context (unrealize) or in confab_video_grid_remove(). */
+  if (tile->widget != NULL)
+    gtk_widget_unparent (GTK_WIDGET (tile->widget));
+  g_free (tile);
+}
+
+ConfabParticipantTile *
+confab_video_grid_add (ConfabVideoGrid *self, guint64 id, const char *name, gboolean mirror)
+{
+  GridTile *tile;
+
+  g_return_val_if_fail (CONFAB_IS_VIDEO_GRID (self), NULL);
+
+  tile = find_tile (self, id, NULL);
+  if (tile != NULL)
+    return tile->widget;
+  tile = g_new0 (GridTile, 1);
+  tile->id = id;
+  tile->mirror = mirror;
+  tile->video_enabled = TRUE;
+  tile->widget = CONFAB_PARTICIPANT_TILE (confab_participant_tile_new (id, name));
+  confab_participant_tile_set_is_self (tile->widget, mirror);
+  confab_participant_tile_set_pinned (tile->widget, self->has_pinned && self->pinned_id == id);
+  gtk_widget_insert_before (GTK_WIDGET (tile->widget), GTK_WIDGET (self), self->view_button);
+  g_ptr_array_add (self->tiles, tile);
+  update_avatar (tile);
+  update_tick (self);
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+  return tile->widget;
+}
+
+void
+confab_video_grid_remove (ConfabVideoGrid *self, guint64 id)
+{
+  GridTile *tile;
+  guint index;
+
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+
+  tile = find_tile (self, id, &index);
+  if (tile == NULL)
+    return;
+  if (tile->textures[0] != 0 && gtk_widget_get_realized (self->gl_area))
+    {
+      gtk_gl_area_make_current (GTK_GL_AREA (self->gl_area));
+      tile_release_textures (tile);
+    }
+  if (self->has_pinned && self->pinned_id == id)
+    self->has_pinned = FALSE;
+  g_ptr_array_remove_index (self->tiles, index);
+  update_tick (self);
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+  gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+}
+
+void
+confab_video_grid_clear (ConfabVideoGrid *self)
+{
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+
+  while (self->tiles->len > 0)
+    confab_video_grid_remove (self, ((GridTile *) g_ptr_array_index (self->tiles, 0))->id);
+  self->has_active_speaker = FALSE;
+}
+
+guint
+confab_video_grid_get_n_tiles (ConfabVideoGrid *self)
+{
+  g_return_val_if_fail (CONFAB_IS_VIDEO_GRID (self), 0);
+  return self->tiles->len;
+}
+
+ConfabParticipantTile *
+confab_video_grid_lookup (ConfabVideoGrid *self, guint64 id)
+{
+  GridTile *tile;
+
+  g_return_val_if_fail (CONFAB_IS_VIDEO_GRID (self), NULL);
+  tile = find_tile (self, id, NULL);
+  return tile != NULL ? tile->widget : NULL;
+}
+
+void
+confab_video_grid_set_source (ConfabVideoGrid *self,
+                              guint64 id,
+                              ConfabVideoTakeFunc take,
+                              gpointer take_data)
+{
+  GridTile *tile;
+
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  tile = find_tile (self, id, NULL);
+  if (tile == NULL)
+    return;
+  tile->take = take;
+  tile->take_data = take_data;
+}
+
+void
+confab_video_grid_push_frame (ConfabVideoGrid *self, guint64 id, ConfabVideoFrame *frame)
+{
+  GridTile *tile;
+
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  g_return_if_fail (frame != NULL);
+  tile = find_tile (self, id, NULL);
+  if (tile == NULL || !tile->video_enabled || !frame_is_usable (frame))
+    return;
+  /* The tick renders it (on screen) or keeps it for later (hidden). */
+  if (tile->pending != NULL)
+    confab_video_frame_unref (tile->pending);
+  tile->pending = confab_video_frame_ref (frame);
+}
+
+void
+confab_video_grid_set_video_enabled (ConfabVideoGrid *self, guint64 id, gboolean enabled)
+{
+  GridTile *tile;
+
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  tile = find_tile (self, id, NULL);
+  if (tile == NULL || tile->video_enabled == !!enabled)
+    return;
+  tile->video_enabled = !!enabled;
+  if (!enabled)
+    {
+      /* The next picture after the camera comes back, not a stale one. */
+      g_clear_pointer (&tile->pending, confab_video_frame_unref);
+      tile->has_picture = FALSE;
+    }
+  update_avatar (tile);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+}
+
+guint64
+confab_video_grid_get_frames_shown (ConfabVideoGrid *self, guint64 id)
+{
+  GridTile *tile;
+
+  g_return_val_if_fail (CONFAB_IS_VIDEO_GRID (self), 0);
+  tile = find_tile (self, id, NULL);
+  return tile != NULL ? tile->frames_shown : 0;
+}
+
+/* ---- speaker view and pin ----------------------------------------------------- */
+
+static void
+update_view_button (ConfabVideoGrid *self)
+{
+  gtk_button_set_icon_name (GTK_BUTTON (self->view_button),
+                            self->speaker_view ? "view-grid-symbolic" : "view-dual-symbolic");
+  gtk_widget_set_tooltip_text (self->view_button,
+                               self->speaker_view ? _ ("Grid View") : _ ("Speaker View"));
+}
+
+void
+confab_video_grid_set_speaker_view (ConfabVideoGrid *self, gboolean speaker_view)
+{
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  if (self->speaker_view == !!speaker_view)
+    return;
+  self->speaker_view = !!speaker_view;
+  if (!speaker_view)
+    confab_video_grid_unpin (self);
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->view_button), self->speaker_view);
+  update_view_button (self);
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+}
+
+gboolean
+confab_video_grid_get_speaker_view (ConfabVideoGrid *self)
+{
+  g_return_val_if_fail (CONFAB_IS_VIDEO_GRID (self), FALSE);
+  return self->speaker_view;
+}
+
+void
+confab_video_grid_set_active_speaker (ConfabVideoGrid *self, guint64 id)
+{
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  if (self->has_active_speaker && self->active_speaker_id == id)
+    return;
+  self->has_active_speaker = TRUE;
+  self->active_speaker_id = id;
+  if (self->speaker_view && !self->has_pinned)
+    gtk_widget_queue_allocate (GTK_WIDGET (self));
+}
+
+static void
+set_pinned (ConfabVideoGrid *self, gboolean has_pinned, guint64 id)
+{
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+
+      confab_participant_tile_set_pinned (tile->widget, has_pinned && tile->id == id);
+    }
+  self->has_pinned = has_pinned;
+  self->pinned_id = id;
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+}
+
+void
+confab_video_grid_pin (ConfabVideoGrid *self, guint64 id)
+{
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  if (find_tile (self, id, NULL) == NULL)
+    return;
+  if (self->has_pinned && self->pinned_id == id)
+    {
+      confab_video_grid_unpin (self);
+      return;
+    }
+  set_pinned (self, TRUE, id);
+  confab_video_grid_set_speaker_view (self, TRUE);
+}
+
+void
+confab_video_grid_unpin (ConfabVideoGrid *self)
+{
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  if (self->has_pinned)
+    set_pinned (self, FALSE, 0);
+}
+
+void
+confab_video_grid_set_show_view_toggle (ConfabVideoGrid *self, gboolean show)
+{
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  gtk_widget_set_visible (self->view_button, show);
+}
+
+static void
+pin_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  confab_video_grid_pin (CONFAB_VIDEO_GRID (widget), g_variant_get_uint64 (parameter));
+}
+
+static void
+on_view_toggled (GtkToggleButton *button, ConfabVideoGrid *self)
+{
+  confab_video_grid_set_speaker_view (self, gtk_toggle_button_get_active (button));
+}
+
+/* ---- layout ------------------------------------------------------------------- */
+
+/* Speaker view's large tile: the pinned one, else the active speaker, else
+ * the first one that is not ourselves. */
+static GridTile *
+main_tile (ConfabVideoGrid *self)
+{
+  GridTile *first_other = NULL;
+
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+
+      if (self->has_pinned && tile->id == self->pinned_id)
+        return tile;
+      if (first_other == NULL && !tile->mirror)
+        first_other = tile;
+    }
+  if (self->has_active_speaker)
+    {
+      GridTile *tile = find_tile (self, self->active_speaker_id, NULL);
+
+      if (tile != NULL)
+        return tile;
+    }
+  return first_other != NULL ? first_other : g_ptr_array_index (self->tiles, 0);
+}
+
+static void
+confab_video_grid_measure (GtkWidget *widget,
+                           GtkOrientation orientation,
+                           int for_size,
+                           int *minimum,
+                           int *natural,
+                           int *minimum_baseline,
+                           int *natural_baseline)
+{
+  /* Any size will do (the layout scales tiles); a sensible one by default. */
+  *minimum = orientation == GTK_ORIENTATION_HORIZONTAL ? 160 : 90;
+  *natural = orientation == GTK_ORIENTATION_HORIZONTAL ? 640 : 360;
+}
+
+static void
+confab_video_grid_size_allocate (GtkWidget *widget, int width, int height, int baseline)
+{
+  ConfabVideoGrid *self = CONFAB_VIDEO_GRID (widget);
+  guint n = self->tiles->len;
+  ConfabGridRect *rects;
+  int button_w, button_h;
+
+  gtk_widget_size_allocate (self->gl_area, &(GtkAllocation){ 0, 0, width, height }, -1);
+
+  g_ptr_array_set_size (self->order, 0);
+  g_array_set_size (self->rects, n);
+  rects = (ConfabGridRect *) (void *) self->rects->data;
+  if (n > 0)
+    {
+      if (self->speaker_view && n > 1)
+        {
+          GridTile *first = main_tile (self);
+
+          g_ptr_array_add (self->order, first);
+          for (guint i = 0; i < n; i++)
+            if (g_ptr_array_index (self->tiles, i) != first)
+              g_ptr_array_add (self->order, g_ptr_array_index (self->tiles, i));
+          confab_grid_layout_speaker (n, width - 2 * SPACING, height - 2 * SPACING, SPACING,
+                                      MIN_STRIP_WIDTH, rects);
+        }
+      else
+        {
+          ConfabGridLayout layout;
+
+          for (guint i = 0; i < n; i++)
+            g_ptr_array_add (self->order, g_ptr_array_index (self->tiles, i));
+          confab_grid_layout_compute (n, width - 2 * SPACING, height - 2 * SPACING, SPACING,
+                                      CONFAB_GRID_ASPECT_WIDTH, CONFAB_GRID_ASPECT_HEIGHT, &layout);
+          confab_grid_layout_place (&layout, n, width - 2 * SPACING, height - 2 * SPACING, SPACING,
+                                    rects);
+        }
+    }
+
+  for (guint i = 0; i < n; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->order, i);
+      ConfabGridRect rect = rects[i];
+      gboolean was_on_screen = tile_on_screen (tile);
+
+      if (rect.width > 0 && rect.height > 0)
+        {
+          rect.x += SPACING;
+          rect.y += SPACING;
+        }
+      tile->rect = rect;
+      gtk_widget_set_child_visible (GTK_WIDGET (tile->widget), tile_on_screen (tile));
+      if (!tile_on_screen (tile))
+        continue;
+      /* Back on screen: take a picture at once rather than within a second. */
+      if (!was_on_screen)
+        tile->last_pull_us = 0;
+      confab_participant_tile_set_avatar_size (tile->widget, rect.height / 2);
+      gtk_widget_size_allocate (GTK_WIDGET (tile->widget),
+                                &(GtkAllocation){ rect.x, rect.y, rect.width, rect.height }, -1);
+    }
+
+  gtk_widget_measure (self->view_button, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &button_w, NULL,
+                      NULL);
+  gtk_widget_measure (self->view_button, GTK_ORIENTATION_VERTICAL, -1, NULL, &button_h, NULL, NULL);
+  gtk_widget_set_child_visible (self->view_button, n > 1);
+  gtk_widget_size_allocate (
+      self->view_button,
+      &(GtkAllocation){ (width - button_w) / 2, SPACING + 4, button_w, button_h }, -1);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+}
+
+/* ---- a call session's participants ----------------------------------------------- */
+
+static ConfabVideoFrame *
+take_from_session (gpointer data, guint64 id)
+{
+  return confab_call_session_take_video_frame (CONFAB_CALL_SESSION (data), id);
+}
+
+static void
+on_participant_changed (ConfabCallSession *session, guint64 id, ConfabVideoGrid *self)
+{
+  ConfabParticipantTile *tile = confab_video_grid_lookup (self, id);
+  gboolean video = TRUE, audio = TRUE;
+  ConfabLinkQuality quality = CONFAB_LINK_QUALITY_UNKNOWN;
+
+  if (tile == NULL || !confab_call_session_get_participant (session, id, &video, &audio, &quality))
+    return;
+  confab_video_grid_set_video_enabled (self, id, video);
+  confab_participant_tile_set_audio_enabled (tile, audio);
+  confab_participant_tile_set_quality (tile, (ConfabTileQuality) quality);
+}
+
+static void
+on_participant_added (ConfabCallSession *session,
+                      guint64 id,
+                      const char *name,
+                      ConfabVideoGrid *self)
+{
+  confab_video_grid_add (self, id, name, FALSE);
+  confab_video_grid_set_source (self, id, take_from_session, session);
+  on_participant_changed (session, id, self);
+}
+
+static void
+on_participant_removed (ConfabCallSession *session, guint64 id, ConfabVideoGrid *self)
+{
+  confab_video_grid_remove (self, id);
+}
+
+static void
+on_camera_frame (ConfabCallSession *session, ConfabVideoFrame *frame, ConfabVideoGrid *self)
+{
+  confab_video_grid_push_frame (self, CONFAB_VIDEO_GRID_SELF_ID, frame);
+}
+
+static void
+update_self (ConfabVideoGrid *self)
+{
+  ConfabParticipantTile *tile = confab_video_grid_lookup (self, CONFAB_VIDEO_GRID_SELF_ID);
+  const char *problem = confab_call_session_get_camera_problem (self->session);
+  gboolean camera = confab_call_session_get_camera (self->session);
+
+  if (tile == NULL)
+    return;
+  confab_video_grid_set_video_enabled (self, CONFAB_VIDEO_GRID_SELF_ID, camera && problem == NULL);
+  confab_participant_tile_set_audio_enabled (tile,
+                                             confab_call_session_get_microphone (self->session));
+  confab_participant_tile_set_status (tile, camera ? problem : NULL);
+}
+
+static void
+on_camera_changed (ConfabCallSession *session, ConfabVideoGrid *self)
+{
+  update_self (self);
+}
+
+static void
+on_joined (ConfabCallSession *session, ConfabVideoGrid *self)
+{
+  g_autofree char *name =
+      g_strdup_printf (_ ("%s (You)"), confab_call_session_get_user_id (session));
+
+  ConfabParticipantTile *tile = confab_video_grid_add (self, CONFAB_VIDEO_GRID_SELF_ID, name, TRUE);
+
+  confab_participant_tile_set_avatar_text (tile, confab_call_session_get_user_id (session));
+  update_self (self);
+}
+
+void
+confab_video_grid_bind_session (ConfabVideoGrid *self, ConfabCallSession *session)
+{
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  g_return_if_fail (session == NULL || CONFAB_IS_CALL_SESSION (session));
+
+  if (self->session != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->session, self);
+      confab_video_grid_clear (self);
+      g_clear_object (&self->session);
+    }
+  confab_video_grid_set_speaker_view (self, FALSE);
+  if (session == NULL)
+    return;
+  self->session = g_object_ref (session);
+  g_signal_connect (session, "joined", G_CALLBACK (on_joined), self);
+  g_signal_connect (session, "participant-added", G_CALLBACK (on_participant_added), self);
+  g_signal_connect (session, "participant-removed", G_CALLBACK (on_participant_removed), self);
+  g_signal_connect (session, "participant-changed", G_CALLBACK (on_participant_changed), self);
+  g_signal_connect (session, "camera-frame", G_CALLBACK (on_camera_frame), self);
+  g_signal_connect (session, "camera-changed", G_CALLBACK (on_camera_changed), self);
+}
+
+/* ---- GObject ---------------------------------------------------------------------- */
+
+GtkWidget *
+confab_video_grid_new (void)
+{
+  return g_object_new (CONFAB_TYPE_VIDEO_GRID, NULL);
+}
+
+static void
+confab_video_grid_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (confab_video_grid_parent_class)->map (widget);
+  update_tick (CONFAB_VIDEO_GRID (widget));
+}
+
+static void
+confab_video_grid_unmap (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (confab_video_grid_parent_class)->unmap (widget);
+  update_tick (CONFAB_VIDEO_GRID (widget));
+}
+
+static void
+confab_video_grid_dispose (GObject *object)
+{
+  ConfabVideoGrid *self = CONFAB_VIDEO_GRID (object);
+
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_clear_object (&self->session);
+  g_clear_pointer (&self->gl_area, gtk_widget_unparent);
+  if (self->tiles != NULL)
+    g_ptr_array_set_size (self->tiles, 0);
+  g_clear_pointer (&self->view_button, gtk_widget_unparent);
+  G_OBJECT_CLASS (confab_video_grid_parent_class)->dispose (object);
+}
+
+static void
+confab_video_grid_finalize (GObject *object)
+{
+  ConfabVideoGrid *self = CONFAB_VIDEO_GRID (object);
+
+  g_clear_pointer (&self->tiles, g_ptr_array_unref);
+  g_clear_pointer (&self->order, g_ptr_array_unref);
+  g_clear_pointer (&self->rects, g_array_unref);
+  G_OBJECT_CLASS (confab_video_grid_parent_class)->finalize (object);
+}
+
+static void
+confab_video_grid_class_init (ConfabVideoGridClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = confab_video_grid_dispose;
+  object_class->finalize = confab_video_grid_finalize;
+  widget_class->measure = confab_video_grid_measure;
+  widget_class->size_allocate = confab_video_grid_size_allocate;
+  widget_class->map = confab_video_grid_map;
+  widget_class->unmap = confab_video_grid_unmap;
+
+  gtk_widget_class_install_action (widget_class, "grid.pin", "t", pin_action);
+  gtk_widget_class_set_css_name (widget_class, "video-grid");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
+}
+
+static void
+confab_video_grid_init (ConfabVideoGrid *self)
+{
+  self->tiles = g_ptr_array_new_with_free_func (grid_tile_free);
+  self->order = g_ptr_array_new ();
+  self->rects = g_array_new (FALSE, TRUE, sizeof (ConfabGridRect));
+
+  self->gl_area = gtk_gl_area_new ();
+  /* Only a new picture or a new layout redraws the video; overlays changing
+   * (a name, an icon) reuse the last render. */
+  gtk_gl_area_set_auto_render (GTK_GL_AREA (self->gl_area), FALSE);
+  gtk_gl_area_set_has_depth_buffer (GTK_GL_AREA (self->gl_area), FALSE);
+  gtk_widget_set_parent (self->gl_area, GTK_WIDGET (self));
+  g_signal_connect (self->gl_area, "realize", G_CALLBACK (on_gl_realize), self);
+  g_signal_connect (self->gl_area, "unrealize", G_CALLBACK (on_gl_unrealize), self);
+  g_signal_connect (self->gl_area, "render", G_CALLBACK (on_gl_render), self);
+
+  self->view_button = gtk_toggle_button_new ();
+  gtk_widget_add_css_class (self->view_button, "osd");
+  gtk_widget_add_css_class (self->view_button, "circular");
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->view_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _ ("Speaker View"), -1);
+  update_view_button (self);
+  gtk_widget_set_parent (self->view_button, GTK_WIDGET (self));
+  g_signal_connect (self->view_button, "toggled", G_CALLBACK (on_view_toggled), self);
+}
