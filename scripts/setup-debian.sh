@@ -15,7 +15,7 @@ PACKAGES="
     libwebsockets-dev libwebsockets-evlib-glib libwebsockets-evlib-uv libuv1-dev
     libnats-dev nats-server
     libvpx-dev libopus-dev libx264-dev
-    libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+    libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
     libjson-glib-dev libgnutls28-dev libssl-dev
     clang libclang-rt-14-dev valgrind
     libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev chromium
