@@ -66,6 +66,9 @@ enum
   SIGNAL_PARTICIPANT_CHANGED,
   SIGNAL_CAMERA_FRAME,
   SIGNAL_CAMERA_CHANGED,
+  SIGNAL_CHAT_MESSAGE,
+  SIGNAL_RECONNECTING,
+  SIGNAL_RECONNECTED,
   N_SIGNALS
 };
 
@@ -294,6 +297,61 @@ end (ConfabCallSession *self, const GError *error)
   g_signal_emit (self, signals[SIGNAL_ENDED], 0, error);
 }
 
+/* [confab] chat and reconnects, for the window (helper H's announced edit). */
+static void
+on_chat_message (ConfabCall *call,
+                 ConfabPeer *peer,
+                 const char *id,
+                 const char *display_name,
+                 const char *text,
+                 guint64 timestamp_ms,
+                 ConfabCallSession *self)
+{
+  const char *name = *display_name != '\0' ? display_name : confab_peer_get_display_name (peer);
+
+  g_signal_emit (self, signals[SIGNAL_CHAT_MESSAGE], 0, confab_peer_get_session_id (peer), name,
+                 text);
+}
+
+static void
+on_reconnecting (ConfabTransport *transport, guint attempt, guint ms, ConfabCallSession *self)
+{
+  /* Once per outage: later attempts of the same outage say nothing new. */
+  if (attempt == 1)
+    g_signal_emit (self, signals[SIGNAL_RECONNECTING], 0);
+}
+
+static void
+on_resumed (ConfabTransport *transport, ConfabCallSession *self)
+{
+  g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0);
+}
+
+gboolean
+confab_call_session_send_chat (ConfabCallSession *self,
+                               const char *text,
+                               const char *display_name,
+                               GError **error)
+{
+  g_autofree char *id = NULL;
+
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), FALSE);
+  if (self->call == NULL || self->ended)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, _ ("Not in the call yet"));
+      return FALSE;
+    }
+  id = confab_call_send_chat (self->call, text, display_name, NULL, error);
+  return id != NULL;
+}
+
+ConfabCall *
+confab_call_session_get_call (ConfabCallSession *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), NULL);
+  return self->call;
+}
+
 static void
 on_session_assigned (ConfabCall *call, guint64 session_id, ConfabCallSession *self)
 {
@@ -428,6 +486,9 @@ start_call (ConfabCallSession *self,
   g_signal_connect_object (self->call, "peer-joined", G_CALLBACK (on_peer_joined), self, 0);
   g_signal_connect_object (self->call, "peer-left", G_CALLBACK (on_peer_left), self, 0);
   g_signal_connect_object (self->call, "closed", G_CALLBACK (on_call_closed), self, 0);
+  g_signal_connect_object (self->call, "chat-message", G_CALLBACK (on_chat_message), self, 0);
+  g_signal_connect_object (transport, "reconnecting", G_CALLBACK (on_reconnecting), self, 0);
+  g_signal_connect_object (transport, "resumed", G_CALLBACK (on_resumed), self, 0);
   confab_call_start (self->call);
   self->stats_timer = g_timeout_add_seconds (1, refresh_participants, self);
 }
@@ -704,6 +765,15 @@ confab_call_session_class_init (ConfabCallSessionClass *klass)
   signals[SIGNAL_CAMERA_FRAME] =
       g_signal_new ("camera-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 1, CONFAB_TYPE_VIDEO_FRAME | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_CHAT_MESSAGE] =
+      g_signal_new ("chat-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 3, G_TYPE_UINT64, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_RECONNECTING] =
+      g_signal_new ("reconnecting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_RECONNECTED] =
+      g_signal_new ("reconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_CAMERA_CHANGED] =
       g_signal_new ("camera-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 0);

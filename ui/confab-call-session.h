@@ -21,6 +21,10 @@ G_DECLARE_FINAL_TYPE (ConfabCallSession, confab_call_session, CONFAB, CALL_SESSI
  *   "ended"               (GError *error)              NULL when we left; else why it failed
  *   "participant-changed" (guint64 session)            its heartbeat state or link quality changed
  *   "camera-frame"        (ConfabVideoFrame *frame)    our camera's newest picture (self-view)
+ *   "chat-message"        (guint64 session, char *name, char *text)
+ *                                                      [confab] chat from someone in the room
+ *   "reconnecting"        ()                           the connection was lost; retrying
+ *   "reconnected"         ()                           a connection carries the call again
  *   "camera-changed"      ()                           camera or microphone toggled, the camera
  *                                                      failed or went away (see
  *                                                      confab_call_session_get_camera_problem())
@@ -48,6 +52,18 @@ void confab_call_session_set_microphone (ConfabCallSession *self, gboolean on);
 void confab_call_session_set_camera (ConfabCallSession *self, gboolean on);
 gboolean confab_call_session_get_microphone (ConfabCallSession *self);
 gboolean confab_call_session_get_camera (ConfabCallSession *self);
+
+/* [confab] chat: @text to everyone in the room, signed @display_name (NULL:
+ * the user id). FALSE with CONFAB_CHAT_ERROR (text not allowed) or G_IO_ERROR
+ * (not connected). The relay does not echo it: the caller shows it. */
+gboolean confab_call_session_send_chat (ConfabCallSession *self,
+                                        const char *text,
+                                        const char *display_name,
+                                        GError **error);
+
+/* The call once started, else NULL: for read-only statistics (the diagnostics
+ * popover). (transfer none) */
+struct _ConfabCall *confab_call_session_get_call (ConfabCallSession *self);
 
 /* How well a participant's media is arriving. */
 typedef enum
