@@ -19,6 +19,10 @@
 #define RTT_FAST_PROBES       10 /* 2 s */
 #define RTT_SLOW_INTERVAL_MS  1000
 #define HEARTBEAT_INTERVAL_MS 1000
+/* PROTOCOL.md §5: receivers report per (peer, media type) every 500 ms and
+ * send HEALTH every 5 s. */
+#define DIAGNOSTICS_INTERVAL_MS 500
+#define HEALTH_EVERY_TICKS      10
 
 struct _ConfabCall
 {
@@ -36,6 +40,9 @@ struct _ConfabCall
   GMainContext *context;
   GSource *rtt_timer;
   GSource *heartbeat_timer;
+  GSource *diagnostics_timer;
+  guint diagnostics_ticks;
+  char *meeting_id;
   GSource *video_timer; /* the earliest video jitter buffer deadline */
   gint64 video_timer_due;
   gboolean decode_video;
@@ -67,6 +74,8 @@ enum
   SIGNAL_MEDIA,
   SIGNAL_KEYFRAME_REQUESTED,
   SIGNAL_VIDEO_FRAME,
+  SIGNAL_DIAGNOSTICS,
+  SIGNAL_CONGESTION,
   SIGNAL_CHAT_MESSAGE,
   SIGNAL_CLOSED,
   N_SIGNALS
@@ -92,6 +101,8 @@ start_timer (ConfabCall *self, guint interval_ms, GSourceFunc func)
   g_source_attach (source, self->context);
   return source;
 }
+
+static gboolean is_own_session (ConfabCall *self, guint64 session_id);
 
 /* ---- sending --------------------------------------------------------------- */
 
@@ -301,6 +312,187 @@ confab_call_get_speaking (ConfabCall *self)
 {
   g_return_val_if_fail (CONFAB_IS_CALL (self), FALSE);
   return self->is_speaking;
+}
+
+/* ---- reports: DIAGNOSTICS and HEALTH ---------------------------------------- */
+
+static void
+send_wrapped (ConfabCall *self, int packet_type, const ProtobufCMessage *message)
+{
+  gsize len = protobuf_c_message_get_packed_size (message);
+  g_autoptr (GBytes) packet = NULL;
+
+  if (self->scratch_size < len)
+    {
+      self->scratch_size = MAX (len, self->scratch_size * 2);
+      self->scratch = g_realloc (self->scratch, self->scratch_size);
+    }
+  protobuf_c_message_pack (message, self->scratch);
+  packet = confab_packet_wrap (packet_type, self->user_id, self->session_id, self->scratch, len);
+  confab_transport_send (self->transport, packet);
+}
+
+/* How well @peer's @kind reaches us, filled as upstream browsers fill it:
+ * target_id is the reporter (us), sender_id the media sender's session id. */
+static void
+send_diagnostics (ConfabCall *self, ConfabPeer *peer, int kind, double fps, double kbps)
+{
+  Confab__DiagnosticsPacket diag = CONFAB__DIAGNOSTICS_PACKET__INIT;
+  Confab__VideoMetrics video = CONFAB__VIDEO_METRICS__INIT;
+  Confab__AudioMetrics audio = CONFAB__AUDIO_METRICS__INIT;
+  char sender_id[24];
+  char stream_id[40];
+
+  g_snprintf (sender_id, sizeof sender_id, "%" G_GUINT64_FORMAT,
+              confab_peer_get_session_id (peer));
+  g_snprintf (stream_id, sizeof stream_id, "%s-%s", sender_id,
+              kind == CONFAB_MEDIA_VIDEO ? "video" : "audio");
+  diag.stream_id = stream_id;
+  diag.sender_id = sender_id;
+  diag.target_id = self->user_id;
+  diag.timestamp_ms = (guint64) confab_now_epoch_ms ();
+  diag.media_type = kind;
+  if (kind == CONFAB_MEDIA_VIDEO)
+    {
+      video.fps_received = (float) fps;
+      video.bitrate_kbps = (guint32) (kbps + 0.5);
+      diag.video_metrics = &video;
+    }
+  else
+    {
+      audio.fps_received = (float) fps;
+      audio.bitrate_kbps = (guint32) (kbps + 0.5);
+      diag.audio_metrics = &audio;
+    }
+  send_wrapped (self, CONFAB_PACKET_DIAGNOSTICS, &diag.base);
+}
+
+static void
+send_health (ConfabCall *self, gint64 now)
+{
+  Confab__HealthPacket health = CONFAB__HEALTH_PACKET__INIT;
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  char session_id[24];
+  double rtt = confab_rtt_average (&self->rtt);
+
+  g_snprintf (session_id, sizeof session_id, "%" G_GUINT64_FORMAT, self->session_id);
+  health.session_id = session_id;
+  health.meeting_id = self->meeting_id != NULL ? self->meeting_id : (char *) "";
+  health.reporting_user_id.data = (guint8 *) self->user_id;
+  health.reporting_user_id.len = self->user_id_len;
+  health.timestamp_ms = (guint64) confab_now_epoch_ms ();
+  health.reporting_audio_enabled = self->audio_enabled;
+  health.reporting_video_enabled = self->video_enabled;
+  health.active_server_type = (char *) confab_transport_get_kind (self->transport);
+  health.active_server_rtt_ms = rtt >= 0 ? rtt : 0;
+  /* Every 5 s, so a few small allocations are fine here. */
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      ConfabPeer *peer = g_ptr_array_index (self->peers, i);
+      struct
+      {
+        Confab__HealthPacket__PeerStatsEntry entry;
+        Confab__PeerStats stats;
+        Confab__NetEqStats neteq;
+        Confab__VideoStats video;
+      } *e;
+      ConfabAudioJitterBuffer *audio = confab_peer_get_audio_jitter_buffer (peer);
+      ConfabVideoJitterStats vstats;
+
+      if (!confab_peer_is_present (peer))
+        continue;
+      e = g_new0 (typeof (*e), 1);
+      confab__health_packet__peer_stats_entry__init (&e->entry);
+      confab__peer_stats__init (&e->stats);
+      confab__net_eq_stats__init (&e->neteq);
+      confab__video_stats__init (&e->video);
+      e->entry.key = g_strdup_printf ("%" G_GUINT64_FORMAT, confab_peer_get_session_id (peer));
+      g_ptr_array_add (keys, e->entry.key);
+      e->entry.value = &e->stats;
+      e->stats.audio_enabled = confab_peer_get_audio_enabled (peer);
+      e->stats.video_enabled = confab_peer_get_video_enabled (peer);
+      e->stats.can_listen = audio != NULL && confab_peer_get_audio_packets (peer) > 0;
+      e->stats.can_see = confab_peer_get_decoded_video_frames (peer) > 0;
+      if (audio != NULL)
+        {
+          ConfabAudioJitterStats astats;
+
+          confab_audio_jitter_buffer_get_stats (audio, &astats);
+          e->neteq.current_buffer_size_ms = astats.current_buffer_ms;
+          e->neteq.packets_awaiting_decode = astats.packets_awaiting_decode;
+          e->stats.neteq_stats = &e->neteq;
+        }
+      if (confab_peer_get_video_jitter_stats (peer, &vstats))
+        {
+          e->video.frames_buffered = vstats.frames_buffered;
+          e->video.frames_decoded = confab_peer_get_decoded_video_frames (peer);
+          e->video.fps_received = confab_peer_get_last_video_fps (peer);
+          e->video.bitrate_kbps = (guint64) confab_peer_get_last_video_kbps (peer);
+          e->stats.video_stats = &e->video;
+        }
+      g_ptr_array_add (entries, e);
+    }
+  health.n_peer_stats = entries->len;
+  health.peer_stats = (Confab__HealthPacket__PeerStatsEntry **) entries->pdata;
+  send_wrapped (self, CONFAB_PACKET_HEALTH, &health.base);
+}
+
+static gboolean
+on_diagnostics_timer (gpointer data)
+{
+  ConfabCall *self = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->session_id == 0)
+    return G_SOURCE_CONTINUE;
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      ConfabPeer *peer = g_ptr_array_index (self->peers, i);
+      ConfabPeerRates rates;
+
+      if (!confab_peer_is_present (peer))
+        continue;
+      confab_peer_sample_rates (peer, now, &rates);
+      /* Only streams the peer says it sends: a camera turned off is not
+       * poor reception. */
+      if (rates.have_video && confab_peer_get_video_enabled (peer))
+        send_diagnostics (self, peer, CONFAB_MEDIA_VIDEO, rates.video_fps, rates.video_kbps);
+      if (rates.have_audio && confab_peer_get_audio_enabled (peer))
+        send_diagnostics (self, peer, CONFAB_MEDIA_AUDIO, rates.audio_fps, rates.audio_kbps);
+    }
+  if (++self->diagnostics_ticks % HEALTH_EVERY_TICKS == 0)
+    send_health (self, now);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A receiver's report about our media. */
+static void
+on_diagnostics (ConfabCall *self, const ConfabPacketWrapper *wrapper)
+{
+  ProtobufCAllocator *allocator = confab_arena_allocator (self->arena);
+  Confab__DiagnosticsPacket *diag;
+  ConfabPeer *reporter;
+  char *end = NULL;
+  guint64 about;
+
+  if (wrapper->session_id == 0 || is_own_session (self, wrapper->session_id))
+    return;
+  reporter = g_hash_table_lookup (self->peers_by_session, &wrapper->session_id);
+  diag = confab__diagnostics_packet__unpack (allocator, wrapper->data.len, wrapper->data.data);
+  if (reporter == NULL || diag == NULL || diag->sender_id == NULL)
+    return;
+  about = g_ascii_strtoull (diag->sender_id, &end, 10);
+  if (end == diag->sender_id || *end != '\0' || about != self->session_id)
+    return;
+  if (diag->media_type == CONFAB_MEDIA_VIDEO && diag->video_metrics != NULL)
+    g_signal_emit (self, signals[SIGNAL_DIAGNOSTICS], 0, reporter, (int) diag->media_type,
+                   (double) diag->video_metrics->fps_received,
+                   (guint) diag->video_metrics->bitrate_kbps);
+  else if (diag->media_type == CONFAB_MEDIA_AUDIO && diag->audio_metrics != NULL)
+    g_signal_emit (self, signals[SIGNAL_DIAGNOSTICS], 0, reporter, (int) diag->media_type,
+                   (double) diag->audio_metrics->fps_received,
+                   (guint) diag->audio_metrics->bitrate_kbps);
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -527,6 +719,7 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
   switch ((int) media->media_type)
     {
       case CONFAB_MEDIA_VIDEO:
+        confab_peer_count_bytes (peer, TRUE, media->data.len, now);
         confab_peer_on_video (peer, media->video_metadata != NULL,
                               media->video_metadata != NULL ? media->video_metadata->sequence : 0,
                               g_strcmp0 (media->frame_type, "key") == 0, now);
@@ -542,6 +735,7 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
         if (media->audio_metadata == NULL)
           break;
         confab_peer_on_audio (peer);
+        confab_peer_count_bytes (peer, FALSE, media->data.len, now);
         emit_media (self, peer, media);
         if (self->buffer_audio)
           confab_peer_receive_audio (peer, media->audio_metadata->sequence, media->data.data,
@@ -653,6 +847,7 @@ on_session_assigned (ConfabCall *self, guint64 session_id)
   /* The first non-probe packet makes the session active in the room. */
   send_heartbeat (self);
   self->heartbeat_timer = start_timer (self, HEARTBEAT_INTERVAL_MS, on_heartbeat_timer);
+  self->diagnostics_timer = start_timer (self, DIAGNOSTICS_INTERVAL_MS, on_diagnostics_timer);
 }
 
 static void
@@ -681,6 +876,15 @@ on_transport_packet (ConfabTransport *transport, GBytes *bytes, ConfabCall *self
         break;
       case CONFAB_PACKET_MEETING:
         on_meeting (self, wrapper, now);
+        break;
+      case CONFAB_PACKET_DIAGNOSTICS:
+        on_diagnostics (self, wrapper);
+        break;
+      case CONFAB_PACKET_CONGESTION:
+        /* The relay dropped our packets for the receiver named in user_id:
+         * addressed to our session (PROTOCOL.md §4.6). */
+        if (wrapper->session_id != 0 && wrapper->session_id == self->session_id)
+          g_signal_emit (self, signals[SIGNAL_CONGESTION], 0);
         break;
       case CONFAB_PACKET_CHAT:
         on_chat (self, wrapper, now);
@@ -713,6 +917,7 @@ on_transport_closed (ConfabTransport *transport, const GError *error, ConfabCall
   self->closed = TRUE;
   stop_timer (&self->rtt_timer);
   stop_timer (&self->heartbeat_timer);
+  stop_timer (&self->diagnostics_timer);
   stop_timer (&self->video_timer);
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, error);
 }
@@ -726,6 +931,7 @@ confab_call_dispose (GObject *object)
 
   stop_timer (&self->rtt_timer);
   stop_timer (&self->heartbeat_timer);
+  stop_timer (&self->diagnostics_timer);
   stop_timer (&self->video_timer);
   if (self->transport != NULL)
     {
@@ -741,6 +947,7 @@ confab_call_finalize (GObject *object)
   ConfabCall *self = CONFAB_CALL (object);
 
   g_free (self->user_id);
+  g_free (self->meeting_id);
   g_free (self->scratch);
   confab_arena_free (self->arena);
   g_hash_table_unref (self->peers_by_session);
@@ -787,6 +994,15 @@ confab_call_class_init (ConfabCallClass *klass)
       G_TYPE_NONE, 5, CONFAB_TYPE_PEER, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
       G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
       G_TYPE_UINT64);
+  /* A receiver's DIAGNOSTICS about our media (peer = the reporter,
+   * MediaPacket.MediaType, fps received, kbps received). */
+  signals[SIGNAL_DIAGNOSTICS] =
+      g_signal_new ("diagnostics", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 4, CONFAB_TYPE_PEER, G_TYPE_INT, G_TYPE_DOUBLE, G_TYPE_UINT);
+  /* The relay dropped our packets for a receiver that cannot keep up. */
+  signals[SIGNAL_CONGESTION] =
+      g_signal_new ("congestion", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_CLOSED] =
       g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
@@ -834,6 +1050,7 @@ confab_call_leave (ConfabCall *self)
   g_return_if_fail (CONFAB_IS_CALL (self));
   stop_timer (&self->rtt_timer);
   stop_timer (&self->heartbeat_timer);
+  stop_timer (&self->diagnostics_timer);
   stop_timer (&self->video_timer);
   confab_transport_close (self->transport);
 }
@@ -895,4 +1112,29 @@ ConfabPeer *
 confab_call_lookup_peer (ConfabCall *self, guint64 session_id)
 {
   return g_hash_table_lookup (self->peers_by_session, &session_id);
+}
+
+void
+confab_call_set_meeting_id (ConfabCall *self, const char *meeting_id)
+{
+  g_return_if_fail (CONFAB_IS_CALL (self));
+  g_free (self->meeting_id);
+  self->meeting_id = g_strdup (meeting_id);
+}
+
+gboolean
+confab_call_peers_decode (ConfabCall *self, ConfabVideoCodec codec)
+{
+  g_return_val_if_fail (CONFAB_IS_CALL (self), FALSE);
+  /* Every browser decodes VP8 and VP9 (PROTOCOL.md §5). */
+  if (codec != CONFAB_VIDEO_CODEC_H264)
+    return TRUE;
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      ConfabPeer *peer = g_ptr_array_index (self->peers, i);
+
+      if (confab_peer_is_present (peer) && !confab_peer_decodes (peer, codec))
+        return FALSE;
+    }
+  return TRUE;
 }

@@ -64,6 +64,19 @@ char *confab_call_send_chat (ConfabCall *self,
  * "media" alone hands out the encoded payloads. */
 void confab_call_set_receive_media (ConfabCall *self, gboolean decode_video, gboolean buffer_audio);
 
+/* TRUE when every present peer decodes @codec: VP8 and VP9 always, the
+ * [confab] H.264 only when its heartbeats advertise it. */
+gboolean confab_call_peers_decode (ConfabCall *self, ConfabVideoCodec codec);
+
+/* The room, for HEALTH reports (HealthPacket.meeting_id). */
+void confab_call_set_meeting_id (ConfabCall *self, const char *meeting_id);
+
+/* Besides the signals above: "diagnostics" (peer, media type, fps, kbps) when
+ * a receiver reports how our media reaches it, and "congestion" when the
+ * relay drops our packets for a slow receiver; ConfabMediaSender adapts to
+ * both. The call itself reports every peer's reception every 500 ms
+ * (DIAGNOSTICS) and sends HEALTH every 5 s. */
+
 guint64 confab_call_get_sent_video_frames (ConfabCall *self);
 guint64 confab_call_get_sent_audio_packets (ConfabCall *self);
 

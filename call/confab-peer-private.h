@@ -30,6 +30,30 @@ gboolean confab_peer_is_silent (ConfabPeer *self, gint64 now_us);
 void confab_peer_on_video (
     ConfabPeer *self, gboolean has_sequence, guint64 sequence, gboolean is_key, gint64 now_us);
 void confab_peer_on_audio (ConfabPeer *self);
+/* Payload bytes of a received VIDEO (@video) or AUDIO packet. */
+void confab_peer_count_bytes (ConfabPeer *self, gboolean video, gsize len, gint64 now_us);
+
+typedef struct
+{
+  gint64 at_us;
+  guint64 video_frames;
+  guint64 video_bytes;
+  guint64 audio_packets;
+  guint64 audio_bytes;
+} ConfabPeerRateSample;
+
+typedef struct
+{
+  gboolean have_video; /* video arrived since before the window began */
+  double video_fps;
+  double video_kbps;
+  gboolean have_audio;
+  double audio_fps;
+  double audio_kbps;
+} ConfabPeerRates;
+
+/* What arrived over the last ~1 s; call every 500 ms (DIAGNOSTICS). */
+void confab_peer_sample_rates (ConfabPeer *self, gint64 now_us, ConfabPeerRates *rates);
 void confab_peer_on_heartbeat (ConfabPeer *self,
                                gboolean video_enabled,
                                gboolean audio_enabled,

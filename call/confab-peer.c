@@ -34,9 +34,19 @@ struct _ConfabPeer
   gint64 last_request_us;
   gboolean requested_once;
 
+  /* What arrived, for DIAGNOSTICS: byte counts, the first arrival, and the
+   * counters as they were at the last two samples (500 ms apart). */
+  guint64 video_bytes;
+  guint64 audio_bytes;
+  gint64 first_video_us;
+  gint64 first_audio_us;
+  ConfabPeerRateSample samples[2];
+  ConfabPeerRates last_rates;
+
   gboolean video_enabled;
   gboolean audio_enabled;
   gboolean is_speaking;
+  gboolean decodes_h264; /* [confab] advertised in its heartbeats */
   gboolean screen_enabled;
   gboolean ever_video_enabled;
   gboolean ever_audio_enabled;
@@ -168,6 +178,68 @@ confab_peer_on_video (
     return; /* late or duplicate: keep the newest as baseline */
   self->have_video_sequence = TRUE;
   self->last_video_sequence = sequence;
+}
+
+void
+confab_peer_count_bytes (ConfabPeer *self, gboolean video, gsize len, gint64 now_us)
+{
+  if (video)
+    {
+      if (self->video_bytes == 0 && self->first_video_us == 0)
+        self->first_video_us = now_us;
+      self->video_bytes += len;
+    }
+  else
+    {
+      if (self->audio_bytes == 0 && self->first_audio_us == 0)
+        self->first_audio_us = now_us;
+      self->audio_bytes += len;
+    }
+}
+
+/* Rates over the window since the older of the two samples (about 1 s with
+ * 500 ms sampling); a kind that started arriving within the window reports
+ * nothing yet, so a stream's start never reads as poor reception. */
+void
+confab_peer_sample_rates (ConfabPeer *self, gint64 now_us, ConfabPeerRates *rates)
+{
+  ConfabPeerRateSample *old = &self->samples[0];
+  double seconds = (now_us - old->at_us) / 1e6;
+
+  memset (rates, 0, sizeof *rates);
+  if (old->at_us > 0 && seconds > 0.2)
+    {
+      if (self->first_video_us != 0 && self->first_video_us <= old->at_us)
+        {
+          rates->have_video = TRUE;
+          rates->video_fps = (self->video_frames - old->video_frames) / seconds;
+          rates->video_kbps = (self->video_bytes - old->video_bytes) * 8 / 1000.0 / seconds;
+        }
+      if (self->first_audio_us != 0 && self->first_audio_us <= old->at_us)
+        {
+          rates->have_audio = TRUE;
+          rates->audio_fps = (self->audio_packets - old->audio_packets) / seconds;
+          rates->audio_kbps = (self->audio_bytes - old->audio_bytes) * 8 / 1000.0 / seconds;
+        }
+    }
+  self->samples[0] = self->samples[1];
+  self->samples[1] = (ConfabPeerRateSample){ now_us, self->video_frames, self->video_bytes,
+                                             self->audio_packets, self->audio_bytes };
+  if (self->samples[0].at_us == 0)
+    self->samples[0] = self->samples[1];
+  self->last_rates = *rates;
+}
+
+double
+confab_peer_get_last_video_fps (ConfabPeer *self)
+{
+  return self->last_rates.video_fps;
+}
+
+double
+confab_peer_get_last_video_kbps (ConfabPeer *self)
+{
+  return self->last_rates.video_kbps;
 }
 
 void
@@ -485,4 +557,12 @@ gboolean
 confab_peer_get_screen_enabled (ConfabPeer *self)
 {
   return self->screen_enabled;
+}
+
+gboolean
+confab_peer_decodes (ConfabPeer *self, ConfabVideoCodec codec)
+{
+  if (codec != CONFAB_VIDEO_CODEC_H264)
+    return TRUE;
+  return self->decodes_h264;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "confab-audio-jitter-buffer.h"
+#include "confab-video-encoder.h"
 #include "confab-video-frame.h"
 #include "confab-video-jitter-buffer.h"
 
@@ -29,10 +30,17 @@ guint64 confab_peer_get_audio_packets (ConfabPeer *self);
 guint64 confab_peer_get_heartbeats (ConfabPeer *self);
 guint64 confab_peer_get_keyframe_requests_sent (ConfabPeer *self);
 
+/* Video received over the last second, as last reported in DIAGNOSTICS
+ * (0 before the first report). */
+double confab_peer_get_last_video_fps (ConfabPeer *self);
+double confab_peer_get_last_video_kbps (ConfabPeer *self);
+
 /* The last heartbeat's state. */
 gboolean confab_peer_get_video_enabled (ConfabPeer *self);
 gboolean confab_peer_get_audio_enabled (ConfabPeer *self);
 gboolean confab_peer_get_is_speaking (ConfabPeer *self);
+/* VP8 and VP9: always; the [confab] H.264: when its heartbeats advertise it. */
+gboolean confab_peer_decodes (ConfabPeer *self, ConfabVideoCodec codec);
 gboolean confab_peer_get_screen_enabled (ConfabPeer *self);
 /* Whether any heartbeat ever said video / audio was on: then media should arrive. */
 gboolean confab_peer_ever_video_enabled (ConfabPeer *self);

@@ -8,6 +8,7 @@
 #include "confab-chat.h"
 #include "confab-election.h"
 #include "confab-invite.h"
+#include "confab-media-sender.h"
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
 #include "confab-test-source.h"
@@ -59,9 +60,8 @@ typedef struct
   GMainLoop *loop;
   ConfabInvite *invite;
   ConfabCall *call;
-  ConfabVideoEncoder *video_encoder;
+  ConfabMediaSender *sender; /* encoders, tiers, keyframes: what we send */
   ConfabTestPattern *pattern;
-  ConfabAudioEncoder *audio_encoder;
   ConfabToneSource *tone;
   ConfabPipewire *pipewire;
   ConfabCameraSource *camera;
@@ -77,12 +77,17 @@ typedef struct
   gint64 start_us;
   gint64 join_us;
   gint64 media_start_us;
+  /* The test pattern follows the sender's tier: its size, and a rate whose
+   * schedule restarts at video_start_us when the tier changes it. */
+  int pattern_width;
+  int pattern_height;
+  int video_fps;
+  gint64 video_start_us;
+  guint64 video_frame_base;
+  gboolean camera_rate_known;
   guint64 video_frames_due;
   guint64 video_frames_skipped;
   guint64 audio_packets_due;
-  gint64 encode_us_total;
-  guint64 encode_count;
-  guint64 keyframes_forced;
   GString *chat_received; /* JSON objects, comma-separated */
   guint n_chat_received;
   guint n_chat_sent;
@@ -160,7 +165,7 @@ clear_ticker (GSource **ticker)
 static gint64
 video_frame_time (Cli *cli, guint64 index)
 {
-  return cli->media_start_us + (gint64) (index * G_USEC_PER_SEC / cli->fps);
+  return cli->video_start_us + (gint64) (index * G_USEC_PER_SEC / cli->video_fps);
 }
 
 static gboolean
@@ -168,9 +173,26 @@ on_video_tick (Cli *cli, gint64 now)
 {
   g_autoptr (ConfabVideoFrame) frame = NULL;
   g_autoptr (GError) error = NULL;
-  ConfabEncodedFrame encoded;
-  guint64 due = (guint64) ((now - cli->media_start_us) * cli->fps / G_USEC_PER_SEC);
-  gint64 t0;
+  int width, height, fps;
+  guint64 due;
+
+  /* Draw at the tier's size and rate, so the sender neither scales nor skips. */
+  confab_media_sender_get_video_format (cli->sender, &width, &height, &fps, NULL);
+  if (cli->pattern == NULL || width != cli->pattern_width || height != cli->pattern_height)
+    {
+      g_clear_pointer (&cli->pattern, confab_test_pattern_free);
+      cli->pattern = confab_test_pattern_new (width, height);
+      cli->pattern_width = width;
+      cli->pattern_height = height;
+    }
+  if (fps != cli->video_fps)
+    {
+      cli->video_frame_base += cli->video_frames_due;
+      cli->video_frames_due = 0;
+      cli->video_start_us = now;
+      cli->video_fps = fps;
+    }
+  due = (guint64) ((now - cli->video_start_us) * cli->video_fps / G_USEC_PER_SEC);
 
   /* Behind by more than a frame: skip, as a camera would, rather than burst. */
   if (due > cli->video_frames_due)
@@ -179,19 +201,14 @@ on_video_tick (Cli *cli, gint64 now)
       cli->video_frames_due = due;
     }
 
-  t0 = g_get_monotonic_time ();
-  frame = confab_test_pattern_next (cli->pattern, cli->video_frames_due,
+  frame = confab_test_pattern_next (cli->pattern, cli->video_frame_base + cli->video_frames_due,
                                     video_frame_time (cli, cli->video_frames_due));
-  if (!confab_video_encoder_encode (cli->video_encoder, frame, &encoded, &error))
+  if (!confab_media_sender_push_video (cli->sender, frame, &error))
     {
       cli_fail (cli, "%s", error->message);
       cli_stop (cli);
       return G_SOURCE_REMOVE;
     }
-  cli->encode_us_total += g_get_monotonic_time () - t0;
-  cli->encode_count++;
-  if (encoded.size > 0)
-    confab_call_send_video (cli->call, cli->codec, &encoded);
 
   cli->video_frames_due++;
   g_source_set_ready_time (cli->video_ticker, video_frame_time (cli, cli->video_frames_due));
@@ -202,7 +219,6 @@ static gboolean
 on_audio_tick (Cli *cli, gint64 now)
 {
   gint16 samples[CONFAB_AUDIO_FRAME_SAMPLES];
-  guint8 packet[CONFAB_AUDIO_MAX_PACKET];
   guint64 due = (guint64) ((now - cli->media_start_us) / 20000) + 1;
 
   if (due > cli->audio_packets_due + AUDIO_MAX_CATCH_UP)
@@ -210,18 +226,14 @@ on_audio_tick (Cli *cli, gint64 now)
   while (cli->audio_packets_due < due)
     {
       g_autoptr (GError) error = NULL;
-      gssize len;
 
       confab_tone_source_fill (cli->tone, samples, G_N_ELEMENTS (samples));
-      len =
-          confab_audio_encoder_encode (cli->audio_encoder, samples, packet, sizeof packet, &error);
-      if (len < 0)
+      if (!confab_media_sender_push_audio (cli->sender, samples, &error))
         {
           cli_fail (cli, "%s", error->message);
           cli_stop (cli);
           return G_SOURCE_REMOVE;
         }
-      confab_call_send_audio (cli->call, packet, len);
       cli->audio_packets_due++;
     }
   g_source_set_ready_time (cli->audio_ticker,
@@ -241,59 +253,37 @@ static void
 on_camera_frame (ConfabCameraSource *camera, ConfabVideoFrame *frame, Cli *cli)
 {
   g_autoptr (GError) error = NULL;
-  ConfabEncodedFrame encoded;
   double fps = 0;
-  gint64 t0;
 
   if (!cli_sending (cli))
     return;
-  /* The encoder follows what the camera negotiated, not --size/--fps. */
-  if (cli->video_encoder == NULL || frame->width != cli->width || frame->height != cli->height)
+  /* The encoder follows what the camera negotiated (within the tier), not
+   * --size/--fps. */
+  if (!cli->camera_rate_known &&
+      confab_camera_source_get_format (camera, NULL, NULL, &fps, NULL) && fps >= 1)
     {
-      g_clear_pointer (&cli->video_encoder, confab_video_encoder_free);
-      cli->width = frame->width;
-      cli->height = frame->height;
-      if (confab_camera_source_get_format (camera, NULL, NULL, &fps, NULL) && fps >= 1)
-        cli->fps = CLAMP ((int) (fps + 0.5), 1, 60);
-      cli->video_encoder =
-          confab_video_encoder_new (cli->codec, cli->width, cli->height, cli->fps, 0, 0, &error);
-      if (cli->video_encoder == NULL)
-        {
-          cli_fail (cli, "%s", error->message);
-          cli_stop (cli);
-          return;
-        }
+      confab_media_sender_set_source_fps (cli->sender, CLAMP ((int) (fps + 0.5), 1, 60));
+      cli->camera_rate_known = TRUE;
     }
-  t0 = g_get_monotonic_time ();
-  if (!confab_video_encoder_encode (cli->video_encoder, frame, &encoded, &error))
+  if (!confab_media_sender_push_video (cli->sender, frame, &error))
     {
       cli_fail (cli, "%s", error->message);
       cli_stop (cli);
-      return;
     }
-  cli->encode_us_total += g_get_monotonic_time () - t0;
-  cli->encode_count++;
-  if (encoded.size > 0)
-    confab_call_send_video (cli->call, cli->codec, &encoded);
 }
 
 static void
 on_mic_chunk (ConfabAudioCapture *mic, const gint16 *samples, Cli *cli)
 {
   g_autoptr (GError) error = NULL;
-  guint8 packet[CONFAB_AUDIO_MAX_PACKET];
-  gssize len;
 
   if (!cli_sending (cli))
     return;
-  len = confab_audio_encoder_encode (cli->audio_encoder, samples, packet, sizeof packet, &error);
-  if (len < 0)
+  if (!confab_media_sender_push_audio (cli->sender, samples, &error))
     {
       cli_fail (cli, "%s", error->message);
       cli_stop (cli);
-      return;
     }
-  confab_call_send_audio (cli->call, packet, len);
 }
 
 /* A device vanished or PipeWire went away: the call cannot go on as asked. */
@@ -446,14 +436,10 @@ on_unix_signal (gpointer data)
 static void
 on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
 {
-  /* Again after a path switch or a reconnect: the same call goes on, but
-   * peers meet a new session and wait for a key frame. */
+  /* Again after a path switch or a reconnect: the same call goes on (the
+   * sender starts the new session with a key frame). */
   if (cli->join_us != 0)
-    {
-      if (cli->video_encoder != NULL)
-        confab_video_encoder_request_keyframe (cli->video_encoder);
-      return;
-    }
+    return;
   cli->join_us = g_get_monotonic_time ();
   g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
   if (cli->stopping)
@@ -479,15 +465,6 @@ on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
     cli->audio_ticker = ticker_new (cli, on_audio_tick, cli->media_start_us);
   if (cli->duration_s > 0)
     cli->duration_id = g_timeout_add ((guint) (cli->duration_s * 1000), on_duration_elapsed, cli);
-}
-
-static void
-on_keyframe_requested (ConfabCall *call, ConfabPeer *peer, Cli *cli)
-{
-  if (cli->video_encoder == NULL)
-    return;
-  cli->keyframes_forced++;
-  confab_video_encoder_request_keyframe (cli->video_encoder);
 }
 
 static void
@@ -546,6 +523,13 @@ candidate_urls (Cli *cli, const char *const *wt_bases, const char *const *ws_bas
 }
 
 static void
+on_sender_error (ConfabMediaSender *sender, const GError *error, Cli *cli)
+{
+  cli_fail (cli, "%s", error->message);
+  cli_stop (cli);
+}
+
+static void
 start_call (Cli *cli,
             const char *const *wt_bases,
             const char *const *ws_bases,
@@ -569,11 +553,24 @@ start_call (Cli *cli,
       return;
     }
   cli->call = confab_call_new (transport, cli->name != NULL ? cli->name : cli->invite->user);
-  confab_call_set_media_state (cli->call, cli->video, cli->audio);
+  {
+    /* --size/--fps cap the tiers; a camera's own size and rate do. */
+    ConfabMediaSenderConfig config = {
+      .codec = cli->codec,
+      .max_width = cli->video_camera ? 0 : cli->width,
+      .max_height = cli->video_camera ? 0 : cli->height,
+      .max_fps = cli->video_camera ? 0 : cli->fps,
+      .adapt = TRUE,
+    };
+
+    cli->sender = confab_media_sender_new (cli->call, &config);
+    confab_media_sender_set_video_enabled (cli->sender, cli->video);
+    confab_media_sender_set_audio_enabled (cli->sender, cli->audio);
+    g_signal_connect (cli->sender, "error", G_CALLBACK (on_sender_error), cli);
+  }
   /* Decode what peers send, so the summary proves pictures come out. */
   confab_call_set_receive_media (cli->call, TRUE, cli->play);
   g_signal_connect (cli->call, "session-assigned", G_CALLBACK (on_session_assigned), cli);
-  g_signal_connect (cli->call, "keyframe-requested", G_CALLBACK (on_keyframe_requested), cli);
   g_signal_connect (cli->call, "closed", G_CALLBACK (on_call_closed), cli);
   g_signal_connect (cli->call, "chat-message", G_CALLBACK (on_chat_message), cli);
   confab_call_start (cli->call);
@@ -658,6 +655,36 @@ cpu_seconds (void)
          (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+/* What the sender encodes at the end, and every tier step from the start
+ * (t_ms from joining). */
+static void
+append_video_summary (Cli *cli, GString *out)
+{
+  int width, height, fps;
+  guint n_steps;
+  const ConfabMediaSenderStep *steps = confab_media_sender_get_steps (cli->sender, &n_steps);
+  static const char *const changes[] = { "start", "down", "up" };
+
+  confab_media_sender_get_encoded_format (cli->sender, &width, &height, &fps);
+  if (width == 0)
+    confab_media_sender_get_video_format (cli->sender, &width, &height, &fps, NULL);
+  g_string_append_printf (
+      out, ",\"video\":{\"codec\":\"%s\",\"width\":%d,\"height\":%d,\"fps\":%d,\"encode_ms_avg\":%.2f",
+      confab_video_codec_to_string (confab_media_sender_get_codec (cli->sender)), width, height,
+      fps, confab_media_sender_get_encode_ms_avg (cli->sender));
+  g_string_append (out, ",\"tiers\":[");
+  for (guint i = 0; i < n_steps; i++)
+    g_string_append_printf (
+        out,
+        "%s{\"t_ms\":%.0f,\"change\":\"%s\",\"tier\":%d,\"width\":%d,\"height\":%d,\"fps\":%d,"
+        "\"kbps\":%u}",
+        i > 0 ? "," : "",
+        cli->join_us > 0 ? MAX (0, steps[i].time_us - cli->join_us) / 1000.0 : 0.0,
+        changes[steps[i].change], steps[i].level.tier, steps[i].level.width,
+        steps[i].level.height, steps[i].level.fps, steps[i].level.bitrate_kbps);
+  g_string_append (out, "]}");
+}
+
 static char *
 build_summary (Cli *cli, gboolean *expectation_met)
 {
@@ -695,14 +722,10 @@ build_summary (Cli *cli, gboolean *expectation_met)
       ",\"video_frames_skipped\":%" G_GUINT64_FORMAT ",\"keyframes_forced\":%" G_GUINT64_FORMAT "}",
       cli->call != NULL ? confab_call_get_sent_video_frames (cli->call) : 0,
       cli->call != NULL ? confab_call_get_sent_audio_packets (cli->call) : 0,
-      cli->video_frames_skipped, cli->keyframes_forced);
-  if (cli->video)
-    g_string_append_printf (
-        out,
-        ",\"video\":{\"codec\":\"%s\",\"width\":%d,\"height\":%d,\"fps\":%d,"
-        "\"encode_ms_avg\":%.2f}",
-        confab_video_codec_to_string (cli->codec), cli->width, cli->height, cli->fps,
-        cli->encode_count > 0 ? cli->encode_us_total / 1000.0 / cli->encode_count : 0.0);
+      cli->video_frames_skipped,
+      cli->sender != NULL ? confab_media_sender_get_keyframes_forced (cli->sender) : 0);
+  if (cli->video && cli->sender != NULL)
+    append_video_summary (cli, out);
   g_string_append_printf (out, ",\"cpu_percent\":%.1f",
                           wall_s > 0 ? 100.0 * cpu_seconds () / wall_s : 0.0);
   if (cli->camera != NULL)
@@ -1026,11 +1049,10 @@ cli_clear (Cli *cli)
   g_clear_object (&cli->mic);
   g_clear_object (&cli->playback);
   g_clear_object (&cli->pipewire);
+  g_clear_object (&cli->sender);
   g_clear_object (&cli->call);
   g_clear_pointer (&cli->invite, confab_invite_free);
-  g_clear_pointer (&cli->video_encoder, confab_video_encoder_free);
   g_clear_pointer (&cli->pattern, confab_test_pattern_free);
-  g_clear_pointer (&cli->audio_encoder, confab_audio_encoder_free);
   g_clear_pointer (&cli->tone, confab_tone_source_free);
   g_clear_pointer (&cli->loop, g_main_loop_unref);
   g_free (cli->url);
@@ -1076,27 +1098,10 @@ main (int argc, char **argv)
   if (cli.name == NULL)
     cli.name = g_strdup_printf ("confab-cli-%04x", g_random_int_range (0, 0x10000));
 
-  if (cli.video && !cli.video_camera)
-    {
-      cli.video_encoder =
-          confab_video_encoder_new (cli.codec, cli.width, cli.height, cli.fps, 0, 0, &error);
-      if (cli.video_encoder == NULL)
-        {
-          cli_fail (&cli, "%s", error->message);
-          goto out;
-        }
-      cli.pattern = confab_test_pattern_new (cli.width, cli.height);
-    }
+  /* The encoders live in the call's ConfabMediaSender; the test pattern is
+   * drawn at its tier's size once sending starts. */
   if (cli.audio)
-    {
-      cli.audio_encoder = confab_audio_encoder_new (0, &error);
-      if (cli.audio_encoder == NULL)
-        {
-          cli_fail (&cli, "%s", error->message);
-          goto out;
-        }
-      cli.tone = confab_tone_source_new (440.0, CONFAB_AUDIO_SAMPLE_RATE, 0.3);
-    }
+    cli.tone = confab_tone_source_new (440.0, CONFAB_AUDIO_SAMPLE_RATE, 0.3);
   if (!open_devices (&cli))
     goto out;
 

@@ -1,0 +1,589 @@
+/* confab-media-sender.c: captured pictures and microphone chunks -> encoders
+ * -> ConfabCall, following PROTOCOL.md §5's camera tiers. Per picture: one
+ * rate check, a scale only when the picture is larger than the tier (into a
+ * reused frame), one encode, one send; nothing is allocated per frame. */
+#define G_LOG_DOMAIN "confab-media-sender"
+
+#include "confab-media-sender.h"
+
+#include "confab-audio-encoder.h"
+#include "confab-packet.h"
+
+#include <libswscale/swscale.h>
+#include <string.h>
+
+/* How often the tier rule is re-checked without reports (expiry, CONGESTION). */
+#define QUALITY_TICK_MS 250
+/* Sent video remembered for the ratios: one second at up to 60 fps. */
+#define SENT_RING         128
+#define SENT_WINDOW_US    G_USEC_PER_SEC
+#define MAX_STEPS_KEPT    256
+
+typedef struct
+{
+  gint64 at_us;
+  guint32 bytes;
+} SentFrame;
+
+struct _ConfabMediaSender
+{
+  GObject parent_instance;
+
+  /* Owned */
+  ConfabCall *call;
+  ConfabVideoEncoder *video_encoder;
+  ConfabAudioEncoder *audio_encoder;
+  struct SwsContext *sws;
+  ConfabVideoFrame *scaled; /* reused while the encoder alone holds it */
+  GArray *steps;            /* ConfabMediaSenderStep */
+  GSource *quality_timer;
+  gulong call_handlers[5];
+
+  ConfabMediaSenderConfig config;
+  ConfabQuality quality;
+  int source_fps;
+  gboolean video_enabled;
+  gboolean audio_enabled;
+  gboolean failed;
+
+  /* What the encoder was made for. */
+  ConfabVideoCodec codec;
+  int enc_width;
+  int enc_height;
+  int enc_fps;
+  guint enc_kbps;
+  gboolean keyframe_pending;
+  gint64 next_frame_us;
+
+  SentFrame sent[SENT_RING];
+  guint sent_head;
+
+  gint64 encode_us_total;
+  guint64 encode_count;
+  guint64 keyframes_forced;
+  guint64 frames_rate_skipped;
+  guint codec_switches;
+};
+
+G_DEFINE_FINAL_TYPE (ConfabMediaSender, confab_media_sender, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_LEVEL_CHANGED,
+  SIGNAL_ERROR,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+fail (ConfabMediaSender *self, const GError *error)
+{
+  if (self->failed)
+    return;
+  self->failed = TRUE;
+  g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
+}
+
+/* ---- quality ----------------------------------------------------------------- */
+
+static void
+record_step (ConfabMediaSender *self, ConfabQualityChange change, gint64 now)
+{
+  ConfabMediaSenderStep step = { now, change, *confab_quality_get_level (&self->quality) };
+
+  if (self->steps->len < MAX_STEPS_KEPT)
+    g_array_append_val (self->steps, step);
+}
+
+static void
+update_quality (ConfabMediaSender *self, gint64 now)
+{
+  ConfabQualityChange change;
+
+  if (!self->config.adapt)
+    return;
+  change = confab_quality_update (&self->quality, now);
+  if (change == CONFAB_QUALITY_START)
+    return;
+  record_step (self, change, now);
+  g_debug ("Camera tier %s to %dx%d@%d, %u kbps", change == CONFAB_QUALITY_DOWN ? "down" : "up",
+           confab_quality_get_level (&self->quality)->width,
+           confab_quality_get_level (&self->quality)->height,
+           confab_quality_get_level (&self->quality)->fps,
+           confab_quality_get_level (&self->quality)->bitrate_kbps);
+  g_signal_emit (self, signals[SIGNAL_LEVEL_CHANGED], 0);
+}
+
+static gboolean
+on_quality_tick (gpointer data)
+{
+  update_quality (data, g_get_monotonic_time ());
+  return G_SOURCE_CONTINUE;
+}
+
+/* Frames and kbps we sent over the last second. */
+static void
+sent_rates (ConfabMediaSender *self, gint64 now, double *fps, double *kbps)
+{
+  guint frames = 0;
+  guint64 bytes = 0;
+
+  for (guint i = 0; i < SENT_RING; i++)
+    if (self->sent[i].at_us > 0 && now - self->sent[i].at_us <= SENT_WINDOW_US)
+      {
+        frames++;
+        bytes += self->sent[i].bytes;
+      }
+  *fps = frames * (double) G_USEC_PER_SEC / SENT_WINDOW_US;
+  *kbps = bytes * 8 / 1000.0 * G_USEC_PER_SEC / SENT_WINDOW_US;
+}
+
+static void
+on_diagnostics (ConfabCall *call,
+                ConfabPeer *reporter,
+                int media_type,
+                double fps,
+                guint kbps,
+                ConfabMediaSender *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  double sent_fps, sent_kbps;
+
+  if (media_type != CONFAB_MEDIA_VIDEO || !self->video_enabled)
+    return;
+  sent_rates (self, now, &sent_fps, &sent_kbps);
+  /* Hardly anything sent (just started, camera stalled): no ratio to judge. */
+  if (sent_fps < 1 || sent_kbps < 1)
+    return;
+  confab_quality_report (&self->quality, confab_peer_get_session_id (reporter),
+                         MIN (fps / sent_fps, 2.0), MIN (kbps / sent_kbps, 2.0), now);
+  update_quality (self, now);
+}
+
+static void
+on_congestion (ConfabCall *call, ConfabMediaSender *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  confab_quality_congestion (&self->quality, now);
+  update_quality (self, now);
+}
+
+static void
+on_peer_left (ConfabCall *call, ConfabPeer *peer, ConfabMediaSender *self)
+{
+  confab_quality_forget (&self->quality, confab_peer_get_session_id (peer));
+}
+
+static void
+on_keyframe_requested (ConfabCall *call, ConfabPeer *peer, ConfabMediaSender *self)
+{
+  if (self->video_encoder == NULL)
+    return;
+  self->keyframes_forced++;
+  confab_video_encoder_request_keyframe (self->video_encoder);
+}
+
+/* A new session (path switch, reconnect): peers meet it and wait for a key frame. */
+static void
+on_session_assigned (ConfabCall *call, guint64 session_id, ConfabMediaSender *self)
+{
+  if (self->video_encoder != NULL)
+    confab_video_encoder_request_keyframe (self->video_encoder);
+}
+
+/* ---- video ------------------------------------------------------------------- */
+
+/* The codec to send now: H.264 only while every present peer decodes it. */
+static ConfabVideoCodec
+choose_codec (ConfabMediaSender *self)
+{
+  if (self->config.codec != CONFAB_VIDEO_CODEC_H264)
+    return self->config.codec;
+  return confab_call_peers_decode (self->call, CONFAB_VIDEO_CODEC_H264) ? CONFAB_VIDEO_CODEC_H264
+                                                                          : CONFAB_VIDEO_CODEC_VP9;
+}
+
+/* @frame fitted into the tier's box, aspect kept, never larger, even sizes. */
+static void
+fit_size (const ConfabQualityLevel *level, int width, int height, int *out_w, int *out_h)
+{
+  double scale = MIN (1.0, MIN ((double) level->width / width, (double) level->height / height));
+
+  *out_w = MAX (16, (int) (width * scale + 0.5) & ~1);
+  *out_h = MAX (16, (int) (height * scale + 0.5) & ~1);
+  *out_w = MIN (*out_w, width & ~1);
+  *out_h = MIN (*out_h, height & ~1);
+}
+
+static gboolean
+ensure_encoder (ConfabMediaSender *self, int width, int height, GError **error)
+{
+  const ConfabQualityLevel *level = confab_quality_get_level (&self->quality);
+  ConfabVideoCodec codec = choose_codec (self);
+  int fps = self->source_fps > 0 ? MIN (level->fps, self->source_fps) : level->fps;
+  /* The tier's bitrate, scaled down with what the source lacks. */
+  double cut = MIN (1.0, ((double) width * height * fps) /
+                             ((double) level->width * level->height * level->fps));
+  guint kbps = (guint) MAX (30.0, level->bitrate_kbps * cut);
+
+  if (self->video_encoder != NULL && codec == self->codec && width == self->enc_width &&
+      height == self->enc_height && fps == self->enc_fps)
+    {
+      if (kbps != self->enc_kbps && confab_video_encoder_set_bitrate (self->video_encoder, kbps))
+        self->enc_kbps = kbps;
+      return TRUE;
+    }
+  if (self->video_encoder != NULL && codec != self->codec)
+    self->codec_switches++;
+  g_clear_pointer (&self->video_encoder, confab_video_encoder_free);
+  /* A new encoder starts with a key frame: a codec or size switch needs one. */
+  self->video_encoder = confab_video_encoder_new (codec, width, height, fps, kbps, 0, error);
+  if (self->video_encoder == NULL)
+    return FALSE;
+  self->codec = codec;
+  self->enc_width = width;
+  self->enc_height = height;
+  self->enc_fps = fps;
+  self->enc_kbps = kbps;
+  self->keyframe_pending = FALSE;
+  return TRUE;
+}
+
+/* @frame scaled into a reused frame of @width x @height. */
+static ConfabVideoFrame *
+scale (ConfabMediaSender *self, const ConfabVideoFrame *frame, int width, int height)
+{
+  if (self->scaled == NULL || self->scaled->width != width || self->scaled->height != height ||
+      !confab_video_frame_is_writable (self->scaled))
+    {
+      g_clear_pointer (&self->scaled, confab_video_frame_unref);
+      self->scaled = confab_video_frame_new (width, height);
+    }
+  self->sws = sws_getCachedContext (self->sws, frame->width, frame->height, AV_PIX_FMT_YUV420P,
+                                    width, height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL,
+                                    NULL);
+  if (self->sws == NULL)
+    return NULL;
+  sws_scale (self->sws, (const guint8 *const *) frame->planes, frame->strides, 0, frame->height,
+             self->scaled->planes, self->scaled->strides);
+  self->scaled->pts_us = frame->pts_us;
+  return self->scaled;
+}
+
+gboolean
+confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame, GError **error)
+{
+  const ConfabQualityLevel *level;
+  const ConfabVideoFrame *input = frame;
+  ConfabEncodedFrame encoded;
+  gint64 interval, t0, now;
+  int width, height;
+
+  g_return_val_if_fail (CONFAB_IS_MEDIA_SENDER (self), FALSE);
+  g_return_val_if_fail (frame != NULL, FALSE);
+  if (!self->video_enabled || self->failed || confab_call_get_session_id (self->call) == 0)
+    return TRUE;
+
+  /* Faster than the tier's rate: skip, keeping the survivors evenly spaced. */
+  level = confab_quality_get_level (&self->quality);
+  interval = G_USEC_PER_SEC / level->fps;
+  /* A source that restarted its clock starts the schedule afresh. */
+  if (frame->pts_us + G_USEC_PER_SEC < self->next_frame_us)
+    self->next_frame_us = 0;
+  if (self->next_frame_us != 0 && frame->pts_us < self->next_frame_us - interval / 4)
+    {
+      self->frames_rate_skipped++;
+      return TRUE;
+    }
+  self->next_frame_us = MAX (self->next_frame_us + interval, frame->pts_us + interval / 2);
+
+  fit_size (level, frame->width, frame->height, &width, &height);
+  if (!ensure_encoder (self, width, height, error))
+    goto failed;
+  if (self->keyframe_pending)
+    {
+      confab_video_encoder_request_keyframe (self->video_encoder);
+      self->keyframe_pending = FALSE;
+    }
+
+  t0 = g_get_monotonic_time ();
+  if (width != frame->width || height != frame->height)
+    {
+      input = scale (self, frame, width, height);
+      if (input == NULL)
+        {
+          g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INVALID,
+                       "Cannot scale %dx%d to %dx%d", frame->width, frame->height, width, height);
+          goto failed;
+        }
+    }
+  if (!confab_video_encoder_encode (self->video_encoder, input, &encoded, error))
+    goto failed;
+  now = g_get_monotonic_time ();
+  self->encode_us_total += now - t0;
+  self->encode_count++;
+  if (encoded.size > 0 && confab_call_send_video (self->call, self->codec, &encoded))
+    {
+      self->sent[self->sent_head] = (SentFrame){ now, (guint32) MIN (encoded.size, G_MAXUINT32) };
+      self->sent_head = (self->sent_head + 1) % SENT_RING;
+    }
+  return TRUE;
+
+failed:
+  fail (self, error != NULL ? *error : NULL);
+  return FALSE;
+}
+
+/* ---- audio ------------------------------------------------------------------- */
+
+gboolean
+confab_media_sender_push_audio (ConfabMediaSender *self, const gint16 *samples, GError **error)
+{
+  guint8 packet[CONFAB_AUDIO_MAX_PACKET];
+  gssize len;
+
+  g_return_val_if_fail (CONFAB_IS_MEDIA_SENDER (self), FALSE);
+  if (!self->audio_enabled || self->failed || confab_call_get_session_id (self->call) == 0)
+    return TRUE;
+  if (self->audio_encoder == NULL)
+    {
+      self->audio_encoder = confab_audio_encoder_new (0, error);
+      if (self->audio_encoder == NULL)
+        goto failed;
+    }
+  len = confab_audio_encoder_encode (self->audio_encoder, samples, packet, sizeof packet, error);
+  if (len < 0)
+    goto failed;
+  confab_call_send_audio (self->call, packet, len);
+  return TRUE;
+
+failed:
+  fail (self, error != NULL ? *error : NULL);
+  return FALSE;
+}
+
+/* ---- state ------------------------------------------------------------------- */
+
+static void
+announce_state (ConfabMediaSender *self)
+{
+  confab_call_set_media_state (self->call, self->video_enabled, self->audio_enabled);
+}
+
+void
+confab_media_sender_set_video_enabled (ConfabMediaSender *self, gboolean enabled)
+{
+  g_return_if_fail (CONFAB_IS_MEDIA_SENDER (self));
+  enabled = !!enabled;
+  if (enabled == self->video_enabled)
+    return;
+  self->video_enabled = enabled;
+  if (enabled)
+    {
+      /* Receivers dropped the stream: start it again with a key frame. */
+      self->keyframe_pending = TRUE;
+      self->next_frame_us = 0;
+    }
+  else
+    memset (self->sent, 0, sizeof self->sent);
+  announce_state (self);
+}
+
+void
+confab_media_sender_set_audio_enabled (ConfabMediaSender *self, gboolean enabled)
+{
+  g_return_if_fail (CONFAB_IS_MEDIA_SENDER (self));
+  enabled = !!enabled;
+  if (enabled == self->audio_enabled)
+    return;
+  self->audio_enabled = enabled;
+  announce_state (self);
+}
+
+gboolean
+confab_media_sender_get_video_enabled (ConfabMediaSender *self)
+{
+  return self->video_enabled;
+}
+
+gboolean
+confab_media_sender_get_audio_enabled (ConfabMediaSender *self)
+{
+  return self->audio_enabled;
+}
+
+void
+confab_media_sender_request_keyframe (ConfabMediaSender *self)
+{
+  g_return_if_fail (CONFAB_IS_MEDIA_SENDER (self));
+  if (self->video_encoder != NULL)
+    confab_video_encoder_request_keyframe (self->video_encoder);
+}
+
+void
+confab_media_sender_set_source_fps (ConfabMediaSender *self, int fps)
+{
+  g_return_if_fail (CONFAB_IS_MEDIA_SENDER (self));
+  self->source_fps = fps > 0 ? CLAMP (fps, 1, 240) : 0;
+}
+
+void
+confab_media_sender_get_video_format (
+    ConfabMediaSender *self, int *width, int *height, int *fps, guint *bitrate_kbps)
+{
+  const ConfabQualityLevel *level = confab_quality_get_level (&self->quality);
+
+  if (width != NULL)
+    *width = level->width;
+  if (height != NULL)
+    *height = level->height;
+  if (fps != NULL)
+    *fps = level->fps;
+  if (bitrate_kbps != NULL)
+    *bitrate_kbps = level->bitrate_kbps;
+}
+
+void
+confab_media_sender_get_encoded_format (ConfabMediaSender *self, int *width, int *height, int *fps)
+{
+  if (width != NULL)
+    *width = self->enc_width;
+  if (height != NULL)
+    *height = self->enc_height;
+  if (fps != NULL)
+    *fps = self->enc_fps;
+}
+
+ConfabVideoCodec
+confab_media_sender_get_codec (ConfabMediaSender *self)
+{
+  return self->video_encoder != NULL ? self->codec : choose_codec (self);
+}
+
+const ConfabMediaSenderStep *
+confab_media_sender_get_steps (ConfabMediaSender *self, guint *n_steps)
+{
+  *n_steps = self->steps->len;
+  return (const ConfabMediaSenderStep *) self->steps->data;
+}
+
+double
+confab_media_sender_get_encode_ms_avg (ConfabMediaSender *self)
+{
+  return self->encode_count > 0 ? self->encode_us_total / 1000.0 / self->encode_count : 0;
+}
+
+guint64
+confab_media_sender_get_keyframes_forced (ConfabMediaSender *self)
+{
+  return self->keyframes_forced;
+}
+
+guint64
+confab_media_sender_get_frames_rate_skipped (ConfabMediaSender *self)
+{
+  return self->frames_rate_skipped;
+}
+
+guint
+confab_media_sender_get_codec_switches (ConfabMediaSender *self)
+{
+  return self->codec_switches;
+}
+
+/* ---- object ------------------------------------------------------------------ */
+
+static void
+confab_media_sender_dispose (GObject *object)
+{
+  ConfabMediaSender *self = CONFAB_MEDIA_SENDER (object);
+
+  if (self->quality_timer != NULL)
+    {
+      g_source_destroy (self->quality_timer);
+      g_clear_pointer (&self->quality_timer, g_source_unref);
+    }
+  if (self->call != NULL)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (self->call_handlers); i++)
+        g_clear_signal_handler (&self->call_handlers[i], self->call);
+      g_clear_object (&self->call);
+    }
+  G_OBJECT_CLASS (confab_media_sender_parent_class)->dispose (object);
+}
+
+static void
+confab_media_sender_finalize (GObject *object)
+{
+  ConfabMediaSender *self = CONFAB_MEDIA_SENDER (object);
+
+  g_clear_pointer (&self->video_encoder, confab_video_encoder_free);
+  g_clear_pointer (&self->audio_encoder, confab_audio_encoder_free);
+  g_clear_pointer (&self->scaled, confab_video_frame_unref);
+  g_clear_pointer (&self->sws, sws_freeContext);
+  g_array_unref (self->steps);
+  G_OBJECT_CLASS (confab_media_sender_parent_class)->finalize (object);
+}
+
+static void
+confab_media_sender_class_init (ConfabMediaSenderClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = confab_media_sender_dispose;
+  object_class->finalize = confab_media_sender_finalize;
+
+  signals[SIGNAL_LEVEL_CHANGED] =
+      g_signal_new ("level-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_ERROR] =
+      g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+confab_media_sender_init (ConfabMediaSender *self)
+{
+  self->steps = g_array_new (FALSE, FALSE, sizeof (ConfabMediaSenderStep));
+  self->video_enabled = TRUE;
+  self->audio_enabled = TRUE;
+}
+
+ConfabMediaSender *
+confab_media_sender_new (ConfabCall *call, const ConfabMediaSenderConfig *config)
+{
+  ConfabMediaSender *self;
+  gint64 now = g_get_monotonic_time ();
+
+  g_return_val_if_fail (CONFAB_IS_CALL (call), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (CONFAB_TYPE_MEDIA_SENDER, NULL);
+  self->call = g_object_ref (call);
+  self->config = *config;
+  if (self->config.codec == 0)
+    self->config.codec = CONFAB_VIDEO_CODEC_VP9;
+  self->codec = self->config.codec;
+  confab_quality_init (&self->quality, config->max_width > 0 ? config->max_width : 1280,
+                       config->max_height > 0 ? config->max_height : 720,
+                       config->max_fps > 0 ? config->max_fps : 30, now);
+  record_step (self, CONFAB_QUALITY_START, now);
+  self->call_handlers[0] =
+      g_signal_connect (call, "diagnostics", G_CALLBACK (on_diagnostics), self);
+  self->call_handlers[1] = g_signal_connect (call, "congestion", G_CALLBACK (on_congestion), self);
+  self->call_handlers[2] = g_signal_connect (call, "peer-left", G_CALLBACK (on_peer_left), self);
+  self->call_handlers[3] =
+      g_signal_connect (call, "keyframe-requested", G_CALLBACK (on_keyframe_requested), self);
+  self->call_handlers[4] =
+      g_signal_connect (call, "session-assigned", G_CALLBACK (on_session_assigned), self);
+  if (self->config.adapt)
+    {
+      self->quality_timer = g_timeout_source_new (QUALITY_TICK_MS);
+      g_source_set_callback (self->quality_timer, on_quality_tick, self, NULL);
+      g_source_attach (self->quality_timer, g_main_context_get_thread_default ());
+    }
+  announce_state (self);
+  return self;
+}
