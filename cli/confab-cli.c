@@ -11,6 +11,8 @@
 #include "confab-media-sender.h"
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
+#include "confab-media-file.h"
+#include "confab-recorder.h"
 #include "confab-test-source.h"
 #include "confab-video-encoder.h"
 
@@ -54,7 +56,10 @@ typedef struct
   gboolean audio_mic; /* --audio mic[:NAME] */
   char *mic_target;
   gboolean play;
-  char **chat; /* --chat, sent in order once joined */
+  char **chat;       /* --chat, sent in order once joined */
+  char *video_path;  /* --video FILE */
+  char *audio_path;  /* --audio FILE */
+  char *record_path; /* --record FILE.mkv */
 
   /* Owned */
   GMainLoop *loop;
@@ -67,6 +72,9 @@ typedef struct
   ConfabCameraSource *camera;
   ConfabAudioCapture *mic;
   ConfabAudioPlayback *playback;
+  ConfabMediaFile *video_file;
+  ConfabMediaFile *audio_file;
+  ConfabRecorder *recorder;
   GSource *video_ticker;
   GSource *audio_ticker;
   guint duration_id;
@@ -201,9 +209,18 @@ on_video_tick (Cli *cli, gint64 now)
       cli->video_frames_due = due;
     }
 
-  frame = confab_test_pattern_next (cli->pattern, cli->video_frame_base + cli->video_frames_due,
-                                    video_frame_time (cli, cli->video_frames_due));
-  if (!confab_media_sender_push_video (cli->sender, frame, &error))
+  if (cli->video_file != NULL)
+    {
+      /* --video FILE: the file's picture for this moment, at the tier's size. */
+      gint64 at = video_frame_time (cli, cli->video_frames_due);
+
+      confab_media_file_set_video_size (cli->video_file, width, height);
+      frame = confab_media_file_next_video (cli->video_file, at - cli->media_start_us, at, &error);
+    }
+  else
+    frame = confab_test_pattern_next (cli->pattern, cli->video_frame_base + cli->video_frames_due,
+                                      video_frame_time (cli, cli->video_frames_due));
+  if (frame == NULL || !confab_media_sender_push_video (cli->sender, frame, &error))
     {
       cli_fail (cli, "%s", error->message);
       cli_stop (cli);
@@ -227,7 +244,18 @@ on_audio_tick (Cli *cli, gint64 now)
     {
       g_autoptr (GError) error = NULL;
 
-      confab_tone_source_fill (cli->tone, samples, G_N_ELEMENTS (samples));
+      if (cli->audio_file != NULL)
+        {
+          /* --audio FILE: its next 20 ms. */
+          if (!confab_media_file_read_audio (cli->audio_file, samples, &error))
+            {
+              cli_fail (cli, "%s", error->message);
+              cli_stop (cli);
+              return G_SOURCE_REMOVE;
+            }
+        }
+      else
+        confab_tone_source_fill (cli->tone, samples, G_N_ELEMENTS (samples));
       if (!confab_media_sender_push_audio (cli->sender, samples, &error))
         {
           cli_fail (cli, "%s", error->message);
@@ -316,6 +344,29 @@ fill_playback (gint16 *pcm, gpointer data)
       confab_audio_mix_add (mix, frame, CONFAB_AUDIO_FRAME_SAMPLES);
     }
   confab_audio_mix_finish (mix, pcm, CONFAB_AUDIO_FRAME_SAMPLES);
+}
+
+/* --video FILE, --audio FILE and --record FILE, before joining: a file that
+ * cannot be read or written is a usage error (exit 2) and nobody sees us
+ * join. */
+static gboolean
+open_files (Cli *cli)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (cli->video_path != NULL)
+    cli->video_file =
+        confab_media_file_open_video (cli->video_path, cli->width, cli->height, &error);
+  if (error == NULL && cli->audio_path != NULL)
+    cli->audio_file = confab_media_file_open_audio (cli->audio_path, &error);
+  if (error == NULL && cli->record_path != NULL)
+    cli->recorder = confab_recorder_new (cli->record_path, &error);
+  if (error != NULL)
+    {
+      cli_fail (cli, "%s", error->message);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Opens what --video camera, --audio mic and --play ask for; FALSE (with
@@ -467,6 +518,32 @@ on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
     cli->duration_id = g_timeout_add ((guint) (cli->duration_s * 1000), on_duration_elapsed, cli);
 }
 
+/* --record: every peer's packets as they arrive, remuxed (confab-recorder). */
+static void
+on_media_record (ConfabCall *call,
+                 ConfabPeer *peer,
+                 int media_type,
+                 GBytes *payload,
+                 gboolean is_key,
+                 guint64 sequence,
+                 double timestamp,
+                 Cli *cli)
+{
+  ConfabRecorderKind kind;
+
+  if (media_type == CONFAB_MEDIA_VIDEO)
+    kind = CONFAB_RECORDER_VIDEO;
+  else if (media_type == CONFAB_MEDIA_AUDIO)
+    kind = CONFAB_RECORDER_AUDIO;
+  else if (media_type == CONFAB_MEDIA_SCREEN)
+    kind = CONFAB_RECORDER_SCREEN;
+  else
+    return;
+  confab_recorder_add_packet (cli->recorder, confab_peer_get_user_id (peer),
+                              confab_peer_get_session_id (peer), kind, payload, is_key, sequence,
+                              timestamp);
+}
+
 static void
 on_call_closed (ConfabCall *call, const GError *error, Cli *cli)
 {
@@ -573,6 +650,8 @@ start_call (Cli *cli,
   g_signal_connect (cli->call, "session-assigned", G_CALLBACK (on_session_assigned), cli);
   g_signal_connect (cli->call, "closed", G_CALLBACK (on_call_closed), cli);
   g_signal_connect (cli->call, "chat-message", G_CALLBACK (on_chat_message), cli);
+  if (cli->recorder != NULL)
+    g_signal_connect (cli->call, "media", G_CALLBACK (on_media_record), cli);
   confab_call_start (cli->call);
 }
 
@@ -685,6 +764,30 @@ append_video_summary (Cli *cli, GString *out)
   g_string_append (out, "]}");
 }
 
+/* --record: the files written and what went in. */
+static void
+append_recording (GString *out, ConfabRecorder *recorder)
+{
+  const char *const *files = confab_recorder_get_files (recorder);
+  ConfabRecorderStats stats;
+
+  confab_recorder_get_stats (recorder, &stats);
+  g_string_append (out, ",\"recording\":{\"files\":[");
+  for (guint i = 0; files[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      append_json_string (out, files[i]);
+    }
+  g_string_append_printf (
+      out,
+      "],\"video_tracks\":%u,\"audio_tracks\":%u,\"video_frames\":%" G_GUINT64_FORMAT
+      ",\"audio_packets\":%" G_GUINT64_FORMAT ",\"dropped\":%" G_GUINT64_FORMAT
+      ",\"bytes\":%" G_GUINT64_FORMAT ",\"duration_s\":%.3f}",
+      stats.video_streams, stats.audio_streams, stats.video_frames, stats.audio_packets,
+      stats.dropped, stats.bytes, stats.duration_s);
+}
+
 static char *
 build_summary (Cli *cli, gboolean *expectation_met)
 {
@@ -753,6 +856,8 @@ build_summary (Cli *cli, gboolean *expectation_met)
         out, ",\"playback\":{\"frames\":%" G_GUINT64_FORMAT ",\"underruns\":%" G_GUINT64_FORMAT "}",
         confab_audio_playback_get_frames (cli->playback),
         confab_audio_playback_get_underruns (cli->playback));
+  if (cli->recorder != NULL)
+    append_recording (out, cli->recorder);
 
   g_string_append (out, ",\"peers\":[");
   for (guint i = 0; i < n_peers; i++)
@@ -855,12 +960,16 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
   g_auto (GStrv) args = g_strdupv (argv);
   const GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &cli->name, "User id to join as", "USER" },
-    { "video", 0, 0, G_OPTION_ARG_STRING, &video,
-      "Video source: test (default), a PipeWire camera (default one or by node name) or none",
-      "test|camera[:NAME]|none" },
-    { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
-      "Audio source: test (default), a PipeWire microphone (default one or by node name) or none",
-      "test|mic[:NAME]|none" },
+    { "video", 0, 0, G_OPTION_ARG_FILENAME, &video,
+      "Video source: test (default), a PipeWire camera (default one or by node name), a media "
+      "file (looped) or none",
+      "test|camera[:NAME]|FILE|none" },
+    { "audio", 0, 0, G_OPTION_ARG_FILENAME, &audio,
+      "Audio source: test (default), a PipeWire microphone (default one or by node name), a "
+      "media file (looped) or none",
+      "test|mic[:NAME]|FILE|none" },
+    { "record", 0, 0, G_OPTION_ARG_FILENAME, &cli->record_path,
+      "Record every peer's video and audio into a Matroska file, without re-encoding", "FILE.mkv" },
     { "play", 0, 0, G_OPTION_ARG_NONE, &cli->play,
       "Play every peer's audio, mixed, on the default PipeWire speaker", NULL },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codec, "Video codec (default vp9)", "vp9|vp8" },
@@ -930,8 +1039,9 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
   cli->video = video == NULL || cli->video_camera || g_strcmp0 (video, "test") == 0;
   if (video != NULL && !cli->video && g_strcmp0 (video, "none") != 0)
     {
-      cli_fail (cli, "--video must be test, camera[:NAME] or none, not “%s”", video);
-      return FALSE;
+      /* Anything else names a media file (opened before joining). */
+      cli->video_path = g_strdup (video);
+      cli->video = TRUE;
     }
   if (audio != NULL && (g_strcmp0 (audio, "mic") == 0 || g_str_has_prefix (audio, "mic:")))
     {
@@ -942,8 +1052,9 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
   cli->audio = audio == NULL || cli->audio_mic || g_strcmp0 (audio, "test") == 0;
   if (audio != NULL && !cli->audio && g_strcmp0 (audio, "none") != 0)
     {
-      cli_fail (cli, "--audio must be test, mic[:NAME] or none, not “%s”", audio);
-      return FALSE;
+      /* Anything else names a media file (opened before joining). */
+      cli->audio_path = g_strdup (audio);
+      cli->audio = TRUE;
     }
   cli->codec = CONFAB_VIDEO_CODEC_VP9;
   if (codec != NULL && !confab_video_codec_from_string (codec, &cli->codec))
@@ -1062,6 +1173,12 @@ cli_clear (Cli *cli)
   g_free (cli->wt_base);
   g_free (cli->camera_target);
   g_free (cli->mic_target);
+  g_clear_pointer (&cli->video_file, confab_media_file_free);
+  g_clear_pointer (&cli->audio_file, confab_media_file_free);
+  g_clear_pointer (&cli->recorder, confab_recorder_free);
+  g_free (cli->video_path);
+  g_free (cli->audio_path);
+  g_free (cli->record_path);
   g_free (cli->error);
   g_strfreev (cli->chat);
   if (cli->chat_received != NULL)
@@ -1102,7 +1219,7 @@ main (int argc, char **argv)
    * drawn at its tier's size once sending starts. */
   if (cli.audio)
     cli.tone = confab_tone_source_new (440.0, CONFAB_AUDIO_SAMPLE_RATE, 0.3);
-  if (!open_devices (&cli))
+  if (!open_files (&cli) || !open_devices (&cli))
     goto out;
 
   cli.loop = g_main_loop_new (NULL, FALSE);
@@ -1122,6 +1239,15 @@ main (int argc, char **argv)
 
   if (cli.error == NULL)
     g_main_loop_run (cli.loop);
+
+  /* The recording's trailer: SIGINT and SIGTERM end the loop too. */
+  if (cli.recorder != NULL)
+    {
+      g_autoptr (GError) record_error = NULL;
+
+      if (!confab_recorder_finish (cli.recorder, &record_error))
+        g_printerr ("confab-cli: %s\n", record_error->message);
+    }
 
   summary = build_summary (&cli, &met);
   /* UTF-8 as it is: g_print() would turn names and chat into '?' in a C locale. */
