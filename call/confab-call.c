@@ -10,6 +10,7 @@
 #include "confab-packet.h"
 #include "confab-peer-private.h"
 #include "confab-rtt.h"
+#include "confab-video-decoder.h"
 
 #include <math.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct _ConfabCall
   gboolean video_enabled;
   gboolean audio_enabled;
   gboolean is_speaking;
+  gboolean no_h264_advertisement;
   guint64 video_sequence;
   guint64 audio_sequence;
   guint64 sent_video_frames;
@@ -145,11 +147,36 @@ send_rtt_probe (ConfabCall *self)
   self->rtt_probes_sent++;
 }
 
+/* [confab] What we decode: VP8 and VP9 always, H.264 when FFmpeg's decoder
+ * is there (probed once per process). */
+static gsize
+decoded_codecs (Confab__VideoCodec codecs[3])
+{
+  static gsize h264_probed;
+  static gboolean h264;
+  gsize n = 0;
+
+  if (g_once_init_enter (&h264_probed))
+    {
+      ConfabVideoDecoder *decoder = confab_video_decoder_new (CONFAB_VIDEO_CODEC_H264, 1, NULL);
+
+      h264 = decoder != NULL;
+      g_clear_pointer (&decoder, confab_video_decoder_free);
+      g_once_init_leave (&h264_probed, 1);
+    }
+  codecs[n++] = (Confab__VideoCodec) CONFAB_VIDEO_CODEC_VP8;
+  codecs[n++] = (Confab__VideoCodec) CONFAB_VIDEO_CODEC_VP9;
+  if (h264)
+    codecs[n++] = (Confab__VideoCodec) CONFAB_VIDEO_CODEC_H264;
+  return n;
+}
+
 static void
 send_heartbeat (ConfabCall *self)
 {
   ConfabMediaPacket media;
   Confab__HeartbeatMetadata heartbeat = CONFAB__HEARTBEAT_METADATA__INIT;
+  Confab__VideoCodec codecs[3];
 
   if (self->session_id == 0)
     return;
@@ -159,6 +186,12 @@ send_heartbeat (ConfabCall *self)
   heartbeat.audio_enabled = self->audio_enabled;
   /* Nobody speaks through a muted microphone. */
   heartbeat.is_speaking = self->is_speaking && self->audio_enabled;
+  /* Only a client that decodes what it receives advertises codecs. */
+  if (self->decode_video && !self->no_h264_advertisement)
+    {
+      heartbeat.n_decodes = decoded_codecs (codecs);
+      heartbeat.decodes = codecs;
+    }
   media.heartbeat_metadata = &heartbeat;
   send_media (self, &media);
 }
@@ -750,6 +783,15 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
                                     media->heartbeat_metadata->is_speaking);
         else
           confab_peer_on_heartbeat (peer, FALSE, FALSE, FALSE, FALSE);
+        {
+          gboolean h264 = FALSE;
+
+          for (gsize i = 0; media->heartbeat_metadata != NULL &&
+                            i < media->heartbeat_metadata->n_decodes;
+               i++)
+            h264 |= (int) media->heartbeat_metadata->decodes[i] == CONFAB_VIDEO_CODEC_H264;
+          confab_peer_set_decodes_h264 (peer, h264);
+        }
         break;
 
       case CONFAB_MEDIA_KEYFRAME_REQUEST:
@@ -1137,4 +1179,11 @@ confab_call_peers_decode (ConfabCall *self, ConfabVideoCodec codec)
         return FALSE;
     }
   return TRUE;
+}
+
+void
+confab_call_set_advertise_codecs (ConfabCall *self, gboolean advertise)
+{
+  g_return_if_fail (CONFAB_IS_CALL (self));
+  self->no_h264_advertisement = !advertise;
 }

@@ -68,6 +68,11 @@ void confab_call_set_receive_media (ConfabCall *self, gboolean decode_video, gbo
  * [confab] H.264 only when its heartbeats advertise it. */
 gboolean confab_call_peers_decode (ConfabCall *self, ConfabVideoCodec codec);
 
+/* [confab] Heartbeats list the video codecs we decode (HeartbeatMetadata.decodes,
+ * docs/protocol-extensions.md) while video is received; FALSE leaves the list
+ * out, as upstream clients do. */
+void confab_call_set_advertise_codecs (ConfabCall *self, gboolean advertise);
+
 /* The room, for HEALTH reports (HealthPacket.meeting_id). */
 void confab_call_set_meeting_id (ConfabCall *self, const char *meeting_id);
 

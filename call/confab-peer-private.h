@@ -30,6 +30,8 @@ gboolean confab_peer_is_silent (ConfabPeer *self, gint64 now_us);
 void confab_peer_on_video (
     ConfabPeer *self, gboolean has_sequence, guint64 sequence, gboolean is_key, gint64 now_us);
 void confab_peer_on_audio (ConfabPeer *self);
+/* [confab] From the peer's last heartbeat's codec advertisement. */
+void confab_peer_set_decodes_h264 (ConfabPeer *self, gboolean decodes);
 /* Payload bytes of a received VIDEO (@video) or AUDIO packet. */
 void confab_peer_count_bytes (ConfabPeer *self, gboolean video, gsize len, gint64 now_us);
 

@@ -566,3 +566,9 @@ confab_peer_decodes (ConfabPeer *self, ConfabVideoCodec codec)
     return TRUE;
   return self->decodes_h264;
 }
+
+void
+confab_peer_set_decodes_h264 (ConfabPeer *self, gboolean decodes)
+{
+  self->decodes_h264 = decodes;
+}

@@ -748,9 +748,12 @@ append_video_summary (Cli *cli, GString *out)
   if (width == 0)
     confab_media_sender_get_video_format (cli->sender, &width, &height, &fps, NULL);
   g_string_append_printf (
-      out, ",\"video\":{\"codec\":\"%s\",\"width\":%d,\"height\":%d,\"fps\":%d,\"encode_ms_avg\":%.2f",
+      out,
+      ",\"video\":{\"codec\":\"%s\",\"width\":%d,\"height\":%d,\"fps\":%d,\"encode_ms_avg\":%.2f,"
+      "\"codec_switches\":%u",
       confab_video_codec_to_string (confab_media_sender_get_codec (cli->sender)), width, height,
-      fps, confab_media_sender_get_encode_ms_avg (cli->sender));
+      fps, confab_media_sender_get_encode_ms_avg (cli->sender),
+      confab_media_sender_get_codec_switches (cli->sender));
   g_string_append (out, ",\"tiers\":[");
   for (guint i = 0; i < n_steps; i++)
     g_string_append_printf (
@@ -972,7 +975,9 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
       "Record every peer's video and audio into a Matroska file, without re-encoding", "FILE.mkv" },
     { "play", 0, 0, G_OPTION_ARG_NONE, &cli->play,
       "Play every peer's audio, mixed, on the default PipeWire speaker", NULL },
-    { "codec", 0, 0, G_OPTION_ARG_STRING, &codec, "Video codec (default vp9)", "vp9|vp8" },
+    { "codec", 0, 0, G_OPTION_ARG_STRING, &codec,
+      "Video codec (default vp9; h264 only while every peer decodes it, else vp9)",
+      "vp9|vp8|h264" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Video size (default 640x360)", "WxH" },
     { "fps", 0, 0, G_OPTION_ARG_INT, &fps, "Video frame rate (default 30)", "N" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration,
@@ -1059,7 +1064,7 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
   cli->codec = CONFAB_VIDEO_CODEC_VP9;
   if (codec != NULL && !confab_video_codec_from_string (codec, &cli->codec))
     {
-      cli_fail (cli, "--codec must be vp9 or vp8, not “%s”", codec);
+      cli_fail (cli, "--codec must be vp9, vp8 or h264, not “%s”", codec);
       return FALSE;
     }
   cli->width = 640;
