@@ -5,7 +5,13 @@
 #include "confab-window.h"
 
 #include "confab-call-session.h"
+#include "confab-chat-panel.h"
+#include "confab-chat.h"
+#include "confab-diagnostics.h"
 #include "confab-invite.h"
+#include "confab-participants-panel.h"
+#include "confab-preferences.h"
+#include "confab-transport.h"
 #include "confab-video-grid.h"
 
 #include <glib/gi18n.h>
@@ -29,17 +35,38 @@ struct _ConfabWindow
   GtkStack *grid_stack;
   AdwStatusPage *waiting_page;
   ConfabVideoGrid *video_grid;
-  GtkBox *controls_box;
+  GtkFlowBox *controls_box;
   GtkToggleButton *microphone_button;
   GtkToggleButton *camera_button;
+  GtkButton *share_screen_button;
+  GtkToggleButton *participants_button;
+  GtkToggleButton *chat_button;
+  GtkLabel *chat_badge;
+  AdwFlap *side_flap;
+  GtkStack *panel_stack;
+  ConfabChatPanel *chat_panel;
+  ConfabParticipantsPanel *participants_panel;
+  GtkMenuButton *diagnostics_button;
+  ConfabDiagnostics *diagnostics;
+  AdwPreferencesGroup *recent_group;
+  GtkListBox *recent_list;
 
   /* Owned */
   GSettings *settings;
   ConfabInvite *invite; /* the pre-join page's */
+  char *link;           /* what opened the pre-join page: kept in recent rooms */
   ConfabCallSession *session;
+  guint clock_timer;
 
   gboolean microphone_on;
   gboolean camera_on;
+  gboolean chat_open;
+  gboolean participants_open;
+  /* Always FALSE until screen sharing lands; Leave asks first while TRUE. */
+  gboolean presenting;
+  gboolean joined; /* this session got SESSION_ASSIGNED at least once */
+  gint64 call_start_us;
+  guint unread;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabWindow, confab_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -49,6 +76,8 @@ enum
   PROP_0,
   PROP_MICROPHONE_ON,
   PROP_CAMERA_ON,
+  PROP_CHAT_OPEN,
+  PROP_PARTICIPANTS_OPEN,
   N_PROPS
 };
 
@@ -78,6 +107,78 @@ update_actions (ConfabWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.new-meeting", !in_call);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.back", !in_call);
   gtk_widget_set_visible (GTK_WIDGET (self->controls_box), in_call);
+  gtk_widget_set_visible (GTK_WIDGET (self->diagnostics_button), in_call);
+  /* Screen sharing is a later issue: the button says so and does nothing. */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "call.share-screen", FALSE);
+}
+
+/* ---- recent rooms ------------------------------------------------------------ */
+
+#define CONFAB_MAX_RECENT_ROOMS 5
+
+static void
+on_recent_activated (AdwActionRow *row, ConfabWindow *self)
+{
+  confab_window_open_link (self, g_object_get_data (G_OBJECT (row), "confab-link"));
+}
+
+static void
+update_recent_rooms (ConfabWindow *self)
+{
+  g_auto (GStrv) links = g_settings_get_strv (self->settings, "recent-rooms");
+  g_autofree char *default_server = g_settings_get_string (self->settings, "default-server");
+  GtkListBoxRow *old;
+  guint n = 0;
+
+  while ((old = gtk_list_box_get_row_at_index (self->recent_list, 0)) != NULL)
+    gtk_list_box_remove (self->recent_list, GTK_WIDGET (old));
+  for (guint i = 0; links[i] != NULL && n < CONFAB_MAX_RECENT_ROOMS; i++)
+    {
+      ConfabInvite *invite =
+          confab_invite_parse (links[i], *default_server != '\0' ? default_server : NULL, NULL);
+      GtkWidget *row;
+
+      /* A link that no longer parses (say, the default server went) is skipped. */
+      if (invite == NULL)
+        continue;
+      row = adw_action_row_new ();
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
+                                     invite->room != NULL ? invite->room : links[i]);
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), invite->ws_base != NULL
+                                                             ? invite->ws_base
+                                                             : invite->config_url);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row),
+                                 gtk_image_new_from_icon_name ("go-next-symbolic"));
+      gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
+      g_object_set_data_full (G_OBJECT (row), "confab-link", g_strdup (links[i]), g_free);
+      g_signal_connect (row, "activated", G_CALLBACK (on_recent_activated), self);
+      gtk_list_box_append (self->recent_list, row);
+      confab_invite_free (invite);
+      n++;
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->recent_group), n > 0);
+}
+
+/* Newest first, each link once, at most CONFAB_MAX_RECENT_ROOMS. */
+static void
+remember_room (ConfabWindow *self, const char *link)
+{
+  g_auto (GStrv) links = g_settings_get_strv (self->settings, "recent-rooms");
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) updated = NULL;
+  guint n = 1;
+
+  g_strv_builder_add (builder, link);
+  for (guint i = 0; links[i] != NULL && n < CONFAB_MAX_RECENT_ROOMS; i++)
+    if (!g_str_equal (links[i], link))
+      {
+        g_strv_builder_add (builder, links[i]);
+        n++;
+      }
+  updated = g_strv_builder_end (builder);
+  /* "changed::recent-rooms" redraws the list. */
+  g_settings_set_strv (self->settings, "recent-rooms", (const char *const *) updated);
 }
 
 static void
@@ -85,6 +186,7 @@ show_start (ConfabWindow *self, const char *error_message)
 {
   show_error (self->start_error_label, error_message);
   adw_window_title_set_subtitle (self->window_title, NULL);
+  update_recent_rooms (self);
   gtk_stack_set_visible_child_name (self->stack, "start");
   update_actions (self);
 }
@@ -134,10 +236,150 @@ confab_window_open_link (ConfabWindow *self, const char *link)
       show_start (self, message);
       return;
     }
+  g_free (self->link);
+  self->link = g_strdup (link);
   show_prejoin (self, invite);
 }
 
+/* ---- panels ------------------------------------------------------------------ */
+
+static void
+update_badge (ConfabWindow *self)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *spoken = NULL;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->chat_badge), self->unread > 0);
+  if (self->unread == 0)
+    {
+      gtk_accessible_reset_property (GTK_ACCESSIBLE (self->chat_button),
+                                     GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
+      return;
+    }
+  text = self->unread > 99 ? g_strdup ("99+") : g_strdup_printf ("%u", self->unread);
+  spoken = g_strdup_printf (ngettext ("%u unread message", "%u unread messages", self->unread),
+                            self->unread);
+  gtk_label_set_text (self->chat_badge, text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->chat_badge),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, spoken, -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->chat_button),
+                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, spoken, -1);
+}
+
+/* One side panel at a time: "chat", "participants" or NULL for none. The
+ * toggles follow through the chat-open / participants-open properties. */
+static void
+set_panel (ConfabWindow *self, const char *panel)
+{
+  gboolean chat = g_strcmp0 (panel, "chat") == 0;
+  gboolean participants = g_strcmp0 (panel, "participants") == 0;
+
+  if (panel != NULL)
+    gtk_stack_set_visible_child_name (self->panel_stack, panel);
+  adw_flap_set_reveal_flap (self->side_flap, panel != NULL);
+  if (chat)
+    {
+      self->unread = 0;
+      update_badge (self);
+      confab_chat_panel_focus_entry (self->chat_panel);
+    }
+  if (self->chat_open != chat)
+    {
+      self->chat_open = chat;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CHAT_OPEN]);
+    }
+  if (self->participants_open != participants)
+    {
+      self->participants_open = participants;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PARTICIPANTS_OPEN]);
+    }
+}
+
+/* A folded flap closes by itself (a click beside it, Escape): the toggles
+ * must follow. */
+static void
+on_flap_revealed (AdwFlap *flap, GParamSpec *pspec, ConfabWindow *self)
+{
+  if (!adw_flap_get_reveal_flap (flap) && (self->chat_open || self->participants_open))
+    set_panel (self, NULL);
+}
+
+static gboolean
+on_chat_send (ConfabChatPanel *panel, const char *text, ConfabWindow *self)
+{
+  g_autoptr (GError) error = NULL;
+  const char *name = gtk_editable_get_text (GTK_EDITABLE (self->name_row));
+
+  if (self->session == NULL)
+    return FALSE;
+  if (confab_call_session_send_chat (self->session, text, name, &error))
+    return TRUE;
+  if (g_error_matches (error, CONFAB_CHAT_ERROR, CONFAB_CHAT_ERROR_TOO_LONG))
+    confab_chat_panel_show_error (panel, _ ("This message is too long to send"));
+  else if (g_error_matches (error, CONFAB_CHAT_ERROR, CONFAB_CHAT_ERROR_INVALID))
+    confab_chat_panel_show_error (panel, _ ("This message contains characters that cannot be sent"));
+  else if (g_error_matches (error, CONFAB_CHAT_ERROR, CONFAB_CHAT_ERROR_EMPTY))
+    confab_chat_panel_show_error (panel, _ ("Type a message first"));
+  else
+    confab_chat_panel_show_error (panel, _ ("Not connected: the message was not sent"));
+  return FALSE;
+}
+
+static void
+on_chat_message (ConfabCallSession *session,
+                 guint64 session_id,
+                 const char *name,
+                 const char *text,
+                 ConfabWindow *self)
+{
+  confab_chat_panel_add_message (self->chat_panel, name, text, FALSE, NULL);
+  if (self->chat_open)
+    return;
+  self->unread++;
+  update_badge (self);
+}
+
 /* ---- the call ---------------------------------------------------------------- */
+
+/* "12:34", or "1:02:03" past an hour. */
+static char *
+format_elapsed (gint64 seconds)
+{
+  if (seconds >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", seconds / 3600,
+                            (int) (seconds / 60 % 60), (int) (seconds % 60));
+  return g_strdup_printf ("%02d:%02d", (int) (seconds / 60), (int) (seconds % 60));
+}
+
+/* The header says the room and how long we have been in it. */
+static gboolean
+update_clock (gpointer data)
+{
+  ConfabWindow *self = data;
+  g_autofree char *elapsed = NULL;
+
+  if (self->session == NULL)
+    return G_SOURCE_REMOVE;
+  if (!self->joined)
+    {
+      adw_window_title_set_subtitle (self->window_title, _ ("Connecting…"));
+      return G_SOURCE_CONTINUE;
+    }
+  elapsed = format_elapsed ((g_get_monotonic_time () - self->call_start_us) / G_USEC_PER_SEC);
+  adw_window_title_set_subtitle (self->window_title, elapsed);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+set_call_title (ConfabWindow *self, const char *room)
+{
+  g_autofree char *window_title = NULL;
+
+  adw_window_title_set_title (self->window_title, room != NULL ? room : _ ("Confab"));
+  /* Translators: the window title in a call: the room's name. */
+  window_title = room != NULL ? g_strdup_printf (_ ("%s – Confab"), room) : g_strdup (_ ("Confab"));
+  gtk_window_set_title (GTK_WINDOW (self), window_title);
+}
 
 /* The tiles themselves are the video grid's (confab_video_grid_bind_session). */
 static void
@@ -152,6 +394,14 @@ static void
 on_session_joined (ConfabCallSession *session, ConfabWindow *self)
 {
   update_grid (self);
+  /* "joined" comes again after a path switch or reconnect: same call. */
+  if (self->joined)
+    return;
+  self->joined = TRUE;
+  self->call_start_us = g_get_monotonic_time ();
+  update_clock (self);
+  if (self->link != NULL)
+    remember_room (self, self->link);
   toast (self, _ ("Joined"));
 }
 
@@ -162,16 +412,50 @@ on_participant_added (ConfabCallSession *session,
                       ConfabWindow *self)
 {
   g_autofree char *message = NULL;
+  gboolean video = TRUE, audio = TRUE;
 
   update_grid (self);
+  confab_participants_panel_add (self->participants_panel, session_id, name);
+  if (confab_call_session_get_participant (session, session_id, &video, &audio, NULL))
+    confab_participants_panel_set_state (self->participants_panel, session_id, audio, video);
   message = g_strdup_printf (_ ("%s joined"), name);
   toast (self, message);
 }
 
 static void
+on_participant_changed (ConfabCallSession *session, guint64 session_id, ConfabWindow *self)
+{
+  gboolean video, audio;
+
+  if (confab_call_session_get_participant (session, session_id, &video, &audio, NULL))
+    confab_participants_panel_set_state (self->participants_panel, session_id, audio, video);
+}
+
+static void
 on_participant_removed (ConfabCallSession *session, guint64 session_id, ConfabWindow *self)
 {
+  const char *name = confab_participants_panel_get_name (self->participants_panel, session_id);
+
+  if (name != NULL)
+    {
+      g_autofree char *message = g_strdup_printf (_ ("%s left"), name);
+
+      toast (self, message);
+    }
+  confab_participants_panel_remove (self->participants_panel, session_id);
   update_grid (self);
+}
+
+static void
+on_reconnecting (ConfabCallSession *session, ConfabWindow *self)
+{
+  toast (self, _ ("Connection lost, reconnecting…"));
+}
+
+static void
+on_reconnected (ConfabCallSession *session, ConfabWindow *self)
+{
+  toast (self, _ ("Reconnected"));
 }
 
 static void
@@ -180,14 +464,53 @@ end_session (ConfabWindow *self)
   if (self->session != NULL)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
+  g_clear_handle_id (&self->clock_timer, g_source_remove);
   confab_video_grid_bind_session (self->video_grid, NULL);
+  confab_diagnostics_set_session (self->diagnostics, NULL);
+  confab_participants_panel_clear (self->participants_panel);
+  set_panel (self, NULL);
+  gtk_menu_button_popdown (self->diagnostics_button);
+  self->joined = FALSE;
+  self->presenting = FALSE;
+  set_call_title (self, NULL);
   update_grid (self);
+}
+
+static void
+on_error_response (AdwMessageDialog *dialog, const char *response, ConfabWindow *self)
+{
+  if (g_strcmp0 (response, "retry") == 0)
+    gtk_widget_activate_action (GTK_WIDGET (self), "win.join", NULL);
+}
+
+/* A blocking problem: the room refused us or no relay could be reached. */
+static void
+show_join_error (ConfabWindow *self, const GError *error)
+{
+  const char *heading;
+  AdwMessageDialog *dialog;
+
+  if (g_error_matches (error, CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_REFUSED))
+    heading = _ ("The Room Refused to Let You In");
+  else if (g_error_matches (error, CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_CONNECT) ||
+           g_error_matches (error, CONFAB_INVITE_ERROR, CONFAB_INVITE_ERROR_FETCH))
+    heading = _ ("Cannot Reach the Server");
+  else
+    heading = _ ("Could Not Join the Call");
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), heading, error->message));
+  adw_message_dialog_add_responses (dialog, "close", _ ("_Close"), "retry", _ ("_Retry"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "retry", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (dialog, "retry");
+  adw_message_dialog_set_close_response (dialog, "close");
+  g_signal_connect (dialog, "response", G_CALLBACK (on_error_response), self);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
 on_session_ended (ConfabCallSession *session, const GError *error, ConfabWindow *self)
 {
   g_autofree char *message = NULL;
+  gboolean was_joined = self->joined;
 
   if (error != NULL)
     message = g_strdup_printf (_ ("Could not join the call: %s"), error->message);
@@ -195,12 +518,15 @@ on_session_ended (ConfabCallSession *session, const GError *error, ConfabWindow 
   if (self->invite != NULL)
     {
       gtk_stack_set_visible_child_name (self->stack, "prejoin");
+      adw_window_title_set_subtitle (self->window_title, self->invite->room);
       show_error (self->prejoin_error_label, message);
       update_actions (self);
     }
   else
     show_start (self, message);
-  if (error == NULL)
+  if (error != NULL)
+    show_join_error (self, error);
+  else if (was_joined)
     toast (self, _ ("You left the call"));
 }
 
@@ -211,6 +537,7 @@ join_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   g_autoptr (GError) error = NULL;
   g_autofree char *title = NULL;
   const char *name = gtk_editable_get_text (GTK_EDITABLE (self->name_row));
+  const char *room;
 
   if (self->invite == NULL || self->session != NULL)
     return;
@@ -228,23 +555,76 @@ join_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   g_signal_connect (self->session, "participant-added", G_CALLBACK (on_participant_added), self);
   g_signal_connect (self->session, "participant-removed", G_CALLBACK (on_participant_removed),
                     self);
+  g_signal_connect (self->session, "participant-changed", G_CALLBACK (on_participant_changed),
+                    self);
+  g_signal_connect (self->session, "chat-message", G_CALLBACK (on_chat_message), self);
+  g_signal_connect (self->session, "reconnecting", G_CALLBACK (on_reconnecting), self);
+  g_signal_connect (self->session, "reconnected", G_CALLBACK (on_reconnected), self);
   g_signal_connect (self->session, "ended", G_CALLBACK (on_session_ended), self);
 
-  title = g_strdup_printf (_ ("Connecting to “%s”…"), confab_call_session_get_room (self->session));
+  room = confab_call_session_get_room (self->session);
+  title = g_strdup_printf (_ ("Connecting to “%s”…"), room);
   adw_status_page_set_title (self->waiting_page, title);
+  confab_chat_panel_clear (self->chat_panel);
+  self->unread = 0;
+  update_badge (self);
+  confab_participants_panel_add (self->participants_panel, 0, name);
+  confab_participants_panel_set_state (self->participants_panel, 0, self->microphone_on,
+                                       self->camera_on);
+  confab_diagnostics_set_session (self->diagnostics, self->session);
+  self->joined = FALSE;
+  set_call_title (self, room);
   update_grid (self);
   gtk_stack_set_visible_child_name (self->stack, "call");
   update_actions (self);
+  update_clock (self);
+  self->clock_timer = g_timeout_add_seconds (1, update_clock, self);
   confab_call_session_start (self->session);
 }
 
 static void
+on_leave_response (AdwMessageDialog *dialog, const char *response, ConfabWindow *self)
+{
+  if (g_strcmp0 (response, "leave") == 0 && self->session != NULL)
+    confab_call_session_leave (self->session);
+}
+
+/* Leaving asks first only while we present: a slip of Ctrl+W should not
+ * cut off a talk. */
+static void
 leave_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
   ConfabWindow *self = CONFAB_WINDOW (widget);
+  AdwMessageDialog *dialog;
 
-  if (self->session != NULL)
-    confab_call_session_leave (self->session);
+  if (self->session == NULL)
+    return;
+  if (!self->presenting)
+    {
+      confab_call_session_leave (self->session);
+      return;
+    }
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (
+      GTK_WINDOW (self), _ ("Stop Presenting and Leave?"),
+      _ ("Everyone in the call is watching your screen.")));
+  adw_message_dialog_add_responses (dialog, "cancel", _ ("_Cancel"), "leave", _ ("_Leave"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "leave", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_signal_connect (dialog, "response", G_CALLBACK (on_leave_response), self);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+share_screen_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  /* Never enabled yet (update_actions): screen sharing is its own issue. */
+}
+
+static void
+preferences_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  gtk_window_present (GTK_WINDOW (confab_preferences_new (GTK_WINDOW (widget))));
 }
 
 static void
@@ -307,6 +687,8 @@ set_microphone (ConfabWindow *self, gboolean on)
   gtk_button_set_icon_name (GTK_BUTTON (self->microphone_button),
                             on ? "audio-input-microphone-symbolic"
                                : "microphone-disabled-symbolic");
+  confab_participants_panel_set_state (self->participants_panel, 0, self->microphone_on,
+                                       self->camera_on);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ON]);
 }
 
@@ -320,6 +702,8 @@ set_camera (ConfabWindow *self, gboolean on)
     confab_call_session_set_camera (self->session, self->camera_on);
   gtk_button_set_icon_name (GTK_BUTTON (self->camera_button),
                             on ? "camera-web-symbolic" : "camera-disabled-symbolic");
+  confab_participants_panel_set_state (self->participants_panel, 0, self->microphone_on,
+                                       self->camera_on);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA_ON]);
 }
 
@@ -342,6 +726,12 @@ confab_window_get_property (GObject *object, guint prop_id, GValue *value, GPara
       case PROP_CAMERA_ON:
         g_value_set_boolean (value, self->camera_on);
         break;
+      case PROP_CHAT_OPEN:
+        g_value_set_boolean (value, self->chat_open);
+        break;
+      case PROP_PARTICIPANTS_OPEN:
+        g_value_set_boolean (value, self->participants_open);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -360,6 +750,18 @@ confab_window_set_property (GObject *object, guint prop_id, const GValue *value,
       case PROP_CAMERA_ON:
         set_camera (self, g_value_get_boolean (value));
         break;
+      case PROP_CHAT_OPEN:
+        if (g_value_get_boolean (value))
+          set_panel (self, "chat");
+        else if (self->chat_open)
+          set_panel (self, NULL);
+        break;
+      case PROP_PARTICIPANTS_OPEN:
+        if (g_value_get_boolean (value))
+          set_panel (self, "participants");
+        else if (self->participants_open)
+          set_panel (self, NULL);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -376,6 +778,7 @@ confab_window_dispose (GObject *object)
       confab_call_session_leave (self->session);
     }
   g_clear_object (&self->session);
+  g_clear_handle_id (&self->clock_timer, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), CONFAB_TYPE_WINDOW);
   G_OBJECT_CLASS (confab_window_parent_class)->dispose (object);
 }
@@ -386,6 +789,7 @@ confab_window_finalize (GObject *object)
   ConfabWindow *self = CONFAB_WINDOW (object);
 
   g_clear_pointer (&self->invite, confab_invite_free);
+  g_clear_pointer (&self->link, g_free);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (confab_window_parent_class)->finalize (object);
 }
@@ -408,9 +812,19 @@ confab_window_class_init (ConfabWindowClass *klass)
   properties[PROP_CAMERA_ON] =
       g_param_spec_boolean ("camera-on", NULL, NULL, TRUE,
                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Which side panel is open (at most one); the Chat and Participants toggles. */
+  properties[PROP_CHAT_OPEN] =
+      g_param_spec_boolean ("chat-open", NULL, NULL, FALSE,
+                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PARTICIPANTS_OPEN] =
+      g_param_spec_boolean ("participants-open", NULL, NULL, FALSE,
+                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (CONFAB_TYPE_VIDEO_GRID);
+  g_type_ensure (CONFAB_TYPE_CHAT_PANEL);
+  g_type_ensure (CONFAB_TYPE_PARTICIPANTS_PANEL);
+  g_type_ensure (CONFAB_TYPE_DIAGNOSTICS);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/confab/Confab/confab-window.ui");
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, window_title);
@@ -428,6 +842,19 @@ confab_window_class_init (ConfabWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, controls_box);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, microphone_button);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, camera_button);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, share_screen_button);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, participants_button);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, chat_button);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, chat_badge);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, side_flap);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, panel_stack);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, chat_panel);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, participants_panel);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, diagnostics_button);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, diagnostics);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, recent_group);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, recent_list);
+  gtk_widget_class_bind_template_callback (widget_class, on_chat_send);
 
   gtk_widget_class_install_action (widget_class, "win.join-link", NULL, join_link_action);
   gtk_widget_class_install_action (widget_class, "win.join", NULL, join_action);
@@ -436,6 +863,11 @@ confab_window_class_init (ConfabWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.new-meeting", NULL, new_meeting_action);
   gtk_widget_class_install_property_action (widget_class, "call.microphone", "microphone-on");
   gtk_widget_class_install_property_action (widget_class, "call.camera", "camera-on");
+  gtk_widget_class_install_property_action (widget_class, "call.chat", "chat-open");
+  gtk_widget_class_install_property_action (widget_class, "call.participants",
+                                            "participants-open");
+  gtk_widget_class_install_action (widget_class, "call.share-screen", NULL, share_screen_action);
+  gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_d, GDK_CONTROL_MASK, "call.microphone",
                                        NULL);
@@ -443,6 +875,8 @@ confab_window_class_init (ConfabWindowClass *klass)
                                        NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w, GDK_CONTROL_MASK, "win.leave",
                                        NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_comma, GDK_CONTROL_MASK,
+                                       "win.preferences", NULL);
 }
 
 static void
@@ -452,6 +886,9 @@ confab_window_init (ConfabWindow *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
   self->settings = g_settings_new (CONFAB_SETTINGS_SCHEMA);
+  g_signal_connect (self->side_flap, "notify::reveal-flap", G_CALLBACK (on_flap_revealed), self);
+  g_signal_connect_swapped (self->settings, "changed::recent-rooms",
+                            G_CALLBACK (update_recent_rooms), self);
   /* Through the property, so the toggles bound to call.* see the state. */
   g_object_set (self, "microphone-on", !g_settings_get_boolean (self->settings, "start-muted"),
                 "camera-on", TRUE, NULL);
