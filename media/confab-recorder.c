@@ -4,8 +4,8 @@
  * Matroska fixes its tracks in the header, so streams are gathered in a
  * "pending" file first: its header is written once every stream in it is
  * ready (video: a key frame whose size, and for H.264 SPS/PPS, we know;
- * audio: a valid Opus packet) and at least COLLECT_MIN_US has passed since
- * its first packet, or at the latest COLLECT_MAX_US after that first packet
+ * audio: a valid Opus packet) and no new stream has joined for
+ * COLLECT_MIN_US, or at the latest COLLECT_MAX_US after its first packet
  * (then only the ready streams go in). Packets of ready streams wait in a
  * buffer meanwhile. A stream that appears after its file's header (a late
  * joiner, a camera turned on later, a codec switch) starts the next pending
@@ -22,8 +22,8 @@
 #include <opus.h>
 #include <string.h>
 
-/* A new file waits at least this long for the streams that start together
- * (a peer's audio and its first key frame) ... */
+/* A new file waits until no new stream has come for this long (the streams
+ * that start together: peers' audio and first key frames) ... */
 #define COLLECT_MIN_US (1 * G_USEC_PER_SEC)
 /* ... and at most this long for a stream's first key frame (a receiver that
  * joined mid-GOP asks for one after a 1 s gap; senders send one every 5 s). */
@@ -88,6 +88,7 @@ struct _RecFile
   gboolean open;
   gboolean failed;
   gint64 first_packet_mono;
+  gint64 last_stream_mono; /* when the newest stream joined */
   gint64 first_ready_mono; /* 0 until a stream is ready */
   gint64 base_us;          /* mapped timestamp of pts 0 */
   gint64 end_us;           /* latest packet end written, file-relative */
@@ -107,6 +108,8 @@ struct _ConfabRecorder
   GMainContext *context;
   GSource *timer;
   gint64 timer_due;
+  gint64 collect_min_us;
+  gint64 collect_max_us;
   gboolean finished;
   gboolean failed; /* a file could not be written: record nothing more */
   ConfabRecorderStats stats;
@@ -525,7 +528,7 @@ open_file (ConfabRecorder *self, RecFile *file)
 }
 
 static gboolean
-file_should_open (RecFile *file, gint64 now, gboolean finishing)
+file_should_open (ConfabRecorder *self, RecFile *file, gint64 now, gboolean finishing)
 {
   gboolean all_ready = file->streams->len > 0;
   gboolean any_ready = FALSE;
@@ -541,11 +544,11 @@ file_should_open (RecFile *file, gint64 now, gboolean finishing)
     return FALSE;
   if (finishing || file->pending_bytes > PENDING_MAX_BYTES)
     return TRUE;
-  if (all_ready && now >= file->first_packet_mono + COLLECT_MIN_US)
+  if (all_ready && now >= file->last_stream_mono + self->collect_min_us)
     return TRUE;
-  /* Past the bound, but whatever became ready last still gets its second. */
-  return now >=
-         MAX (file->first_packet_mono + COLLECT_MAX_US, file->first_ready_mono + COLLECT_MIN_US);
+  /* Past the bound, but whatever became ready last still gets its moment. */
+  return now >= MAX (file->first_packet_mono + self->collect_max_us,
+                     file->first_ready_mono + self->collect_min_us);
 }
 
 static gboolean on_timer (gpointer data);
@@ -553,7 +556,7 @@ static gboolean on_timer (gpointer data);
 /* When file_should_open() can next say yes without a packet arriving; -1
  * while nothing is ready (a packet must change that first). */
 static gint64
-next_check (RecFile *file)
+next_check (ConfabRecorder *self, RecFile *file)
 {
   gboolean all_ready = TRUE;
 
@@ -562,14 +565,15 @@ next_check (RecFile *file)
   for (guint i = 0; i < file->streams->len; i++)
     all_ready &= ((RecStream *) g_ptr_array_index (file->streams, i))->ready;
   if (all_ready)
-    return file->first_packet_mono + COLLECT_MIN_US;
-  return MAX (file->first_packet_mono + COLLECT_MAX_US, file->first_ready_mono + COLLECT_MIN_US);
+    return file->last_stream_mono + self->collect_min_us;
+  return MAX (file->first_packet_mono + self->collect_max_us,
+              file->first_ready_mono + self->collect_min_us);
 }
 
 static void
 schedule_timer (ConfabRecorder *self, gint64 now)
 {
-  gint64 due = self->collecting != NULL ? next_check (self->collecting) : -1;
+  gint64 due = self->collecting != NULL ? next_check (self, self->collecting) : -1;
 
   if (self->timer != NULL && due == self->timer_due)
     return;
@@ -589,7 +593,7 @@ schedule_timer (ConfabRecorder *self, gint64 now)
 static void
 check_collecting (ConfabRecorder *self, gint64 now)
 {
-  if (self->collecting != NULL && file_should_open (self->collecting, now, FALSE))
+  if (self->collecting != NULL && file_should_open (self, self->collecting, now, FALSE))
     open_file (self, self->collecting);
   schedule_timer (self, now);
 }
@@ -634,6 +638,7 @@ new_stream (ConfabRecorder *self,
   if (self->collecting == NULL)
     self->collecting = start_file (self, now);
   stream->file = self->collecting;
+  stream->file->last_stream_mono = now;
   g_ptr_array_add (stream->file->streams, stream);
   g_ptr_array_add (self->streams, stream);
   g_hash_table_replace (self->current, g_strdup (key), stream);
@@ -783,6 +788,8 @@ confab_recorder_new (const char *path, GError **error)
   self->written_paths = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (self->written_paths, NULL);
   self->context = g_main_context_ref_thread_default ();
+  self->collect_min_us = COLLECT_MIN_US;
+  self->collect_max_us = COLLECT_MAX_US;
   self->packet = av_packet_alloc ();
   if (self->packet == NULL)
     g_error ("out of memory");
@@ -814,7 +821,7 @@ confab_recorder_finish (ConfabRecorder *self, GError **error)
       g_source_destroy (self->timer);
       g_clear_pointer (&self->timer, g_source_unref);
     }
-  if (self->collecting != NULL && file_should_open (self->collecting, 0, TRUE))
+  if (self->collecting != NULL && file_should_open (self, self->collecting, 0, TRUE))
     open_file (self, self->collecting);
   self->collecting = NULL;
 
@@ -854,6 +861,13 @@ confab_recorder_finish (ConfabRecorder *self, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+void
+confab_recorder_set_wait (ConfabRecorder *self, guint quiet_ms, guint max_ms)
+{
+  self->collect_min_us = (gint64) quiet_ms * 1000;
+  self->collect_max_us = MAX ((gint64) max_ms * 1000, self->collect_min_us);
 }
 
 void

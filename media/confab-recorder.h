@@ -45,6 +45,11 @@ typedef struct _ConfabRecorder ConfabRecorder;
  * main context. */
 ConfabRecorder *confab_recorder_new (const char *path, GError **error);
 
+/* How long a new file waits for streams before its header is written: until
+ * every stream in it is ready and none has joined for @quiet_ms (default
+ * 1000), or at most @max_ms (default 5000) after its first packet. */
+void confab_recorder_set_wait (ConfabRecorder *self, guint quiet_ms, guint max_ms);
+
 /* One received packet: @user_id names the sender (a peer that reconnects
  * with a new session continues its tracks), @session_id tells sessions apart
  * (a new one restarts its sequence numbers), @timestamp is
