@@ -44,6 +44,9 @@ struct _ConfabRelay
   guint8 *scratch;    /* LWS_PRE + CONFAB_RELAY_COALESCE_BYTES */
   guint tick_source;
   gint64 last_ping_us;
+  /* health.diagnostics.{region}.{service}.{server_id}, indexed by
+   * ConfabRelayPathKind: HEALTH is published under the path it came by. */
+  char *health_subjects[2];
 
   /* WebTransport (confab-relay-wt.c); NULL with --wt-port 0. */
   ConfabWtServer *wt_server;

@@ -279,7 +279,7 @@ process_packet (ConfabRelaySession *self, const guint8 *data, gsize len)
         return;
 
       case CONFAB_RELAY_VERDICT_HEALTH:
-        confab_room_bus_publish_health (relay->bus, data, len);
+        confab_room_bus_publish_health (relay->bus, relay->health_subjects[self->path], data, len);
         return;
 
       case CONFAB_RELAY_VERDICT_KEYFRAME_REQUEST:

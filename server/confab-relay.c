@@ -261,13 +261,14 @@ confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **err
   relay->arena = confab_arena_new (64 * 1024);
   relay->scratch = g_malloc (LWS_PRE + CONFAB_RELAY_COALESCE_BYTES);
 
+  /* PROTOCOL.md §4.3: health.diagnostics.{region}.{service}.{server_id} */
+  relay->health_subjects[CONFAB_RELAY_PATH_WEBSOCKET] =
+      g_strdup_printf ("health.diagnostics.%s.websocket.%s", config->region, config->server_id);
+  relay->health_subjects[CONFAB_RELAY_PATH_WEBTRANSPORT] =
+      g_strdup_printf ("health.diagnostics.%s.webtransport.%s", config->region, config->server_id);
   if (config->nats_url != NULL)
     {
-      /* PROTOCOL.md §3: health.diagnostics.{region}.{service}.{server_id} */
-      g_autofree char *health_subject =
-          g_strdup_printf ("health.diagnostics.%s.websocket.%s", config->region, config->server_id);
-      relay->bus = confab_room_bus_nats_new (config->nats_url, health_subject, confab_room_deliver,
-                                             relay, error);
+      relay->bus = confab_room_bus_nats_new (config->nats_url, confab_room_deliver, relay, error);
       if (relay->bus == NULL)
         return NULL;
     }
@@ -376,6 +377,8 @@ confab_relay_free (ConfabRelay *relay)
   g_hash_table_destroy (relay->rooms);
   confab_arena_free (relay->arena);
   g_free (relay->scratch);
+  g_free (relay->health_subjects[0]);
+  g_free (relay->health_subjects[1]);
   g_free (relay->config.listen_address);
   g_free (relay->config.nats_url);
   g_free (relay->config.server_id);

@@ -37,7 +37,7 @@ local_publish (ConfabRoomBus *bus,
 }
 
 static void
-local_publish_health (ConfabRoomBus *bus, const guint8 *data, gsize len)
+local_publish_health (ConfabRoomBus *bus, const char *subject, const guint8 *data, gsize len)
 {
   /* Without NATS there is no diagnostics collector: HEALTH is just consumed. */
 }

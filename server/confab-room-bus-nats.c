@@ -38,7 +38,6 @@ typedef struct
 {
   ConfabRoomBus parent;
   natsConnection *nc;
-  char *health_subject;
   GHashTable *rooms; /* name -> NatsRoom */
 
   /* Handoff from libnats threads. */
@@ -247,11 +246,11 @@ nats_publish (ConfabRoomBus *bus,
 }
 
 static void
-nats_publish_health (ConfabRoomBus *bus, const guint8 *data, gsize len)
+nats_publish_health (ConfabRoomBus *bus, const char *subject, const guint8 *data, gsize len)
 {
   NatsBus *self = (NatsBus *) bus;
 
-  natsConnection_Publish (self->nc, self->health_subject, data, (int) len);
+  natsConnection_Publish (self->nc, subject, data, (int) len);
 }
 
 static void
@@ -263,6 +262,9 @@ nats_free (ConfabRoomBus *bus)
   g_hash_table_destroy (self->rooms);
   if (self->nc != NULL)
     {
+      /* What the relay published last (the LEFT of its sessions at shutdown)
+       * must reach the other relays. */
+      natsConnection_FlushTimeout (self->nc, 500);
       natsConnection_Close (self->nc);
       natsConnection_Destroy (self->nc);
     }
@@ -273,7 +275,6 @@ nats_free (ConfabRoomBus *bus)
   if (self->event_fd >= 0)
     close (self->event_fd);
   g_mutex_clear (&self->lock);
-  g_free (self->health_subject);
   g_free (self);
 }
 
@@ -306,7 +307,6 @@ on_nats_reconnected (natsConnection *nc, void *closure)
 
 ConfabRoomBus *
 confab_room_bus_nats_new (const char *url,
-                          const char *health_subject,
                           ConfabRoomBusDeliverFunc deliver,
                           gpointer deliver_data,
                           GError **error)
@@ -318,7 +318,6 @@ confab_room_bus_nats_new (const char *url,
   self->parent.vtable = &nats_vtable;
   self->parent.deliver = deliver;
   self->parent.deliver_data = deliver_data;
-  self->health_subject = g_strdup (health_subject);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, nats_room_free);
   g_mutex_init (&self->lock);
   g_queue_init (&self->queue);

@@ -47,7 +47,9 @@ typedef struct
                    ConfabRoomBusKind kind,
                    guint64 session_id,
                    ConfabRelayBuf *buf);
-  void (*publish_health) (ConfabRoomBus *bus, const guint8 *data, gsize len);
+  /* @subject: health.diagnostics.{region}.{service}.{server_id}, service
+   * being the path the packet came by (PROTOCOL.md §4.3). */
+  void (*publish_health) (ConfabRoomBus *bus, const char *subject, const guint8 *data, gsize len);
   void (*free) (ConfabRoomBus *bus);
 } ConfabRoomBusVTable;
 
@@ -71,7 +73,6 @@ ConfabRoomBus *confab_room_bus_local_new (ConfabRoomBusDeliverFunc deliver, gpoi
 /* NATS bus. Never fails for an unreachable server: it keeps retrying in the
  * background while local delivery goes on. Fails only for an invalid URL. */
 ConfabRoomBus *confab_room_bus_nats_new (const char *url,
-                                         const char *health_subject,
                                          ConfabRoomBusDeliverFunc deliver,
                                          gpointer deliver_data,
                                          GError **error);
@@ -99,9 +100,12 @@ confab_room_bus_publish (ConfabRoomBus *bus,
 }
 
 static inline void
-confab_room_bus_publish_health (ConfabRoomBus *bus, const guint8 *data, gsize len)
+confab_room_bus_publish_health (ConfabRoomBus *bus,
+                                const char *subject,
+                                const guint8 *data,
+                                gsize len)
 {
-  bus->vtable->publish_health (bus, data, len);
+  bus->vtable->publish_health (bus, subject, data, len);
 }
 
 void confab_room_bus_free (ConfabRoomBus *bus);

@@ -7,6 +7,7 @@
 #include <gnutls/gnutls.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -769,6 +770,80 @@ test_nats (void)
   g_assert_cmpuint (q->session_id, ==, wt->session_id);
 }
 
+/* The subject of the next message on @sub whose payload is a HEALTH packet
+ * carrying @tag, or NULL after @timeout_ms. */
+static char *
+next_health_subject (natsSubscription *sub, const char *tag, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      natsMsg *msg = NULL;
+      ConfabPacketWrapper *p;
+      char *subject = NULL;
+
+      if (natsSubscription_NextMsg (&msg, sub, 100) != NATS_OK)
+        continue;
+      p = confab__packet_wrapper__unpack (NULL, (size_t) natsMsg_GetDataLength (msg),
+                                          (const guint8 *) natsMsg_GetData (msg));
+      if (is_packet_tag (p, CONFAB_PACKET_HEALTH, tag))
+        subject = g_strdup (natsMsg_GetSubject (msg));
+      if (p != NULL)
+        confab__packet_wrapper__free_unpacked (p, NULL);
+      natsMsg_Destroy (msg);
+      if (subject != NULL)
+        return subject;
+    }
+  return NULL;
+}
+
+/* PROTOCOL.md §4.3: HEALTH is published to
+ * health.diagnostics.{region}.{service}.{server_id}, and the service is the
+ * path it came by: "webtransport" for a WebTransport session (datagram or
+ * stream), "websocket" for a WebSocket one, on one relay. */
+static void
+test_health_subject (void)
+{
+  g_autoptr (ConfabTestNats) nats = confab_test_nats_start (0);
+  const char *args[] = { "--nats", nats->url, "--server-id", "relay-h", "--region", "eu", NULL };
+  g_autoptr (ConfabTestRelay) relay = confab_test_relay_start_wt (args);
+  natsConnection *nc = NULL;
+  natsSubscription *sub = NULL;
+  g_autoptr (WtPeer) wt = NULL;
+  g_autoptr (ConfabTestWs) ws = NULL;
+  g_autoptr (GBytes) wt_dgram = confab_test_packet (CONFAB_PACKET_HEALTH, "wtuser", "wt-dgram", 0);
+  g_autoptr (GBytes) wt_stream =
+      confab_test_packet (CONFAB_PACKET_HEALTH, "wtuser", "wt-stream", 0);
+  g_autoptr (GBytes) ws_health = confab_test_packet (CONFAB_PACKET_HEALTH, "wsuser", "ws", 0);
+  g_autofree char *subject = NULL;
+
+  g_assert_cmpint (natsConnection_ConnectTo (&nc, nats->url), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_SubscribeSync (&sub, nc, "health.diagnostics.>"), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_Flush (nc), ==, NATS_OK);
+  wt = wt_join (relay, "wtuser", "health");
+  ws = confab_test_ws_join (relay->ws_port, "wsuser", "health");
+
+  wt_send (wt, wt_dgram, TRUE);
+  pump_for (50);
+  subject = next_health_subject (sub, "wt-dgram", WAIT_MS);
+  g_assert_cmpstr (subject, ==, "health.diagnostics.eu.webtransport.relay-h");
+  g_clear_pointer (&subject, g_free);
+
+  wt_send (wt, wt_stream, FALSE);
+  pump_for (50);
+  subject = next_health_subject (sub, "wt-stream", WAIT_MS);
+  g_assert_cmpstr (subject, ==, "health.diagnostics.eu.webtransport.relay-h");
+  g_clear_pointer (&subject, g_free);
+
+  g_assert_true (confab_test_ws_send_bytes (ws, ws_health));
+  subject = next_health_subject (sub, "ws", WAIT_MS);
+  g_assert_cmpstr (subject, ==, "health.diagnostics.eu.websocket.relay-h");
+
+  natsSubscription_Destroy (sub);
+  natsConnection_Destroy (nc);
+}
+
 typedef struct
 {
   gboolean done;
@@ -877,6 +952,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/wt/mixed-room", test_mixed_room);
   g_test_add_func ("/relay/wt/keepalive", test_keepalive);
   g_test_add_func ("/relay/wt/nats", test_nats);
+  g_test_add_func ("/relay/wt/health-subject", test_health_subject);
   g_test_add_func ("/relay/wt/slow-reader", test_slow_reader);
   g_test_add_func ("/relay/wt/chromium", test_chromium);
   return g_test_run ();
