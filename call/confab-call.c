@@ -772,7 +772,8 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
         emit_media (self, peer, media);
         if (self->buffer_audio)
           confab_peer_receive_audio (peer, media->audio_metadata->sequence, media->data.data,
-                                     media->data.len, now);
+                                     media->data.len, timestamp_us (media->timestamp * 1000) / 1000,
+                                     now);
         break;
 
       case CONFAB_MEDIA_HEARTBEAT:

@@ -89,7 +89,13 @@ gboolean confab_peer_receive_video (ConfabPeer *self,
 gboolean confab_peer_service_video (ConfabPeer *self, gint64 now_us);
 /* When confab_peer_service_video() may release more, or -1. */
 gint64 confab_peer_get_video_deadline (ConfabPeer *self);
-void confab_peer_receive_audio (
-    ConfabPeer *self, guint64 sequence, const guint8 *data, gsize len, gint64 now_us);
+/* @timestamp_ms: the sender's MediaPacket.timestamp (epoch ms), the audio's
+ * capture time for lip sync. */
+void confab_peer_receive_audio (ConfabPeer *self,
+                                guint64 sequence,
+                                const guint8 *data,
+                                gsize len,
+                                gint64 timestamp_ms,
+                                gint64 now_us);
 
 G_END_DECLS

@@ -6,9 +6,15 @@
 #include "confab-peer-private.h"
 
 #include "confab-frame-slot.h"
+#include "confab-lip-sync.h"
 #include "confab-video-decoder.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#define SYNC_QUEUE    8  /* > 150 ms at 30 fps */
+#define AUDIO_TS_RING 64 /* the audio jitter buffer's 1.28 s */
+#define LATENCY_RING  1024
 
 struct _ConfabPeer
 {
@@ -58,6 +64,22 @@ struct _ConfabPeer
   ConfabAudioJitterBuffer *audio_jitter;
   guint64 decoded_video_frames;
   guint64 video_decode_errors;
+
+  /* Lip sync: decoded pictures waiting for the audio to catch up (oldest
+   * first), and the audio playout clock the mixer drives. */
+  ConfabVideoFrame *sync_frames[SYNC_QUEUE];
+  gint64 sync_since_us[SYNC_QUEUE];
+  guint sync_len;
+  gboolean sync_held_counted; /* the head was counted as held */
+  ConfabLipSyncClock lip_clock;
+  guint64 video_frames_held;
+  guint64 video_frames_dropped_late;
+  /* Sender timestamps (epoch ms) of the last audio packets, by sequence. */
+  guint64 audio_ts_sequence[AUDIO_TS_RING];
+  gint64 audio_ts_ms[AUDIO_TS_RING];
+  /* Capture-to-decode latency of the last pictures, µs. */
+  gint32 latency_us[LATENCY_RING];
+  guint64 latency_count;
   gboolean decoder_failed_to_start;
 };
 
@@ -73,6 +95,8 @@ confab_peer_finalize (GObject *object)
   confab_video_jitter_buffer_free (self->video_jitter);
   confab_video_decoder_free (self->video_decoder);
   confab_frame_slot_free (self->video_slot);
+  for (guint i = 0; i < self->sync_len; i++)
+    confab_video_frame_unref (self->sync_frames[i]);
   confab_audio_jitter_buffer_free (self->audio_jitter);
   G_OBJECT_CLASS (confab_peer_parent_class)->finalize (object);
 }
@@ -87,6 +111,7 @@ static void
 confab_peer_init (ConfabPeer *self)
 {
   self->user_id = g_strdup ("");
+  confab_lip_sync_clock_init (&self->lip_clock);
 }
 
 ConfabPeer *
@@ -324,11 +349,95 @@ confab_peer_set_receive_media (ConfabPeer *self, gboolean video, gboolean audio)
     g_clear_pointer (&self->audio_jitter, confab_audio_jitter_buffer_free);
 }
 
+/* Capture (the sender's wall clock, epoch µs) to now on ours: the same
+ * clock on one machine, offset by the clocks' difference otherwise. */
+static void
+record_latency (ConfabPeer *self, gint64 pts_us)
+{
+  gint64 latency;
+
+  if (pts_us <= 0)
+    return;
+  latency = g_get_real_time () - pts_us;
+  if (latency < -G_USEC_PER_SEC || latency > 60 * G_USEC_PER_SEC)
+    return; /* clocks too far apart to mean anything */
+  self->latency_us[self->latency_count % LATENCY_RING] = (gint32) latency;
+  self->latency_count++;
+}
+
+static void
+enqueue_synced (ConfabPeer *self, ConfabVideoFrame *picture, gint64 now_us)
+{
+  if (self->sync_len == SYNC_QUEUE)
+    {
+      /* Full (a hold bound the audio never met): the oldest goes. */
+      confab_video_frame_unref (self->sync_frames[0]);
+      memmove (self->sync_frames, self->sync_frames + 1, sizeof self->sync_frames[0] * (SYNC_QUEUE - 1));
+      memmove (self->sync_since_us, self->sync_since_us + 1,
+               sizeof self->sync_since_us[0] * (SYNC_QUEUE - 1));
+      self->sync_len--;
+      self->video_frames_dropped_late++;
+    }
+  self->sync_frames[self->sync_len] = picture;
+  self->sync_since_us[self->sync_len] = now_us;
+  self->sync_len++;
+}
+
+static void
+pop_synced (ConfabPeer *self)
+{
+  self->sync_len--;
+  memmove (self->sync_frames, self->sync_frames + 1, sizeof self->sync_frames[0] * self->sync_len);
+  memmove (self->sync_since_us, self->sync_since_us + 1,
+           sizeof self->sync_since_us[0] * self->sync_len);
+}
+
+/* Hands the renderer what the audio clock allows; TRUE when a picture went
+ * to the slot. */
+static gboolean
+release_synced (ConfabPeer *self, gint64 now_us)
+{
+  gboolean shown = FALSE;
+
+  while (self->sync_len > 0)
+    {
+      ConfabVideoFrame *head = self->sync_frames[0];
+      gint64 held = now_us - self->sync_since_us[0];
+
+      switch (confab_lip_sync_decide (&self->lip_clock, head->pts_us, held, self->sync_len > 1,
+                                      now_us))
+        {
+          case CONFAB_LIP_SYNC_HOLD:
+            if (!self->sync_held_counted)
+              {
+                self->video_frames_held++;
+                self->sync_held_counted = TRUE;
+              }
+            return shown;
+          case CONFAB_LIP_SYNC_DROP:
+            self->video_frames_dropped_late++;
+            confab_video_frame_unref (head);
+            break;
+          case CONFAB_LIP_SYNC_SHOW:
+          default:
+            confab_frame_slot_put (self->video_slot, head);
+            confab_video_frame_unref (head);
+            shown = TRUE;
+            break;
+        }
+      pop_synced (self);
+      self->sync_held_counted = FALSE;
+    }
+  return shown;
+}
+
 gboolean
 confab_peer_service_video (ConfabPeer *self, gint64 now_us)
 {
   g_autoptr (ConfabVideoFrame) newest = NULL;
   ConfabVideoJitterFrame frame;
+  gboolean synced = confab_lip_sync_clock_now (&self->lip_clock, now_us) >= 0 || self->sync_len > 0;
+  gboolean shown = FALSE;
 
   if (self->video_jitter == NULL)
     return FALSE;
@@ -351,9 +460,15 @@ confab_peer_service_video (ConfabPeer *self, gint64 now_us)
         {
           if (picture != NULL)
             {
-              g_clear_pointer (&newest, confab_video_frame_unref);
-              newest = picture;
               self->decoded_video_frames++;
+              record_latency (self, picture->pts_us);
+              if (synced)
+                enqueue_synced (self, picture, now_us);
+              else
+                {
+                  g_clear_pointer (&newest, confab_video_frame_unref);
+                  newest = picture;
+                }
             }
         }
       else
@@ -366,10 +481,13 @@ confab_peer_service_video (ConfabPeer *self, gint64 now_us)
         }
       confab_video_jitter_frame_clear (&frame);
     }
-  if (newest == NULL)
-    return FALSE;
-  confab_frame_slot_put (self->video_slot, newest);
-  return TRUE;
+  if (newest != NULL)
+    {
+      confab_frame_slot_put (self->video_slot, newest);
+      shown = TRUE;
+    }
+  shown |= release_synced (self, now_us);
+  return shown;
 }
 
 gboolean
@@ -412,16 +530,91 @@ confab_peer_receive_video (ConfabPeer *self,
 gint64
 confab_peer_get_video_deadline (ConfabPeer *self)
 {
-  return self->video_jitter != NULL ? confab_video_jitter_buffer_get_deadline (self->video_jitter)
-                                    : -1;
+  gint64 due = self->video_jitter != NULL
+                   ? confab_video_jitter_buffer_get_deadline (self->video_jitter)
+                   : -1;
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->sync_len > 0)
+    {
+      gint64 sync_due = confab_lip_sync_due (&self->lip_clock, self->sync_frames[0]->pts_us,
+                                             now - self->sync_since_us[0], now);
+
+      due = due < 0 ? sync_due : MIN (due, sync_due);
+    }
+  return due;
 }
 
 void
-confab_peer_receive_audio (
-    ConfabPeer *self, guint64 sequence, const guint8 *data, gsize len, gint64 now_us)
+confab_peer_receive_audio (ConfabPeer *self,
+                           guint64 sequence,
+                           const guint8 *data,
+                           gsize len,
+                           gint64 timestamp_ms,
+                           gint64 now_us)
 {
-  if (self->audio_jitter != NULL)
-    confab_audio_jitter_buffer_push (self->audio_jitter, sequence, data, len, now_us);
+  if (self->audio_jitter == NULL)
+    return;
+  self->audio_ts_sequence[sequence % AUDIO_TS_RING] = sequence;
+  self->audio_ts_ms[sequence % AUDIO_TS_RING] = timestamp_ms;
+  confab_audio_jitter_buffer_push (self->audio_jitter, sequence, data, len, now_us);
+}
+
+ConfabAudioPlayout
+confab_peer_pull_audio (ConfabPeer *self, gint64 now_us, gint16 *pcm)
+{
+  ConfabAudioPlayout how;
+  ConfabAudioJitterStats stats;
+  guint64 seq;
+
+  g_return_val_if_fail (self->audio_jitter != NULL, CONFAB_AUDIO_PLAYOUT_SILENCE);
+  how = confab_audio_jitter_buffer_pull (self->audio_jitter, now_us, pcm);
+  if (how == CONFAB_AUDIO_PLAYOUT_SILENCE)
+    return how;
+  /* The audio heard now was captured when its packet was sent: that is the
+   * clock the peer's video follows. */
+  confab_audio_jitter_buffer_get_stats (self->audio_jitter, &stats);
+  seq = stats.last_sequence;
+  if (self->audio_ts_sequence[seq % AUDIO_TS_RING] == seq && self->audio_ts_ms[seq % AUDIO_TS_RING] > 0)
+    confab_lip_sync_clock_played (&self->lip_clock, self->audio_ts_ms[seq % AUDIO_TS_RING] * 1000,
+                                  now_us);
+  return how;
+}
+
+guint64
+confab_peer_get_video_frames_held (ConfabPeer *self)
+{
+  return self->video_frames_held;
+}
+
+guint64
+confab_peer_get_video_frames_dropped_late (ConfabPeer *self)
+{
+  return self->video_frames_dropped_late;
+}
+
+static int
+compare_gint32 (gconstpointer a, gconstpointer b)
+{
+  gint32 x = *(const gint32 *) a, y = *(const gint32 *) b;
+
+  return (x > y) - (x < y);
+}
+
+gboolean
+confab_peer_get_video_latency (ConfabPeer *self, double *p50_ms, double *p95_ms)
+{
+  guint n = (guint) MIN (self->latency_count, LATENCY_RING);
+  g_autofree gint32 *sorted = NULL;
+
+  if (n == 0)
+    return FALSE;
+  /* Summaries only: a sorted copy of the last 1024. */
+  sorted = g_memdup2 (self->latency_us, n * sizeof (gint32));
+  qsort (sorted, n, sizeof (gint32), compare_gint32);
+  *p50_ms = sorted[(n - 1) * 50 / 100] / 1000.0;
+  *p95_ms = sorted[(n - 1) * 95 / 100] / 1000.0;
+  return TRUE;
 }
 
 ConfabVideoFrame *

@@ -61,5 +61,19 @@ gboolean confab_peer_get_video_jitter_stats (ConfabPeer *self, ConfabVideoJitter
 /* The peer's audio, ordered and concealed: pull one 20 ms frame per playout
  * tick, on the call's thread. NULL when audio is not received. (transfer none) */
 ConfabAudioJitterBuffer *confab_peer_get_audio_jitter_buffer (ConfabPeer *self);
+/* One 20 ms frame of the peer's audio for the mixer (on the call's thread),
+ * as confab_audio_jitter_buffer_pull() does, and the peer's audio playout
+ * clock for lip sync: while it runs, decoded pictures reach
+ * confab_peer_take_video_frame() in step with it (held while early, at most
+ * 150 ms; dropped when late and a newer one waits). Without audio pulled,
+ * pictures come as soon as decoded. Audio must be received. */
+ConfabAudioPlayout confab_peer_pull_audio (ConfabPeer *self, gint64 now_us, gint16 *pcm);
+/* Pictures held back for lip sync, and dropped as late. */
+guint64 confab_peer_get_video_frames_held (ConfabPeer *self);
+guint64 confab_peer_get_video_frames_dropped_late (ConfabPeer *self);
+/* Capture-to-decode latency of the last 1024 pictures (the sender's
+ * timestamps against our wall clock: exact on one machine). FALSE before
+ * the first picture. */
+gboolean confab_peer_get_video_latency (ConfabPeer *self, double *p50_ms, double *p95_ms);
 
 G_END_DECLS

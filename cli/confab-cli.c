@@ -77,6 +77,8 @@ typedef struct
   ConfabRecorder *recorder;
   GSource *video_ticker;
   GSource *audio_ticker;
+  GSource *playout_ticker; /* without --play */
+  guint64 playout_frames;
   guint duration_id;
   guint join_timeout_id;
   guint close_timeout_id;
@@ -335,12 +337,12 @@ fill_playback (gint16 *pcm, gpointer data)
 
   for (guint i = 0; peers != NULL && i < peers->len; i++)
     {
-      ConfabAudioJitterBuffer *buffer =
-          confab_peer_get_audio_jitter_buffer (g_ptr_array_index (peers, i));
+      ConfabPeer *peer = g_ptr_array_index (peers, i);
 
-      if (buffer == NULL)
+      if (confab_peer_get_audio_jitter_buffer (peer) == NULL)
         continue;
-      confab_audio_jitter_buffer_pull (buffer, now, frame);
+      /* Through the peer: its audio clock paces its pictures (lip sync). */
+      confab_peer_pull_audio (peer, now, frame);
       confab_audio_mix_add (mix, frame, CONFAB_AUDIO_FRAME_SAMPLES);
     }
   confab_audio_mix_finish (mix, pcm, CONFAB_AUDIO_FRAME_SAMPLES);
@@ -367,6 +369,26 @@ open_files (Cli *cli)
       return FALSE;
     }
   return TRUE;
+}
+
+/* Without --play nothing would pull the peers' audio: play it to nowhere on
+ * a 20 ms clock, so concealment and lip sync work as with a speaker. */
+static gboolean
+on_playout_tick (Cli *cli, gint64 now)
+{
+  gint16 pcm[CONFAB_AUDIO_FRAME_SAMPLES];
+  guint64 due = (guint64) ((now - cli->media_start_us) / 20000) + 1;
+
+  if (due > cli->playout_frames + AUDIO_MAX_CATCH_UP)
+    cli->playout_frames = due - AUDIO_MAX_CATCH_UP;
+  while (cli->playout_frames < due)
+    {
+      fill_playback (pcm, cli);
+      cli->playout_frames++;
+    }
+  g_source_set_ready_time (cli->playout_ticker,
+                           cli->media_start_us + (gint64) cli->playout_frames * 20000);
+  return G_SOURCE_CONTINUE;
 }
 
 /* Opens what --video camera, --audio mic and --play ask for; FALSE (with
@@ -443,6 +465,7 @@ cli_stop (Cli *cli)
   cli->stopping = TRUE;
   clear_ticker (&cli->video_ticker);
   clear_ticker (&cli->audio_ticker);
+  clear_ticker (&cli->playout_ticker);
   g_clear_handle_id (&cli->duration_id, g_source_remove);
   g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
   if (cli->call == NULL || confab_transport_is_closed (confab_call_get_transport (cli->call)))
@@ -514,6 +537,8 @@ on_session_assigned (ConfabCall *call, guint64 session_id, Cli *cli)
     cli->video_ticker = ticker_new (cli, on_video_tick, cli->media_start_us);
   if (cli->audio && !cli->audio_mic)
     cli->audio_ticker = ticker_new (cli, on_audio_tick, cli->media_start_us);
+  if (!cli->play)
+    cli->playout_ticker = ticker_new (cli, on_playout_tick, cli->media_start_us + 20000);
   if (cli->duration_s > 0)
     cli->duration_id = g_timeout_add ((guint) (cli->duration_s * 1000), on_duration_elapsed, cli);
 }
@@ -646,7 +671,7 @@ start_call (Cli *cli,
     g_signal_connect (cli->sender, "error", G_CALLBACK (on_sender_error), cli);
   }
   /* Decode what peers send, so the summary proves pictures come out. */
-  confab_call_set_receive_media (cli->call, TRUE, cli->play);
+  confab_call_set_receive_media (cli->call, TRUE, TRUE);
   g_signal_connect (cli->call, "session-assigned", G_CALLBACK (on_session_assigned), cli);
   g_signal_connect (cli->call, "closed", G_CALLBACK (on_call_closed), cli);
   g_signal_connect (cli->call, "chat-message", G_CALLBACK (on_chat_message), cli);
@@ -791,6 +816,23 @@ append_recording (GString *out, ConfabRecorder *recorder)
       stats.dropped, stats.bytes, stats.duration_s);
 }
 
+/* Capture-to-decode latency and what lip sync did with the peer's pictures. */
+static void
+append_receive_stats (GString *out, ConfabPeer *peer)
+{
+  double p50, p95;
+
+  if (confab_peer_get_video_latency (peer, &p50, &p95))
+    g_string_append_printf (out, ",\"latency_ms\":{\"p50\":%.1f,\"p95\":%.1f}", p50, p95);
+  else
+    g_string_append (out, ",\"latency_ms\":null");
+  g_string_append_printf (out,
+                          ",\"lip_sync\":{\"held\":%" G_GUINT64_FORMAT
+                          ",\"dropped_late\":%" G_GUINT64_FORMAT "}",
+                          confab_peer_get_video_frames_held (peer),
+                          confab_peer_get_video_frames_dropped_late (peer));
+}
+
 static char *
 build_summary (Cli *cli, gboolean *expectation_met)
 {
@@ -905,6 +947,7 @@ build_summary (Cli *cli, gboolean *expectation_met)
               out, ",\"audio_played_frames\":%" G_GUINT64_FORMAT ",\"audio_concealed_ms\":%.0f",
               stats.normal_frames, stats.concealed_ms);
         }
+      append_receive_stats (out, peer);
       g_string_append_c (out, '}');
     }
   g_string_append (out, "]");
@@ -1157,6 +1200,7 @@ cli_clear (Cli *cli)
 {
   clear_ticker (&cli->video_ticker);
   clear_ticker (&cli->audio_ticker);
+  clear_ticker (&cli->playout_ticker);
   g_clear_handle_id (&cli->duration_id, g_source_remove);
   g_clear_handle_id (&cli->join_timeout_id, g_source_remove);
   g_clear_handle_id (&cli->close_timeout_id, g_source_remove);
