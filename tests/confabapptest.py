@@ -67,6 +67,77 @@ def screenshot(name):
     log("screenshot " + path)
 
 
+class Screen:
+    """One screenshot as RGB bytes (ImageMagick's import, read as PPM), for
+    checking what is drawn inside a widget's rectangle."""
+
+    def __init__(self, data):
+        # P6\n<w> <h>\n<max>\n<rgb...>: header fields split on whitespace.
+        fields = []
+        pos = 0
+        while len(fields) < 4:
+            while data[pos:pos + 1].isspace():
+                pos += 1
+            end = pos
+            while not data[end:end + 1].isspace():
+                end += 1
+            fields.append(data[pos:end])
+            pos = end
+        if fields[0] != b"P6" or fields[3] != b"255":
+            fail("unexpected screenshot format %r" % fields)
+        self.width, self.height = int(fields[1]), int(fields[2])
+        self.pixels = data[pos + 1:]
+
+    def pixel(self, x, y):
+        i = 3 * (y * self.width + x)
+        return tuple(self.pixels[i:i + 3])
+
+    def samples(self, rect, step=4):
+        """Pixels on a grid every `step` pixels inside rect (x, y, w, h)."""
+        x0, y0, w, h = rect
+        for y in range(max(y0, 0), min(y0 + h, self.height), step):
+            for x in range(max(x0, 0), min(x0 + w, self.width), step):
+                yield self.pixel(x, y)
+
+
+def grab_screen():
+    data = subprocess.run(["import", "-window", "root", "-depth", "8", "ppm:-"], check=True, timeout=20,
+                          stdout=subprocess.PIPE).stdout
+    return Screen(data)
+
+
+def changed_fraction(a, b, rect, threshold=24, step=4):
+    """Share of sampled pixels in rect that differ between two screenshots."""
+    changed = total = 0
+    for pa, pb in zip(a.samples(rect, step), b.samples(rect, step)):
+        total += 1
+        if max(abs(pa[0] - pb[0]), abs(pa[1] - pb[1]), abs(pa[2] - pb[2])) > threshold:
+            changed += 1
+    return changed / total if total else 0.0
+
+
+def colourful_fraction(screen, rect, step=4):
+    """Share of sampled pixels in rect that are clearly coloured (not grey):
+    video of a test pattern, not an avatar on a dark tile."""
+    coloured = total = 0
+    for r, g, b in screen.samples(rect, step):
+        total += 1
+        if max(r, g, b) - min(r, g, b) > 60:
+            coloured += 1
+    return coloured / total if total else 0.0
+
+
+def extents(node, inset=0.1):
+    """A widget's rectangle on the screen (x, y, w, h), shrunk by `inset` of
+    its size on each side. GTK 4.8 reports positions relative to the window
+    (which sits at the screen's origin under a bare Xvfb) and off by the
+    window's few pixels of client-side decoration: the inset keeps the
+    rectangle inside the widget anyway."""
+    box = node.queryComponent().getExtents(pyatspi.WINDOW_COORDS)
+    dx, dy = int(box.width * inset), int(box.height * inset)
+    return (box.x + dx, box.y + dy, box.width - 2 * dx, box.height - 2 * dy)
+
+
 def app_accessible(pid):
     desktop = pyatspi.Registry.getDesktop(0)
     for i in range(desktop.childCount):

@@ -86,7 +86,7 @@ test_narrow (void)
 static void
 test_properties (void)
 {
-  static const int sizes[][2] = { { 1280, 720 }, { 360, 640 }, { 360, 200 }, { 1920, 1080 },
+  static const int sizes[][2] = { { 1280, 720 }, { 360, 640 },  { 360, 200 },  { 1920, 1080 },
                                   { 800, 800 },  { 3000, 400 }, { 200, 3000 }, { 97, 61 } };
   ConfabGridRect rects[30];
 

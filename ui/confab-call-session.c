@@ -6,6 +6,7 @@
 
 #include "confab-call.h"
 #include "confab-election.h"
+#include "confab-media-sender.h"
 #include "confab-packet.h"
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
@@ -34,6 +35,9 @@ struct _ConfabCallSession
   ConfabCameraSource *camera;
   ConfabAudioCapture *microphone;
   char *camera_problem;
+  ConfabMediaSender *sender; /* with the call */
+  ConfabVideoCodec codec;
+  gboolean camera_rate_known;
 
   /* What the grid shows of each participant, refreshed once a second. */
   GHashTable *participants; /* guint64 * session → Participant */
@@ -116,6 +120,21 @@ device_problem (const GError *error, gboolean camera)
 static void
 on_camera_frame (ConfabCameraSource *camera, ConfabVideoFrame *frame, ConfabCallSession *self)
 {
+  g_autoptr (GError) error = NULL;
+  double fps = 0;
+
+  if (self->sender != NULL && self->camera_on)
+    {
+      /* The encoder never assumes more pictures than the camera gives. */
+      if (!self->camera_rate_known &&
+          confab_camera_source_get_format (camera, NULL, NULL, &fps, NULL) && fps >= 1)
+        {
+          confab_media_sender_set_source_fps (self->sender, CLAMP ((int) (fps + 0.5), 1, 60));
+          self->camera_rate_known = TRUE;
+        }
+      if (!confab_media_sender_push_video (self->sender, frame, &error))
+        g_warning ("sending video: %s", error->message);
+    }
   g_signal_emit (self, signals[SIGNAL_CAMERA_FRAME], 0, frame);
 }
 
@@ -127,6 +146,9 @@ on_camera_error (ConfabCameraSource *camera, const GError *error, ConfabCallSess
 {
   g_message ("camera: %s", error->message);
   stop_camera (self);
+  /* Heartbeats say the camera is off, so others show our avatar. */
+  if (self->sender != NULL)
+    confab_media_sender_set_video_enabled (self->sender, FALSE);
   set_camera_problem (self, device_problem (error, TRUE));
 }
 
@@ -175,13 +197,26 @@ start_camera (ConfabCallSession *self)
     }
   g_signal_connect (self->camera, "frame", G_CALLBACK (on_camera_frame), self);
   g_signal_connect (self->camera, "error", G_CALLBACK (on_camera_error), self);
+  self->camera_rate_known = FALSE;
+  if (self->sender != NULL)
+    confab_media_sender_set_video_enabled (self->sender, self->camera_on);
   set_camera_problem (self, NULL);
 }
 
 static void
 on_microphone_chunk (ConfabAudioCapture *microphone, gpointer samples, ConfabCallSession *self)
 {
-  /* Sent once the call's media sender is there. */
+  g_autoptr (GError) error = NULL;
+
+  if (self->sender != NULL && self->microphone_on &&
+      !confab_media_sender_push_audio (self->sender, samples, &error))
+    g_warning ("sending audio: %s", error->message);
+}
+
+static void
+on_sender_error (ConfabMediaSender *sender, const GError *error, ConfabCallSession *self)
+{
+  g_warning ("sending media: %s", error->message);
 }
 
 static void
@@ -218,6 +253,9 @@ stop_media (ConfabCallSession *self)
   stop_camera (self);
   stop_microphone (self);
   g_clear_object (&self->pipewire);
+  if (self->sender != NULL)
+    g_signal_handlers_disconnect_by_data (self->sender, self);
+  g_clear_object (&self->sender);
   g_clear_handle_id (&self->stats_timer, g_source_remove);
 }
 
@@ -478,7 +516,17 @@ start_call (ConfabCallSession *self,
       return;
     }
   self->call = confab_call_new (transport, self->user_id);
-  confab_call_set_media_state (self->call, self->camera_on, self->microphone_on);
+  {
+    /* The camera's size and rate, within what the quality tier allows. */
+    ConfabMediaSenderConfig config = { .codec = self->codec, .adapt = TRUE };
+
+    self->sender = confab_media_sender_new (self->call, &config);
+    /* Heartbeats follow the toggles (a camera that vanishes mid-call turns
+     * video off: on_camera_error). */
+    confab_media_sender_set_video_enabled (self->sender, self->camera_on);
+    confab_media_sender_set_audio_enabled (self->sender, self->microphone_on);
+    g_signal_connect (self->sender, "error", G_CALLBACK (on_sender_error), self);
+  }
   /* Everyone's video decoded for the grid, which takes the newest picture. */
   confab_call_set_receive_media (self->call, TRUE, FALSE);
   g_signal_connect_object (self->call, "session-assigned", G_CALLBACK (on_session_assigned), self,
@@ -558,12 +606,16 @@ read_device_preferences (ConfabCallSession *self)
   g_autoptr (GSettings) settings = NULL;
   g_autofree char *camera = NULL;
   g_autofree char *microphone = NULL;
+  g_autofree char *codec = NULL;
 
   if (source != NULL)
     schema = g_settings_schema_source_lookup (source, "io.github.confab.Confab", TRUE);
   if (schema == NULL)
     return;
   settings = g_settings_new ("io.github.confab.Confab");
+  codec = g_settings_get_string (settings, "codec");
+  if (!confab_video_codec_from_string (codec, &self->codec))
+    self->codec = CONFAB_VIDEO_CODEC_VP9;
   camera = g_settings_get_string (settings, "preferred-camera");
   microphone = g_settings_get_string (settings, "preferred-microphone");
   self->camera_target = *camera != '\0' ? g_steal_pointer (&camera) : NULL;
@@ -628,8 +680,8 @@ confab_call_session_set_microphone (ConfabCallSession *self, gboolean on)
 {
   g_return_if_fail (CONFAB_IS_CALL_SESSION (self));
   self->microphone_on = !!on;
-  if (self->call != NULL)
-    confab_call_set_media_state (self->call, self->camera_on, self->microphone_on);
+  if (self->sender != NULL)
+    confab_media_sender_set_audio_enabled (self->sender, self->microphone_on);
   /* Muted means not recorded at all (the system's microphone indicator goes off). */
   if (self->call != NULL && on)
     start_microphone (self);
@@ -643,8 +695,8 @@ confab_call_session_set_camera (ConfabCallSession *self, gboolean on)
 {
   g_return_if_fail (CONFAB_IS_CALL_SESSION (self));
   self->camera_on = !!on;
-  if (self->call != NULL)
-    confab_call_set_media_state (self->call, self->camera_on, self->microphone_on);
+  if (self->sender != NULL)
+    confab_media_sender_set_video_enabled (self->sender, self->camera_on);
   /* Off releases the camera (its light goes out); on tries again, also
    * after the camera had gone away. */
   if (self->call != NULL && on)
@@ -783,5 +835,6 @@ static void
 confab_call_session_init (ConfabCallSession *self)
 {
   self->cancellable = g_cancellable_new ();
+  self->codec = CONFAB_VIDEO_CODEC_VP9;
   self->participants = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
 }

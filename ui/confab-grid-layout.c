@@ -109,12 +109,8 @@ confab_grid_layout_place (const ConfabGridLayout *layout,
 }
 
 guint
-confab_grid_layout_speaker (guint n_tiles,
-                            int width,
-                            int height,
-                            int spacing,
-                            int min_strip_width,
-                            ConfabGridRect *rects)
+confab_grid_layout_speaker (
+    guint n_tiles, int width, int height, int spacing, int min_strip_width, ConfabGridRect *rects)
 {
   gboolean side;
   int strip_w, strip_h;
@@ -149,7 +145,8 @@ confab_grid_layout_speaker (guint n_tiles,
       fit = ((gint64) width + spacing) / ((gint64) strip_w + spacing);
     }
   /* The large tile keeps at least what the strip takes. */
-  if (fit <= 0 || (side ? width - strip_w - spacing < strip_w : height - strip_h - spacing < strip_h))
+  if (fit <= 0 ||
+      (side ? width - strip_w - spacing < strip_w : height - strip_h - spacing < strip_h))
     return 1;
 
   n_strip = (guint) MIN ((gint64) n_tiles - 1, fit);

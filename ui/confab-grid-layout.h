@@ -25,7 +25,7 @@ typedef struct
 } ConfabGridLayout;
 
 /* Tiles are 16:9 unless told otherwise. */
-#define CONFAB_GRID_ASPECT_WIDTH 16
+#define CONFAB_GRID_ASPECT_WIDTH  16
 #define CONFAB_GRID_ASPECT_HEIGHT 9
 
 /* The rows and columns (rows × columns ≥ @n_tiles, no empty row) that make
@@ -55,11 +55,7 @@ void confab_grid_layout_place (const ConfabGridLayout *layout,
  * tall), each at least @min_strip_width wide. Tiles that do not fit in the
  * strip get an empty rect (width and height 0). Returns how many tiles are
  * shown (rects with a size), 0 when nothing fits. */
-guint confab_grid_layout_speaker (guint n_tiles,
-                                  int width,
-                                  int height,
-                                  int spacing,
-                                  int min_strip_width,
-                                  ConfabGridRect *rects);
+guint confab_grid_layout_speaker (
+    guint n_tiles, int width, int height, int spacing, int min_strip_width, ConfabGridRect *rects);
 
 G_END_DECLS

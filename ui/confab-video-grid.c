@@ -36,6 +36,8 @@ typedef struct
   guint64 frames_shown;
 
   ConfabGridRect rect; /* empty: not on screen */
+  int avatar_size;     /* what the layout wants */
+  int avatar_size_set; /* what the tile has */
   gint64 last_pull_us;
 } GridTile;
 
@@ -49,6 +51,7 @@ struct _ConfabVideoGrid
   GArray *rects;    /* ConfabGridRect scratch for the layout, reused */
   GPtrArray *order; /* GridTile * scratch: speaker first in speaker view */
   guint tick_id;
+  guint avatar_idle;
   ConfabCallSession *session; /* bound */
 
   gboolean speaker_view;
@@ -717,6 +720,26 @@ main_tile (ConfabVideoGrid *self)
   return first_other != NULL ? first_other : g_ptr_array_index (self->tiles, 0);
 }
 
+/* After the layout, not inside it: resizing an avatar queues a resize. */
+static gboolean
+apply_avatar_sizes (gpointer data)
+{
+  ConfabVideoGrid *self = data;
+
+  self->avatar_idle = 0;
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+
+      if (tile->avatar_size > 0 && tile->avatar_size != tile->avatar_size_set)
+        {
+          confab_participant_tile_set_avatar_size (tile->widget, tile->avatar_size);
+          tile->avatar_size_set = tile->avatar_size;
+        }
+    }
+  return G_SOURCE_REMOVE;
+}
+
 static void
 confab_video_grid_measure (GtkWidget *widget,
                            GtkOrientation orientation,
@@ -788,7 +811,9 @@ confab_video_grid_size_allocate (GtkWidget *widget, int width, int height, int b
       /* Back on screen: take a picture at once rather than within a second. */
       if (!was_on_screen)
         tile->last_pull_us = 0;
-      confab_participant_tile_set_avatar_size (tile->widget, rect.height / 2);
+      tile->avatar_size = CLAMP (rect.height / 2, 24, 160);
+      if (tile->avatar_size != tile->avatar_size_set && self->avatar_idle == 0)
+        self->avatar_idle = g_idle_add (apply_avatar_sizes, self);
       gtk_widget_size_allocate (GTK_WIDGET (tile->widget),
                                 &(GtkAllocation){ rect.x, rect.y, rect.width, rect.height }, -1);
     }
@@ -797,9 +822,8 @@ confab_video_grid_size_allocate (GtkWidget *widget, int width, int height, int b
                       NULL);
   gtk_widget_measure (self->view_button, GTK_ORIENTATION_VERTICAL, -1, NULL, &button_h, NULL, NULL);
   gtk_widget_set_child_visible (self->view_button, n > 1);
-  gtk_widget_size_allocate (
-      self->view_button,
-      &(GtkAllocation){ (width - button_w) / 2, SPACING + 4, button_w, button_h }, -1);
+  gtk_widget_size_allocate (self->view_button,
+                            &(GtkAllocation){ 2 * SPACING, 2 * SPACING, button_w, button_h }, -1);
   gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
 }
 
@@ -935,6 +959,7 @@ confab_video_grid_dispose (GObject *object)
   if (self->session != NULL)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
+  g_clear_handle_id (&self->avatar_idle, g_source_remove);
   g_clear_pointer (&self->gl_area, gtk_widget_unparent);
   if (self->tiles != NULL)
     g_ptr_array_set_size (self->tiles, 0);

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+# test-app-video.py: the app's video as a person sees it, inside a private
+# PipeWire (pipewire-env.sh: GStreamer test camera "testcam", 660 Hz test
+# microphone). The app opens an invite link, shows its pre-join camera
+# preview, joins a room where confab-cli sends test video and tone; the grid
+# must show the CLI's tile with live, changing, coloured pixels (screenshots
+# compared over time inside the tile), and the CLI must receive the app's
+# camera and microphone. Then two more CLIs join for a 4-person grid.
+# Screenshots (pre-join, call, 4-person grid) go to $CONFAB_SCREENSHOT_DIR.
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pyatspi  # noqa: E402
+
+import confabapptest as t  # noqa: E402
+from confabapptest import (APP, CLI, RELAY, app_accessible, changed_fraction,  # noqa: E402
+                           colourful_fraction, extents, fail, find, free_port, grab_screen, log,
+                           page, press, screenshot, spawn, wait_display, wait_for, wait_port)
+
+ROOM = "videotest"
+APP_USER = "Ann_Video"
+CLI_USER = "cli_video"
+MORE_CLIS = ("cli_two", "cli_three")
+TILE_ROLES = (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)
+
+
+def spawn_cli(port, name, duration):
+    return spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", name,
+                  "--size", "320x180", "--fps", "15", "--duration", str(duration),
+                  "--transport", "websocket"],
+                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def live_pixels(what, rect, min_changed=0.02, min_coloured=0.2, timeout=15):
+    """Waits until rect shows coloured video that changes between two
+    screenshots half a second apart; returns the fractions seen."""
+    deadline = time.monotonic() + timeout
+    seen = (0.0, 0.0)
+    while time.monotonic() < deadline:
+        first = grab_screen()
+        time.sleep(0.5)
+        second = grab_screen()
+        seen = (changed_fraction(first, second, rect), colourful_fraction(second, rect))
+        if seen[0] >= min_changed and seen[1] >= min_coloured:
+            log("%s: %.0f %% of pixels changed in 0.5 s, %.0f %% coloured" %
+                (what, 100 * seen[0], 100 * seen[1]))
+            return seen
+    fail("%s shows no live video in %s: changed %.3f, coloured %.3f" % (what, rect, *seen))
+
+
+def cli_summary(cli, timeout=15):
+    """Ends a CLI (SIGINT: it leaves politely) and reads its JSON summary."""
+    cli.send_signal(signal.SIGINT)
+    try:
+        out, _ = cli.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        fail("confab-cli did not finish")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    wait_display()
+    port = free_port()
+    relay = spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
+                  stderr=subprocess.DEVNULL)
+    wait_port(port)
+
+    # The other participant first, so the room has video when we arrive.
+    cli = spawn_cli(port, CLI_USER, 60)
+
+    link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
+    app = spawn([APP, link])
+    root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 20)
+    t.root_for_dump = root
+    prejoin = page(root, "Room “%s”" % ROOM)
+    time.sleep(1.0)
+    screenshot("app-video-prejoin.png")
+
+    press(prejoin, "Join")
+    tile = wait_for("a tile named " + CLI_USER, lambda: find(root, CLI_USER, TILE_ROLES), 15)
+    rect = extents(tile)
+    log("tile %s at %s" % (tile.name, rect))
+    if rect[2] < 100 or rect[3] < 60:
+        fail("the tile is too small to show video: %s" % (rect,))
+    live_pixels("the tile of " + CLI_USER, rect)
+    screenshot("app-video-call.png")
+
+    # Two more people: the 4-person grid (us and three CLIs).
+    others = [spawn_cli(port, name, 60) for name in MORE_CLIS]
+    for name in MORE_CLIS:
+        wait_for("a tile named " + name, lambda: find(root, name, TILE_ROLES), 20)
+    for name in MORE_CLIS:
+        live_pixels("the tile of " + name, extents(find(root, name, TILE_ROLES)))
+    screenshot("app-video-grid4.png")
+
+    summary = cli_summary(cli)
+    ours = [p for p in summary["peers"] if p["user_id"] == APP_USER]
+    if not ours:
+        fail("confab-cli never saw %s: %s" % (APP_USER, summary["peers"]))
+    peer = ours[-1]
+    log("cli received from the app: %d video frames (%d decoded), %d audio packets" %
+        (peer["video_frames"], peer["decoded_video_frames"], peer["audio_packets"]))
+    if peer["decoded_video_frames"] < 30:
+        fail("the CLI decoded too few of the app's camera frames: %s" % peer)
+    if peer["audio_packets"] < 100:
+        fail("the CLI received too little of the app's microphone: %s" % peer)
+    for other in others:
+        cli_summary(other)
+    log("ok")
+
+
+if __name__ == "__main__":
+    t.run(main)
