@@ -297,7 +297,10 @@ confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame
       self->frames_rate_skipped++;
       return TRUE;
     }
-  self->next_frame_us = MAX (self->next_frame_us + interval, frame->pts_us + interval / 2);
+  /* On the tier's grid; after a gap, not sooner than most of an interval. */
+  self->next_frame_us = self->next_frame_us == 0
+                            ? frame->pts_us + interval
+                            : MAX (self->next_frame_us + interval, frame->pts_us + interval * 4 / 5);
 
   fit_size (level, frame->width, frame->height, &width, &height);
   if (!ensure_encoder (self, width, height, error))

@@ -5,10 +5,12 @@
 #define G_LOG_DOMAIN "test-call"
 
 #include "confab-call.h"
+#include "confab-media-sender.h"
 #include "confab-packet.h"
 #include "confab-peer-private.h"
 #include "confab-rtt.h"
 #include "confab-test-source.h"
+#include "confab-video-decoder.h"
 
 #include <string.h>
 
@@ -747,6 +749,322 @@ test_call_speaking (void)
   g_assert_true (confab_peer_get_is_speaking (bob));
 }
 
+/* ---- ConfabMediaSender ------------------------------------------------------- */
+
+/* The MediaPackets of @type the call sent from index @from on, any other
+ * packet types skipped. */
+static GPtrArray *
+sent_media_from (TestMockTransport *mock, guint from, int type)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (free_media);
+
+  for (guint i = from; i < mock->sent->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (mock->sent, i), &len);
+      ConfabPacketWrapper *wrapper = confab__packet_wrapper__unpack (NULL, len, data);
+      ConfabMediaPacket *media = NULL;
+
+      g_assert_nonnull (wrapper);
+      if (wrapper->packet_type == CONFAB_PACKET_MEDIA)
+        media = confab__media_packet__unpack (NULL, wrapper->data.len, wrapper->data.data);
+      confab__packet_wrapper__free_unpacked (wrapper, NULL);
+      if (media == NULL)
+        continue;
+      if ((int) media->media_type == type)
+        g_ptr_array_add (out, media);
+      else
+        confab__media_packet__free_unpacked (media, NULL);
+    }
+  return out;
+}
+
+typedef struct
+{
+  TestMockTransport *mock;
+  ConfabCall *call;
+  ConfabMediaSender *sender;
+  ConfabTestPattern *pattern;
+  gint64 pts;
+} SenderFixture;
+
+static void
+sender_fixture_init (SenderFixture *f, int width, int height, int fps, gboolean adapt)
+{
+  g_autoptr (GBytes) assigned = confab_packet_new_session_assigned (42);
+  ConfabMediaSenderConfig config = {
+    .codec = CONFAB_VIDEO_CODEC_VP9,
+    .max_width = width,
+    .max_height = height,
+    .max_fps = fps,
+    .adapt = adapt,
+  };
+
+  f->mock = g_object_new (TEST_TYPE_MOCK_TRANSPORT, "kind", "mock", NULL);
+  f->call = confab_call_new (CONFAB_TRANSPORT (f->mock), "alice");
+  f->sender = confab_media_sender_new (f->call, &config);
+  f->pattern = confab_test_pattern_new (1280, 720);
+  f->pts = g_get_monotonic_time ();
+  confab_call_start (f->call);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (f->mock), assigned);
+}
+
+static void
+sender_fixture_clear (SenderFixture *f)
+{
+  g_clear_object (&f->sender);
+  g_clear_object (&f->call);
+  g_clear_object (&f->mock);
+  g_clear_pointer (&f->pattern, confab_test_pattern_free);
+}
+
+/* @n 720p pictures 1/@fps apart, as a camera delivers them. */
+static void
+push_pictures (SenderFixture *f, guint n, int fps)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ConfabVideoFrame) frame = confab_test_pattern_next (f->pattern, i, f->pts);
+
+      g_assert_true (confab_media_sender_push_video (f->sender, frame, &error));
+      g_assert_no_error (error);
+      f->pts += G_USEC_PER_SEC / fps;
+    }
+}
+
+static void
+push_chunks (SenderFixture *f, guint n)
+{
+  gint16 samples[CONFAB_AUDIO_FRAME_SAMPLES] = { 0 };
+
+  for (guint i = 0; i < n; i++)
+    g_assert_true (confab_media_sender_push_audio (f->sender, samples, NULL));
+}
+
+/* Mute and camera-off stop that stream and say so in a heartbeat at once;
+ * the camera comes back with a key frame. */
+static void
+test_sender_mute_and_camera_off (void)
+{
+  SenderFixture f = { 0 };
+  g_autoptr (GPtrArray) video = NULL;
+  g_autoptr (GPtrArray) audio = NULL;
+  g_autoptr (GPtrArray) heartbeats = NULL;
+  guint mark;
+
+  sender_fixture_init (&f, 320, 180, 30, FALSE);
+  push_pictures (&f, 3, 30);
+  push_chunks (&f, 3);
+  video = sent_media_from (f.mock, 0, CONFAB_MEDIA_VIDEO);
+  audio = sent_media_from (f.mock, 0, CONFAB_MEDIA_AUDIO);
+  g_assert_cmpuint (video->len, ==, 3);
+  g_assert_cmpuint (audio->len, ==, 3);
+  g_assert_cmpstr (((ConfabMediaPacket *) video->pdata[0])->frame_type, ==, "key");
+  g_assert_cmpstr (((ConfabMediaPacket *) video->pdata[1])->frame_type, ==, "delta");
+
+  mark = f.mock->sent->len;
+  confab_media_sender_set_video_enabled (f.sender, FALSE);
+  confab_media_sender_set_audio_enabled (f.sender, FALSE);
+  push_pictures (&f, 3, 30);
+  push_chunks (&f, 3);
+  g_clear_pointer (&video, g_ptr_array_unref);
+  g_clear_pointer (&audio, g_ptr_array_unref);
+  video = sent_media_from (f.mock, mark, CONFAB_MEDIA_VIDEO);
+  audio = sent_media_from (f.mock, mark, CONFAB_MEDIA_AUDIO);
+  heartbeats = sent_media_from (f.mock, mark, CONFAB_MEDIA_HEARTBEAT);
+  g_assert_cmpuint (video->len, ==, 0);
+  g_assert_cmpuint (audio->len, ==, 0);
+  g_assert_cmpuint (heartbeats->len, ==, 2);
+  g_assert_false (((ConfabMediaPacket *) heartbeats->pdata[1])->heartbeat_metadata->video_enabled);
+  g_assert_false (((ConfabMediaPacket *) heartbeats->pdata[1])->heartbeat_metadata->audio_enabled);
+
+  mark = f.mock->sent->len;
+  confab_media_sender_set_video_enabled (f.sender, TRUE);
+  push_pictures (&f, 2, 30);
+  g_clear_pointer (&video, g_ptr_array_unref);
+  g_clear_pointer (&heartbeats, g_ptr_array_unref);
+  video = sent_media_from (f.mock, mark, CONFAB_MEDIA_VIDEO);
+  heartbeats = sent_media_from (f.mock, mark, CONFAB_MEDIA_HEARTBEAT);
+  g_assert_cmpuint (heartbeats->len, ==, 1);
+  g_assert_true (((ConfabMediaPacket *) heartbeats->pdata[0])->heartbeat_metadata->video_enabled);
+  g_assert_cmpuint (video->len, ==, 2);
+  g_assert_cmpstr (((ConfabMediaPacket *) video->pdata[0])->frame_type, ==, "key");
+  sender_fixture_clear (&f);
+}
+
+/* A 720p30 camera into a 320x180@15 cap: every other picture, scaled. */
+static void
+test_sender_scale_and_rate (void)
+{
+  SenderFixture f = { 0 };
+  g_autoptr (GPtrArray) video = NULL;
+  g_autoptr (ConfabVideoDecoder) decoder = confab_video_decoder_new (CONFAB_VIDEO_CODEC_VP9, 1, NULL);
+  g_autoptr (ConfabVideoFrame) picture = NULL;
+  ConfabMediaPacket *first;
+  int width, height, fps;
+
+  sender_fixture_init (&f, 320, 180, 15, FALSE);
+  push_pictures (&f, 30, 30);
+  video = sent_media_from (f.mock, 0, CONFAB_MEDIA_VIDEO);
+  g_assert_cmpuint (video->len, ==, 15);
+  g_assert_cmpuint (confab_media_sender_get_frames_rate_skipped (f.sender), ==, 15);
+  first = video->pdata[0];
+  g_assert_true (confab_video_decoder_decode (decoder, first->data.data, first->data.len, 0,
+                                              &picture, NULL));
+  g_assert_nonnull (picture);
+  g_assert_cmpint (picture->width, ==, 320);
+  g_assert_cmpint (picture->height, ==, 180);
+  confab_media_sender_get_encoded_format (f.sender, &width, &height, &fps);
+  g_assert_cmpint (width, ==, 320);
+  g_assert_cmpint (fps, ==, 15);
+  sender_fixture_clear (&f);
+}
+
+/* A keyframe request by our user id: the next picture is a key frame. */
+static void
+test_sender_keyframe_request (void)
+{
+  SenderFixture f = { 0 };
+  g_autoptr (GPtrArray) video = NULL;
+  ConfabMediaPacket request = CONFAB__MEDIA_PACKET__INIT;
+  g_autoptr (GBytes) packet = NULL;
+  guint mark;
+
+  sender_fixture_init (&f, 320, 180, 30, FALSE);
+  push_pictures (&f, 3, 30);
+  request.media_type = CONFAB_MEDIA_KEYFRAME_REQUEST;
+  request.user_id.data = (guint8 *) "alice";
+  request.user_id.len = 5;
+  request.data.data = (guint8 *) "VIDEO";
+  request.data.len = 5;
+  packet = media_packet (7, "bob", &request);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (f.mock), packet);
+  mark = f.mock->sent->len;
+  push_pictures (&f, 2, 30);
+  video = sent_media_from (f.mock, mark, CONFAB_MEDIA_VIDEO);
+  g_assert_cmpuint (video->len, ==, 2);
+  g_assert_cmpstr (((ConfabMediaPacket *) video->pdata[0])->frame_type, ==, "key");
+  g_assert_cmpstr (((ConfabMediaPacket *) video->pdata[1])->frame_type, ==, "delta");
+  g_assert_cmpuint (confab_media_sender_get_keyframes_forced (f.sender), ==, 1);
+  sender_fixture_clear (&f);
+}
+
+static gboolean
+inject_congestion (gpointer data)
+{
+  SenderFixture *f = data;
+  ConfabPacketWrapper w = CONFAB__PACKET_WRAPPER__INIT;
+  g_autoptr (GBytes) bytes = NULL;
+
+  /* As the relay writes it: the slow receiver's user id, our session. */
+  w.packet_type = CONFAB_PACKET_CONGESTION;
+  w.user_id.data = (guint8 *) "bob";
+  w.user_id.len = 3;
+  w.session_id = 42;
+  bytes = confab_packet_pack (&w);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (f->mock), bytes);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The relay's CONGESTION, once a second (as it sends it) for 2 s: the tier
+ * steps down after 1.5 s, once. */
+static void
+test_sender_congestion (void)
+{
+  SenderFixture f = { 0 };
+  const ConfabMediaSenderStep *steps;
+  guint n_steps, timer;
+  int width, height, fps;
+  gint64 start;
+
+  sender_fixture_init (&f, 640, 360, 30, TRUE);
+  start = g_get_monotonic_time ();
+  inject_congestion (&f);
+  timer = g_timeout_add (1000, inject_congestion, &f);
+  run_loop_for (2200);
+  g_source_remove (timer);
+  steps = confab_media_sender_get_steps (f.sender, &n_steps);
+  g_assert_cmpuint (n_steps, ==, 2);
+  g_assert_cmpint (steps[1].change, ==, CONFAB_QUALITY_DOWN);
+  g_test_message ("down after %.0f ms", (steps[1].time_us - start) / 1000.0);
+  g_assert_cmpint (steps[1].time_us - start, >=, 1500 * 1000);
+  g_assert_cmpint (steps[1].time_us - start, <=, 1900 * 1000);
+  confab_media_sender_get_video_format (f.sender, &width, &height, &fps, NULL);
+  g_assert_cmpint (width, ==, 640);
+  g_assert_cmpint (fps, ==, 25);
+  sender_fixture_clear (&f);
+}
+
+/* A receiver reports every 500 ms what arrived from each peer over the last
+ * second, filled as upstream browsers fill it. */
+static void
+test_call_sends_diagnostics (void)
+{
+  SenderFixture f = { 0 };
+  guint diagnostics = 0;
+  gint64 end;
+  guint64 seq = 0;
+
+  sender_fixture_init (&f, 320, 180, 30, FALSE);
+  {
+    /* Bob says he sends video: only announced streams are reported. */
+    ConfabMediaPacket media = CONFAB__MEDIA_PACKET__INIT;
+    Confab__HeartbeatMetadata hb = CONFAB__HEARTBEAT_METADATA__INIT;
+    g_autoptr (GBytes) packet = NULL;
+
+    media.media_type = CONFAB_MEDIA_HEARTBEAT;
+    hb.video_enabled = TRUE;
+    media.heartbeat_metadata = &hb;
+    packet = media_packet (7, "bob", &media);
+    confab_transport_emit_packet (CONFAB_TRANSPORT (f.mock), packet);
+  }
+  end = g_get_monotonic_time () + 1700 * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      g_autoptr (GBytes) v = NULL;
+
+      seq++;
+      v = video_packet (7, "bob", seq, seq == 1);
+
+      confab_transport_emit_packet (CONFAB_TRANSPORT (f.mock), v);
+      run_loop_for (33);
+    }
+  for (guint i = 0; i < f.mock->sent->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (f.mock->sent, i), &len);
+      ConfabPacketWrapper *w = confab__packet_wrapper__unpack (NULL, len, data);
+      Confab__DiagnosticsPacket *d = NULL;
+
+      if (w->packet_type == CONFAB_PACKET_DIAGNOSTICS)
+        d = confab__diagnostics_packet__unpack (NULL, w->data.len, w->data.data);
+      else
+        {
+          confab__packet_wrapper__free_unpacked (w, NULL);
+          continue;
+        }
+      confab__packet_wrapper__free_unpacked (w, NULL);
+      g_assert_nonnull (d);
+      g_test_message ("DIAGNOSTICS about %s: %.1f fps, %u kbps", d->sender_id,
+                      d->video_metrics != NULL ? d->video_metrics->fps_received : -1,
+                      d->video_metrics != NULL ? d->video_metrics->bitrate_kbps : 0);
+      g_assert_cmpstr (d->sender_id, ==, "7");
+      g_assert_cmpstr (d->target_id, ==, "alice");
+      g_assert_cmpint (d->media_type, ==, CONFAB_MEDIA_VIDEO);
+      g_assert_nonnull (d->video_metrics);
+      /* ~30 fps sent by the loop above, on a loaded machine. */
+      g_assert_cmpfloat (d->video_metrics->fps_received, >=, 15);
+      g_assert_cmpfloat (d->video_metrics->fps_received, <=, 35);
+      diagnostics++;
+      confab__diagnostics_packet__free_unpacked (d, NULL);
+    }
+  /* Reports start after a second of video, every 500 ms. */
+  g_assert_cmpuint (diagnostics, >=, 1);
+  g_assert_cmpuint (diagnostics, <=, 2);
+  sender_fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -759,5 +1077,10 @@ main (int argc, char **argv)
   g_test_add_func ("/call/sends-keyframe-request", test_call_sends_keyframe_request);
   g_test_add_func ("/call/receives-media", test_call_receives_media);
   g_test_add_func ("/call/speaking", test_call_speaking);
+  g_test_add_func ("/call/sends-diagnostics", test_call_sends_diagnostics);
+  g_test_add_func ("/call/sender/mute-and-camera-off", test_sender_mute_and_camera_off);
+  g_test_add_func ("/call/sender/scale-and-rate", test_sender_scale_and_rate);
+  g_test_add_func ("/call/sender/keyframe-request", test_sender_keyframe_request);
+  g_test_add_func ("/call/sender/congestion", test_sender_congestion);
   return g_test_run ();
 }
