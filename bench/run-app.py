@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+# run-app.py: the app benchmark (issue 5). For 1, 4 and 9 peers it starts a
+# confab-relay and the senders (640x360 VP9 at 30 fps, generated test video
+# and tone: confab-bench-media send, or confab-cli with --senders cli), then
+# measures in turn, against the same streams:
+#   - the `confab` app in the call, under Xvfb with Mesa software GL
+#     (bench/run-app-session.py, through tests/confabapptest.py);
+#   - headless Chromium running bench/app-chromium/page.html, which receives
+#     the same streams from the relay over WebSocket and decodes them with
+#     WebCodecs into canvases (bench/app-chromium/run.js).
+# CPU (% of one core) and memory (RSS and PSS, MB) of each process tree over
+# the same window length; the ratio Confab/Chromium against the target 1/3.
+# Exits 1 only on a clear regression against bench/baseline-app.json, 2 when
+# it cannot run. python3 standard library only.
+
+import argparse
+import datetime
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TICK = os.sysconf("SC_CLK_TCK")
+
+# ---- /proc (also used by run-app-session.py) ----------------------------------
+
+
+def _stat(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        head, tail = f.read().rsplit(")", 1)
+    return head.split("(", 1)[1], tail.split()
+
+
+def comm(pid):
+    try:
+        return _stat(pid)[0]
+    except (OSError, IndexError):
+        return None
+
+
+def ppid(pid):
+    try:
+        return int(_stat(pid)[1][1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def cpu_s(pid):
+    """utime + stime of all threads of pid, in seconds; None once it is gone."""
+    try:
+        fields = _stat(pid)[1]
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def children(pid):
+    """Direct children of pid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and ppid(int(entry)) == pid:
+            out.append(int(entry))
+    return out
+
+
+def tree(pid):
+    """pid and all its descendants."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            p = ppid(int(entry))
+            if p is not None:
+                parents.setdefault(p, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo and len(out) < 1000:
+        p = todo.pop()
+        out.append(p)
+        todo += parents.get(p, [])
+    return out
+
+
+def tree_cpu(pid, exclude_root=False):
+    """{pid: cpu seconds} over the tree (processes that exited are missing)."""
+    pids = tree(pid)
+    if exclude_root:
+        pids = pids[1:]
+    readings = {p: cpu_s(p) for p in pids}
+    return {p: v for p, v in readings.items() if v is not None}
+
+
+def cpu_percent(before, after, wall):
+    """% of one core used by the tree between two tree_cpu() readings; a
+    process born in between counts from 0 (its whole life was inside)."""
+    used = sum(v - before.get(p, 0.0) for p, v in after.items())
+    return 100.0 * used / wall
+
+
+def tree_memory(pid, with_children=True, exclude_root=False):
+    """RSS and PSS (MB) summed over the tree. PSS shares pages between the
+    processes that map them, so a multi-process browser is not counted twice."""
+    pids = tree(pid) if with_children else [pid]
+    if exclude_root:
+        pids = pids[1:]
+    rss = pss = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            pass
+    return {"rss_mb": rss / 1024.0, "pss_mb": pss / 1024.0}
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+# ---- driver --------------------------------------------------------------------
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("relay did not accept on port %d" % port)
+
+
+def spawn(args, **kwargs):
+    p = subprocess.Popen(args, **kwargs)
+    children_started.append(p)
+    return p
+
+
+children_started = []
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10.0):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def read_until(p, want, timeout, lines):
+    """Reads p's stdout (raw fd, select: bounded) until a line equals want."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([p.stdout], [], [], 0.5)
+        if r:
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            buf += chunk
+            *done, buf = buf.split(b"\n")
+            for line in done:
+                lines.append(line.decode(errors="replace"))
+                if lines[-1].strip() == want:
+                    if buf:
+                        lines.append(buf.decode(errors="replace"))
+                    return
+        elif p.poll() is not None:
+            break
+    raise RuntimeError("no '%s' within %.0f s (last: %r)" % (want, timeout, lines[-3:]))
+
+
+def measure_chromium(args, server, room, peers):
+    node = spawn(["node", os.path.join(HERE, "app-chromium", "run.js"), server, room, str(peers),
+                  str(args.warmup), str(args.window)],
+                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines = []
+    try:
+        read_until(node, "window-start", 90 + args.warmup, lines)
+        # The browser is everything node started; node (the driver) is not.
+        before = tree_cpu(node.pid, exclude_root=True)
+        t0 = time.monotonic()
+        read_until(node, "window-end", args.window + 20, lines)
+        after = tree_cpu(node.pid, exclude_root=True)
+        wall = time.monotonic() - t0
+        mem = tree_memory(node.pid, exclude_root=True)
+        out, _ = node.communicate(timeout=30)
+        text = "\n".join(lines) + "\n" + out.decode(errors="replace")
+        report = None
+        for line in reversed(text.strip().splitlines()):
+            if line.startswith("{"):
+                report = json.loads(line)
+                break
+        if report is None or not report.get("ok"):
+            raise RuntimeError("chromium: %s" % (report or text[-300:]))
+        fps = report.get("fps_per_peer") or []
+        return {"cpu_percent": cpu_percent(before, after, wall), "processes": len(after),
+                "rss_mb": mem["rss_mb"], "pss_mb": mem["pss_mb"], "window_s": wall,
+                "fps_per_peer_min": min(fps) if fps else None,
+                "fps_per_peer_avg": sum(fps) / len(fps) if fps else None,
+                "decode_errors": report.get("decode_errors")}
+    finally:
+        stop(node, timeout=15)
+
+
+def measure_app(args, port, room, peers, tmp):
+    out_path = os.path.join(tmp, "app-%d.json" % peers)
+    env = dict(os.environ, CONFAB_APP=args.app, CONFAB_RELAY=args.relay, CONFAB_CLI=args.cli,
+               BENCH_PORT=str(port), BENCH_ROOM=room, BENCH_PEERS=str(peers),
+               BENCH_WARMUP=str(args.warmup), BENCH_WINDOW=str(args.window), BENCH_OUT=out_path,
+               GSETTINGS_BACKEND="memory", CONFAB_SCREENSHOT_DIR=tmp)
+    if args.schema_dir:
+        env["GSETTINGS_SCHEMA_DIR"] = args.schema_dir
+    if args.screenshots:
+        env["BENCH_SCREENSHOT"] = os.path.join(os.path.abspath(args.screenshots),
+                                               "app-bench-%d.png" % peers)
+    # The system Python: pyatspi (python3-pyatspi) is a Debian package.
+    run = subprocess.run([args.python, os.path.join(HERE, "run-app-session.py")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    if not os.path.exists(out_path):
+        raise RuntimeError("app session failed (exit %d): %s" %
+                           (run.returncode, (run.stdout + run.stderr)[-1500:]))
+    with open(out_path) as f:
+        result = json.load(f)
+    if not result.get("ok"):
+        raise RuntimeError("the app died during the window")
+    return result
+
+
+def point(args, peers, tmp):
+    port = free_port()
+    room = "appbench%d" % peers
+    server = "ws://127.0.0.1:%d" % port
+    relay = spawn([args.relay, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    senders = []
+    try:
+        wait_port(port)
+        budget = str(300)  # seconds; stopped below as soon as both sides are measured
+        if args.senders == "cli":
+            for i in range(peers):
+                senders.append(spawn([args.cli, "join", "%s/lobby/sender%d/%s" % (server, i, room),
+                                      "--size", "640x360", "--fps", "30", "--codec", "vp9",
+                                      "--transport", "websocket", "--duration", budget],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        else:
+            senders.append(spawn([args.bench, "send", "--server", server, "--room", room,
+                                  "--peers", str(peers), "--size", "640x360", "--fps", "30",
+                                  "--duration", budget],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(2)
+        result = {"peers": peers}
+        if "app" in args.sides:
+            log("  %d peers: confab app" % peers)
+            result["app"] = measure_app(args, port, room, peers, tmp)
+        if "chromium" in args.sides:
+            log("  %d peers: chromium" % peers)
+            result["chromium"] = measure_chromium(args, server, room, peers)
+        return result
+    finally:
+        for s in senders:
+            stop(s, signal.SIGINT)
+        stop(relay)
+
+
+def fmt(v, spec="%.1f"):
+    return "-" if v is None else spec % v
+
+
+def main():
+    build = os.path.join(ROOT, "build")
+    ap = argparse.ArgumentParser(description="Confab app against Chromium (issue 5)")
+    ap.add_argument("--app", default=os.path.join(build, "app", "confab"))
+    ap.add_argument("--relay", default=os.path.join(build, "server", "confab-relay"))
+    ap.add_argument("--cli", default=os.path.join(build, "cli", "confab-cli"))
+    ap.add_argument("--bench", default=os.path.join(build, "bench", "confab-bench-media"))
+    ap.add_argument("--schema-dir", default=os.path.join(build, "data"))
+    ap.add_argument("--baseline", default=os.path.join(HERE, "baseline-app.json"))
+    ap.add_argument("--python", default="/usr/bin/python3",
+                    help="a Python with pyatspi, for the app session")
+    ap.add_argument("--peers", default="1,4,9")
+    ap.add_argument("--sides", default="app,chromium")
+    ap.add_argument("--senders", choices=("replay", "cli"), default="replay",
+                    help="replay: one confab-bench-media send process (pre-encoded loop); "
+                         "cli: one live-encoding confab-cli per peer")
+    ap.add_argument("--window", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--screenshots", help="save a screenshot of the app's grid per point here")
+    ap.add_argument("--json")
+    ap.add_argument("--update-baseline", action="store_true")
+    args = ap.parse_args()
+    need = [args.relay, args.bench] + ([args.cli] if args.senders == "cli" else [])
+    if "app" in args.sides:
+        need.append(args.app)
+    for path in need:
+        if not os.access(path, os.X_OK):
+            log("run-app: %s is not built" % path)
+            return 2
+    if "chromium" in args.sides and (shutil.which("node") is None or not os.path.exists(
+            os.path.join(ROOT, "tests", "wt-chromium", "node_modules", "playwright-core"))):
+        log("run-app: needs node and tests/wt-chromium/node_modules (playwright-core)")
+        return 2
+    if "app" in args.sides and (shutil.which("Xvfb") is None or
+                                shutil.which("dbus-run-session") is None):
+        log("run-app: needs Xvfb and dbus-run-session")
+        return 2
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
+    report = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "loadavg_before": loadavg(), "senders": args.senders, "points": []}
+    tmp = tempfile.mkdtemp(prefix="confab-app-bench-")
+    try:
+        for n in [int(x) for x in args.peers.split(",")]:
+            report["points"].append(point(args, n, tmp))
+    except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
+        log("run-app: cannot run: %s" % e)
+        return 2
+    finally:
+        for p in reversed(children_started):
+            stop(p, timeout=3)
+        shutil.rmtree(tmp, ignore_errors=True)
+    report["loadavg_after"] = loadavg()
+
+    print()
+    print("peers  side       CPU %core   RSS MB   PSS MB  procs  fps/peer  (X server: CPU %, RSS MB)")
+    ratios = {}
+    for pt in report["points"]:
+        a, c = pt.get("app"), pt.get("chromium")
+        if a:
+            print("%5d  confab    %9.1f %8.1f %8.1f %6d  %8s  (%s, %s)%s" %
+                  (pt["peers"], a["cpu_percent"], a["rss_mb"], a["pss_mb"], a["processes"],
+                   fmt(a.get("grid_fps")), fmt(a.get("xvfb_cpu_percent")),
+                   fmt(a.get("xvfb_rss_mb")),
+                   "" if a.get("tiles_changing") is None
+                   else "  tiles changing: %d/%d" % (a["tiles_changing"], pt["peers"])))
+        if c:
+            print("%5d  chromium %9.1f %8.1f %8.1f %6d  %8s" %
+                  (pt["peers"], c["cpu_percent"], c["rss_mb"], c["pss_mb"], c["processes"],
+                   fmt(c["fps_per_peer_min"])))
+        if a and c:
+            r = {"cpu": a["cpu_percent"] / c["cpu_percent"] if c["cpu_percent"] > 0 else None,
+                 "pss": a["pss_mb"] / c["pss_mb"] if c["pss_mb"] > 0 else None,
+                 "rss": a["rss_mb"] / c["rss_mb"] if c["rss_mb"] > 0 else None}
+            ratios[str(pt["peers"])] = r
+            print("       confab/chromium: CPU %s, PSS %s, RSS %s" %
+                  (fmt(r["cpu"], "%.2f"), fmt(r["pss"], "%.2f"), fmt(r["rss"], "%.2f")))
+    report["ratios"] = ratios
+    print("load average %s -> %s; senders: %s" % (report["loadavg_before"], report["loadavg_after"],
+                                                 args.senders))
+
+    try:
+        with open(args.baseline) as f:
+            baseline = json.load(f)
+    except (OSError, ValueError):
+        baseline = {}
+    target = baseline.get("targets", {}).get("max_ratio", 1 / 3)
+    for n, r in ratios.items():
+        for key in ("cpu", "pss"):
+            verdict = "met" if r[key] is not None and r[key] <= target else "MISSED"
+            print("target %d peers confab/chromium %s %s <= %.2f: %s" %
+                  (int(n), key, fmt(r[key], "%.2f"), target, verdict))
+
+    status = 0
+    last = baseline.get("last", {}).get("ratios")
+    worse = baseline.get("regression", {}).get("max_ratio", 2.0)
+    if last and not args.update_baseline:
+        for n, r in ratios.items():
+            for key in ("cpu", "pss"):
+                old = last.get(n, {}).get(key)
+                if old and r[key] is not None and r[key] > old * worse:
+                    print("REGRESSION %s peers %s ratio %.2f against %.2f in the baseline" %
+                          (n, key, r[key], old))
+                    status = 1
+        if status == 0:
+            print("no regression against the baseline of %s" % baseline["last"].get("date"))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    if args.update_baseline:
+        baseline.setdefault("targets", {"max_ratio": round(1 / 3, 4)})
+        baseline.setdefault("regression", {"max_ratio": worse})
+        baseline["last"] = {"date": report["date"], "loadavg": [report["loadavg_before"],
+                                                              report["loadavg_after"]],
+                            "senders": args.senders, "ratios": ratios,
+                            "points": report["points"]}
+        with open(args.baseline, "w") as f:
+            json.dump(baseline, f, indent=2)
+            f.write("\n")
+        print("baseline written to %s" % args.baseline)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
