@@ -308,3 +308,44 @@ def run(main):
                     process.kill()
                     process.wait()
     sys.exit(status)
+
+
+# ---- typing and window size (helper H, test-app.py) ---------------------------
+
+def type_text(text):
+    """Types text into the focused widget (XTest, through the registry)."""
+    pyatspi.Registry.generateKeyboardEvent(0, text, pyatspi.KEY_STRING)
+
+
+def press_enter():
+    enter = 36  # Xvfb's keycode for Return
+    pyatspi.Registry.generateKeyboardEvent(enter, None, pyatspi.KEY_PRESS)
+    pyatspi.Registry.generateKeyboardEvent(enter, None, pyatspi.KEY_RELEASE)
+
+
+def resize_window(title_part, width, height):
+    """Resizes the top-level X window whose title contains title_part. A bare
+    Xvfb has no window manager, so the size asked for is the size it gets,
+    whatever the app's minimum: a layout that cannot shrink shows clipped."""
+    import ctypes
+
+    out = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    ids = [line.split()[0] for line in out.splitlines()
+           if '"' in line and title_part in line.split('"')[1]]
+    if not ids:
+        fail("no X window titled like %r:\n%s" % (title_part, out))
+    x11 = ctypes.cdll.LoadLibrary("libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XResizeWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_uint, ctypes.c_uint]
+    x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(None)
+    if not display:
+        fail("cannot open the X display")
+    try:
+        x11.XResizeWindow(display, int(ids[0], 16), width, height)
+        x11.XSync(display, 0)
+    finally:
+        x11.XCloseDisplay(display)

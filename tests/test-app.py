@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # test-app.py: drives the `confab` desktop app as a person would, through
 # AT-SPI (roles and accessible names, actions — no coordinate clicks), against
-# the real confab-relay and a real confab-cli in the same room (harness:
-# confabapptest.py). Screenshots of the start screen, pre-join and the call go
-# to $CONFAB_SCREENSHOT_DIR.
+# the real confab-relay and real confab-cli peers in the same room (harness:
+# confabapptest.py): joining, the participants panel, chat both ways with the
+# unread badge, mute heard in the CLI's heartbeats, a 360 px wide window, the
+# Retry dialog when the relay is unreachable, leaving. Screenshots go to
+# $CONFAB_SCREENSHOT_DIR (app-chat.png is also the metainfo's chat screenshot).
 
 import json
 import os
@@ -17,11 +19,127 @@ import pyatspi  # noqa: E402
 import confabapptest as t  # noqa: E402
 from confabapptest import (APP, BUTTONS, CLI, RELAY, checked, ctrl_d, fail, find, free_port,  # noqa: E402,F401
                            log, page, press, screenshot, sensitive, spawn, wait_display, wait_for,
-                           wait_port, app_accessible)
+                           wait_port, app_accessible, type_text, press_enter, resize_window)
 
 ROOM = "apptest"
 CLI_USER = "cli_bob"
+CHAT_USER = "cli_carol"
 APP_USER = "Ann_Tester"
+CHAT_FROM_CLI = "Grüße aus der Kommandozeile ✓"
+CHAT_FROM_APP = "Hello from the app, 42"
+T0 = [0.0]
+CONTROLS = ["Microphone", "Camera", "Share Screen", "Participants", "Chat", "Leave"]
+PANEL = (pyatspi.ROLE_PANEL,)
+LABEL = (pyatspi.ROLE_LABEL,)
+
+
+def description(node):
+    try:
+        return node.description or ""
+    except Exception:
+        return ""
+
+
+def chat_and_participants(root, port):
+    """The participants panel lists the CLI; a CLI's chat message raises the
+    unread badge and shows in the chat panel; ours goes out on Enter."""
+    participants = press(root, "Participants")
+    wait_for("the Participants toggle to show it is pressed", lambda: checked(participants), 5)
+    panel = wait_for("the participants panel", lambda: find(root, "Participants", PANEL))
+    row = wait_for("%s in the participants panel" % CLI_USER,
+                   lambda: find(panel, CLI_USER + ",", name_contains=True), 10)
+    log("participants panel: %r (%.1f s)" % (row.name, time.monotonic() - T0[0]))
+    if "Microphone on" not in row.name or "Camera on" not in row.name:
+        fail("the CLI sends audio and video, its row says %r" % row.name)
+    find(panel, APP_USER + " (You)", name_contains=True) or fail("we are not in the participants panel")
+    time.sleep(0.5)
+    screenshot("app-participants.png")
+    participants.queryAction().doAction(0)
+    wait_for("the Participants toggle to be released", lambda: not checked(participants), 5)
+
+    # A second CLI says something while the chat panel is closed.
+    carol = spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", CHAT_USER,
+                   "--video", "none", "--audio", "none", "--duration", "3",
+                   "--transport", "websocket", "--chat", CHAT_FROM_CLI],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    badge = wait_for("the unread badge", lambda: find(root, "1 unread message", LABEL), 15)
+    log("badge %r (%.1f s)" % (badge.name, time.monotonic() - T0[0]))
+    chat = wait_for("the Chat toggle", lambda: find(root, "Chat", BUTTONS))
+    if "1 unread message" not in description(chat):
+        fail("the Chat toggle does not tell a screen reader about the unread message: %r" %
+             description(chat))
+    if checked(chat):
+        fail("the Chat toggle is pressed before anyone opened the chat")
+    chat.queryAction().doAction(0)
+    wait_for("the Chat toggle to show it is pressed", lambda: checked(chat), 5)
+    chat_panel = wait_for("the chat panel", lambda: find(root, "Chat", PANEL))
+    wait_for("the CLI's message in the chat panel",
+             lambda: find(chat_panel, CHAT_FROM_CLI, LABEL), 5)
+    wait_for("the badge to go once the chat is open",
+             lambda: find(root, "unread message", LABEL, name_contains=True) is None, 5)
+    log("chat panel shows it (%.1f s)" % (time.monotonic() - T0[0]))
+    if carol.wait(timeout=20) != 0:
+        fail("the chatting confab-cli failed")
+    log("carol done (%.1f s)" % (time.monotonic() - T0[0]))
+
+    # Ours: the entry has the focus once the panel opened; Enter sends.
+    type_text(CHAT_FROM_APP)
+    press_enter()
+    wait_for("our message in the chat panel", lambda: find(chat_panel, CHAT_FROM_APP, LABEL), 5)
+    time.sleep(0.5)
+    screenshot("app-chat.png")
+    return chat
+
+
+def narrow_window(root, chat):
+    """At 360 px wide (a phone) every control is still there, inside the
+    window, and the open chat slides over the grid."""
+    resize_window("Confab", 360, 640)
+    time.sleep(1.0)
+    screenshot("app-narrow-chat.png")
+    chat.queryAction().doAction(0)
+    wait_for("the chat to close", lambda: not checked(chat), 5)
+    time.sleep(0.5)
+    screenshot("app-narrow.png")
+    for name in CONTROLS:
+        button = find(root, name, BUTTONS)
+        if button is None:
+            fail("no %s button at 360 px" % name)
+        box = button.queryComponent().getExtents(pyatspi.WINDOW_COORDS)
+        x, y, w, h = box.x, box.y, box.width, box.height
+        log("%s at %d,%d %dx%d" % (name, x, y, w, h))
+        if w <= 0 or h <= 0 or x < 0 or x + w > 370 or y + h > 650:
+            fail("%s is outside a 360x640 window: %d,%d %dx%d" % (name, x, y, w, h))
+    resize_window("Confab", 960, 640)
+    time.sleep(0.5)
+
+
+def retry_when_unreachable(root):
+    """A link to a relay that is not running: joining fails with a dialog
+    that offers Retry; once the relay is up, Retry joins."""
+    port = free_port()
+    room = "retryroom"
+    second = subprocess.run([APP, "confab://127.0.0.1:%d/%s?name=%s" % (port, room, APP_USER)],
+                            timeout=20)
+    if second.returncode != 0:
+        fail("second invocation exited %d" % second.returncode)
+    prejoin = page(root, "Room “%s”" % room)
+    press(prejoin, "Join")
+    wait_for("the cannot-reach dialog",
+             lambda: find(root, "Cannot Reach the Server", name_contains=True), 20)
+    # GTK 4.8 names an AdwMessageDialog response button "_Retry Retry".
+    retry = wait_for("the Retry button",
+                     lambda: find(root, "Retry", BUTTONS, name_contains=True), 5)
+    time.sleep(0.5)
+    screenshot("app-retry.png")
+    spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
+          stderr=subprocess.DEVNULL)
+    wait_port(port)
+    retry.queryAction().doAction(0)
+    wait_for("Retry to join the room", lambda: find(root, "Joined", LABEL), 15)
+    wait_for("the dialog to go",
+             lambda: find(root, "Retry", BUTTONS, name_contains=True) is None, 5)
+    log("joined %s after Retry" % room)
 
 
 def main():
@@ -61,11 +179,12 @@ def main():
 
     # The other participant, sending test media for long enough to see us mute.
     cli = spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", CLI_USER,
-                 "--size", "320x180", "--fps", "15", "--duration", "12",
+                 "--size", "320x180", "--fps", "15", "--duration", "25",
                  "--transport", "websocket"],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     press(prejoin, "Join")
+    t0 = T0[0] = time.monotonic()
     tile = wait_for("a tile named " + CLI_USER,
                     lambda: find(root, CLI_USER, (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)), 15)
     log("tile %s (%s)" % (tile.name, tile.getRoleName()))
@@ -79,6 +198,7 @@ def main():
     time.sleep(1.0)  # toasts and layout settle
     screenshot("app-call.png")
 
+
     microphone.queryAction().doAction(0)
     wait_for("the Microphone toggle to show it is off", lambda: not checked(microphone), 5)
 
@@ -87,6 +207,12 @@ def main():
     wait_for("Ctrl+D to turn the microphone on", lambda: checked(microphone), 5)
     ctrl_d()
     wait_for("Ctrl+D to turn the microphone off", lambda: not checked(microphone), 5)
+    log("muted at %.1f s" % (time.monotonic() - t0))
+
+    chat = chat_and_participants(root, port)
+    log("chat done at %.1f s" % (time.monotonic() - t0))
+    narrow_window(root, chat)
+    log("narrow done at %.1f s" % (time.monotonic() - t0))
 
     try:
         out, _ = cli.communicate(timeout=40)
@@ -103,6 +229,15 @@ def main():
         fail("after Microphone was pressed the heartbeat still says audio_enabled")
     if peer["video_enabled"] is not True:
         fail("the camera was on, the heartbeat should say video_enabled")
+    for key in ("screen_enabled", "is_speaking"):
+        if peer.get(key) is not False:
+            fail("the heartbeat's %s should be false: %r" % (key, peer.get(key)))
+    ours = [m for m in summary["chat"]["received"] if m["text"] == CHAT_FROM_APP]
+    if not ours:
+        fail("confab-cli did not receive our chat message: %r" % summary["chat"])
+    if ours[0]["user_id"] != APP_USER or ours[0]["display_name"] != APP_USER:
+        fail("our chat message came from %r / %r" % (ours[0]["user_id"], ours[0]["display_name"]))
+    log("cli got our chat: %r" % ours[0]["text"])
 
     # Leave: back on the pre-join page of the same room.
     press(root, "Leave")
@@ -113,10 +248,11 @@ def main():
     if app.poll() is not None:
         fail("the app exited")
 
-    # Join again, then close the window in the middle of the call: the app
-    # leaves and exits cleanly.
-    press(prejoin, "Join")
-    wait_for("the call controls after joining again", lambda: find(root, "Leave", BUTTONS), 10)
+    # Another room whose relay is not up yet: the Retry dialog, then joined.
+    retry_when_unreachable(root)
+
+    # Close the window in the middle of that call: the app leaves and exits
+    # cleanly.
     press(root, "Close")
     try:
         status = app.wait(timeout=10)

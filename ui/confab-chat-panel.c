@@ -45,6 +45,7 @@ message_row (const char *name, const char *text, gboolean own, GDateTime *time)
   GtkWidget *row = gtk_list_box_row_new ();
 
   gtk_label_set_ellipsize (GTK_LABEL (name_label), PANGO_ELLIPSIZE_END);
+  gtk_label_set_max_width_chars (GTK_LABEL (name_label), 20);
   gtk_label_set_xalign (GTK_LABEL (name_label), 0);
   gtk_widget_add_css_class (name_label, "heading");
   gtk_widget_add_css_class (time_label, "dim-label");
@@ -58,6 +59,10 @@ message_row (const char *name, const char *text, gboolean own, GDateTime *time)
   gtk_label_set_wrap (GTK_LABEL (text_label), TRUE);
   gtk_label_set_wrap_mode (GTK_LABEL (text_label), PANGO_WRAP_WORD_CHAR);
   gtk_label_set_xalign (GTK_LABEL (text_label), 0);
+  /* Wrapped labels ask for their whole text's width: cap it, or one long
+   * message would widen the panel over the grid. */
+  gtk_label_set_max_width_chars (GTK_LABEL (text_label), 24);
+  gtk_label_set_width_chars (GTK_LABEL (text_label), 1);
   gtk_label_set_selectable (GTK_LABEL (text_label), TRUE);
   gtk_widget_set_focusable (text_label, FALSE);
 
@@ -246,6 +251,7 @@ confab_chat_panel_init (ConfabChatPanel *self)
   gtk_box_append (GTK_BOX (self), GTK_WIDGET (self->error_label));
 
   self->entry = GTK_ENTRY (gtk_entry_new ());
+  gtk_editable_set_width_chars (GTK_EDITABLE (self->entry), 8);
   gtk_widget_set_hexpand (GTK_WIDGET (self->entry), TRUE);
   gtk_entry_set_placeholder_text (self->entry, _ ("Message"));
   /* Characters, not bytes: the 4 KiB bound itself is checked on send. */

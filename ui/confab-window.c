@@ -12,6 +12,7 @@
 #include "confab-participants-panel.h"
 #include "confab-preferences.h"
 #include "confab-transport.h"
+#include "confab-prejoin.h"
 #include "confab-video-grid.h"
 
 #include <glib/gi18n.h>
@@ -57,6 +58,7 @@ struct _ConfabWindow
   char *link;           /* what opened the pre-join page: kept in recent rooms */
   ConfabCallSession *session;
   guint clock_timer;
+  GPtrArray *toasts; /* AdwToast, shown and not yet dismissed */
 
   gboolean microphone_on;
   gboolean camera_on;
@@ -91,9 +93,30 @@ show_error (GtkLabel *label, const char *message)
 }
 
 static void
+on_toast_dismissed (AdwToast *toast, ConfabWindow *self)
+{
+  g_ptr_array_remove (self->toasts, toast);
+}
+
+static void
 toast (ConfabWindow *self, const char *message)
 {
-  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+  AdwToast *toast = adw_toast_new (message);
+
+  g_ptr_array_add (self->toasts, g_object_ref (toast));
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), self, 0);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+/* What a call said ("cli_bob joined") means nothing once it is over. */
+static void
+dismiss_toasts (ConfabWindow *self)
+{
+  g_autoptr (GPtrArray) toasts = g_steal_pointer (&self->toasts);
+
+  self->toasts = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < toasts->len; i++)
+    adw_toast_dismiss (g_ptr_array_index (toasts, i));
 }
 
 static void
@@ -470,6 +493,7 @@ end_session (ConfabWindow *self)
   confab_participants_panel_clear (self->participants_panel);
   set_panel (self, NULL);
   gtk_menu_button_popdown (self->diagnostics_button);
+  dismiss_toasts (self);
   self->joined = FALSE;
   self->presenting = FALSE;
   set_call_title (self, NULL);
@@ -790,6 +814,7 @@ confab_window_finalize (GObject *object)
 
   g_clear_pointer (&self->invite, confab_invite_free);
   g_clear_pointer (&self->link, g_free);
+  g_clear_pointer (&self->toasts, g_ptr_array_unref);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (confab_window_parent_class)->finalize (object);
 }
@@ -822,6 +847,7 @@ confab_window_class_init (ConfabWindowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (CONFAB_TYPE_VIDEO_GRID);
+  g_type_ensure (CONFAB_TYPE_PREJOIN);
   g_type_ensure (CONFAB_TYPE_CHAT_PANEL);
   g_type_ensure (CONFAB_TYPE_PARTICIPANTS_PANEL);
   g_type_ensure (CONFAB_TYPE_DIAGNOSTICS);
@@ -884,6 +910,7 @@ confab_window_init (ConfabWindow *self)
 {
   g_autofree char *name = NULL;
 
+  self->toasts = g_ptr_array_new_with_free_func (g_object_unref);
   gtk_widget_init_template (GTK_WIDGET (self));
   self->settings = g_settings_new (CONFAB_SETTINGS_SCHEMA);
   g_signal_connect (self->side_flap, "notify::reveal-flap", G_CALLBACK (on_flap_revealed), self);
