@@ -4,6 +4,7 @@
  * the test inject what the relay would deliver). */
 #define G_LOG_DOMAIN "test-call"
 
+#include "confab-audio-encoder.h"
 #include "confab-call.h"
 #include "confab-media-sender.h"
 #include "confab-packet.h"
@@ -1065,6 +1066,103 @@ test_call_sends_diagnostics (void)
   sender_fixture_clear (&f);
 }
 
+/* Lip sync wired through ConfabPeer with real VP9 and Opus and injected
+ * clocks: the peer's audio plays 40+ ms behind its video (the audio jitter
+ * buffer's target), so pictures are held until the audio catches up, none
+ * waits more than 150 ms or is shown ahead of the audio by more than 30 ms
+ * (less the 20 ms a pull covers), none is dropped. */
+static void
+test_peer_lip_sync (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ConfabPeer) peer = confab_peer_new (7, 0);
+  g_autoptr (ConfabVideoEncoder) encoder =
+      confab_video_encoder_new (CONFAB_VIDEO_CODEC_VP9, 320, 180, 30, 0, 1, &error);
+  g_autoptr (ConfabTestPattern) pattern = confab_test_pattern_new (320, 180);
+  g_autoptr (ConfabAudioEncoder) opus = confab_audio_encoder_new (0, NULL);
+  g_autoptr (ConfabToneSource) tone = confab_tone_source_new (300, 48000, 0.3);
+  const gint64 base = 100 * G_USEC_PER_SEC;      /* our monotonic clock */
+  const gint64 epoch = 1700000000000000;          /* the sender's wall clock, µs */
+  guint64 next_video = 0, next_audio = 0, shown = 0, early = 0;
+  gint64 max_hold = 0, last_decoded = 0, video_held_since = 0;
+
+  g_assert_no_error (error);
+  confab_peer_set_receive_media (peer, TRUE, TRUE);
+  /* 4 s: video every 33.3 ms, audio every 20 ms, both arriving 5 ms after
+   * capture; the mixer pulls every 20 ms; the renderer takes after each tick. */
+  for (gint64 t = 0; t < 4 * G_USEC_PER_SEC; t += 1000)
+    {
+      gint64 now = base + t;
+
+      if (t >= (gint64) next_video * 33333 + 5000)
+        {
+          g_autoptr (ConfabVideoFrame) source = NULL;
+          ConfabEncodedFrame encoded;
+
+          source = confab_test_pattern_next (pattern, next_video, 0);
+          g_assert_true (confab_video_encoder_encode (encoder, source, &encoded, NULL));
+          if (encoded.size > 0)
+            confab_peer_receive_video (peer, CONFAB_VIDEO_CODEC_VP9, next_video + 1, encoded.is_key,
+                                       encoded.data, encoded.size,
+                                       epoch + (gint64) next_video * 33333, now);
+          next_video++;
+        }
+      if (t >= (gint64) next_audio * 20000 + 5000)
+        {
+          gint16 pcm[CONFAB_AUDIO_FRAME_SAMPLES];
+          guint8 packet[CONFAB_AUDIO_MAX_PACKET];
+          gssize len;
+
+          confab_tone_source_fill (tone, pcm, G_N_ELEMENTS (pcm));
+          len = confab_audio_encoder_encode (opus, pcm, packet, sizeof packet, NULL);
+          g_assert_cmpint (len, >, 0);
+          confab_peer_receive_audio (peer, next_audio + 1, packet, len,
+                                     (epoch + (gint64) next_audio * 20000) / 1000, now);
+          next_audio++;
+        }
+      if (t % 20000 == 0 && t >= 100000)
+        {
+          gint16 pcm[CONFAB_AUDIO_FRAME_SAMPLES];
+
+          confab_peer_pull_audio (peer, now, pcm);
+        }
+      confab_peer_service_video (peer, now);
+      {
+        g_autoptr (ConfabVideoFrame) picture = confab_peer_take_video_frame (peer);
+
+        /* How long the newest decoded picture has waited for the renderer. */
+        if (confab_peer_get_decoded_video_frames (peer) != (guint64) last_decoded)
+          {
+            if (video_held_since == 0)
+              video_held_since = now;
+            last_decoded = confab_peer_get_decoded_video_frames (peer);
+          }
+        if (picture != NULL)
+          {
+            /* The audio heard now was captured about (t - 5 ms - jitter
+             * buffer delay) after the epoch. */
+            shown++;
+            if (video_held_since != 0)
+              max_hold = MAX (max_hold, now - video_held_since);
+            video_held_since = 0;
+            if (t > 500000 && picture->pts_us - (epoch + t - 45000) > 30000 + 20000)
+              early++;
+          }
+      }
+    }
+  g_test_message ("%" G_GUINT64_FORMAT " pictures shown, %" G_GUINT64_FORMAT " held, %"
+                  G_GUINT64_FORMAT " dropped late, longest wait %" G_GINT64_FORMAT " ms",
+                  shown, confab_peer_get_video_frames_held (peer),
+                  confab_peer_get_video_frames_dropped_late (peer), max_hold / 1000);
+  g_assert_cmpuint (confab_peer_get_decoded_video_frames (peer), >=, 115);
+  g_assert_cmpuint (shown, >=, 110);
+  g_assert_cmpuint (confab_peer_get_video_frames_held (peer), >=, 90);
+  g_assert_cmpuint (confab_peer_get_video_frames_dropped_late (peer), ==, 0);
+  g_assert_cmpint (max_hold, <=, 150 * 1000);
+  g_assert_cmpint (max_hold, >=, 10 * 1000);
+  g_assert_cmpuint (early, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1082,5 +1180,6 @@ main (int argc, char **argv)
   g_test_add_func ("/call/sender/scale-and-rate", test_sender_scale_and_rate);
   g_test_add_func ("/call/sender/keyframe-request", test_sender_keyframe_request);
   g_test_add_func ("/call/sender/congestion", test_sender_congestion);
+  g_test_add_func ("/call/peer/lip-sync", test_peer_lip_sync);
   return g_test_run ();
 }
