@@ -1,8 +1,9 @@
 /* confab-wt-conn.c: one QUIC connection (ngtcp2 + GnuTLS) carrying HTTP/3
  * and one WebTransport session, for either side. The endpoint feeds it UDP
- * datagrams; it owns exactly one timer, re-armed from ngtcp2_conn_get_expiry
- * after every read and write. Callers never re-enter ngtcp2: sending only
- * queues and wakes the timer, which writes everything ngtcp2 allows. */
+ * datagrams and runs it: its one timer (ngtcp2_conn_get_expiry, re-armed
+ * after every read and write) lives in the endpoint's heap, and a connection
+ * with something to write is woken into the endpoint's next write pass.
+ * Callers never re-enter ngtcp2: sending only queues and wakes. */
 #define G_LOG_DOMAIN "confab-wt"
 
 #include "confab-wt-private.h"
@@ -58,13 +59,13 @@ typedef struct
 
 struct _ConfabWtConn
 {
+  ConfabWtSched sched;  /* first: see CONFAB_WT_SCHED */
   ConfabWtEndpoint *ep; /* borrowed: outlives its connections */
   ngtcp2_conn *conn;
   ngtcp2_crypto_conn_ref conn_ref;
   gnutls_session_t tls;
   struct sockaddr_storage remote;
   socklen_t remote_len;
-  GSource *timer;
   gboolean dead;
   gboolean close_requested;
   guint64 close_app_code;
@@ -938,6 +939,13 @@ conn_send_packet (ConfabWtConn *c, const guint8 *data, gsize len)
   confab_wt_endpoint_send (c->ep, (const struct sockaddr *) &c->remote, c->remote_len, data, len);
 }
 
+/* The packet ngtcp2 just wrote into confab_wt_endpoint_tx_reserve ()'s room. */
+static void
+conn_commit_packet (ConfabWtConn *c, gsize len)
+{
+  confab_wt_endpoint_tx_commit (c->ep, (const struct sockaddr *) &c->remote, c->remote_len, len);
+}
+
 static void
 conn_write_close (ConfabWtConn *c, const ConfabCcerr *ccerr)
 {
@@ -1059,8 +1067,11 @@ conn_open_pending (ConfabWtConn *c)
 static gboolean
 conn_write (ConfabWtConn *c)
 {
-  guint8 buf[NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE];
-  size_t max_udp = MIN (ngtcp2_conn_get_path_max_tx_udp_payload_size (c->conn), sizeof buf);
+  /* The most we ever send, not the current path's maximum: ngtcp2 itself
+   * keeps ordinary packets within the path's size, and a Path MTU Discovery
+   * probe only goes out when the buffer can hold it (with the path's 1200
+   * here, PMTUD never raised loopback above 1200). */
+  size_t max_udp = MIN (ngtcp2_conn_get_max_tx_udp_payload_size (c->conn), CONFAB_WT_TX_SLOT);
   ngtcp2_tstamp ts = confab_quic_now ();
   guint packets = 0;
 
@@ -1072,6 +1083,9 @@ conn_write (ConfabWtConn *c)
       ngtcp2_path_storage ps;
       ngtcp2_pkt_info pi;
       ngtcp2_ssize n, ndatalen = -1;
+      /* Straight into the endpoint's send batch: no copy. The same buffer
+       * until a packet is committed, as WRITE_MORE requires. */
+      guint8 *buf = confab_wt_endpoint_tx_reserve (c->ep);
 
       ngtcp2_path_storage_zero (&ps);
 
@@ -1107,7 +1121,7 @@ conn_write (ConfabWtConn *c)
             }
           if (n == 0)
             break; /* congestion limited */
-          conn_send_packet (c, buf, (gsize) n);
+          conn_commit_packet (c, (gsize) n);
           packets++;
           continue;
         }
@@ -1160,13 +1174,14 @@ conn_write (ConfabWtConn *c)
         continue;
       if (n == 0)
         break;
-      conn_send_packet (c, buf, (gsize) n);
+      conn_commit_packet (c, (gsize) n);
       packets++;
     }
   ngtcp2_conn_update_pkt_tx_time (c->conn, ts);
-  /* A full burst means more is waiting: come back after other sources ran. */
+  /* A full burst means more is waiting: come back in the next pass, after
+   * the other connections and sources ran. */
   if (packets >= CONFAB_QUIC_BURST)
-    g_source_set_ready_time (c->timer, 0);
+    conn_schedule (c);
   return TRUE;
 }
 
@@ -1177,12 +1192,7 @@ conn_rearm (ConfabWtConn *c)
 
   if (c->close_deadline != 0 && c->close_deadline < expiry)
     expiry = c->close_deadline;
-  if (g_source_get_ready_time (c->timer) == 0)
-    return; /* already due: a burst or a queued send wants the writer */
-  if (expiry == UINT64_MAX)
-    g_source_set_ready_time (c->timer, -1);
-  else
-    g_source_set_ready_time (c->timer, (gint64) (expiry / 1000));
+  confab_wt_endpoint_set_timer (c->ep, c, expiry);
 }
 
 void
@@ -1190,9 +1200,6 @@ confab_wt_conn_flush (ConfabWtConn *c)
 {
   if (c->dead)
     return;
-  /* The timer runs the writer; clear a pending "write now" first so the
-   * re-arm below reflects what is really left. */
-  g_source_set_ready_time (c->timer, -1);
   if (c->close_requested)
     {
       ConfabCcerr ccerr;
@@ -1211,7 +1218,7 @@ static void
 conn_schedule (ConfabWtConn *c)
 {
   if (!c->dead)
-    g_source_set_ready_time (c->timer, 0);
+    confab_wt_endpoint_wake (c->ep, c);
 }
 
 /* ---- lifetime -------------------------------------------------------------- */
@@ -1224,7 +1231,8 @@ conn_mark_dead (ConfabWtConn *c, GError *error)
   else if (error != NULL)
     g_error_free (error);
   c->dead = TRUE;
-  g_source_set_ready_time (c->timer, 0);
+  /* The endpoint's next pass destroys it (and says "closed"). */
+  confab_wt_endpoint_wake (c->ep, c);
 }
 
 void
@@ -1271,16 +1279,10 @@ conn_destroy (ConfabWtConn *c, gboolean notify)
   confab_wt_conn_free (c);
 }
 
-static gboolean
-conn_timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+void
+confab_wt_conn_run (ConfabWtConn *c)
 {
-  ConfabWtConn *c = user_data;
   ngtcp2_tstamp now = confab_quic_now ();
-  gboolean is_client = !c->ep->is_server;
-  g_autoptr (ConfabWtSession) hold = NULL;
-
-  if (is_client && c->ep->client_session != NULL)
-    hold = g_object_ref (c->ep->client_session);
 
   if (!c->dead && now >= ngtcp2_conn_get_expiry (c->conn))
     {
@@ -1297,17 +1299,8 @@ conn_timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   if (!c->dead)
     confab_wt_conn_flush (c);
   if (c->dead)
-    {
-      g_source_set_ready_time (source, -1);
-      conn_destroy (c, TRUE);
-      return G_SOURCE_CONTINUE; /* conn_destroy already destroyed the source */
-    }
-  return G_SOURCE_CONTINUE;
+    conn_destroy (c, TRUE);
 }
-
-static GSourceFuncs conn_timer_funcs = {
-  .dispatch = conn_timer_dispatch,
-};
 
 static ConfabWtConn *
 conn_alloc (ConfabWtEndpoint *ep, const struct sockaddr *remote, socklen_t remote_len)
@@ -1326,10 +1319,8 @@ conn_alloc (ConfabWtEndpoint *ep, const struct sockaddr *remote, socklen_t remot
   c->session_id = -1;
   c->conn_ref.get_conn = get_conn;
   c->conn_ref.user_data = c;
-  c->timer = g_source_new (&conn_timer_funcs, sizeof (GSource));
-  g_source_set_callback (c->timer, NULL, c, NULL);
-  g_source_set_name (c->timer, "confab-quic-conn");
-  g_source_attach (c->timer, ep->context);
+  c->sched.link.data = c;
+  c->sched.heap_index = CONFAB_WT_NO_TIMER;
   ep->conns = g_list_prepend (ep->conns, c);
   ep->n_conns++;
   return c;
@@ -1552,7 +1543,7 @@ confab_wt_conn_new_client (ConfabWtEndpoint *ep,
   ngtcp2_conn_set_tls_native_handle (c->conn, c->tls);
   if (ep->config.keep_alive_ms > 0)
     ngtcp2_conn_set_keep_alive_timeout (c->conn, ep->config.keep_alive_ms * NGTCP2_MILLISECONDS);
-  conn_schedule (c); /* the first flight goes out from the timer */
+  conn_schedule (c); /* the first flight goes out in the endpoint's next pass */
   return c;
 }
 
@@ -1616,8 +1607,7 @@ confab_wt_conn_free (ConfabWtConn *c)
     ngtcp2_conn_del (c->conn);
   if (c->tls != NULL)
     gnutls_deinit (c->tls);
-  g_source_destroy (c->timer);
-  g_source_unref (c->timer);
+  confab_wt_endpoint_forget (c->ep, c);
   if (c->session != NULL)
     confab_wt_session_attach_conn (c->session, NULL);
   if (c->session != NULL && c->owns_session)

@@ -33,6 +33,26 @@ typedef struct
   guint handshake_timeout_ms;
 } ConfabWtConnConfig;
 
+/* How the endpoint schedules one connection: it must be the FIRST member of
+ * struct _ConfabWtConn, so the endpoint reaches it without a call. The
+ * endpoint keeps every connection's timer in one min-heap and the connections
+ * that want to write now in one queue, all behind one GSource: no GSource
+ * (and no g_source_set_ready_time, which writes GLib's wake-up eventfd on
+ * every change) per connection. */
+typedef struct
+{
+  GList link;       /* in ep->dirty while dirty; data = the connection */
+  gboolean dirty;   /* wants a write pass (queued data, read packets, death) */
+  guint heap_index; /* in ep->timers, or CONFAB_WT_NO_TIMER */
+  guint64 expiry;   /* ns on confab_quic_now ()'s clock */
+} ConfabWtSched;
+
+#define CONFAB_WT_NO_TIMER G_MAXUINT
+#define CONFAB_WT_SCHED(conn) ((ConfabWtSched *) (conn))
+
+/* Outgoing packets of one dispatch pass (confab-quic-endpoint.c). */
+typedef struct _ConfabWtTx ConfabWtTx;
+
 /* Called by a server connection when a CONNECT arrives; returns the status. */
 typedef guint (*ConfabWtConnRequestFunc) (ConfabWtConn *conn,
                                           ConfabWtSession *session,
@@ -45,7 +65,13 @@ struct _ConfabWtEndpoint
   GSocket *socket;
   int fd;
   GSource *io_source;
+  GSource *conn_source; /* every connection's timer and write pass */
   GMainContext *context;
+  GQueue dirty;      /* ConfabWtSched.link of connections to write */
+  GPtrArray *timers; /* min-heap of connections by ConfabWtSched.expiry */
+  guint in_pass;     /* > 0: packets are batched, sent at the pass's end */
+  ConfabWtTx *tx;
+  gboolean gso;      /* the kernel takes UDP_SEGMENT (checked at bind) */
   struct sockaddr_storage local;
   socklen_t local_len;
 
@@ -77,11 +103,30 @@ gboolean confab_wt_endpoint_connect (ConfabWtEndpoint *ep,
                                      socklen_t remote_len,
                                      GError **error);
 void confab_wt_endpoint_free (ConfabWtEndpoint *ep);
+/* Copies one packet into the batch (sent at once outside a pass). */
 void confab_wt_endpoint_send (ConfabWtEndpoint *ep,
                               const struct sockaddr *to,
                               socklen_t to_len,
                               const guint8 *data,
                               gsize len);
+/* Zero-copy sending: ngtcp2 writes the packet straight into the batch.
+ * reserve returns room for CONFAB_WT_TX_SLOT bytes, the same pointer until
+ * commit (so a WRITE_MORE sequence keeps its buffer); commit appends the
+ * packet written there, joining the previous one into a GSO send when it
+ * goes to the same address and fits. */
+#define CONFAB_WT_TX_SLOT NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
+guint8 *confab_wt_endpoint_tx_reserve (ConfabWtEndpoint *ep);
+void confab_wt_endpoint_tx_commit (ConfabWtEndpoint *ep,
+                                   const struct sockaddr *to,
+                                   socklen_t to_len,
+                                   gsize len);
+/* The connection wants a write pass soon (in this loop iteration when
+ * called from a pass or a socket read, else in the next). Never reenters. */
+void confab_wt_endpoint_wake (ConfabWtEndpoint *ep, ConfabWtConn *conn);
+/* Its next timer (UINT64_MAX: none). */
+void confab_wt_endpoint_set_timer (ConfabWtEndpoint *ep, ConfabWtConn *conn, guint64 expiry);
+/* It is being freed: out of the queue and the heap. */
+void confab_wt_endpoint_forget (ConfabWtEndpoint *ep, ConfabWtConn *conn);
 void
 confab_wt_endpoint_add_cid (ConfabWtEndpoint *ep, const guint8 *cid, gsize len, ConfabWtConn *conn);
 void confab_wt_endpoint_remove_cid (ConfabWtEndpoint *ep, const guint8 *cid, gsize len);
@@ -110,6 +155,10 @@ void confab_wt_conn_read (ConfabWtConn *conn,
                           gsize len);
 /* Writes everything ngtcp2 lets us and re-arms the connection's one timer. */
 void confab_wt_conn_flush (ConfabWtConn *conn);
+/* The endpoint's pass: the timer expired or the connection was woken.
+ * Handles expiry, writes, re-arms; destroys a dead connection (its session's
+ * "closed" runs here). */
+void confab_wt_conn_run (ConfabWtConn *conn);
 /* Frees without a word to the peer (endpoint teardown). */
 void confab_wt_conn_free (ConfabWtConn *conn);
 gboolean confab_wt_conn_is_dead (ConfabWtConn *conn);
