@@ -1063,6 +1063,35 @@ test_call_sends_diagnostics (void)
   /* Reports start after a second of video, every 500 ms. */
   g_assert_cmpuint (diagnostics, >=, 1);
   g_assert_cmpuint (diagnostics, <=, 2);
+
+  /* And HEALTH every 5 s, with a line for Bob. */
+  run_loop_for (3600);
+  {
+    guint health = 0;
+
+    for (guint i = 0; i < f.mock->sent->len; i++)
+      {
+        gsize len;
+        const guint8 *data = g_bytes_get_data (g_ptr_array_index (f.mock->sent, i), &len);
+        ConfabPacketWrapper *w = confab__packet_wrapper__unpack (NULL, len, data);
+        Confab__HealthPacket *h = NULL;
+
+        if (w->packet_type == CONFAB_PACKET_HEALTH)
+          h = confab__health_packet__unpack (NULL, w->data.len, w->data.data);
+        confab__packet_wrapper__free_unpacked (w, NULL);
+        if (h == NULL)
+          continue;
+        health++;
+        g_assert_cmpstr (h->session_id, ==, "42");
+        g_assert_cmpmem (h->reporting_user_id.data, h->reporting_user_id.len, "alice", 5);
+        g_assert_cmpstr (h->active_server_type, ==, "mock");
+        g_assert_cmpuint (h->n_peer_stats, ==, 1);
+        g_assert_cmpstr (h->peer_stats[0]->key, ==, "7");
+        g_assert_true (h->peer_stats[0]->value->video_enabled);
+        confab__health_packet__free_unpacked (h, NULL);
+      }
+    g_assert_cmpuint (health, ==, 1);
+  }
   sender_fixture_clear (&f);
 }
 
