@@ -56,6 +56,7 @@ typedef struct
   gboolean audio_mic; /* --audio mic[:NAME] */
   char *mic_target;
   gboolean play;
+  gboolean no_adapt; /* --no-adapt: keep the first quality tier */
   char **chat;       /* --chat, sent in order once joined */
   char *video_path;  /* --video FILE */
   char *audio_path;  /* --audio FILE */
@@ -662,7 +663,7 @@ start_call (Cli *cli,
       .max_width = cli->video_camera ? 0 : cli->width,
       .max_height = cli->video_camera ? 0 : cli->height,
       .max_fps = cli->video_camera ? 0 : cli->fps,
-      .adapt = TRUE,
+      .adapt = !cli->no_adapt,
     };
 
     cli->sender = confab_media_sender_new (cli->call, &config);
@@ -1021,6 +1022,8 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codec,
       "Video codec (default vp9; h264 only while every peer decodes it, else vp9)",
       "vp9|vp8|h264" },
+    { "no-adapt", 0, 0, G_OPTION_ARG_NONE, &cli->no_adapt,
+      "Keep the first quality tier whatever receivers report (benchmarks)", NULL },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Video size (default 640x360)", "WxH" },
     { "fps", 0, 0, G_OPTION_ARG_INT, &fps, "Video frame rate (default 30)", "N" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration,

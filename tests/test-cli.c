@@ -103,6 +103,28 @@ two_clients (const char *ws_base_a, const char *ws_base_b, const char *room)
 
   assert_delivery (a, b, "bob");
   assert_delivery (b, a, "alice");
+  /* Each one's DIAGNOSTICS about the other were good: nobody stepped down a
+   * quality tier in a healthy call, and each got the other's receive stats. */
+  for (guint i = 0; i < 2; i++)
+    {
+      ConfabTestCli *run = i == 0 ? a : b;
+      JsonObject *video = json_object_get_object_member (run->summary, "video");
+      JsonObject *peer = find_peer (run->summary, i == 0 ? "bob" : "alice");
+      JsonObject *latency;
+
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (video, "tiers")), ==,
+                        1);
+      latency = json_object_get_object_member (peer, "latency_ms");
+      g_assert_nonnull (latency);
+      g_test_message ("latency p50 %.1f ms, p95 %.1f ms; concealed %" G_GINT64_FORMAT " ms",
+                      json_object_get_double_member (latency, "p50"),
+                      json_object_get_double_member (latency, "p95"),
+                      json_object_get_int_member (peer, "audio_concealed_ms"));
+      /* Loopback, one clock: capture to decode in well under a second. */
+      g_assert_cmpfloat (json_object_get_double_member (latency, "p50"), >, 0);
+      g_assert_cmpfloat (json_object_get_double_member (latency, "p50"), <, 500);
+      g_assert_true (json_object_has_member (peer, "lip_sync"));
+    }
 }
 
 static void
