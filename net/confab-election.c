@@ -11,6 +11,7 @@
 
 #include "confab-packet.h"
 #include "confab-ws-transport.h"
+#include "confab-wt-session.h"
 #include "confab-wt-transport.h"
 
 #include <string.h>
@@ -40,6 +41,9 @@ typedef struct
   ConfabTransport *transport;
   const char *url; /* borrowed from the election's urls */
   gboolean webtransport;
+  /* The relay asked us to move (GOAWAY/drain, or WebSocket close 1001). */
+  gboolean draining;
+  ConfabWtSession *wt_session; /* watched for "draining" */
   PathState state;
   gint64 assigned_us;
   GBytes *assigned; /* SESSION_ASSIGNED as received, replayed to the call on a switch */
@@ -81,6 +85,7 @@ struct _ConfabElection
   gboolean settled;  /* the first election was decided */
   gboolean joined;   /* some path carried the call */
   gboolean lost;     /* the carrier died: the next carrier resumes the call */
+  gboolean move_now; /* the carrier's relay is going away: first retry without backoff */
   gboolean closing;
 };
 
@@ -170,6 +175,11 @@ path_rtt (const Path *path)
 static void
 path_free (Path *path)
 {
+  if (path->wt_session != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (path->wt_session, path);
+      g_clear_object (&path->wt_session);
+    }
   g_signal_handlers_disconnect_by_data (path->transport, path);
   g_clear_object (&path->transport);
   g_clear_pointer (&path->assigned, g_bytes_unref);
@@ -257,7 +267,7 @@ best_path (ConfabElection *self, gboolean measured)
     {
       Path *path = g_ptr_array_index (self->paths, i);
 
-      if (path->state != PATH_ASSIGNED || (measured && path->rtt_count == 0))
+      if (path->state != PATH_ASSIGNED || path->draining || (measured && path->rtt_count == 0))
         continue;
       if (best == NULL || (path->webtransport && !best->webtransport))
         best = path;
@@ -322,9 +332,14 @@ static void
 carry (ConfabElection *self, Path *path)
 {
   g_autoptr (ConfabElection) guard = g_object_ref (self);
+  Path *previous = self->carrier;
 
   self->carrier = path;
   self->carrier_rx_us = g_get_monotonic_time ();
+  /* Moving off a relay that is going away: it carried until now (no gap);
+   * the new path has a session, so the old one can go. */
+  if (previous != NULL && previous != path && previous->draining)
+    close_path (previous);
   confab_transport_set_kind (CONFAB_TRANSPORT (self),
                              path->webtransport ? "webtransport" : "websocket");
   if (!self->joined)
@@ -368,6 +383,10 @@ schedule_retry (ConfabElection *self)
     return;
   self->attempt++;
   delay = confab_election_backoff_ms (self->attempt, g_random_double ());
+  /* The relay said it is going away: try the others (or its successor) now. */
+  if (self->move_now && self->attempt == 1)
+    delay = 0;
+  self->move_now = FALSE;
   g_debug ("no path carries the call: attempt %u in %u ms", self->attempt, delay);
   self->retry_timer = start_timer (self, delay, on_retry);
   g_signal_emit (self, signals[SIGNAL_RECONNECTING], 0, self->attempt, delay);
@@ -450,12 +469,25 @@ on_watchdog (gpointer data)
 
 /* ---- path signals ----------------------------------------------------------------- */
 
+static void on_path_draining (gpointer instance, Path *path);
+
 static void
 on_path_connected (ConfabTransport *transport, Path *path)
 {
   if (path->state != PATH_CONNECTING)
     return;
   path->state = PATH_OPEN;
+  if (path->webtransport && path->wt_session == NULL)
+    {
+      ConfabWtSession *session =
+          confab_wt_transport_get_session (CONFAB_WT_TRANSPORT (path->transport));
+
+      if (session != NULL)
+        {
+          path->wt_session = g_object_ref (session);
+          g_signal_connect (session, "draining", G_CALLBACK (on_path_draining), path);
+        }
+    }
   /* A first sample as early as possible. */
   send_probe (path->election, path);
 }
@@ -496,7 +528,7 @@ on_path_packet (ConfabTransport *transport, GBytes *bytes, Path *path)
       path->state = PATH_ASSIGNED;
       path->assigned_us = g_get_monotonic_time ();
       path->assigned = g_bytes_ref (bytes);
-      if (self->carrier == NULL && !self->closing)
+      if ((self->carrier == NULL || self->carrier->draining) && !path->draining && !self->closing)
         carry (self, path);
       return;
     }
@@ -542,9 +574,51 @@ on_path_closed (ConfabTransport *transport, const GError *error, Path *path)
       return;
     }
   if (was_carrier)
-    carrier_lost (self);
+    {
+      if (path->draining)
+        self->move_now = TRUE;
+      carrier_lost (self);
+    }
   else
     check_all_dead (self);
+}
+
+/* The relay behind @path is going away (HTTP/3 GOAWAY or
+ * DRAIN_WEBTRANSPORT_SESSION; WebSocket close 1001 just before the close).
+ * If it carries the call, move now: another path of this round with a
+ * session takes over at once; otherwise a new round starts immediately while
+ * a WebTransport carrier, still open, keeps carrying until a new path has a
+ * session (carry() then closes it). A WebSocket carrier is closing anyway:
+ * its "closed" retries without backoff. */
+static void
+on_path_draining (gpointer instance, Path *path)
+{
+  ConfabElection *self = path->election;
+  g_autoptr (ConfabElection) guard = g_object_ref (self);
+  Path *next;
+
+  if (path->draining || self->closing)
+    return;
+  path->draining = TRUE;
+  g_debug ("%s is going away", path->url);
+  if (path != self->carrier)
+    return;
+  self->move_now = TRUE;
+  if (!path->webtransport)
+    return;
+  next = best_path (self, FALSE);
+  if (next != NULL)
+    {
+      self->lost = TRUE;
+      carry (self, next);
+      return;
+    }
+  if (!self->electing && self->retry_timer == NULL)
+    {
+      self->lost = TRUE;
+      self->move_now = FALSE;
+      start_round (self);
+    }
 }
 
 /* ---- rounds ------------------------------------------------------------------------ */
@@ -632,6 +706,8 @@ start_round (ConfabElection *self)
       g_signal_connect (path->transport, "connected", G_CALLBACK (on_path_connected), path);
       g_signal_connect (path->transport, "packet", G_CALLBACK (on_path_packet), path);
       g_signal_connect (path->transport, "closed", G_CALLBACK (on_path_closed), path);
+      if (!path->webtransport)
+        g_signal_connect (path->transport, "draining", G_CALLBACK (on_path_draining), path);
       g_ptr_array_add (self->paths, path);
     }
   self->probe_timer = start_timer (self, CONFAB_ELECTION_PROBE_MS, on_probe_timer);

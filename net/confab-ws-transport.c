@@ -1,5 +1,8 @@
 /* confab-ws-transport.c: the WebSocket client transport. One lws context per
- * connection; one binary message = one PacketWrapper (PROTOCOL.md §1). */
+ * connection; one binary message = one PacketWrapper (PROTOCOL.md §1).
+ * Signal "draining" () comes just before "closed" when the relay closed with
+ * 1001 (going away: it is shutting down), so the owner reconnects at once
+ * rather than after a backoff. */
 #define G_LOG_DOMAIN "confab-ws"
 
 #include "confab-ws-transport.h"
@@ -43,11 +46,20 @@ struct _ConfabWsTransport
   GByteArray *rx; /* reassembly of a fragmented message */
   gboolean rx_discarding;
   gboolean closing;
+  gboolean going_away; /* the relay closed with 1001 */
   guint64 dropped;
   guint64 rx_oversized;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabWsTransport, confab_ws_transport, CONFAB_TYPE_TRANSPORT)
+
+enum
+{
+  SIGNAL_DRAINING,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static void
 ws_connection_free (gpointer data)
@@ -208,14 +220,30 @@ ws_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void
           break;
         }
 
+      case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* The close payload: a 2-byte code in network order, then a reason. */
+        if (len >= 2 && in != NULL &&
+            (((const guint8 *) in)[0] << 8 | ((const guint8 *) in)[1]) ==
+                LWS_CLOSE_STATUS_GOINGAWAY)
+          self->going_away = TRUE;
+        return 0; /* lws echoes the close, then CLIENT_CLOSED follows */
+
       case LWS_CALLBACK_CLIENT_CLOSED:
         if (self->closing)
           finish_closed (self, NULL);
         else
           {
-            g_autoptr (GError) error =
-                g_error_new (CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_CLOSED,
-                             "The connection to %s was closed", self->url);
+            g_autoptr (GError) error = NULL;
+
+            if (self->going_away)
+              {
+                error = g_error_new (CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_CLOSED,
+                                     "The relay at %s is going away", self->url);
+                g_signal_emit (self, signals[SIGNAL_DRAINING], 0);
+              }
+            else
+              error = g_error_new (CONFAB_TRANSPORT_ERROR, CONFAB_TRANSPORT_ERROR_CLOSED,
+                                   "The connection to %s was closed", self->url);
             finish_closed (self, error);
           }
         break;
@@ -363,6 +391,9 @@ confab_ws_transport_class_init (ConfabWsTransportClass *klass)
   transport_class->open = confab_ws_transport_open;
   transport_class->send = confab_ws_transport_send;
   transport_class->close = confab_ws_transport_close;
+
+  signals[SIGNAL_DRAINING] = g_signal_new ("draining", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

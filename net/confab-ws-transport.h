@@ -1,5 +1,7 @@
 /* confab-ws-transport.h: a ConfabTransport over one WebSocket (ws:// or wss://)
- * to a relay, driven by libwebsockets on the GLib main loop. */
+ * to a relay, driven by libwebsockets on the GLib main loop. Besides
+ * ConfabTransport's signals: "draining" () just before "closed" when the
+ * relay closed with 1001 (going away): reconnect now, no backoff. */
 #pragma once
 
 #include "confab-transport.h"

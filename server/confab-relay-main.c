@@ -11,10 +11,37 @@
 
 #include "confab-relay.h"
 
+typedef struct
+{
+  GMainLoop *loop;
+  ConfabRelay *relay;
+  guint drain_ms;
+  gboolean draining;
+} Shutdown;
+
+static gboolean
+on_drained (gpointer data)
+{
+  Shutdown *shutdown = data;
+
+  g_main_loop_quit (shutdown->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* The first SIGTERM/SIGINT drains (clients move, bounded); a second one
+ * stops at once. */
 static gboolean
 on_signal (gpointer data)
 {
-  g_main_loop_quit (data);
+  Shutdown *shutdown = data;
+
+  if (shutdown->draining)
+    {
+      g_main_loop_quit (shutdown->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  shutdown->draining = TRUE;
+  confab_relay_drain (shutdown->relay, shutdown->drain_ms, on_drained, shutdown);
   return G_SOURCE_CONTINUE;
 }
 
@@ -51,6 +78,7 @@ main (int argc, char **argv)
   gboolean version = FALSE;
   ConfabRelayConfig config = { 0 };
   ConfabRelay *relay;
+  Shutdown shutdown = { 0 };
   GOptionEntry entries[] = {
     { "listen", 0, 0, G_OPTION_ARG_STRING, &listen_address,
       "Address to listen on (default 0.0.0.0)", "ADDR" },
@@ -148,8 +176,11 @@ main (int argc, char **argv)
       g_printerr ("confab-relay: %s\n", error->message);
       return 1;
     }
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
+  shutdown.loop = loop;
+  shutdown.relay = relay;
+  shutdown.drain_ms = env_ms ("CONFAB_RELAY_DRAIN_TIMEOUT_MS", 2000);
+  g_unix_signal_add (SIGINT, on_signal, &shutdown);
+  g_unix_signal_add (SIGTERM, on_signal, &shutdown);
   g_main_loop_run (loop);
 
   g_message ("shutting down");

@@ -48,13 +48,20 @@ struct _ConfabRelay
    * ConfabRelayPathKind: HEALTH is published under the path it came by. */
   char *health_subjects[2];
 
+  /* Graceful shutdown (confab_relay_drain). */
+  gboolean draining;
+  GSourceFunc drain_done;
+  gpointer drain_data;
+  guint drain_timer;
+  guint drain_check;
+
   /* WebTransport (confab-relay-wt.c); NULL with --wt-port 0. */
   ConfabWtServer *wt_server;
   char *wt_cert_hash; /* base64 SHA-256 of the certificate, for /config.js */
 };
 
-/* A member that left; announced when the grace period ends unless the same
- * user comes back first. */
+/* A user whose last session left; PARTICIPANT_LEFT is announced when the
+ * grace period ends unless the user is back first (docs/relay.md, presence). */
 typedef struct
 {
   ConfabRoom *room;
@@ -71,7 +78,8 @@ struct _ConfabRoom
   GQueue sessions;            /* local sessions, linked by room_link */
   guint member_count;         /* local active, non-observer sessions */
   GHashTable *pending_leaves; /* user id -> ConfabPendingLeave */
-  GHashTable *remote_members; /* session ids (guint64 *) announced by other relays */
+  /* Sessions other relays have active here: session id (guint64 *) -> user id */
+  GHashTable *remote_members;
   guint64 start_time_ms;
   char *creator_id;
 };
@@ -117,6 +125,7 @@ struct _ConfabRelaySession
   gboolean observer;
   gboolean active;
   gboolean killing;
+  gboolean going_away; /* WebSocket: close 1001 at the next writeable */
   /* Set when this session took over a pending leave of the same user. */
   ConfabPendingLeave *resumed;
 
@@ -181,6 +190,10 @@ void confab_room_maybe_free (ConfabRoom *room);
 void confab_room_free (ConfabRoom *room);
 void confab_room_session_activated (ConfabRoom *room, ConfabRelaySession *session);
 void confab_room_session_closed (ConfabRoom *room, ConfabRelaySession *session);
+/* Shutdown: every pending leave is settled now (announced, or retired
+ * silently when the user is present elsewhere), because this relay will not
+ * be there when the grace period ends. */
+void confab_room_flush_pending_leaves (ConfabRoom *room);
 ConfabPendingLeave *confab_room_take_pending_leave (ConfabRoom *room, const char *user_id);
 void confab_room_deliver (const char *room_name,
                           ConfabRoomBusKind kind,
@@ -212,6 +225,12 @@ int confab_relay_session_writeable (ConfabRelaySession *session);
 void
 confab_relay_session_enqueue (ConfabRelaySession *session, ConfabRelayBuf *buf, guint64 sender);
 void confab_relay_session_tick (ConfabRelaySession *session, gint64 now_us, gboolean ping);
+/* Shutdown: asks the client to move (GOAWAY + drain capsule, or close 1001). */
+void confab_relay_session_go_away (ConfabRelaySession *session);
+
+/* confab-relay.c: while draining, something that may end the drain happened
+ * (a session or a pending leave went away). */
+void confab_relay_drain_progress (ConfabRelay *relay);
 /* Writes what the relay's dirty sessions have queued (see confab-relay-session.c). */
 gboolean confab_relay_flush (gpointer relay);
 

@@ -1,6 +1,16 @@
 /* confab-relay-room.c: a room's local sessions, presence (JOINED with the
  * directory for newcomers, LEFT after the grace period, MEETING_ENDED) and the
- * fan-out of packets arriving from the room bus. */
+ * fan-out of packets arriving from the room bus.
+ *
+ * Presence is per (room, user), not per session: a client that holds two
+ * sessions for a moment (its election connects over WebSocket and
+ * WebTransport at once and closes the loser; a reconnect; a move to another
+ * relay) is one participant. PARTICIPANT_JOINED is announced when a user
+ * with no session anywhere in the room becomes active; PARTICIPANT_LEFT
+ * when the user's last session is gone for the grace period. Sessions that
+ * come and go in between are told to the other relays only, on the presence
+ * subject (never seen by clients), so every relay knows which users are
+ * present. docs/relay.md, "Presence". */
 #define G_LOG_DOMAIN "confab-relay"
 
 #include "confab-relay-private.h"
@@ -31,7 +41,7 @@ confab_room_get (ConfabRelay *relay, const char *name, const char *creator_id)
   room->name = g_strdup (name);
   g_queue_init (&room->sessions);
   room->pending_leaves = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_leave_free);
-  room->remote_members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  room->remote_members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   room->start_time_ms = confab_now_epoch_ms ();
   room->creator_id = g_strdup (creator_id);
   g_hash_table_insert (relay->rooms, room->name, room);
@@ -61,6 +71,50 @@ confab_room_maybe_free (ConfabRoom *room)
   confab_room_free (room);
 }
 
+/* Is @user_id present through an active session other than @except (0: none),
+ * on this relay or on another? */
+static gboolean
+user_present (ConfabRoom *room, const char *user_id, guint64 except)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (GList *l = room->sessions.head; l != NULL; l = l->next)
+    {
+      ConfabRelaySession *s = l->data;
+
+      if (s->active && !s->observer && s->id != except && strcmp (s->user_id, user_id) == 0)
+        return TRUE;
+    }
+  g_hash_table_iter_init (&iter, room->remote_members);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (*(guint64 *) key != except && strcmp (value, user_id) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Distinct users present in the whole room (meeting packets only, never per
+ * media packet). */
+static gint64
+count_present_users (ConfabRoom *room)
+{
+  g_autoptr (GHashTable) users = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer value;
+
+  for (GList *l = room->sessions.head; l != NULL; l = l->next)
+    {
+      ConfabRelaySession *s = l->data;
+
+      if (s->active && !s->observer)
+        g_hash_table_add (users, s->user_id);
+    }
+  g_hash_table_iter_init (&iter, room->remote_members);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_hash_table_add (users, value);
+  return g_hash_table_size (users);
+}
+
 ConfabRelayBuf *
 confab_room_meeting_packet (ConfabRoom *room,
                             int event_type,
@@ -76,7 +130,7 @@ confab_room_meeting_packet (ConfabRoom *room,
   m.room_id = room->name;
   m.start_time_ms = room->start_time_ms;
   m.session_id = session_id;
-  m.participant_count = room->member_count + g_hash_table_size (room->remote_members);
+  m.participant_count = count_present_users (room);
   if (user_id != NULL)
     {
       m.target_user_id.data = (guint8 *) user_id;
@@ -124,16 +178,54 @@ maybe_end_meeting (ConfabRoom *room)
   confab_room_bus_publish (room->relay->bus, room->name, CONFAB_ROOM_BUS_SYSTEM, 0, buf);
 }
 
-/* Publishes PARTICIPANT_LEFT for @leave and frees it. */
+/* Tells the other relays only (presence subject of @session_id itself, which
+ * no client of theirs listens to) that a session of @user_id came or went
+ * while the user stays present: their member lists stay right and clients
+ * hear nothing. */
+static void
+publish_quietly (ConfabRoom *room,
+                 int event_type,
+                 const char *user_id,
+                 const char *display_name,
+                 guint64 session_id)
+{
+  g_autoptr (ConfabRelayBuf) buf =
+      confab_room_meeting_packet (room, event_type, user_id, display_name, session_id);
+
+  confab_room_bus_publish (room->relay->bus, room->name, CONFAB_ROOM_BUS_PRESENCE, session_id, buf);
+}
+
+/* Publishes PARTICIPANT_LEFT for @leave (or only retires its session id
+ * when the user is present after all) and frees it. */
 static void
 announce_leave (ConfabRoom *room, ConfabPendingLeave *leave)
 {
   g_autoptr (ConfabRelayBuf) buf = NULL;
 
+  if (user_present (room, leave->user_id, leave->session_id))
+    {
+      publish_quietly (room, CONFAB_MEETING_PARTICIPANT_LEFT, leave->user_id, leave->display_name,
+                       leave->session_id);
+      g_hash_table_remove (room->pending_leaves, leave->user_id);
+      return;
+    }
+  g_message ("left room=%s user=%s session=%" G_GUINT64_FORMAT, room->name, leave->user_id,
+             leave->session_id);
   buf = confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_LEFT, leave->user_id,
                                     leave->display_name, leave->session_id);
   g_hash_table_remove (room->pending_leaves, leave->user_id);
   confab_room_bus_publish (room->relay->bus, room->name, CONFAB_ROOM_BUS_SYSTEM, 0, buf);
+}
+
+/* The user of @leave did not leave after all (back on another session, here
+ * or on another relay): its old session id is retired quietly. Frees @leave,
+ * which must not be in pending_leaves any more. */
+static void
+retire_leave (ConfabRoom *room, ConfabPendingLeave *leave)
+{
+  publish_quietly (room, CONFAB_MEETING_PARTICIPANT_LEFT, leave->user_id, leave->display_name,
+                   leave->session_id);
+  pending_leave_free (leave);
 }
 
 static gboolean
@@ -141,25 +233,24 @@ on_leave_grace_over (gpointer data)
 {
   ConfabPendingLeave *leave = data;
   ConfabRoom *room = leave->room;
+  ConfabRelay *relay = room->relay;
 
   leave->timer = 0;
   announce_leave (room, leave);
   maybe_end_meeting (room);
   confab_room_maybe_free (room);
+  confab_relay_drain_progress (relay);
   return G_SOURCE_REMOVE;
 }
 
 static void
 schedule_leave (ConfabRoom *room, ConfabPendingLeave *leave)
 {
-  ConfabPendingLeave *older = g_hash_table_lookup (room->pending_leaves, leave->user_id);
+  ConfabPendingLeave *older = confab_room_take_pending_leave (room, leave->user_id);
 
-  /* Two sessions of one user left: announce the older one now. */
+  /* Two sessions of one user left: the newer leave speaks for the user. */
   if (older != NULL)
-    {
-      g_clear_handle_id (&older->timer, g_source_remove);
-      announce_leave (room, older);
-    }
+    retire_leave (room, older);
   leave->room = room;
   leave->timer = g_timeout_add (room->relay->config.leave_grace_ms, on_leave_grace_over, leave);
   g_hash_table_insert (room->pending_leaves, leave->user_id, leave);
@@ -169,15 +260,19 @@ void
 confab_room_session_activated (ConfabRoom *room, ConfabRelaySession *session)
 {
   ConfabRoomBus *bus = room->relay->bus;
-  gboolean resumed = session->resumed != NULL;
+  g_autoptr (GHashTable) introduced = g_hash_table_new (g_str_hash, g_str_equal);
+  ConfabPendingLeave *leave;
 
-  /* Introduce every member already present, one PARTICIPANT_JOINED each. */
-  for (GList *l = room->sessions.head; l != NULL; l = l->next)
+  /* Introduce every user already present, one PARTICIPANT_JOINED each (by
+   * their newest session), but not the newcomer's own user. */
+  g_hash_table_add (introduced, session->user_id);
+  for (GList *l = room->sessions.tail; l != NULL; l = l->prev)
     {
       ConfabRelaySession *member = l->data;
       g_autoptr (ConfabRelayBuf) buf = NULL;
 
-      if (member == session || !member->active || member->observer)
+      if (member == session || !member->active || member->observer ||
+          !g_hash_table_add (introduced, member->user_id))
         continue;
       buf = confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_JOINED, member->user_id,
                                         member->display_name, member->id);
@@ -192,24 +287,51 @@ confab_room_session_activated (ConfabRoom *room, ConfabRelaySession *session)
   if (session->observer)
     return;
   room->member_count++;
-  if (resumed)
+  /* A pending leave of this user: taken over at connect (a reconnect), or
+   * left by the path this client just switched away from. Either way the
+   * user never left: neither LEFT nor JOINED. */
+  leave = g_steal_pointer (&session->resumed);
+  if (leave == NULL)
+    leave = confab_room_take_pending_leave (room, session->user_id);
+  if (leave != NULL)
+    retire_leave (room, leave);
+  else if (!user_present (room, session->user_id, session->id))
     {
-      /* Back within the grace period: neither LEFT nor JOINED. */
-      g_clear_pointer (&session->resumed, pending_leave_free);
+      g_autoptr (ConfabRelayBuf) buf =
+          confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_JOINED, session->user_id,
+                                      session->display_name, session->id);
+      g_message ("joined room=%s user=%s session=%" G_GUINT64_FORMAT, room->name, session->user_id,
+                 session->id);
+      confab_room_bus_publish (bus, room->name, CONFAB_ROOM_BUS_SYSTEM, session->id, buf);
       return;
     }
-  {
-    g_autoptr (ConfabRelayBuf) buf =
-        confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_JOINED, session->user_id,
-                                    session->display_name, session->id);
-    confab_room_bus_publish (bus, room->name, CONFAB_ROOM_BUS_SYSTEM, session->id, buf);
-  }
+  /* The user was already present: another session of theirs, here or on
+   * another relay. Only the relays learn about this one. */
+  publish_quietly (room, CONFAB_MEETING_PARTICIPANT_JOINED, session->user_id, session->display_name,
+                   session->id);
+}
+
+/* A session of @user_id that is connected but not active yet (the path a
+ * client is switching to), to hold the user's leave; or NULL. */
+static ConfabRelaySession *
+find_heir (ConfabRoom *room, const char *user_id)
+{
+  for (GList *l = room->sessions.tail; l != NULL; l = l->prev)
+    {
+      ConfabRelaySession *s = l->data;
+
+      if (!s->active && !s->observer && !s->killing && s->resumed == NULL &&
+          strcmp (s->user_id, user_id) == 0)
+        return s;
+    }
+  return NULL;
 }
 
 void
 confab_room_session_closed (ConfabRoom *room, ConfabRelaySession *session)
 {
   ConfabPendingLeave *leave;
+  ConfabRelaySession *heir;
 
   if (session->resumed != NULL)
     {
@@ -220,21 +342,67 @@ confab_room_session_closed (ConfabRoom *room, ConfabRelaySession *session)
   if (!session->active || session->observer)
     return;
   room->member_count--;
+  /* The user is still here through another session. */
+  if (user_present (room, session->user_id, session->id))
+    {
+      publish_quietly (room, CONFAB_MEETING_PARTICIPANT_LEFT, session->user_id,
+                       session->display_name, session->id);
+      return;
+    }
   leave = g_new0 (ConfabPendingLeave, 1);
+  leave->room = room;
   leave->user_id = g_strdup (session->user_id);
   leave->display_name = g_strdup (session->display_name);
   leave->session_id = session->id;
+  /* A client switching paths closes the old one before its next packet
+   * activates the new one: the new session holds the leave, as a
+   * reconnecting one does, until it activates (nothing announced) or closes
+   * (the leave is scheduled then). */
+  heir = find_heir (room, session->user_id);
+  if (heir != NULL)
+    {
+      heir->resumed = leave;
+      return;
+    }
   schedule_leave (room, leave);
 }
 
-/* A system packet from another relay: keep count of the members over there, so
- * MEETING_ENDED means the last member of the whole room left. */
+void
+confab_room_flush_pending_leaves (ConfabRoom *room)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  /* Sessions still reconnecting here will not get the chance. */
+  for (GList *l = room->sessions.head; l != NULL; l = l->next)
+    {
+      ConfabRelaySession *s = l->data;
+
+      if (s->resumed != NULL)
+        schedule_leave (room, g_steal_pointer (&s->resumed));
+    }
+  while (g_hash_table_size (room->pending_leaves) > 0)
+    {
+      g_hash_table_iter_init (&iter, room->pending_leaves);
+      if (!g_hash_table_iter_next (&iter, NULL, &value))
+        break;
+      g_clear_handle_id (&((ConfabPendingLeave *) value)->timer, g_source_remove);
+      announce_leave (room, value);
+    }
+  maybe_end_meeting (room);
+}
+
+/* A presence or system packet from another relay: keep the members over
+ * there (by session, with their user), so MEETING_ENDED means the last member
+ * of the whole room left and presence is per user across relays. */
 static void
 track_remote_member (ConfabRoom *room, ConfabRelayBuf *buf)
 {
   ConfabArena *arena = room->relay->arena;
   ConfabPacketWrapper *w;
   ConfabMeetingPacket *m;
+  ConfabPendingLeave *leave;
+  g_autofree char *user_id = NULL;
   guint64 id;
 
   confab_arena_reset (arena);
@@ -247,10 +415,24 @@ track_remote_member (ConfabRoom *room, ConfabRelayBuf *buf)
   if (m == NULL || m->session_id == 0)
     return;
   id = m->session_id;
-  if (m->event_type == CONFAB_MEETING_PARTICIPANT_JOINED)
-    g_hash_table_add (room->remote_members, g_memdup2 (&id, sizeof id));
-  else if (m->event_type == CONFAB_MEETING_PARTICIPANT_LEFT)
-    g_hash_table_remove (room->remote_members, &id);
+  if (m->event_type == CONFAB_MEETING_PARTICIPANT_LEFT)
+    {
+      g_hash_table_remove (room->remote_members, &id);
+      return;
+    }
+  if (m->event_type != CONFAB_MEETING_PARTICIPANT_JOINED)
+    return;
+  user_id = g_strndup ((const char *) m->target_user_id.data, m->target_user_id.len);
+  /* A user this relay is about to announce as gone is present over there
+   * (moved to another relay): the leave is retired quietly. */
+  leave = confab_room_take_pending_leave (room, user_id);
+  g_hash_table_replace (room->remote_members, g_memdup2 (&id, sizeof id), g_strdup (user_id));
+  if (leave != NULL)
+    {
+      retire_leave (room, leave);
+      maybe_end_meeting (room);
+      confab_relay_drain_progress (room->relay);
+    }
 }
 
 static ConfabRelaySession *
@@ -311,12 +493,15 @@ confab_room_deliver (const char *room_name,
           break;
         if (buf->len == 0)
           {
-            /* Another relay's newcomer asks who is here. */
-            for (GList *l = room->sessions.head; l != NULL; l = l->next)
+            g_autoptr (GHashTable) introduced = g_hash_table_new (g_str_hash, g_str_equal);
+
+            /* Another relay's newcomer asks who is here: each user once, by
+             * their newest session. */
+            for (GList *l = room->sessions.tail; l != NULL; l = l->prev)
               {
                 ConfabRelaySession *s = l->data;
                 g_autoptr (ConfabRelayBuf) joined = NULL;
-                if (!s->active || s->observer)
+                if (!s->active || s->observer || !g_hash_table_add (introduced, s->user_id))
                   continue;
                 joined = confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_JOINED,
                                                      s->user_id, s->display_name, s->id);

@@ -92,6 +92,7 @@ void
 confab_relay_session_free (ConfabRelaySession *self)
 {
   ConfabRoom *room = self->room;
+  ConfabRelay *relay = self->relay;
 
   g_queue_unlink (&room->sessions, &self->room_link);
   g_queue_unlink (&self->relay->sessions, &self->relay_link);
@@ -122,6 +123,7 @@ confab_relay_session_free (ConfabRelaySession *self)
   g_free (self->display_name);
   g_free (self);
   confab_room_maybe_free (room);
+  confab_relay_drain_progress (relay);
 }
 
 static void
@@ -466,6 +468,24 @@ confab_relay_session_writeable (ConfabRelaySession *self)
   struct lws *wsi = self->wsi;
 
   self->write_requested = FALSE;
+  if (self->going_away)
+    {
+      /* RFC 6455 close 1001 "going away": the server is going down, clients
+       * reconnect now. Framed here and sent raw, like all our output (lws
+       * 4.1 dropped the frame that lws_close_reason() + returning -1 from
+       * WRITEABLE should send); the client answers with its own close, which
+       * lws handles and then closes the connection. */
+      guint8 frame[LWS_PRE + 14];
+      guint8 *p = frame + LWS_PRE;
+
+      p[0] = 0x88; /* FIN + close */
+      p[1] = 12;
+      p[2] = LWS_CLOSE_STATUS_GOINGAWAY >> 8;
+      p[3] = LWS_CLOSE_STATUS_GOINGAWAY & 0xff;
+      memcpy (p + 4, "going away", 10);
+      self->going_away = FALSE;
+      return lws_write (wsi, p, 14, LWS_WRITE_RAW) < 0 ? -1 : 0;
+    }
   if (self->ping_pending)
     {
       /* A payload, because lws swallows empty pongs without telling us. */
@@ -516,4 +536,23 @@ confab_relay_session_tick (ConfabRelaySession *self, gint64 now_us, gboolean pin
       self->ping_pending = TRUE;
       request_write (self);
     }
+}
+
+void
+confab_relay_session_go_away (ConfabRelaySession *self)
+{
+  if (self->path == CONFAB_RELAY_PATH_WEBTRANSPORT)
+    {
+      /* The session keeps working until the client has moved: no gap. */
+      if (!self->killing)
+        confab_wt_session_drain (self->wt);
+      return;
+    }
+  if (self->killing)
+    return;
+  /* Nothing more is queued for it; its close frame goes out next. */
+  self->killing = TRUE;
+  self->going_away = TRUE;
+  self->write_requested = TRUE;
+  lws_callback_on_writable (self->wsi);
 }

@@ -204,6 +204,9 @@ decide (ConfabWtServer *server, ConfabWtSession *wt, const char *path, gpointer 
   const char *query = strchr (path, '?');
   guint status;
 
+  /* Shutting down: clients go to another relay (or come back later). */
+  if (relay->draining)
+    return 503;
   raw_path = query != NULL ? g_strndup (path, query - path) : g_strdup (path);
   uri = g_uri_unescape_string (raw_path, NULL);
   if (uri == NULL)

@@ -117,6 +117,12 @@ on_lws_event (struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 
           if (in == NULL || strcmp (in, "websocket") != 0)
             return -1;
+          if (relay->draining)
+            {
+              /* Shutting down: no new sessions. */
+              lws_return_http_status (wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL);
+              return 1;
+            }
           status = confab_relay_parse_lobby (relay, wsi, &request);
           confab_lobby_request_clear (&request);
           if (status == 0)
@@ -337,6 +343,88 @@ confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **err
   return g_steal_pointer (&relay);
 }
 
+static gboolean
+drained (ConfabRelay *relay)
+{
+  GHashTableIter iter;
+  gpointer room;
+
+  if (!g_queue_is_empty (&relay->sessions))
+    return FALSE;
+  /* Without NATS nobody can take a leave over; with it, a client that moved
+   * to another relay retires its leave here within a few milliseconds. */
+  if (relay->config.nats_url == NULL)
+    return TRUE;
+  g_hash_table_iter_init (&iter, relay->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &room))
+    if (g_hash_table_size (((ConfabRoom *) room)->pending_leaves) > 0)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+drain_finish (ConfabRelay *relay, const char *why)
+{
+  GSourceFunc done = relay->drain_done;
+
+  g_clear_handle_id (&relay->drain_timer, g_source_remove);
+  g_clear_handle_id (&relay->drain_check, g_source_remove);
+  if (done == NULL)
+    return;
+  relay->drain_done = NULL;
+  g_message ("drained: %s", why);
+  done (relay->drain_data);
+}
+
+static gboolean
+on_drain_check (gpointer data)
+{
+  ConfabRelay *relay = data;
+
+  relay->drain_check = 0;
+  if (drained (relay))
+    drain_finish (relay, "every client left");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_drain_timeout (gpointer data)
+{
+  ConfabRelay *relay = data;
+
+  relay->drain_timer = 0;
+  drain_finish (relay, "timeout");
+  return G_SOURCE_REMOVE;
+}
+
+void
+confab_relay_drain_progress (ConfabRelay *relay)
+{
+  /* From the loop: this runs inside session and room teardown. */
+  if (relay->drain_done != NULL && relay->drain_check == 0)
+    relay->drain_check = g_idle_add (on_drain_check, relay);
+}
+
+void
+confab_relay_drain (ConfabRelay *relay, guint timeout_ms, GSourceFunc done, gpointer data)
+{
+  GList *next;
+
+  if (relay->draining)
+    return;
+  relay->draining = TRUE;
+  relay->drain_done = done;
+  relay->drain_data = data;
+  g_message ("draining: %u session(s), up to %u ms", relay->sessions.length, timeout_ms);
+  for (GList *l = relay->sessions.head; l != NULL; l = next)
+    {
+      next = l->next;
+      confab_relay_session_go_away (l->data);
+    }
+  relay->drain_timer = g_timeout_add (timeout_ms, on_drain_timeout, relay);
+  confab_relay_drain_progress (relay);
+}
+
 void
 confab_relay_free (ConfabRelay *relay)
 {
@@ -345,6 +433,9 @@ confab_relay_free (ConfabRelay *relay)
 
   if (relay == NULL)
     return;
+  relay->drain_done = NULL;
+  g_clear_handle_id (&relay->drain_timer, g_source_remove);
+  g_clear_handle_id (&relay->drain_check, g_source_remove);
   g_clear_handle_id (&relay->tick_source, g_source_remove);
   g_clear_handle_id (&relay->flush_source, g_source_remove);
   confab_relay_wt_stop (relay);
@@ -367,6 +458,14 @@ confab_relay_free (ConfabRelay *relay)
       /* Sessions that closed during the drain may have queued output. */
       g_clear_handle_id (&relay->flush_source, g_source_remove);
     }
+  /* This relay will not be there when the grace periods end: whoever left
+   * (or is still connected now) is announced before the bus goes. */
+  {
+    g_autoptr (GList) rooms = g_hash_table_get_values (relay->rooms);
+
+    for (GList *l = rooms; l != NULL; l = l->next)
+      confab_room_flush_pending_leaves (l->data);
+  }
   g_hash_table_iter_init (&iter, relay->rooms);
   while (g_hash_table_iter_next (&iter, NULL, &room))
     {

@@ -36,6 +36,15 @@ GQuark confab_relay_error_quark (void);
 
 /* Starts listening at once; serves from the default GMainContext driven by @loop. */
 ConfabRelay *confab_relay_new (const ConfabRelayConfig *config, GMainLoop *loop, GError **error);
+/* Graceful shutdown (SIGTERM/SIGINT): admits no new session (503), asks
+ * every client to move now (WebTransport: HTTP/3 GOAWAY and
+ * DRAIN_WEBTRANSPORT_SESSION; WebSocket: close 1001 "going away"), and calls
+ * @done once every session is gone (with NATS, also every pending
+ * PARTICIPANT_LEFT settled, so a client that moved to another relay is not
+ * announced as gone) or after @timeout_ms, whichever comes first. Then free
+ * the relay: what is still connected is closed, and pending leaves are
+ * announced at once. */
+void confab_relay_drain (ConfabRelay *relay, guint timeout_ms, GSourceFunc done, gpointer data);
 void confab_relay_free (ConfabRelay *relay);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabRelay, confab_relay_free)

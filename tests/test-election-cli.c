@@ -14,87 +14,6 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-/* ---- a mock origin: serves /config.js and nothing else ------------------------------ */
-
-typedef struct
-{
-  GSocketService *service;
-  guint16 port;
-  char *body;
-  guint requests;
-} MockOrigin;
-
-static gboolean
-on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer data)
-{
-  MockOrigin *origin = data;
-  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
-  g_autoptr (GString) request = g_string_new (NULL);
-  g_autofree char *response = NULL;
-  char buf[1024];
-
-  /* Bounded: one request head of at most a few KiB. */
-  while (strstr (request->str, "\r\n\r\n") == NULL && request->len < 8192)
-    {
-      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL);
-
-      if (n <= 0)
-        return TRUE;
-      g_string_append_len (request, buf, n);
-    }
-  origin->requests++;
-  if (g_str_has_prefix (request->str, "GET /config.js "))
-    response = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: application/javascript\r\n"
-                                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                                strlen (origin->body), origin->body);
-  else
-    response =
-        g_strdup ("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-  g_output_stream_write_all (out, response, strlen (response), NULL, NULL, NULL);
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-  return TRUE;
-}
-
-static MockOrigin *
-mock_origin_new (const char *ws_url, const char *wt_hosts, const char *hash)
-{
-  g_autoptr (GError) error = NULL;
-  MockOrigin *origin = g_new0 (MockOrigin, 1);
-
-  origin->body =
-      g_strdup_printf ("window.__APP_CONFIG = {\"wsUrl\":\"%s\",\"webTransportHost\":\"%s\","
-                       "\"webTransportEnabled\":true,\"webTransportCertificateHash\":\"%s\","
-                       "\"e2eeEnabled\":false,\"serverVersion\":\"mock\"};\n",
-                       ws_url, wt_hosts, hash != NULL ? hash : "");
-  origin->service = g_socket_service_new ();
-  origin->port = confab_test_free_port ();
-  {
-    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-    g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, origin->port);
-
-    g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (origin->service), address,
-                                                  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
-                                                  NULL, &error));
-    g_assert_no_error (error);
-  }
-  g_signal_connect (origin->service, "incoming", G_CALLBACK (on_incoming), origin);
-  g_socket_service_start (origin->service);
-  return origin;
-}
-
-static void
-mock_origin_free (MockOrigin *origin)
-{
-  g_socket_service_stop (origin->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (origin->service));
-  g_object_unref (origin->service);
-  g_free (origin->body);
-  g_free (origin);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (MockOrigin, mock_origin_free)
-
 /* ---- tests ------------------------------------------------------------------------------ */
 
 /* https://…/lobby/… is WebTransport; the certificate is pinned by --cert-hash. */
@@ -216,21 +135,6 @@ test_config_udp_blocked (void)
     }
 }
 
-static JsonObject *
-peer_with_session (JsonObject *summary, guint64 session_id)
-{
-  JsonArray *peers = json_object_get_array_member (summary, "peers");
-
-  for (guint i = 0; i < json_array_get_length (peers); i++)
-    {
-      JsonObject *peer = json_array_get_object_element (peers, i);
-
-      if (confab_test_json_session_id (peer) == session_id)
-        return peer;
-    }
-  return NULL;
-}
-
 /* Two clients in a call; the relay is killed (SIGKILL) and started again on
  * the same port. Both reconnect, and each receives the other's media on the
  * other's new session, which exists only on the restarted relay. */
@@ -308,29 +212,6 @@ test_relay_restart (void)
     }
 }
 
-static gboolean
-relay_logged_hash (gpointer data)
-{
-  return logged_relay_find (data, "sha-256 ", "", 0) != 0;
-}
-
-/* The certificate hash the relay prints at start (the one /config.js
- * publishes), for a direct https:// link. */
-static char *
-fetch_config_hash (LoggedRelay *relay)
-{
-  wait_for (relay_logged_hash, relay, 3000);
-  for (guint i = 0; i < relay->lines->len; i++)
-    {
-      const char *line = g_ptr_array_index (relay->lines, i);
-      const char *at = strstr (line, "sha-256 ");
-
-      if (at != NULL)
-        return g_strndup (at + 8, strcspn (at + 8, ")"));
-    }
-  return NULL;
-}
-
 static char *
 udp_port_arg (guint16 *port)
 {
@@ -359,7 +240,7 @@ test_relay_webtransport_and_mixed (void)
   const char *kinds[] = { "webtransport", "websocket", "webtransport" };
 
   /* The certificate line comes before "listening". */
-  hash = fetch_config_hash (relay);
+  hash = logged_relay_cert_hash (relay);
   g_assert_nonnull (hash);
   direct = g_strdup_printf ("https://127.0.0.1:%u/lobby/pia/%s", wt_port, room);
   a = confab_test_cli_start ("join", link, "--name", "oto", "--duration", "5", "--size", "320x180",
@@ -410,7 +291,7 @@ test_relays_nats_mixed (void)
   g_autoptr (LoggedRelay) relay_a = logged_relay_start (0, args_a);
   g_autoptr (LoggedRelay) relay_b = logged_relay_start (0, args_b);
   g_autofree char *room = confab_test_unique_room ("cli-nats");
-  g_autofree char *hash = fetch_config_hash (relay_a);
+  g_autofree char *hash = logged_relay_cert_hash (relay_a);
   g_autofree char *url_a = g_strdup_printf ("https://127.0.0.1:%u/lobby/tao/%s", wt_port, room);
   g_autofree char *url_b = g_strdup_printf ("%s/lobby/uma/%s", relay_b->ws_base, room);
   g_autoptr (ConfabTestCli) a =

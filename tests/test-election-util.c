@@ -5,6 +5,7 @@
 
 #include "confab-packet.h"
 #include "confab-test-util.h"
+#include "confab-test-cli.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -99,6 +100,27 @@ on_exited (GObject *source, GAsyncResult *result, gpointer data)
   *(gboolean *) data = TRUE;
 }
 
+static void
+on_terminated (GObject *source, GAsyncResult *result, gpointer data)
+{
+  LoggedRelay *relay = data;
+  GSubprocess *process = G_SUBPROCESS (source);
+
+  g_subprocess_wait_finish (process, result, NULL);
+  relay->exit_us = g_get_monotonic_time ();
+  relay->exit_status =
+      g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
+  relay->exited = TRUE;
+}
+
+void
+logged_relay_terminate (LoggedRelay *relay)
+{
+  g_assert_nonnull (relay->process);
+  g_subprocess_send_signal (relay->process, SIGTERM);
+  g_subprocess_wait_async (relay->process, NULL, on_terminated, relay);
+}
+
 void
 logged_relay_stop_process (LoggedRelay *relay, gboolean kill)
 {
@@ -106,6 +128,11 @@ logged_relay_stop_process (LoggedRelay *relay, gboolean kill)
 
   if (relay->process == NULL)
     return;
+  if (relay->exited || g_subprocess_get_identifier (relay->process) == NULL)
+    {
+      g_clear_object (&relay->process);
+      return;
+    }
   if (kill)
     g_subprocess_force_exit (relay->process);
   else
@@ -423,4 +450,115 @@ wait_for (gboolean (*pred) (gpointer), gpointer data, guint timeout_ms)
   if (!timed_out)
     g_source_remove (id);
   return pred (data);
+}
+
+/* ---- the relay's certificate hash, a mock origin, summaries ---------------------- */
+
+static gboolean
+relay_logged_hash (gpointer data)
+{
+  return logged_relay_find (data, "sha-256 ", "", 0) != 0;
+}
+
+/* The certificate hash the relay prints at start (the one /config.js
+ * publishes), for a direct https:// link. */
+char *
+logged_relay_cert_hash (LoggedRelay *relay)
+{
+  wait_for (relay_logged_hash, relay, 3000);
+  for (guint i = 0; i < relay->lines->len; i++)
+    {
+      const char *line = g_ptr_array_index (relay->lines, i);
+      const char *at = strstr (line, "sha-256 ");
+
+      if (at != NULL)
+        return g_strndup (at + 8, strcspn (at + 8, ")"));
+    }
+  return NULL;
+}
+
+/* ---- a mock origin: serves /config.js and nothing else ------------------------------ */
+
+static gboolean
+on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer data)
+{
+  MockOrigin *origin = data;
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_autoptr (GString) request = g_string_new (NULL);
+  g_autofree char *response = NULL;
+  char buf[1024];
+
+  /* Bounded: one request head of at most a few KiB. */
+  while (strstr (request->str, "\r\n\r\n") == NULL && request->len < 8192)
+    {
+      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL);
+
+      if (n <= 0)
+        return TRUE;
+      g_string_append_len (request, buf, n);
+    }
+  origin->requests++;
+  if (g_str_has_prefix (request->str, "GET /config.js "))
+    response = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: application/javascript\r\n"
+                                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                                strlen (origin->body), origin->body);
+  else
+    response =
+        g_strdup ("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  g_output_stream_write_all (out, response, strlen (response), NULL, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return TRUE;
+}
+
+MockOrigin *
+mock_origin_new (const char *ws_url, const char *wt_hosts, const char *hash)
+{
+  g_autoptr (GError) error = NULL;
+  MockOrigin *origin = g_new0 (MockOrigin, 1);
+
+  origin->body =
+      g_strdup_printf ("window.__APP_CONFIG = {\"wsUrl\":\"%s\",\"webTransportHost\":\"%s\","
+                       "\"webTransportEnabled\":true,\"webTransportCertificateHash\":\"%s\","
+                       "\"e2eeEnabled\":false,\"serverVersion\":\"mock\"};\n",
+                       ws_url, wt_hosts, hash != NULL ? hash : "");
+  origin->service = g_socket_service_new ();
+  origin->port = confab_test_free_port ();
+  {
+    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, origin->port);
+
+    g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (origin->service), address,
+                                                  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                                  NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_signal_connect (origin->service, "incoming", G_CALLBACK (on_incoming), origin);
+  g_socket_service_start (origin->service);
+  return origin;
+}
+
+void
+mock_origin_free (MockOrigin *origin)
+{
+  g_socket_service_stop (origin->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (origin->service));
+  g_object_unref (origin->service);
+  g_free (origin->body);
+  g_free (origin);
+}
+
+JsonObject *
+peer_with_session (JsonObject *summary, guint64 session_id)
+{
+  JsonArray *peers = json_object_get_array_member (summary, "peers");
+
+  for (guint i = 0; i < json_array_get_length (peers); i++)
+    {
+      JsonObject *peer = json_array_get_object_element (peers, i);
+
+      if (confab_test_json_session_id (peer) == session_id)
+        return peer;
+    }
+  return NULL;
 }

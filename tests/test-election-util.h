@@ -11,6 +11,7 @@
 #include "confab-wt-server.h"
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,10 @@ typedef struct
   GPtrArray *lines; /* char*: stderr lines */
   GArray *line_us;  /* gint64: monotonic arrival of each line */
   GCancellable *cancellable;
+  /* Set once the process has exited after logged_relay_terminate(). */
+  gboolean exited;
+  gint64 exit_us;
+  int exit_status; /* -1 when it died of a signal */
 } LoggedRelay;
 
 /* confab-relay on @port (0 = a free one) with WebTransport off unless
@@ -30,12 +35,35 @@ typedef struct
 LoggedRelay *logged_relay_start (guint16 port, const char *const *extra_args);
 /* SIGKILL (@kill) or SIGTERM, waits (bounded) for the exit. The log stays. */
 void logged_relay_stop_process (LoggedRelay *relay, gboolean kill);
+/* Sends SIGTERM and returns at once; ->exited, ->exit_us and ->exit_status
+ * are filled from the main loop when the relay exits. */
+void logged_relay_terminate (LoggedRelay *relay);
 void logged_relay_free (LoggedRelay *relay);
 /* Monotonic µs of the first log line at or after @since_us containing both
  * @word and @room (e.g. "activate", "room=r1 "), or 0. */
 gint64 logged_relay_find (LoggedRelay *relay, const char *word, const char *room, gint64 since_us);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LoggedRelay, logged_relay_free)
+
+/* The certificate hash the relay logs at start (the one /config.js
+ * publishes, for --cert-hash), or NULL; waits up to 3 s for the line. */
+char *logged_relay_cert_hash (LoggedRelay *relay);
+
+/* A mock origin: serves /config.js (with these wsUrl, webTransportHost and
+ * hash, each may be a comma-separated list) on a free loopback port, and
+ * nothing else. */
+typedef struct
+{
+  GSocketService *service;
+  guint16 port;
+  char *body;
+  guint requests;
+} MockOrigin;
+
+MockOrigin *mock_origin_new (const char *ws_url, const char *wt_hosts, const char *hash);
+void mock_origin_free (MockOrigin *origin);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MockOrigin, mock_origin_free)
 
 typedef struct
 {
@@ -80,5 +108,8 @@ void run_for (guint ms);
 /* Upper bounds on measured times are multiplied by this: 10 under
  * `meson test --setup=valgrind` (CONFAB_UNDER_VALGRIND), else 1. */
 double time_scale (void);
+
+/* The peer of a confab-cli JSON summary whose session_id is @session_id, or NULL. */
+JsonObject *peer_with_session (JsonObject *summary, guint64 session_id);
 
 G_END_DECLS
