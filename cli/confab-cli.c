@@ -56,6 +56,10 @@ typedef struct
   gboolean audio_mic; /* --audio mic[:NAME] */
   char *mic_target;
   gboolean play;
+  /* --play=DEVICE, --no-echo-cancel */
+  char *play_target;
+  gboolean no_echo_cancel;
+  guint speaking_changes;
   gboolean no_adapt; /* --no-adapt: keep the first quality tier */
   char **chat;       /* --chat, sent in order once joined */
   char *video_path;  /* --video FILE */
@@ -317,6 +321,15 @@ on_mic_chunk (ConfabAudioCapture *mic, const gint16 *samples, Cli *cli)
     }
 }
 
+/* The processed microphone's voice activity goes into our heartbeats. */
+static void
+on_mic_speaking (ConfabAudioCapture *mic, gboolean speaking, Cli *cli)
+{
+  cli->speaking_changes++;
+  if (cli->call != NULL)
+    confab_call_set_speaking (cli->call, speaking);
+}
+
 /* A device vanished or PipeWire went away: the call cannot go on as asked. */
 static void
 on_device_error (GObject *device, const GError *error, Cli *cli)
@@ -419,14 +432,23 @@ open_devices (Cli *cli)
       if (cli->mic == NULL)
         goto failed;
       g_signal_connect (cli->mic, "chunk", G_CALLBACK (on_mic_chunk), cli);
+      g_signal_connect (cli->mic, "speaking-changed", G_CALLBACK (on_mic_speaking), cli);
       g_signal_connect (cli->mic, "error", G_CALLBACK (on_device_error), cli);
+      /* Voice activity stays on: it only listens. */
+      if (cli->no_echo_cancel)
+        confab_audio_processing_set_enabled (confab_audio_capture_get_processing (cli->mic), FALSE);
     }
   if (cli->play)
     {
-      cli->playback = confab_audio_playback_new (cli->pipewire, NULL, fill_playback, cli, &error);
+      cli->playback =
+          confab_audio_playback_new (cli->pipewire, cli->play_target, fill_playback, cli, &error);
       if (cli->playback == NULL)
         goto failed;
       g_signal_connect (cli->playback, "error", G_CALLBACK (on_device_error), cli);
+      /* What the speaker plays is what the microphone may hear again. */
+      if (cli->mic != NULL)
+        confab_audio_playback_set_echo_reference (cli->playback,
+                                                  confab_audio_capture_get_processing (cli->mic));
     }
   return TRUE;
 
@@ -892,11 +914,23 @@ build_summary (Cli *cli, gboolean *expectation_met)
                               handover_us / 1000.0);
     }
   if (cli->mic != NULL)
-    g_string_append_printf (out,
-                            ",\"microphone\":{\"chunks\":%" G_GUINT64_FORMAT
-                            ",\"overrun_samples\":%" G_GUINT64_FORMAT "}",
-                            confab_audio_capture_get_chunks (cli->mic),
-                            confab_audio_capture_get_overrun_samples (cli->mic));
+    {
+      ConfabAudioProcessingStats ap;
+
+      confab_audio_processing_get_stats (confab_audio_capture_get_processing (cli->mic), &ap);
+      g_string_append_printf (
+          out,
+          ",\"microphone\":{\"chunks\":%" G_GUINT64_FORMAT ",\"overrun_samples\":%" G_GUINT64_FORMAT
+          ",\"echo_cancel\":%s,\"process_us_avg\":%.1f,\"process_us_max\":%.0f"
+          ",\"echo_delay_ms\":%d,\"aec_delay_ms\":%d,\"erle_db\":%d,\"reference_frames\":"
+          "%" G_GUINT64_FORMAT ",\"reference_dropped\":%" G_GUINT64_FORMAT
+          ",\"voice_frames\":%" G_GUINT64_FORMAT ",\"speaking_changes\":%u}",
+          confab_audio_capture_get_chunks (cli->mic),
+          confab_audio_capture_get_overrun_samples (cli->mic),
+          cli->no_echo_cancel ? "false" : "true", ap.process_us_avg, ap.process_us_max, ap.delay_ms,
+          ap.echo_delay_median_ms, ap.echo_return_loss_enhancement_db, ap.render_frames,
+          ap.render_dropped, ap.voice_frames, cli->speaking_changes);
+    }
   if (cli->playback != NULL)
     g_string_append_printf (
         out, ",\"playback\":{\"frames\":%" G_GUINT64_FORMAT ",\"underruns\":%" G_GUINT64_FORMAT "}",
@@ -990,10 +1024,23 @@ static const char *description_text =
     "Prints one JSON summary on the last line of stdout. Exit status: 0 success,\n"
     "1 --expect-peers not met, 2 usage or connection error.";
 
+/* --play or --play=DEVICE */
+static gboolean
+parse_play (const char *option_name, const char *value, gpointer data, GError **error)
+{
+  Cli *cli = data;
+
+  cli->play = TRUE;
+  g_free (cli->play_target);
+  cli->play_target = value != NULL && value[0] != '\0' ? g_strdup (value) : NULL;
+  return TRUE;
+}
+
 static gboolean
 parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
 {
   g_autoptr (GOptionContext) context = NULL;
+  GOptionGroup *group;
   g_autoptr (GError) error = NULL;
   g_autofree char *video = NULL;
   g_autofree char *audio = NULL;
@@ -1017,8 +1064,13 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
       "test|mic[:NAME]|FILE|none" },
     { "record", 0, 0, G_OPTION_ARG_FILENAME, &cli->record_path,
       "Record every peer's video and audio into a Matroska file, without re-encoding", "FILE.mkv" },
-    { "play", 0, 0, G_OPTION_ARG_NONE, &cli->play,
-      "Play every peer's audio, mixed, on the default PipeWire speaker", NULL },
+    { "play", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer) parse_play,
+      "Play every peer's audio, mixed, on the default PipeWire speaker or DEVICE (node name or "
+      "serial)",
+      "DEVICE" },
+    { "no-echo-cancel", 0, 0, G_OPTION_ARG_NONE, &cli->no_echo_cancel,
+      "Send the microphone as captured: no echo cancellation, noise suppression or gain control",
+      NULL },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codec,
       "Video codec (default vp9; h264 only while every peer decodes it, else vp9)",
       "vp9|vp8|h264" },
@@ -1052,7 +1104,10 @@ parse_options (Cli *cli, int argc, char **argv, gboolean *exit_now)
   context = g_option_context_new (usage_text);
   g_option_context_set_summary (context, "Join a Confab call headless, with generated media.");
   g_option_context_set_description (context, description_text);
-  g_option_context_add_main_entries (context, entries, NULL);
+  /* The main group carries cli for --play's callback. */
+  group = g_option_group_new (NULL, NULL, NULL, cli, NULL);
+  g_option_group_add_entries (group, entries);
+  g_option_context_set_main_group (context, group);
   if (!g_option_context_parse_strv (context, &args, &error))
     {
       cli_fail (cli, "%s (see --help)", error->message);
@@ -1225,6 +1280,7 @@ cli_clear (Cli *cli)
   g_free (cli->wt_base);
   g_free (cli->camera_target);
   g_free (cli->mic_target);
+  g_free (cli->play_target);
   g_clear_pointer (&cli->video_file, confab_media_file_free);
   g_clear_pointer (&cli->audio_file, confab_media_file_free);
   g_clear_pointer (&cli->recorder, confab_recorder_free);

@@ -67,6 +67,7 @@ struct _ConfabAudioProcessing
   gboolean applied_enabled;
   gboolean have_render;
   gint64 last_render_play_us;
+  guint frames_since_metrics;
   guint32 voice_history;
   int hangover;
 
@@ -119,6 +120,8 @@ confab_audio_processing_new (ConfabAudioProcessingFlags flags, GError **error)
   self->render_frame = new webrtc::AudioFrame ();
   self->wanted_enabled = TRUE;
   self->stats.echo_return_loss_enhancement_db = -100;
+  self->stats.echo_delay_median_ms = -1;
+  self->stats.echo_delay_std_ms = -1;
   g_mutex_init (&self->stats_lock);
 
   /* The 128 ms filter and the internal delay estimate: PipeWire's reported
@@ -293,7 +296,7 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
   gboolean enabled = self->wanted_enabled.load (std::memory_order_relaxed);
   guint analysed;
   gboolean voice, speaking;
-  int delay_ms = 0;
+  int delay_ms = 0, erle_db = G_MININT, delay_median = -1, delay_std = -1;
 
   if (enabled != self->applied_enabled)
     apply_enabled (self, enabled);
@@ -314,6 +317,17 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
   speaking = update_speaking (self, voice);
 
   spent = g_get_monotonic_time () - t0;
+  /* The library averages these itself; once a second is plenty. */
+  if ((self->frames_since_metrics = (self->frames_since_metrics + 1) % 100) == 0 &&
+      apm->echo_cancellation ()->is_enabled ())
+    {
+      webrtc::EchoCancellation::Metrics metrics;
+      float poor;
+
+      if (apm->echo_cancellation ()->GetMetrics (&metrics) == 0)
+        erle_db = metrics.echo_return_loss_enhancement.average;
+      apm->echo_cancellation ()->GetDelayMetrics (&delay_median, &delay_std, &poor);
+    }
   g_mutex_lock (&self->stats_lock);
   self->stats.capture_frames++;
   self->stats.render_frames += analysed;
@@ -321,13 +335,11 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
   self->stats.delay_ms = delay_ms;
   self->process_us_total += (double) spent;
   self->stats.process_us_max = MAX (self->stats.process_us_max, (double) spent);
-  /* ERLE is averaged inside the library; reading it once a second is plenty. */
-  if (self->stats.capture_frames % 100 == 0 && apm->echo_cancellation ()->is_enabled ())
+  if (erle_db != G_MININT)
     {
-      webrtc::EchoCancellation::Metrics metrics;
-
-      if (apm->echo_cancellation ()->GetMetrics (&metrics) == 0)
-        self->stats.echo_return_loss_enhancement_db = metrics.echo_return_loss_enhancement.average;
+      self->stats.echo_return_loss_enhancement_db = erle_db;
+      self->stats.echo_delay_median_ms = delay_median;
+      self->stats.echo_delay_std_ms = delay_std;
     }
   g_mutex_unlock (&self->stats_lock);
   return speaking;

@@ -40,6 +40,8 @@ typedef struct
   double process_us_avg;  /* capture-side work per 10 ms frame (reference included) */
   double process_us_max;
   int echo_return_loss_enhancement_db; /* AEC's ERLE, average; -100 when unknown */
+  int echo_delay_median_ms;            /* the AEC's own estimate of the echo's delay; -1 unknown */
+  int echo_delay_std_ms;
 } ConfabAudioProcessingStats;
 
 typedef struct _ConfabAudioProcessing ConfabAudioProcessing;

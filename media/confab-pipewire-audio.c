@@ -2,7 +2,14 @@
  * pw_streams in S16 48 kHz mono (PipeWire's adapter converts from what the
  * device does). Between PipeWire's thread and the main context sits a
  * lock-free spa_ringbuffer per stream: the process callbacks only copy
- * samples and wake the main context, which cuts or fills 20 ms frames. */
+ * samples (the microphone's through its ConfabAudioProcessing first) and
+ * wake the main context, which cuts or fills 20 ms frames.
+ *
+ * The streams are connected without PW_STREAM_FLAG_RT_PROCESS, so PipeWire
+ * calls their process callbacks on the pw_thread_loop's thread (with its
+ * lock held), not on the realtime data thread: the ~0.1 ms of echo
+ * cancellation per 10 ms frame never delays the graph, and the playback's
+ * echo reference only ever costs a copy (see confab-audio-processing.cc). */
 #define G_LOG_DOMAIN "confab-pipewire-audio"
 
 #include "confab-pipewire-audio.h"
@@ -46,7 +53,7 @@ typedef struct
   gboolean failed;
 } AudioStream;
 
-static guint capture_signals[2];
+static guint capture_signals[3];
 static guint playback_signals[1];
 
 static void audio_stream_report (AudioStream *s, ConfabPipewireError code, const char *format, ...)
@@ -223,41 +230,118 @@ struct _ConfabAudioCapture
 {
   GObject parent_instance;
   AudioStream s;
+  ConfabAudioProcessing *processing; /* owned; NULL for a monitor */
+
+  /* PipeWire thread: the 10 ms frame being gathered for processing */
+  gint16 frame[CONFAB_AUDIO_PROCESSING_FRAME_SAMPLES];
+  guint32 frame_fill;
+  gint64 frame_time_us; /* when its first sample reached the microphone */
+  gboolean speaking_pw;
+
+  /* Main context */
+  gboolean speaking;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabAudioCapture, confab_audio_capture, G_TYPE_OBJECT)
+
+/* PipeWire thread: queues samples for the main context. */
+static void
+capture_write (AudioStream *s, const void *data, guint32 size)
+{
+  guint32 index, space;
+  gint32 filled;
+
+  filled = spa_ringbuffer_get_write_index (&s->ring, &index);
+  space = RING_BYTES - CLAMP (filled, 0, RING_BYTES);
+  if (size > space)
+    {
+      /* The main context is far behind: drop the newest, count it. */
+      g_mutex_lock (&s->lock);
+      s->faults += (size - space) / 2;
+      g_mutex_unlock (&s->lock);
+      size = space;
+    }
+  spa_ringbuffer_write_data (&s->ring, s->ring_data, RING_BYTES, index & RING_MASK, data, size);
+  spa_ringbuffer_write_update (&s->ring, index + size);
+  if (filled + (gint32) size >= FRAME_BYTES)
+    confab_wakeup (s->wakeup);
+}
+
+/* PipeWire thread: @n samples whose last one reached the microphone at
+ * @end_us, processed 10 ms at a time in place, then queued. */
+static void
+capture_process (ConfabAudioCapture *self, const gint16 *pcm, guint32 n, gint64 end_us)
+{
+  gint64 start_us = end_us - (gint64) n * G_USEC_PER_SEC / CONFAB_AUDIO_SAMPLE_RATE;
+  guint32 done = 0;
+
+  while (done < n)
+    {
+      guint32 take = MIN (n - done, CONFAB_AUDIO_PROCESSING_FRAME_SAMPLES - self->frame_fill);
+      gboolean speaking;
+
+      if (self->frame_fill == 0)
+        self->frame_time_us = start_us + (gint64) done * G_USEC_PER_SEC / CONFAB_AUDIO_SAMPLE_RATE;
+      memcpy (self->frame + self->frame_fill, pcm + done, take * sizeof (gint16));
+      self->frame_fill += take;
+      done += take;
+      if (self->frame_fill < CONFAB_AUDIO_PROCESSING_FRAME_SAMPLES)
+        break;
+      self->frame_fill = 0;
+      speaking = confab_audio_processing_process_capture (self->processing, self->frame,
+                                                          self->frame_time_us);
+      capture_write (&self->s, self->frame, sizeof self->frame);
+      if (speaking != self->speaking_pw)
+        {
+          self->speaking_pw = speaking;
+          confab_wakeup (self->s.wakeup);
+        }
+    }
+}
+
+/* PipeWire's latency report in microseconds (0 when it has none): the
+ * graph's delay to or from the device plus the resampler's, and @queued_us
+ * for the playback buffers still waiting (their b->size counts samples). */
+static gint64
+stream_time (struct pw_stream *stream, gint64 *now_us, gint64 *queued_us)
+{
+  struct pw_time t;
+
+  *now_us = g_get_monotonic_time ();
+  *queued_us = 0;
+  if (pw_stream_get_time_n (stream, &t, sizeof t) < 0 || t.rate.denom == 0)
+    return 0;
+  if (t.now > 0)
+    *now_us = t.now / 1000;
+  *queued_us = (gint64) t.queued * G_USEC_PER_SEC / CONFAB_AUDIO_SAMPLE_RATE;
+  return (t.delay + (gint64) t.buffered) * G_USEC_PER_SEC * t.rate.num / t.rate.denom;
+}
 
 static void
 on_capture_process (void *data)
 {
   AudioStream *s = data;
+  ConfabAudioCapture *self = SPA_CONTAINER_OF (s, ConfabAudioCapture, s);
   struct pw_buffer *b;
+  gint64 now_us = 0, latency_us = 0, queued_us;
 
+  if (self->processing != NULL)
+    latency_us = stream_time (s->stream, &now_us, &queued_us);
   while ((b = pw_stream_dequeue_buffer (s->stream)) != NULL)
     {
       struct spa_data *d = &b->buffer->datas[0];
-      guint32 index, offset, size, space;
-      gint32 filled;
+      guint32 offset, size;
 
       if (d->data != NULL && d->chunk != NULL && d->maxsize > 0)
         {
           offset = d->chunk->offset % d->maxsize;
           size = MIN (d->chunk->size, d->maxsize - offset) & ~1u;
-          filled = spa_ringbuffer_get_write_index (&s->ring, &index);
-          space = RING_BYTES - CLAMP (filled, 0, RING_BYTES);
-          if (size > space)
-            {
-              /* The main context is far behind: drop the newest, count it. */
-              g_mutex_lock (&s->lock);
-              s->faults += (size - space) / 2;
-              g_mutex_unlock (&s->lock);
-              size = space;
-            }
-          spa_ringbuffer_write_data (&s->ring, s->ring_data, RING_BYTES, index & RING_MASK,
-                                     SPA_PTROFF (d->data, offset, void), size);
-          spa_ringbuffer_write_update (&s->ring, index + size);
-          if (filled + (gint32) size >= FRAME_BYTES)
-            confab_wakeup (s->wakeup);
+          if (self->processing != NULL)
+            /* The newest sample of the cycle left the device latency_us ago. */
+            capture_process (self, SPA_PTROFF (d->data, offset, const gint16), size / 2,
+                             now_us - latency_us);
+          else
+            capture_write (s, SPA_PTROFF (d->data, offset, void), size);
         }
       pw_stream_queue_buffer (s->stream, b);
     }
@@ -289,6 +373,12 @@ on_capture_wakeup (gpointer data)
       g_mutex_unlock (&s->lock);
       g_signal_emit (self, capture_signals[0], 0, chunk);
     }
+  if (self->processing != NULL && !s->failed &&
+      confab_audio_processing_get_speaking (self->processing) != self->speaking)
+    {
+      self->speaking = !self->speaking;
+      g_signal_emit (self, capture_signals[2], 0, self->speaking);
+    }
   error = audio_stream_take_error (s);
   if (error != NULL)
     {
@@ -302,7 +392,11 @@ on_capture_wakeup (gpointer data)
 static void
 confab_audio_capture_finalize (GObject *object)
 {
-  audio_stream_clear (&CONFAB_AUDIO_CAPTURE (object)->s);
+  ConfabAudioCapture *self = CONFAB_AUDIO_CAPTURE (object);
+
+  /* The stream first: its process callback uses the processing. */
+  audio_stream_clear (&self->s);
+  g_clear_pointer (&self->processing, confab_audio_processing_unref);
   G_OBJECT_CLASS (confab_audio_capture_parent_class)->finalize (object);
 }
 
@@ -315,6 +409,9 @@ confab_audio_capture_class_init (ConfabAudioCaptureClass *klass)
   capture_signals[1] =
       g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);
+  capture_signals[2] =
+      g_signal_new ("speaking-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
 }
 
 static void
@@ -332,10 +429,31 @@ confab_audio_capture_new (ConfabPipewire *pipewire,
 
   g_return_val_if_fail (CONFAB_IS_PIPEWIRE (pipewire), NULL);
   self = g_object_new (CONFAB_TYPE_AUDIO_CAPTURE, NULL);
+  /* Before the stream exists: its first process call may come at once. */
+  if (!monitor_sink)
+    {
+      self->processing = confab_audio_processing_new (CONFAB_AUDIO_PROCESSING_ALL, error);
+      if (self->processing == NULL)
+        return NULL;
+    }
   if (!audio_stream_start (&self->s, G_OBJECT (self), pipewire, target, FALSE, monitor_sink,
                            &capture_events, on_capture_wakeup, error))
     return NULL;
   return g_steal_pointer (&self);
+}
+
+ConfabAudioProcessing *
+confab_audio_capture_get_processing (ConfabAudioCapture *self)
+{
+  g_return_val_if_fail (CONFAB_IS_AUDIO_CAPTURE (self), NULL);
+  return self->processing;
+}
+
+gboolean
+confab_audio_capture_get_speaking (ConfabAudioCapture *self)
+{
+  g_return_val_if_fail (CONFAB_IS_AUDIO_CAPTURE (self), FALSE);
+  return self->speaking;
 }
 
 guint64
@@ -368,7 +486,8 @@ struct _ConfabAudioPlayback
   AudioStream s;
   ConfabAudioFillFunc fill;
   gpointer fill_data;
-  gboolean started; /* PipeWire thread: data was queued once */
+  gboolean started;                 /* PipeWire thread: data was queued once */
+  ConfabAudioProcessing *reference; /* owned; under the loop lock */
 };
 
 G_DEFINE_FINAL_TYPE (ConfabAudioPlayback, confab_audio_playback, G_TYPE_OBJECT)
@@ -414,9 +533,19 @@ on_playback_process (void *data)
     }
   if (take > 0)
     self->started = TRUE;
+  if (self->reference != NULL)
+    {
+      gint64 now_us, queued_us, latency_us = stream_time (s->stream, &now_us, &queued_us);
+
+      /* Exactly what the speaker gets, heard after the device latency and
+       * the buffers still queued ahead of this one. */
+      confab_audio_processing_push_render (self->reference, d->data, want / 2,
+                                           now_us + latency_us + queued_us);
+    }
   d->chunk->offset = 0;
   d->chunk->stride = 2;
   d->chunk->size = want;
+  b->size = want / 2;
   pw_stream_queue_buffer (s->stream, b);
 
   if (avail - (gint32) take < PLAYBACK_FILL)
@@ -463,7 +592,10 @@ on_playback_wakeup (gpointer data)
 static void
 confab_audio_playback_finalize (GObject *object)
 {
-  audio_stream_clear (&CONFAB_AUDIO_PLAYBACK (object)->s);
+  ConfabAudioPlayback *self = CONFAB_AUDIO_PLAYBACK (object);
+
+  audio_stream_clear (&self->s);
+  g_clear_pointer (&self->reference, confab_audio_processing_unref);
   G_OBJECT_CLASS (confab_audio_playback_parent_class)->finalize (object);
 }
 
@@ -501,6 +633,24 @@ confab_audio_playback_new (ConfabPipewire *pipewire,
   /* Queue the first 40 ms before the device asks. */
   confab_wakeup (self->s.wakeup);
   return g_steal_pointer (&self);
+}
+
+void
+confab_audio_playback_set_echo_reference (ConfabAudioPlayback *self,
+                                          ConfabAudioProcessing *processing)
+{
+  ConfabAudioProcessing *old;
+
+  g_return_if_fail (CONFAB_IS_AUDIO_PLAYBACK (self));
+  if (processing != NULL)
+    confab_audio_processing_ref (processing);
+  /* The process callback runs with the loop locked. */
+  confab_pipewire_lock (self->s.pipewire);
+  old = self->reference;
+  self->reference = processing;
+  confab_pipewire_unlock (self->s.pipewire);
+  if (old != NULL)
+    confab_audio_processing_unref (old);
 }
 
 guint64

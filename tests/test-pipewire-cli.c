@@ -151,9 +151,14 @@ test_audio_loop (void)
   const char *bob_args[] = { "join", bob_url,       "--video",    "none", "--audio",
                              "none", "--play",      "--duration", "7",    "--expect-peers",
                              "1",    "--transport", "websocket",  NULL };
-  const char *alice_args[] = { "join",        alice_url,    "--video", "none",           "--audio",
-                               "mic:testmic", "--duration", "5",       "--expect-peers", "1",
-                               "--transport", "websocket",  NULL };
+  /* The microphone's path as captured: noise suppression would (rightly)
+   * fade a steady tone out as noise. tests/test-aec-loop.c covers the
+   * processed path. */
+  const char *alice_args[] = {
+    "join",        alice_url,          "--video",    "none", "--audio",
+    "mic:testmic", "--no-echo-cancel", "--duration", "5",    "--expect-peers",
+    "1",           "--transport",      "websocket",  NULL
+  };
   g_autoptr (ConfabTestCli) bob = NULL;
   g_autoptr (ConfabTestCli) alice = NULL;
   JsonObject *sent, *peer;
