@@ -1,6 +1,8 @@
 /* test-relay-wt.c: confab-relay's WebTransport side (PROTOCOL.md §3, §4.6,
  * §4.7) against the real relay binary, with the real WebTransport client
- * (net/confab-wt-client.h) and the raw WebSocket client for mixed rooms. */
+ * (net/confab-wt-client.h) and the raw WebSocket client for mixed rooms;
+ * HEALTH subjects on a real nats-server; Chromium as a peer of a real
+ * confab-cli. */
 #define G_LOG_DOMAIN "confab-test"
 
 #include <arpa/inet.h>
@@ -10,10 +12,12 @@
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "confab-packet.h"
+#include "confab-test-cli.h"
 #include "confab-test-util.h"
 #include "confab-test-ws.h"
 #include "confab-wt-client.h"
@@ -866,11 +870,34 @@ on_driver_done (GObject *source, GAsyncResult *result, gpointer data)
   d->done = TRUE;
 }
 
+/* The CLI summary's peer with this session id (a decimal string from the
+ * page), or NULL. */
+static JsonObject *
+cli_peer (JsonObject *summary, const char *session)
+{
+  JsonArray *peers = json_object_get_array_member (summary, "peers");
+  guint64 id = session != NULL ? g_ascii_strtoull (session, NULL, 10) : 0;
+
+  for (guint i = 0; id != 0 && i < json_array_get_length (peers); i++)
+    {
+      JsonObject *peer = json_array_get_object_element (peers, i);
+
+      if (confab_test_json_session_id (peer) == id)
+        return peer;
+    }
+  return NULL;
+}
+
 /* Chromium (its own QUIC and WebSocket stacks) as a real peer of the relay:
- * tests/wt-chromium/relay.html, driven by run.js, while this test is another
- * member of the room over WebSocket. */
+ * tests/wt-chromium/relay.html, driven by run.js, first over WebTransport,
+ * then over ws:// (or, with @tls, wss:// on a relay with --cert/--key),
+ * while a real confab-cli over WebTransport is the other member of the
+ * room (through the relay's /config.js, or with @tls a pinned https://
+ * lobby URL). The page must receive the CLI's heartbeats and media; the
+ * CLI's summary must list both of the page's sessions with what it received
+ * from them. */
 static void
-test_chromium (void)
+run_chromium (gboolean tls)
 {
   const char *srcdir = g_getenv ("G_TEST_SRCDIR");
   const char *chromium = g_getenv ("CONFAB_CHROMIUM") ?: "/usr/bin/chromium";
@@ -880,17 +907,23 @@ test_chromium (void)
   g_autofree char *module = g_build_filename (dir, "node_modules", "playwright-core", NULL);
   g_autoptr (ConfabTestRelay) relay = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (ConfabTestWs) peer = NULL;
+  g_autoptr (JsonParser) report_parser = json_parser_new ();
+  g_autoptr (ConfabTestCli) cli = NULL;
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) marker = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "peer", "from-peer", 0);
   g_autofree char *wt_url = NULL;
-  g_autofree char *ws_url = NULL;
+  g_autofree char *page_arg = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *tls_dir = NULL;
+  g_autofree char *cert_file = NULL;
+  g_autofree char *key_file = NULL;
+  g_autofree char *tls_hash = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   Driver d = { 0 };
-  gboolean heard_wt = FALSE, heard_ws = FALSE;
-  gint64 deadline, last_send = 0;
-  JsonObject *config;
+  gint64 deadline;
+  JsonObject *config, *report;
   const char *hash;
+  const char *kinds[] = { "wt", "ws" };
 
   if (node == NULL || !g_file_test (chromium, G_FILE_TEST_IS_EXECUTABLE) ||
       !g_file_test (module, G_FILE_TEST_IS_DIR))
@@ -900,43 +933,111 @@ test_chromium (void)
       g_test_skip ("node, chromium or playwright-core (tests/wt-chromium) missing");
       return;
     }
-  relay = confab_test_relay_start_wt (NULL);
-  config = fetch_config (relay, parser);
-  hash = json_object_get_string_member (config, "webTransportCertificateHash");
-  wt_url = g_strdup_printf ("%s/lobby/chromium-wt/chrome", relay->wt_base);
-  ws_url = g_strdup_printf ("%s/lobby/chromium-ws/chrome", relay->ws_base);
-  peer = confab_test_ws_join (relay->ws_port, "peer", "chrome");
+  launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  if (tls)
+    {
+      /* A certificate from the WT layer's own generator, as files: the relay
+       * serves it on WebTransport and as wss:// on its WebSocket port. */
+      g_autoptr (ConfabWtServer) maker = confab_wt_server_new (NULL, NULL, &error);
+      g_autofree char *cert_pem = NULL;
+      g_autofree char *key_pem = NULL;
 
-  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
-                           node, driver, wt_url, hash, "relay.html", ws_url, NULL);
+      g_assert_no_error (error);
+      tls_dir = g_dir_make_tmp ("confab-chromium-tls-XXXXXX", &error);
+      g_assert_no_error (error);
+      cert_pem = confab_wt_server_dup_cert_pem (maker);
+      key_pem = confab_wt_server_dup_key_pem (maker);
+      tls_hash = confab_wt_server_dup_cert_hash_base64 (maker);
+      cert_file = g_build_filename (tls_dir, "cert.pem", NULL);
+      key_file = g_build_filename (tls_dir, "key.pem", NULL);
+      g_assert_true (g_file_set_contents (cert_file, cert_pem, -1, &error));
+      g_assert_true (g_file_set_contents (key_file, key_pem, -1, &error));
+      {
+        const char *args[] = { "--cert", cert_file, "--key", key_file, NULL };
+        relay = confab_test_relay_start_wt (args);
+      }
+      hash = tls_hash;
+      page_arg =
+          g_strdup_printf ("wss://127.0.0.1:%u/lobby/chromium-ws/chrome cli-peer", relay->ws_port);
+      link = g_strdup_printf ("%s/lobby/cli-peer/chrome", relay->wt_base);
+      cli = confab_test_cli_start ("join", link, "--cert-hash", hash, "--duration", "90", "--size",
+                                   "160x90", "--fps", "10", NULL);
+      /* The page's wss:// meets a self-signed certificate: run.js tells
+       * Chromium to accept it (only in this variant). */
+      g_subprocess_launcher_setenv (launcher, "CONFAB_CHROMIUM_IGNORE_TLS_ERRORS", "1", TRUE);
+    }
+  else
+    {
+      relay = confab_test_relay_start_wt (NULL);
+      config = fetch_config (relay, parser);
+      hash = json_object_get_string_member (config, "webTransportCertificateHash");
+      page_arg = g_strdup_printf ("%s/lobby/chromium-ws/chrome cli-peer", relay->ws_base);
+      link = g_strdup_printf ("%s/meeting/chrome", relay->http_base);
+      cli = confab_test_cli_start ("join", link, "--name", "cli-peer", "--duration", "90", "--size",
+                                   "160x90", "--fps", "10", NULL);
+    }
+  wt_url = g_strdup_printf ("%s/lobby/chromium-wt/chrome", relay->wt_base);
+
+  proc = g_subprocess_launcher_spawn (launcher, &error, node, driver, wt_url, hash, "relay.html",
+                                      page_arg, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (proc, NULL, NULL, on_driver_done, &d);
   deadline = g_get_monotonic_time () + 90 * G_USEC_PER_SEC;
   while (!d.done && g_get_monotonic_time () < deadline)
-    {
-      g_autoptr (ConfabPacketWrapper) p = NULL;
-
-      while (g_main_context_iteration (NULL, FALSE))
-        ;
-      if (g_get_monotonic_time () - last_send > 200 * 1000)
-        {
-          g_assert_true (confab_test_ws_send_bytes (peer, marker));
-          last_send = g_get_monotonic_time ();
-        }
-      p = confab_test_ws_recv_packet (peer, 10);
-      if (p != NULL && is_media_tag (p, CONFAB_MEDIA_VIDEO, "from-chromium-wt"))
-        heard_wt = TRUE;
-      if (p != NULL && is_media_tag (p, CONFAB_MEDIA_VIDEO, "from-chromium-ws"))
-        heard_ws = TRUE;
-    }
+    g_main_context_iteration (NULL, TRUE);
   if (!d.done)
     g_subprocess_force_exit (proc);
+  /* SIGTERM: the CLI leaves and prints its summary. */
+  g_subprocess_send_signal (cli->process, SIGTERM);
+  confab_test_cli_wait (cli, 15000);
   g_test_message ("chromium report: %s", d.out != NULL ? d.out : "(none)");
   g_assert_true (d.done);
   g_assert_cmpint (d.status, ==, 0);
-  g_assert_true (heard_wt);
-  g_assert_true (heard_ws);
+  g_assert_nonnull (cli->summary);
+  g_assert_cmpstr (json_object_get_string_member (cli->summary, "transport"), ==, "webtransport");
+
+  g_assert_true (json_parser_load_from_data (report_parser, d.out, -1, &error));
+  g_assert_no_error (error);
+  report = json_node_get_object (json_parser_get_root (report_parser));
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      g_autofree char *session_key = g_strdup_printf ("%sSession", kinds[i]);
+      g_autofree char *beats_key = g_strdup_printf ("%sCliHeartbeats", kinds[i]);
+      g_autofree char *media_key = g_strdup_printf ("%sCliMedia", kinds[i]);
+      g_autofree char *user = g_strdup_printf ("chromium-%s", kinds[i]);
+      JsonObject *peer = cli_peer (
+          cli->summary, json_object_get_string_member_with_default (report, session_key, NULL));
+
+      /* The page heard the CLI... */
+      g_assert_cmpint (json_object_get_int_member (report, beats_key), >=, 1);
+      g_assert_cmpint (json_object_get_int_member (report, media_key), >=, 3);
+      /* ...and the CLI heard the page, on the session the page was given. */
+      g_assert_nonnull (peer);
+      g_assert_cmpstr (json_object_get_string_member (peer, "user_id"), ==, user);
+      g_assert_cmpint (json_object_get_int_member (peer, "heartbeats"), >=, 3);
+      g_assert_cmpint (json_object_get_int_member (peer, "video_frames"), >=, 3);
+    }
   g_free (d.out);
+  if (tls)
+    {
+      g_clear_pointer (&relay, confab_test_relay_stop);
+      g_unlink (cert_file);
+      g_unlink (key_file);
+      g_rmdir (tls_dir);
+    }
+}
+
+static void
+test_chromium_ws (void)
+{
+  run_chromium (FALSE);
+}
+
+static void
+test_chromium_wss (void)
+{
+  run_chromium (TRUE);
 }
 
 int
@@ -954,6 +1055,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/wt/nats", test_nats);
   g_test_add_func ("/relay/wt/health-subject", test_health_subject);
   g_test_add_func ("/relay/wt/slow-reader", test_slow_reader);
-  g_test_add_func ("/relay/wt/chromium", test_chromium);
+  g_test_add_func ("/relay/wt/chromium/ws", test_chromium_ws);
+  g_test_add_func ("/relay/wt/chromium/wss", test_chromium_wss);
   return g_test_run ();
 }
