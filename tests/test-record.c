@@ -31,8 +31,7 @@ typedef struct
   GBytes *payload;
   gboolean is_key;
   guint64 sequence;
-  double timestamp; /* as on the wire: video epoch µs, audio epoch ms */
-  gint64 at_us;     /* media time, for ordering */
+  gint64 at_us; /* media time: the wire's timestamp is made from it when fed */
 } Packet;
 
 static void
@@ -50,15 +49,11 @@ compare_packets (gconstpointer a, gconstpointer b)
 }
 
 /* @user's camera (the moving test pattern) and a 440 Hz tone, from
- * @start_us to @end_us of media time after @epoch_us, as a sender makes
+ * @start_us to @end_us of media time, as a sender makes
  * them. */
 static void
-make_peer (GArray *packets,
-           const char *user,
-           ConfabVideoCodec codec,
-           gint64 epoch_us,
-           gint64 start_us,
-           gint64 end_us)
+make_peer (
+    GArray *packets, const char *user, ConfabVideoCodec codec, gint64 start_us, gint64 end_us)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (ConfabVideoEncoder) encoder =
@@ -83,7 +78,6 @@ make_peer (GArray *packets,
       p.payload = g_bytes_new (out.data, out.size);
       p.is_key = out.is_key;
       p.sequence = ++sequence;
-      p.timestamp = (double) (epoch_us + t);
       p.at_us = t;
       g_array_append_val (packets, p);
     }
@@ -101,22 +95,26 @@ make_peer (GArray *packets,
       p.payload = g_bytes_new (opus, len);
       p.is_key = TRUE;
       p.sequence = ++sequence;
-      p.timestamp = (double) ((epoch_us + t) / 1000);
       p.at_us = t;
       g_array_append_val (packets, p);
     }
 }
 
+/* Feeds @packets in media time order, stamped as senders whose media
+ * time 0 was @epoch_us (video: epoch µs, audio: epoch ms). */
 static void
-feed (ConfabRecorder *recorder, GArray *packets)
+feed (ConfabRecorder *recorder, GArray *packets, gint64 epoch_us)
 {
   g_array_sort (packets, compare_packets);
   for (guint i = 0; i < packets->len; i++)
     {
       Packet *p = &g_array_index (packets, Packet, i);
 
+      gint64 t = epoch_us + p->at_us;
+
       confab_recorder_add_packet (recorder, p->user, 1, p->kind, p->payload, p->is_key, p->sequence,
-                                  p->timestamp);
+                                  p->kind == CONFAB_RECORDER_AUDIO ? (double) (t / 1000)
+                                                                   : (double) t);
     }
 }
 
@@ -291,7 +289,6 @@ record_three_peers (guint made[3])
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) packets = packets_new ();
-  gint64 epoch = g_get_real_time ();
   char *path = temp_path ("call.mkv");
   g_autoptr (ConfabRecorder) recorder = confab_recorder_new (path, &error);
 
@@ -299,10 +296,11 @@ record_three_peers (guint made[3])
   /* The header at the end: feeding is slow under valgrind, and the rule's
    * timing is /media/record/late-joiner's to test. */
   confab_recorder_set_wait (recorder, 60000, 60000);
-  make_peer (packets, "alice", CONFAB_VIDEO_CODEC_VP9, epoch, 0, 3000000);
-  make_peer (packets, "bob", CONFAB_VIDEO_CODEC_VP8, epoch, 500000, 3000000);
-  make_peer (packets, "carol", CONFAB_VIDEO_CODEC_H264, epoch, 200000, 3000000);
-  feed (recorder, packets);
+  make_peer (packets, "alice", CONFAB_VIDEO_CODEC_VP9, 0, 3000000);
+  make_peer (packets, "bob", CONFAB_VIDEO_CODEC_VP8, 500000, 3000000);
+  make_peer (packets, "carol", CONFAB_VIDEO_CODEC_H264, 200000, 3000000);
+  /* Stamped now: the recorder trusts a sender's clock within 10 s of its own. */
+  feed (recorder, packets, g_get_real_time ());
   if (made != NULL)
     {
       made[0] = count_video (packets, "alice");
@@ -435,21 +433,22 @@ test_record_late_joiner (void)
   g_autofree char *path = temp_path ("late.mkv");
   g_autofree char *second = NULL;
   g_autoptr (ConfabRecorder) recorder = confab_recorder_new (path, &error);
-  gint64 epoch = g_get_real_time ();
+  gint64 epoch;
   gboolean never = FALSE;
   g_autoptr (GDateTime) first_start = NULL;
   g_autoptr (GDateTime) second_start = NULL;
   FileInfo info;
 
   g_assert_no_error (error);
-  make_peer (early, "alice", CONFAB_VIDEO_CODEC_VP9, epoch, 0, 1000000);
-  make_peer (late, "erin", CONFAB_VIDEO_CODEC_VP8, epoch, 1000000, 2000000);
-  feed (recorder, early);
+  make_peer (early, "alice", CONFAB_VIDEO_CODEC_VP9, 0, 1000000);
+  make_peer (late, "erin", CONFAB_VIDEO_CODEC_VP8, 1000000, 2000000);
+  epoch = g_get_real_time ();
+  feed (recorder, early, epoch);
   /* The header goes out a second after the first packet, on the timer. */
   g_assert_null (confab_recorder_get_files (recorder)[0]);
   confab_test_run_until (&never, 1500);
   g_assert_cmpstr (confab_recorder_get_files (recorder)[0], ==, path);
-  feed (recorder, late);
+  feed (recorder, late, epoch);
   g_assert_true (confab_recorder_finish (recorder, &error));
   second = g_strdup_printf ("%.*s.1.mkv", (int) strlen (path) - 4, path);
   g_assert_cmpstr (confab_recorder_get_files (recorder)[1], ==, second);
