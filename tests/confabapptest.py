@@ -5,6 +5,7 @@
 # A test script calls run(main) at its bottom.
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -250,21 +251,39 @@ def wait_display():
     wait_for("the X server at " + display, accepts, 10)
 
 
+def start_xvfb():
+    """An Xvfb on a random high display number that has neither a socket nor
+    a lock file. Letting Xvfb pick (-displayfd alone) starts at :0 and trusts
+    the lock files; with several test runs at once on this machine lock files
+    went missing and two servers were handed the same low number ("cannot
+    open display"). -displayfd still says when the server accepts clients."""
+    import random
+
+    for _ in range(20):
+        n = random.randint(100, 30000)
+        if os.path.exists("/tmp/.X11-unix/X%d" % n) or os.path.exists("/tmp/.X%d-lock" % n):
+            continue
+        read_fd, write_fd = os.pipe()
+        xvfb = subprocess.Popen(["Xvfb", ":%d" % n, "-displayfd", str(write_fd), "-screen", "0",
+                                 "1280x720x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as pipe:
+            number = pipe.readline().strip()  # EOF (b"") if Xvfb fails to start
+        if number:
+            return xvfb, number
+        xvfb.kill()
+        xvfb.wait()
+    return None, None
+
+
 def run_in_session(script):
     """Re-runs the test script under its own X server and D-Bus session. Xvfb
     picks a free display itself (-displayfd) and reports it once it accepts
     connections, so concurrent test runs never race for a display number (as
     xvfb-run -a does) and no Xauthority file is involved."""
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24",
-                             "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    with os.fdopen(read_fd, "rb") as pipe:
-        number = pipe.readline().strip()  # EOF (b"") if Xvfb fails to start
-    if not number:
-        xvfb.kill()
+    xvfb, number = start_xvfb()
+    if xvfb is None:
         print("FAIL: Xvfb did not start", flush=True)
         sys.exit(1)
     env = dict(os.environ, CONFAB_APP_TEST_INNER="1", DISPLAY=":" + number.decode())
@@ -331,10 +350,19 @@ def resize_window(title_part, width, height):
 
     out = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True,
                          timeout=10, check=True).stdout
-    ids = [line.split()[0] for line in out.splitlines()
-           if '"' in line and title_part in line.split('"')[1]]
-    if not ids:
+    # Lines read: 0x1e00007 "title": ("confab" "Confab")  960x640+0+0  +0+0.
+    # GTK also keeps small helper windows; the biggest one is the window.
+    candidates = []
+    for line in out.splitlines():
+        parts = line.split('"')
+        if len(parts) < 3 or title_part not in parts[1]:
+            continue
+        size = re.search(r"(\d+)x(\d+)[+-]", line)
+        area = int(size.group(1)) * int(size.group(2)) if size else 0
+        candidates.append((area, line.split()[0]))
+    if not candidates:
         fail("no X window titled like %r:\n%s" % (title_part, out))
+    ids = [max(candidates)[1]]
     x11 = ctypes.cdll.LoadLibrary("libX11.so.6")
     x11.XOpenDisplay.restype = ctypes.c_void_p
     x11.XOpenDisplay.argtypes = [ctypes.c_char_p]

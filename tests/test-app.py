@@ -9,6 +9,8 @@
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -44,10 +46,10 @@ def chat_and_participants(root, port):
     """The participants panel lists the CLI; a CLI's chat message raises the
     unread badge and shows in the chat panel; ours goes out on Enter."""
     participants = press(root, "Participants")
-    wait_for("the Participants toggle to show it is pressed", lambda: checked(participants), 5)
+    wait_for("the Participants toggle to show it is pressed", lambda: checked(participants), 20)
     panel = wait_for("the participants panel", lambda: find(root, "Participants", PANEL))
     row = wait_for("%s in the participants panel" % CLI_USER,
-                   lambda: find(panel, CLI_USER + ",", name_contains=True), 10)
+                   lambda: find(panel, CLI_USER + ",", name_contains=True), 20)
     log("participants panel: %r (%.1f s)" % (row.name, time.monotonic() - T0[0]))
     if "Microphone on" not in row.name or "Camera on" not in row.name:
         fail("the CLI sends audio and video, its row says %r" % row.name)
@@ -55,14 +57,14 @@ def chat_and_participants(root, port):
     time.sleep(0.5)
     screenshot("app-participants.png")
     participants.queryAction().doAction(0)
-    wait_for("the Participants toggle to be released", lambda: not checked(participants), 5)
+    wait_for("the Participants toggle to be released", lambda: not checked(participants), 20)
 
     # A second CLI says something while the chat panel is closed.
     carol = spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", CHAT_USER,
                    "--video", "none", "--audio", "none", "--duration", "3",
                    "--transport", "websocket", "--chat", CHAT_FROM_CLI],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    badge = wait_for("the unread badge", lambda: find(root, "1 unread message", LABEL), 15)
+    badge = wait_for("the unread badge", lambda: find(root, "1 unread message", LABEL), 20)
     log("badge %r (%.1f s)" % (badge.name, time.monotonic() - T0[0]))
     chat = wait_for("the Chat toggle", lambda: find(root, "Chat", BUTTONS))
     if "1 unread message" not in description(chat):
@@ -71,12 +73,12 @@ def chat_and_participants(root, port):
     if checked(chat):
         fail("the Chat toggle is pressed before anyone opened the chat")
     chat.queryAction().doAction(0)
-    wait_for("the Chat toggle to show it is pressed", lambda: checked(chat), 5)
+    wait_for("the Chat toggle to show it is pressed", lambda: checked(chat), 20)
     chat_panel = wait_for("the chat panel", lambda: find(root, "Chat", PANEL))
     wait_for("the CLI's message in the chat panel",
-             lambda: find(chat_panel, CHAT_FROM_CLI, LABEL), 5)
+             lambda: find(chat_panel, CHAT_FROM_CLI, LABEL), 20)
     wait_for("the badge to go once the chat is open",
-             lambda: find(root, "unread message", LABEL, name_contains=True) is None, 5)
+             lambda: find(root, "unread message", LABEL, name_contains=True) is None, 20)
     log("chat panel shows it (%.1f s)" % (time.monotonic() - T0[0]))
     if carol.wait(timeout=20) != 0:
         fail("the chatting confab-cli failed")
@@ -85,10 +87,45 @@ def chat_and_participants(root, port):
     # Ours: the entry has the focus once the panel opened; Enter sends.
     type_text(CHAT_FROM_APP)
     press_enter()
-    wait_for("our message in the chat panel", lambda: find(chat_panel, CHAT_FROM_APP, LABEL), 5)
+    wait_for("our message in the chat panel", lambda: find(chat_panel, CHAT_FROM_APP, LABEL), 20)
     time.sleep(0.5)
     screenshot("app-chat.png")
     return chat
+
+
+def press_menu_button(root, name):
+    """GTK 4.8 shows a GtkMenuButton as a button without actions holding the
+    toggle button that has them."""
+    outer = wait_for("the %s menu button" % name, lambda: find(root, name, BUTTONS), 20)
+    for i in range(outer.childCount):
+        inner = outer.getChildAtIndex(i)
+        if inner is not None and inner.getRole() in BUTTONS:
+            inner.queryAction().doAction(0)
+            return
+    outer.queryAction().doAction(0)
+
+
+def diagnostics(root):
+    """The diagnostics popover names the transport and measures the CLI's
+    video (it sends 15 fps)."""
+    press_menu_button(root, "Diagnostics")
+    info = wait_for("the diagnostics popover",
+                    lambda: find(root, "Transport: WebSocket", LABEL, name_contains=True), 20)
+    log("diagnostics: %r" % info.name)
+
+    def peer_fps():
+        label = find(root, CLI_USER + ": ", LABEL, name_contains=True)
+        if label is None:
+            return None
+        match = re.search(re.escape(CLI_USER) + r": (\d+) fps, (\d+) kbit/s", label.name)
+        return match if match and int(match.group(1)) > 0 and int(match.group(2)) > 0 else None
+
+    match = wait_for("the CLI's frame rate and bitrate in the diagnostics", peer_fps, 20)
+    log("diagnostics for %s: %s fps, %s kbit/s" % (CLI_USER, match.group(1), match.group(2)))
+    screenshot("app-diagnostics.png")
+    press_menu_button(root, "Diagnostics")
+    wait_for("the popover to close",
+             lambda: find(root, "Transport: WebSocket", LABEL, name_contains=True) is None, 20)
 
 
 def narrow_window(root, chat):
@@ -98,7 +135,7 @@ def narrow_window(root, chat):
     time.sleep(1.0)
     screenshot("app-narrow-chat.png")
     chat.queryAction().doAction(0)
-    wait_for("the chat to close", lambda: not checked(chat), 5)
+    wait_for("the chat to close", lambda: not checked(chat), 20)
     time.sleep(0.5)
     screenshot("app-narrow.png")
     for name in CONTROLS:
@@ -129,16 +166,16 @@ def retry_when_unreachable(root):
              lambda: find(root, "Cannot Reach the Server", name_contains=True), 20)
     # GTK 4.8 names an AdwMessageDialog response button "_Retry Retry".
     retry = wait_for("the Retry button",
-                     lambda: find(root, "Retry", BUTTONS, name_contains=True), 5)
+                     lambda: find(root, "Retry", BUTTONS, name_contains=True), 20)
     time.sleep(0.5)
     screenshot("app-retry.png")
     spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
           stderr=subprocess.DEVNULL)
     wait_port(port)
     retry.queryAction().doAction(0)
-    wait_for("Retry to join the room", lambda: find(root, "Joined", LABEL), 15)
+    wait_for("Retry to join the room", lambda: find(root, "Joined", LABEL), 20)
     wait_for("the dialog to go",
-             lambda: find(root, "Retry", BUTTONS, name_contains=True) is None, 5)
+             lambda: find(root, "Retry", BUTTONS, name_contains=True) is None, 20)
     log("joined %s after Retry" % room)
 
 
@@ -179,7 +216,7 @@ def main():
 
     # The other participant, sending test media for long enough to see us mute.
     cli = spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", CLI_USER,
-                 "--size", "320x180", "--fps", "15", "--duration", "25",
+                 "--size", "320x180", "--fps", "15", "--duration", "150",
                  "--transport", "websocket"],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
@@ -208,12 +245,16 @@ def main():
     ctrl_d()
     wait_for("Ctrl+D to turn the microphone off", lambda: not checked(microphone), 5)
     log("muted at %.1f s" % (time.monotonic() - t0))
+    diagnostics(root)
 
     chat = chat_and_participants(root, port)
     log("chat done at %.1f s" % (time.monotonic() - t0))
     narrow_window(root, chat)
     log("narrow done at %.1f s" % (time.monotonic() - t0))
 
+    # Done with it: SIGINT makes the CLI leave and print its summary (a fixed
+    # --duration would be too short on a loaded machine, or too long).
+    cli.send_signal(signal.SIGINT)
     try:
         out, _ = cli.communicate(timeout=40)
     except subprocess.TimeoutExpired:
@@ -247,6 +288,12 @@ def main():
     wait_for("Join to be possible again", lambda: sensitive(find(prejoin, "Join", BUTTONS)), 10)
     if app.poll() is not None:
         fail("the app exited")
+
+    # The start page now offers the room we were in.
+    press(prejoin, "Back")
+    start = page(root, "Join a Meeting")
+    recent = wait_for("the recent rooms list", lambda: find(start, "Recent Rooms", (pyatspi.ROLE_LIST,)), 5)
+    wait_for("%s among the recent rooms" % ROOM, lambda: find(recent, ROOM), 5)
 
     # Another room whose relay is not up yet: the Retry dialog, then joined.
     retry_when_unreachable(root)

@@ -1,6 +1,7 @@
 /* confab-diagnostics.c: a popover of call statistics, refreshed once a
- * second while it is shown (never while closed). Frame rate and loss per
- * participant are measured here from the call's counters between refreshes. */
+ * second while it is shown (never while closed). Frame rate and bitrate per
+ * participant are the call's own measurements (what it reports in
+ * DIAGNOSTICS); loss is measured here between refreshes. */
 #define G_LOG_DOMAIN "confab-diagnostics"
 
 #include "confab-diagnostics.h"
@@ -84,13 +85,14 @@ describe_peer (ConfabDiagnostics *self, ConfabPeer *peer, gint64 now, GString *o
   g_string_append_printf (out, "\n%s: ", confab_peer_get_display_name (peer));
   if (last != NULL && now > last->time_us)
     {
-      double seconds = (now - last->time_us) / 1e6;
-      double fps = (sample.frames - last->frames) / seconds;
       guint64 got = sample.received - last->received;
       guint64 lost = sample.gaps - last->gaps;
 
       /* Translators: video frame rate received from a participant. */
-      g_string_append_printf (out, _ ("%.0f fps"), fps);
+      g_string_append_printf (out, _ ("%.0f fps"), confab_peer_get_last_video_fps (peer));
+      g_string_append (out, ", ");
+      /* Translators: video bitrate received from a participant. */
+      g_string_append_printf (out, _ ("%.0f kbit/s"), confab_peer_get_last_video_kbps (peer));
       g_string_append (out, ", ");
       /* Translators: share of video frames lost on the way, in percent. */
       g_string_append_printf (out, _ ("%.1f %% lost"),

@@ -168,6 +168,8 @@ update_recent_rooms (ConfabWindow *self)
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
                                      invite->room != NULL ? invite->room : links[i]);
       adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      invite->room != NULL ? invite->room : links[i], -1);
       adw_action_row_set_subtitle (ADW_ACTION_ROW (row), invite->ws_base != NULL
                                                              ? invite->ws_base
                                                              : invite->config_url);
