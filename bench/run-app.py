@@ -29,6 +29,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TICK = os.sysconf("SC_CLK_TCK")
+# Other processes using more than this share of a core during a window make
+# its numbers unreliable (printed anyway, flagged NOISY).
+NOISY_OTHER_PCT = 25
 
 # ---- /proc (also used by run-app-session.py) ----------------------------------
 
@@ -123,6 +126,13 @@ def tree_memory(pid, with_children=True, exclude_root=False):
     return {"rss_mb": rss / 1024.0, "pss_mb": pss / 1024.0}
 
 
+def machine_busy_s():
+    """Busy CPU seconds of the whole machine (all cores) since boot."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / TICK
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -203,10 +213,10 @@ def measure_chromium(args, server, room, peers):
         read_until(node, "window-start", 90 + args.warmup, lines)
         # The browser is everything node started; node (the driver) is not.
         before = tree_cpu(node.pid, exclude_root=True)
-        t0 = time.monotonic()
+        busy0, t0 = machine_busy_s(), time.monotonic()
         read_until(node, "window-end", args.window + 20, lines)
         after = tree_cpu(node.pid, exclude_root=True)
-        wall = time.monotonic() - t0
+        busy1, wall = machine_busy_s(), time.monotonic() - t0
         mem = tree_memory(node.pid, exclude_root=True)
         out, _ = node.communicate(timeout=30)
         text = "\n".join(lines) + "\n" + out.decode(errors="replace")
@@ -218,7 +228,10 @@ def measure_chromium(args, server, room, peers):
         if report is None or not report.get("ok"):
             raise RuntimeError("chromium: %s" % (report or text[-300:]))
         fps = report.get("fps_per_peer") or []
-        return {"cpu_percent": cpu_percent(before, after, wall), "processes": len(after),
+        cpu = cpu_percent(before, after, wall)
+        return {"cpu_percent": cpu, "processes": len(after),
+                "other_cpu_percent": max(0.0, 100.0 * (busy1 - busy0) / wall - cpu),
+                "loadavg": loadavg(),
                 "rss_mb": mem["rss_mb"], "pss_mb": mem["pss_mb"], "window_s": wall,
                 "fps_per_peer_min": min(fps) if fps else None,
                 "fps_per_peer_avg": sum(fps) / len(fps) if fps else None,
@@ -238,12 +251,19 @@ def measure_app(args, port, room, peers, tmp):
     if args.screenshots:
         env["BENCH_SCREENSHOT"] = os.path.join(os.path.abspath(args.screenshots),
                                                "app-bench-%d.png" % peers)
-    # The system Python: pyatspi (python3-pyatspi) is a Debian package.
-    run = subprocess.run([args.python, os.path.join(HERE, "run-app-session.py")], env=env,
-                         capture_output=True, text=True, timeout=300)
-    if not os.path.exists(out_path):
-        raise RuntimeError("app session failed (exit %d): %s" %
-                           (run.returncode, (run.stdout + run.stderr)[-1500:]))
+    # The system Python: pyatspi (python3-pyatspi) is a Debian package. A
+    # session that fails before measuring (on this shared machine GTK once
+    # could not open the fresh Xvfb display) is tried once more.
+    for attempt in range(2):
+        run = subprocess.run([args.python, os.path.join(HERE, "run-app-session.py")], env=env,
+                             capture_output=True, text=True, timeout=300)
+        if os.path.exists(out_path):
+            break
+        log("  app session failed (exit %d)%s: %s" % (run.returncode,
+                                                     ", trying again" if attempt == 0 else "",
+                                                     (run.stdout + run.stderr)[-1500:]))
+    else:
+        raise RuntimeError("app session failed twice")
     with open(out_path) as f:
         result = json.load(f)
     if not result.get("ok"):
@@ -285,6 +305,12 @@ def point(args, peers, tmp):
         for s in senders:
             stop(s, signal.SIGINT)
         stop(relay)
+
+
+def noisy_note(side):
+    if side.get("other_cpu_percent") is None:
+        return ""
+    return "  other %.0f %%%s" % (side["other_cpu_percent"], " NOISY" if side.get("noisy") else "")
 
 
 def fmt(v, spec="%.1f"):
@@ -350,17 +376,23 @@ def main():
     ratios = {}
     for pt in report["points"]:
         a, c = pt.get("app"), pt.get("chromium")
+        for side in (a, c):
+            if side and side.get("other_cpu_percent") is not None:
+                side["noisy"] = side["other_cpu_percent"] > NOISY_OTHER_PCT
         if a:
             print("%5d  confab    %9.1f %8.1f %8.1f %6d  %8s  (%s, %s)%s" %
                   (pt["peers"], a["cpu_percent"], a["rss_mb"], a["pss_mb"], a["processes"],
                    fmt(a.get("grid_fps")), fmt(a.get("xvfb_cpu_percent")),
                    fmt(a.get("xvfb_rss_mb")),
-                   "" if a.get("tiles_changing") is None
-                   else "  tiles changing: %d/%d" % (a["tiles_changing"], pt["peers"])))
+                   "" if a.get("grab_hz") is None
+                   else "  grid fps min/avg %.1f/%.1f (screen grabbed at %.0f Hz)" %
+                   (a["grid_fps"], a["grid_fps_avg"], a["grab_hz"])) +
+                  noisy_note(a))
         if c:
+            # Chromium: frames its decoders handed to the canvases, per peer (minimum).
             print("%5d  chromium %9.1f %8.1f %8.1f %6d  %8s" %
                   (pt["peers"], c["cpu_percent"], c["rss_mb"], c["pss_mb"], c["processes"],
-                   fmt(c["fps_per_peer_min"])))
+                   fmt(c["fps_per_peer_min"])) + noisy_note(c))
         if a and c:
             r = {"cpu": a["cpu_percent"] / c["cpu_percent"] if c["cpu_percent"] > 0 else None,
                  "pss": a["pss_mb"] / c["pss_mb"] if c["pss_mb"] > 0 else None,

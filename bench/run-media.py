@@ -25,6 +25,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TICK = os.sysconf("SC_CLK_TCK")
+# Other processes using more than this share of a core during a window make
+# its numbers unreliable (they are still printed, flagged NOISY).
+NOISY_OTHER_PCT = 25
 
 children = []
 
@@ -291,6 +294,12 @@ def main():
         print("%-32s %12s %13.1f %7s" % (label, fmt(report["client_percent"][key]),
                                          report["codec_percent"][key],
                                          fmt(ratios[key], "%.2fx")))
+    noisy = [k for k, sc in (("1:1", one), ("fan-in", fan)) if sc["other_cpu_percent"] > NOISY_OTHER_PCT]
+    report["noisy"] = noisy
+    if noisy:
+        print("  NOISY (%s): other work used more than %d %% of a core during the window; the"
+              " latencies and ratios then say more about the machine than about Confab" %
+              (", ".join(noisy), NOISY_OTHER_PCT))
     print("  relay: %s %% (1:1), %s %% (fan-in); other work on the machine: %.0f %% / %.0f %% of a core;"
           " load average %s -> %s" % (fmt(one["cpu_percent"].get("relay")),
                                       fmt(fan["cpu_percent"].get("relay")),
