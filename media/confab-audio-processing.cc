@@ -25,13 +25,22 @@
 /* 640 ms of reference: far more than one capture period can lag behind. */
 #define RENDER_SLOTS 64
 /* Speaking: on once half of the last 100 ms was voice, off after 500 ms
- * without any (a pause between words keeps it on). */
-#define VOICE_WINDOW   10
-#define VOICE_ATTACK   5
-#define VOICE_HANGOVER 50
-#define MAX_DELAY_MS   500
+ * without any (a pause between words keeps it on). A voice frame must also
+ * be louder than -50 dBFS after processing: WebRTC's VAD barely looks at
+ * the level and calls a cancelled echo's faint residue (and the AEC's
+ * comfort noise) voice most of the time. */
+#define VOICE_WINDOW         10
+#define VOICE_ATTACK         5
+#define VOICE_HANGOVER       50
+#define VOICE_MIN_POWER      (32768.0 * 32768.0 * 1e-5) /* -50 dBFS, mean square */
+#define VOICE_MIN_POWER_ECHO (32768.0 * 32768.0 * 1e-4) /* -40 dBFS */
+#define MAX_DELAY_MS         500
 
-G_DEFINE_QUARK (confab - audio - processing - error - quark, confab_audio_processing_error)
+GQuark
+confab_audio_processing_error_quark (void)
+{
+  return g_quark_from_static_string ("confab-audio-processing-error-quark");
+}
 
 namespace
 {
@@ -262,6 +271,16 @@ drain_render (ConfabAudioProcessing *self)
   return n;
 }
 
+static double
+frame_power (const gint16 *pcm)
+{
+  double sum = 0;
+
+  for (int i = 0; i < FRAME; i++)
+    sum += (double) pcm[i] * pcm[i];
+  return sum / FRAME;
+}
+
 static gboolean
 update_speaking (ConfabAudioProcessing *self, gboolean voice)
 {
@@ -313,7 +332,14 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
   /* Off means untouched, whatever the library did with a VAD-only chain. */
   if (enabled)
     memcpy (frame, self->capture_frame->data_, FRAME * sizeof (gint16));
-  voice = apm->voice_detection ()->stream_has_voice ();
+  /* While the AEC says this frame may hold echo, what is left of it must
+   * not count: 10 dB more is asked of a voice then. */
+  voice = apm->voice_detection ()->stream_has_voice () &&
+          frame_power (self->capture_frame->data_) >
+              (enabled && apm->echo_cancellation ()->is_enabled () &&
+                       apm->echo_cancellation ()->stream_has_echo ()
+                   ? VOICE_MIN_POWER_ECHO
+                   : VOICE_MIN_POWER);
   speaking = update_speaking (self, voice);
 
   spent = g_get_monotonic_time () - t0;
