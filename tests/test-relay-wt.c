@@ -77,6 +77,18 @@ static void
 wt_peer_free (WtPeer *peer)
 {
   g_signal_handlers_disconnect_by_data (peer->session, peer);
+  /* A polite client: the relay sees it go now, not when it shuts down
+   * (its graceful shutdown would wait for the session up to its bound). */
+  if (confab_wt_session_is_open (peer->session))
+    {
+      gint64 until = g_get_monotonic_time () + 30 * 1000;
+
+      confab_wt_session_close (peer->session, 0, "");
+      /* The close goes out from this thread's main context (loopback: < 1 ms). */
+      while (g_get_monotonic_time () < until)
+        if (!g_main_context_iteration (NULL, FALSE))
+          g_usleep (1000);
+    }
   g_object_unref (peer->session);
   g_queue_clear_full (&peer->msgs, (GDestroyNotify) msg_free);
   g_free (peer);
@@ -521,6 +533,7 @@ test_cert_files (void)
   g_assert_nonnull (strstr (config, wss_url));
   g_assert_nonnull (strstr (config, hash_json));
 
+  g_clear_pointer (&pinned, wt_peer_free);
   g_clear_pointer (&relay, confab_test_relay_stop);
   g_unlink (cert_file);
   g_unlink (key_file);
