@@ -253,17 +253,17 @@ def measure_app(args, port, room, peers, tmp):
                                                "app-bench-%d.png" % peers)
     # The system Python: pyatspi (python3-pyatspi) is a Debian package. A
     # session that fails before measuring (on this shared machine GTK once
-    # could not open the fresh Xvfb display) is tried once more.
-    for attempt in range(2):
+    # could not open the fresh Xvfb display) is tried again (three tries).
+    for attempt in range(3):
         run = subprocess.run([args.python, os.path.join(HERE, "run-app-session.py")], env=env,
                              capture_output=True, text=True, timeout=300)
         if os.path.exists(out_path):
             break
         log("  app session failed (exit %d)%s: %s" % (run.returncode,
-                                                     ", trying again" if attempt == 0 else "",
+                                                     ", trying again" if attempt < 2 else "",
                                                      (run.stdout + run.stderr)[-1500:]))
     else:
-        raise RuntimeError("app session failed twice")
+        raise RuntimeError("app session failed three times")
     with open(out_path) as f:
         result = json.load(f)
     if not result.get("ok"):
