@@ -492,18 +492,24 @@ test_record_nothing (void)
   g_autofree char *path = temp_path ("empty.mkv");
   g_autoptr (ConfabRecorder) recorder = confab_recorder_new (path, &error);
   static const guint8 junk[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+  /* Opus code 3 with a frame count of 0. */
+  static const guint8 bad_opus[] = { 0x03, 0x00 };
+  g_autoptr (GBytes) video = g_bytes_new_static (junk, sizeof junk);
+  g_autoptr (GBytes) audio = g_bytes_new_static (bad_opus, sizeof bad_opus);
+  ConfabRecorderStats stats;
 
   g_assert_no_error (error);
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
-  /* Neither a video frame that is no key frame nor an invalid Opus packet
+  /* Neither a "key frame" of no known codec nor an invalid Opus packet
    * makes a track. */
-  confab_recorder_add_packet (recorder, "x", 1, CONFAB_RECORDER_VIDEO,
-                              g_bytes_new_static (junk, sizeof junk), TRUE, 1, 1.0);
-  confab_recorder_add_packet (recorder, "x", 1, CONFAB_RECORDER_AUDIO, g_bytes_new_static (junk, 0),
-                              TRUE, 1, 1.0);
+  confab_recorder_add_packet (recorder, "x", 1, CONFAB_RECORDER_VIDEO, video, TRUE, 1, 1.0);
+  confab_recorder_add_packet (recorder, "x", 1, CONFAB_RECORDER_AUDIO, audio, TRUE, 1, 1.0);
   g_assert_true (confab_recorder_finish (recorder, &error));
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   g_assert_null (confab_recorder_get_files (recorder)[0]);
+  confab_recorder_get_stats (recorder, &stats);
+  g_assert_cmpuint (stats.dropped, ==, 2);
+  g_assert_cmpuint (stats.files, ==, 0);
   remove_temp (path);
 }
 
