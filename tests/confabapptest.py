@@ -254,9 +254,8 @@ def wait_display():
 def start_xvfb():
     """An Xvfb on a random high display number that has neither a socket nor
     a lock file. Letting Xvfb pick (-displayfd alone) starts at :0 and trusts
-    the lock files; with several test runs at once on this machine lock files
-    went missing and two servers were handed the same low number ("cannot
-    open display"). -displayfd still says when the server accepts clients."""
+    the lock files, which went missing on this shared machine. -displayfd
+    still says when the server accepts clients."""
     import random
 
     for _ in range(20):
@@ -264,8 +263,11 @@ def start_xvfb():
         if os.path.exists("/tmp/.X11-unix/X%d" % n) or os.path.exists("/tmp/.X%d-lock" % n):
             continue
         read_fd, write_fd = os.pipe()
+        # -noreset: by default the server resets when its last client goes
+        # (wait_display's probe, pyatspi's connection), and a client that
+        # connects during the reset gets "cannot open display".
         xvfb = subprocess.Popen(["Xvfb", ":%d" % n, "-displayfd", str(write_fd), "-screen", "0",
-                                 "1280x720x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
+                                 "1280x720x24", "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(write_fd)
         with os.fdopen(read_fd, "rb") as pipe:

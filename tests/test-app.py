@@ -151,6 +151,44 @@ def narrow_window(root, chat):
     time.sleep(0.5)
 
 
+def preferences_show_settings(root):
+    """Ctrl+, opens the preferences; its Display Name row is bound to the
+    setting the pre-join page saved; Escape closes the window."""
+    control, comma, escape = 37, 59, 9  # Xvfb's keycodes
+    registry = pyatspi.Registry
+    registry.generateKeyboardEvent(control, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(comma, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(comma, None, pyatspi.KEY_RELEASE)
+    registry.generateKeyboardEvent(control, None, pyatspi.KEY_RELEASE)
+    preferences = wait_for("the preferences window",
+                           lambda: find(root, "Preferences", (pyatspi.ROLE_FRAME, pyatspi.ROLE_DIALOG)), 20)
+    for name in ("Display Name", "Default Server", "Start Muted", "Echo Cancellation", "Video Codec"):
+        wait_for("the %s row" % name, lambda: find(preferences, name, name_contains=True), 20)
+    row = find(preferences, "Display Name", (pyatspi.ROLE_TEXT, pyatspi.ROLE_ENTRY))
+
+    def text_of(node):
+        try:
+            text = node.queryText()
+            return text.getText(0, text.characterCount)  # GTK 4.8 answers "" to -1
+        except Exception:
+            return None
+
+    time.sleep(0.5)
+    screenshot("app-preferences.png")
+    # The row, or the GtkText inside it, has the text.
+    shown = text_of(row)
+    if not shown:
+        inner = pyatspi.findDescendant(row, lambda n: bool(text_of(n)))
+        shown = text_of(inner) if inner is not None else shown
+    log("preferences: Display Name %r" % shown)
+    if shown != APP_USER:
+        fail("the preferences show the display name %r, not %r" % (shown, APP_USER))
+    registry.generateKeyboardEvent(escape, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(escape, None, pyatspi.KEY_RELEASE)
+    wait_for("the preferences to close",
+             lambda: find(root, "Preferences", (pyatspi.ROLE_FRAME, pyatspi.ROLE_DIALOG)) is None, 20)
+
+
 def retry_when_unreachable(root):
     """A link to a relay that is not running: joining fails with a dialog
     that offers Retry; once the relay is up, Retry joins."""
@@ -297,6 +335,9 @@ def main():
 
     # Another room whose relay is not up yet: the Retry dialog, then joined.
     retry_when_unreachable(root)
+
+    # Preferences (Ctrl+,) show the settings: the name we joined with.
+    preferences_show_settings(root)
 
     # Close the window in the middle of that call: the app leaves and exits
     # cleanly.
