@@ -64,22 +64,68 @@ def cli_summary(cli, timeout=15):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def default_microphone(description):
+    """Makes the test microphone the default source (wireplumber leaves none
+    chosen in pipewire-env.sh), as a user's desktop would have one."""
+    status = subprocess.run(["wpctl", "status"], capture_output=True, text=True,
+                            timeout=10).stdout
+    in_sources = False
+    for line in status.splitlines():
+        if "Sources:" in line:
+            in_sources = True
+        elif in_sources and description in line:
+            node = line.replace("*", " ").split(".")[0].split()[-1]
+            subprocess.run(["wpctl", "set-default", node], check=True, timeout=10)
+            return
+        elif in_sources and line.strip(" │├└─") == "":
+            break
+    fail("no source %r in wpctl status:\n%s" % (description, status))
+
+
 def main():
     wait_display()
+    default_microphone("Test microphone")
     port = free_port()
     relay = spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
                   stderr=subprocess.DEVNULL)
     wait_port(port)
 
     # The other participant first, so the room has video when we arrive.
-    cli = spawn_cli(port, CLI_USER, 60)
+    cli = spawn_cli(port, CLI_USER, 120)
 
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
     app = spawn([APP, link])
-    root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 20)
+    try:
+        root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 40)
+    except AssertionError:
+        desktop = pyatspi.Registry.getDesktop(0)
+        log("app pid %d (exit status %s); on the bus: %s" % (
+            app.pid, app.poll(), [(desktop.getChildAtIndex(i).name,
+                                   desktop.getChildAtIndex(i).get_process_id())
+                                  for i in range(desktop.childCount)]))
+        raise
     t.root_for_dump = root
     prejoin = page(root, "Room “%s”" % ROOM)
-    time.sleep(1.0)
+
+    # Pre-join: the camera preview is live and the microphone meter moves
+    # (the test microphone plays a 660 Hz tone at half scale).
+    preview = wait_for("the camera preview", lambda: find(prejoin, "Camera preview", TILE_ROLES))
+    live_pixels("the camera preview", extents(preview))
+    meter = wait_for("the microphone level meter",
+                     lambda: find(prejoin, "Microphone level", (pyatspi.ROLE_LEVEL_BAR,)))
+    def level_now():
+        value = meter.queryValue()
+        return value.currentValue / (value.maximumValue or 1.0)
+
+    try:
+        level = wait_for("the microphone level to rise", lambda: level_now() > 0.5 and level_now(), 10)
+    except AssertionError:
+        log("meter: %s" % meter.queryValue().currentValue)
+        raise
+    log("microphone level %.2f" % level)
+    for kind in ("Camera", "Microphone", "Speaker"):
+        if find(prejoin, kind, (pyatspi.ROLE_COMBO_BOX, pyatspi.ROLE_LIST_ITEM)) is None:
+            fail("no %s picker on the pre-join page" % kind)
     screenshot("app-video-prejoin.png")
 
     press(prejoin, "Join")
@@ -92,11 +138,12 @@ def main():
     screenshot("app-video-call.png")
 
     # Two more people: the 4-person grid (us and three CLIs).
-    others = [spawn_cli(port, name, 60) for name in MORE_CLIS]
+    others = [spawn_cli(port, name, 120) for name in MORE_CLIS]
     for name in MORE_CLIS:
         wait_for("a tile named " + name, lambda: find(root, name, TILE_ROLES), 20)
     for name in MORE_CLIS:
-        live_pixels("the tile of " + name, extents(find(root, name, TILE_ROLES)))
+        tile = wait_for("a tile named " + name, lambda: find(root, name, TILE_ROLES), 15)
+        live_pixels("the tile of " + name, extents(tile))
     screenshot("app-video-grid4.png")
 
     summary = cli_summary(cli)

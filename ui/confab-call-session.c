@@ -354,6 +354,7 @@ on_chat_message (ConfabCall *call,
 static void
 on_reconnecting (ConfabTransport *transport, guint attempt, guint ms, ConfabCallSession *self)
 {
+  g_message ("reconnecting: attempt %u in %u ms", attempt, ms);
   /* Once per outage: later attempts of the same outage say nothing new. */
   if (attempt == 1)
     g_signal_emit (self, signals[SIGNAL_RECONNECTING], 0);
@@ -450,6 +451,8 @@ on_peer_left (ConfabCall *call, ConfabPeer *peer, ConfabCallSession *self)
 {
   guint64 session_id = confab_peer_get_session_id (peer);
 
+  g_message ("%s left (%s)", confab_peer_get_display_name (peer),
+             confab_peer_is_present (peer) ? "still present" : "gone or silent");
   g_hash_table_remove (self->participants, &session_id);
   g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, session_id);
 }

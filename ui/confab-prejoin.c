@@ -1,0 +1,604 @@
+/* confab-prejoin.c: camera preview, microphone meter and device pickers on
+ * the pre-join page (see the header). */
+#define G_LOG_DOMAIN "confab-prejoin"
+
+#include "confab-prejoin.h"
+
+#include "confab-pipewire-audio.h"
+#include "confab-pipewire-camera.h"
+#include "confab-pipewire-devices.h"
+#include "confab-video-grid.h"
+
+#include <glib/gi18n.h>
+#include <math.h>
+
+#define CONFAB_SETTINGS_SCHEMA "io.github.confab.Confab"
+#define PREVIEW_ID             1
+/* The meter shows -60 dBFS … 0 dBFS. */
+#define LEVEL_FLOOR_DB -60.0
+
+typedef struct
+{
+  ConfabDeviceKind kind;
+  const char *setting;
+  AdwComboRow *row;
+  GtkStringList *labels; /* "Default", then each device's description */
+  GPtrArray *names;      /* node names, parallel to labels; NULL = default */
+} Picker;
+
+struct _ConfabPrejoin
+{
+  GtkBox parent_instance;
+
+  /* Template widgets */
+  ConfabVideoGrid *preview;
+  GtkLevelBar *level_bar;
+  GtkLabel *problem_label;
+  AdwComboRow *camera_row;
+  AdwComboRow *microphone_row;
+  AdwComboRow *speaker_row;
+
+  /* Owned */
+  GSettings *settings;
+  ConfabPipewire *pipewire;
+  ConfabDeviceMonitor *monitor;
+  ConfabCameraSource *camera;
+  ConfabAudioCapture *microphone;
+  Picker pickers[3]; /* by ConfabDeviceKind */
+  char *camera_problem;
+  char *microphone_problem;
+  char *pipewire_problem;
+  gboolean camera_on;
+  gboolean microphone_on;
+  gboolean updating_pickers;
+  GtkStack *page_stack; /* the window's pages, watched while mapped */
+};
+
+G_DEFINE_FINAL_TYPE (ConfabPrejoin, confab_prejoin, GTK_TYPE_BOX)
+
+enum
+{
+  PROP_0,
+  PROP_CAMERA_ON,
+  PROP_MICROPHONE_ON,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void start_capture (ConfabPrejoin *self);
+static void stop_camera (ConfabPrejoin *self);
+static void stop_microphone (ConfabPrejoin *self);
+
+/* ---- what is missing ---------------------------------------------------------- */
+
+static void
+update_problem (ConfabPrejoin *self)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  const char *parts[] = { self->pipewire_problem, self->camera_problem, self->microphone_problem };
+
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    if (parts[i] != NULL)
+      g_string_append_printf (text, "%s%s", text->len > 0 ? "\n" : "", parts[i]);
+  if (text->len > 0)
+    g_string_append_printf (text, "\n%s", _ ("You can still join the call."));
+  gtk_label_set_text (self->problem_label, text->str);
+  gtk_widget_set_visible (GTK_WIDGET (self->problem_label), text->len > 0);
+}
+
+static void
+set_problem (char **slot, const char *problem)
+{
+  g_free (*slot);
+  *slot = g_strdup (problem);
+}
+
+static const char *
+device_problem (const GError *error, gboolean camera)
+{
+  if (g_error_matches (error, CONFAB_PIPEWIRE_ERROR, CONFAB_PIPEWIRE_ERROR_DEVICE_GONE))
+    return camera ? _ ("The camera was disconnected.") : _ ("The microphone was disconnected.");
+  if (g_error_matches (error, CONFAB_PIPEWIRE_ERROR, CONFAB_PIPEWIRE_ERROR_FORMAT))
+    return camera ? _ ("The camera offers no picture format Confab can read.")
+                  : _ ("The microphone offers no sound format Confab can read.");
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+    return camera ? _ ("Confab may not use the camera (permission denied).")
+                  : _ ("Confab may not use the microphone (permission denied).");
+  return camera ? _ ("No camera found.") : _ ("No microphone found.");
+}
+
+/* ---- the camera preview --------------------------------------------------------- */
+
+static void
+on_camera_frame (ConfabCameraSource *camera, ConfabVideoFrame *frame, ConfabPrejoin *self)
+{
+  confab_video_grid_push_frame (self->preview, PREVIEW_ID, frame);
+}
+
+static void
+show_camera_state (ConfabPrejoin *self)
+{
+  ConfabParticipantTile *tile = confab_video_grid_lookup (self->preview, PREVIEW_ID);
+  gboolean live = self->camera_on && self->camera != NULL;
+
+  confab_video_grid_set_video_enabled (self->preview, PREVIEW_ID, live);
+  if (tile != NULL)
+    confab_participant_tile_set_status (
+        tile, !self->camera_on ? _ ("Camera off")
+              : live
+                  ? NULL
+                  : (self->camera_problem != NULL ? self->camera_problem : self->pipewire_problem));
+  update_problem (self);
+}
+
+static void
+on_camera_error (ConfabCameraSource *camera, const GError *error, ConfabPrejoin *self)
+{
+  g_message ("camera preview: %s", error->message);
+  stop_camera (self);
+  set_problem (&self->camera_problem, device_problem (error, TRUE));
+  show_camera_state (self);
+}
+
+static void
+stop_camera (ConfabPrejoin *self)
+{
+  if (self->camera == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->camera, self);
+  g_clear_object (&self->camera);
+}
+
+static const char *
+picked (ConfabPrejoin *self, ConfabDeviceKind kind)
+{
+  Picker *picker = &self->pickers[kind];
+  guint selected = adw_combo_row_get_selected (picker->row);
+
+  if (selected == GTK_INVALID_LIST_POSITION || selected >= picker->names->len)
+    return NULL;
+  return g_ptr_array_index (picker->names, selected);
+}
+
+static void
+start_camera (ConfabPrejoin *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->camera != NULL || self->pipewire == NULL || !self->camera_on)
+    return;
+  /* A camera the monitor does not list would only time out after 5 s. */
+  if (self->monitor != NULL)
+    {
+      g_autoptr (GPtrArray) cameras =
+          confab_device_monitor_list (self->monitor, CONFAB_DEVICE_CAMERA);
+
+      if (cameras->len == 0)
+        {
+          set_problem (&self->camera_problem, _ ("No camera found."));
+          show_camera_state (self);
+          return;
+        }
+    }
+  self->camera = confab_camera_source_new (self->pipewire, picked (self, CONFAB_DEVICE_CAMERA),
+                                           1280, 720, 30, &error);
+  if (self->camera == NULL)
+    {
+      set_problem (&self->camera_problem, device_problem (error, TRUE));
+      show_camera_state (self);
+      return;
+    }
+  g_signal_connect (self->camera, "frame", G_CALLBACK (on_camera_frame), self);
+  g_signal_connect (self->camera, "error", G_CALLBACK (on_camera_error), self);
+  set_problem (&self->camera_problem, NULL);
+  show_camera_state (self);
+}
+
+/* ---- the microphone meter ----------------------------------------------------- */
+
+static void
+on_microphone_chunk (ConfabAudioCapture *microphone, gpointer data, ConfabPrejoin *self)
+{
+  const gint16 *samples = data;
+  double sum = 0, db;
+
+  for (guint i = 0; i < CONFAB_AUDIO_FRAME_SAMPLES; i++)
+    sum += (double) samples[i] * samples[i];
+  db = 10.0 * log10 (sum / CONFAB_AUDIO_FRAME_SAMPLES / (32768.0 * 32768.0) + 1e-12);
+  gtk_level_bar_set_value (self->level_bar, CLAMP ((db - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB, 0, 1));
+}
+
+static void
+on_microphone_error (ConfabAudioCapture *microphone, const GError *error, ConfabPrejoin *self)
+{
+  g_message ("microphone meter: %s", error->message);
+  stop_microphone (self);
+  set_problem (&self->microphone_problem, device_problem (error, FALSE));
+  update_problem (self);
+}
+
+static void
+stop_microphone (ConfabPrejoin *self)
+{
+  gtk_level_bar_set_value (self->level_bar, 0);
+  if (self->microphone == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->microphone, self);
+  g_clear_object (&self->microphone);
+}
+
+static void
+start_microphone (ConfabPrejoin *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->microphone != NULL || self->pipewire == NULL || !self->microphone_on)
+    return;
+  if (self->monitor != NULL)
+    {
+      g_autoptr (GPtrArray) microphones =
+          confab_device_monitor_list (self->monitor, CONFAB_DEVICE_MICROPHONE);
+
+      if (microphones->len == 0)
+        {
+          set_problem (&self->microphone_problem, _ ("No microphone found."));
+          update_problem (self);
+          return;
+        }
+    }
+  self->microphone = confab_audio_capture_new (
+      self->pipewire, picked (self, CONFAB_DEVICE_MICROPHONE), FALSE, &error);
+  if (self->microphone == NULL)
+    {
+      set_problem (&self->microphone_problem, device_problem (error, FALSE));
+      update_problem (self);
+      return;
+    }
+  g_signal_connect (self->microphone, "chunk", G_CALLBACK (on_microphone_chunk), self);
+  g_signal_connect (self->microphone, "error", G_CALLBACK (on_microphone_error), self);
+  set_problem (&self->microphone_problem, NULL);
+  update_problem (self);
+}
+
+/* ---- device pickers ------------------------------------------------------------ */
+
+/* The list again from the monitor, keeping the chosen device when present
+ * (else the saved preference, else "Default"). */
+static void
+fill_picker (ConfabPrejoin *self, ConfabDeviceKind kind)
+{
+  Picker *picker = &self->pickers[kind];
+  g_autofree char *want = NULL;
+  g_autoptr (GPtrArray) devices = NULL;
+  guint n_old = g_list_model_get_n_items (G_LIST_MODEL (picker->labels));
+  guint selected = 0;
+  const char *current = picked (self, kind);
+
+  want = current != NULL ? g_strdup (current)
+                         : g_settings_get_string (self->settings, picker->setting);
+  self->updating_pickers = TRUE;
+  g_ptr_array_set_size (picker->names, 0);
+  g_ptr_array_add (picker->names, NULL);
+  if (self->monitor != NULL)
+    devices = confab_device_monitor_list (self->monitor, kind);
+  {
+    g_autoptr (GPtrArray) labels = g_ptr_array_new ();
+
+    g_ptr_array_add (labels, (gpointer) _ ("Default"));
+    for (guint i = 0; devices != NULL && i < devices->len; i++)
+      {
+        ConfabDevice *device = g_ptr_array_index (devices, i);
+
+        g_ptr_array_add (picker->names, g_strdup (device->name));
+        g_ptr_array_add (labels, device->description);
+        if (g_strcmp0 (device->name, want) == 0)
+          selected = i + 1;
+      }
+    g_ptr_array_add (labels, NULL);
+    gtk_string_list_splice (picker->labels, 0, n_old, (const char *const *) labels->pdata);
+  }
+  adw_combo_row_set_selected (picker->row, selected);
+  gtk_widget_set_sensitive (GTK_WIDGET (picker->row), self->monitor != NULL);
+  self->updating_pickers = FALSE;
+}
+
+static void
+fill_pickers (ConfabPrejoin *self)
+{
+  for (ConfabDeviceKind kind = CONFAB_DEVICE_CAMERA; kind <= CONFAB_DEVICE_SPEAKER; kind++)
+    fill_picker (self, kind);
+}
+
+static void
+on_picker_selected (AdwComboRow *row, GParamSpec *pspec, ConfabPrejoin *self)
+{
+  ConfabDeviceKind kind;
+  const char *name;
+
+  if (self->updating_pickers)
+    return;
+  kind = row == self->camera_row       ? CONFAB_DEVICE_CAMERA
+         : row == self->microphone_row ? CONFAB_DEVICE_MICROPHONE
+                                       : CONFAB_DEVICE_SPEAKER;
+  name = picked (self, kind);
+  g_settings_set_string (self->settings, self->pickers[kind].setting, name != NULL ? name : "");
+  /* The preview and the meter follow the choice at once. */
+  if (kind == CONFAB_DEVICE_CAMERA)
+    {
+      stop_camera (self);
+      start_camera (self);
+    }
+  else if (kind == CONFAB_DEVICE_MICROPHONE)
+    {
+      stop_microphone (self);
+      start_microphone (self);
+    }
+}
+
+/* Hot-plug: lists follow, and a device that was missing is tried again. */
+static void
+on_device_changed (ConfabDeviceMonitor *monitor, ConfabDevice *device, ConfabPrejoin *self)
+{
+  fill_picker (self, device->kind);
+  if (device->kind == CONFAB_DEVICE_CAMERA && self->camera == NULL)
+    start_camera (self);
+  else if (device->kind == CONFAB_DEVICE_MICROPHONE && self->microphone == NULL)
+    start_microphone (self);
+}
+
+/* ---- on screen ------------------------------------------------------------------ */
+
+static void
+start_capture (ConfabPrejoin *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->pipewire == NULL || !confab_pipewire_is_connected (self->pipewire))
+    {
+      g_clear_object (&self->monitor);
+      g_clear_object (&self->pipewire);
+      self->pipewire = confab_pipewire_new (-1, &error);
+      if (self->pipewire != NULL)
+        self->monitor = confab_device_monitor_new (self->pipewire, &error);
+      if (self->monitor == NULL)
+        {
+          g_message ("no devices: %s", error->message);
+          g_clear_object (&self->pipewire);
+          set_problem (&self->pipewire_problem,
+                       _ ("Cameras and microphones are unavailable (PipeWire is not running)."));
+        }
+      else
+        {
+          set_problem (&self->pipewire_problem, NULL);
+          g_signal_connect (self->monitor, "device-added", G_CALLBACK (on_device_changed), self);
+          g_signal_connect (self->monitor, "device-removed", G_CALLBACK (on_device_changed), self);
+        }
+      fill_pickers (self);
+    }
+  start_camera (self);
+  start_microphone (self);
+  show_camera_state (self);
+}
+
+static void
+stop_capture (ConfabPrejoin *self)
+{
+  stop_camera (self);
+  stop_microphone (self);
+  if (self->monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+  g_clear_object (&self->monitor);
+  g_clear_object (&self->pipewire);
+}
+
+/* Leaving the page releases the devices at once, not when a crossfade
+ * ends: the call opens the same camera right after, and some cameras
+ * serve one reader at a time. */
+static void
+on_page_changed (GtkStack *stack, GParamSpec *pspec, ConfabPrejoin *self)
+{
+  GtkWidget *page = gtk_stack_get_visible_child (stack);
+
+  if (page == NULL || !gtk_widget_is_ancestor (GTK_WIDGET (self), page))
+    stop_capture (self);
+  else if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    start_capture (self);
+}
+
+static void
+confab_prejoin_map (GtkWidget *widget)
+{
+  ConfabPrejoin *self = CONFAB_PREJOIN (widget);
+
+  GTK_WIDGET_CLASS (confab_prejoin_parent_class)->map (widget);
+  self->page_stack = GTK_STACK (gtk_widget_get_ancestor (widget, GTK_TYPE_STACK));
+  if (self->page_stack != NULL)
+    {
+      g_signal_connect (self->page_stack, "notify::visible-child", G_CALLBACK (on_page_changed),
+                        self);
+      on_page_changed (self->page_stack, NULL, self);
+    }
+  else
+    start_capture (self);
+}
+
+static void
+confab_prejoin_unmap (GtkWidget *widget)
+{
+  ConfabPrejoin *self = CONFAB_PREJOIN (widget);
+
+  /* Off screen (joined, or back to the start page): devices released. */
+  if (self->page_stack != NULL)
+    g_signal_handlers_disconnect_by_func (self->page_stack, on_page_changed, self);
+  self->page_stack = NULL;
+  stop_capture (self);
+  GTK_WIDGET_CLASS (confab_prejoin_parent_class)->unmap (widget);
+}
+
+/* ---- GObject ---------------------------------------------------------------------- */
+
+GtkWidget *
+confab_prejoin_new (void)
+{
+  return g_object_new (CONFAB_TYPE_PREJOIN, NULL);
+}
+
+static void
+set_camera_on (ConfabPrejoin *self, gboolean on)
+{
+  if (self->camera_on == !!on)
+    return;
+  self->camera_on = !!on;
+  if (!on)
+    stop_camera (self);
+  else if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    start_camera (self);
+  show_camera_state (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAMERA_ON]);
+}
+
+static void
+set_microphone_on (ConfabPrejoin *self, gboolean on)
+{
+  if (self->microphone_on == !!on)
+    return;
+  self->microphone_on = !!on;
+  if (!on)
+    stop_microphone (self);
+  else if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    start_microphone (self);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->level_bar), on);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MICROPHONE_ON]);
+}
+
+static void
+confab_prejoin_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  ConfabPrejoin *self = CONFAB_PREJOIN (object);
+
+  switch (prop_id)
+    {
+      case PROP_CAMERA_ON:
+        g_value_set_boolean (value, self->camera_on);
+        break;
+      case PROP_MICROPHONE_ON:
+        g_value_set_boolean (value, self->microphone_on);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+confab_prejoin_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  ConfabPrejoin *self = CONFAB_PREJOIN (object);
+
+  switch (prop_id)
+    {
+      case PROP_CAMERA_ON:
+        set_camera_on (self, g_value_get_boolean (value));
+        break;
+      case PROP_MICROPHONE_ON:
+        set_microphone_on (self, g_value_get_boolean (value));
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+confab_prejoin_dispose (GObject *object)
+{
+  ConfabPrejoin *self = CONFAB_PREJOIN (object);
+
+  stop_capture (self);
+  gtk_widget_dispose_template (GTK_WIDGET (self), CONFAB_TYPE_PREJOIN);
+  G_OBJECT_CLASS (confab_prejoin_parent_class)->dispose (object);
+}
+
+static void
+confab_prejoin_finalize (GObject *object)
+{
+  ConfabPrejoin *self = CONFAB_PREJOIN (object);
+
+  for (guint i = 0; i < G_N_ELEMENTS (self->pickers); i++)
+    {
+      g_clear_pointer (&self->pickers[i].names, g_ptr_array_unref);
+      g_clear_object (&self->pickers[i].labels);
+    }
+  g_clear_pointer (&self->camera_problem, g_free);
+  g_clear_pointer (&self->microphone_problem, g_free);
+  g_clear_pointer (&self->pipewire_problem, g_free);
+  g_clear_object (&self->settings);
+  G_OBJECT_CLASS (confab_prejoin_parent_class)->finalize (object);
+}
+
+static void
+confab_prejoin_class_init (ConfabPrejoinClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = confab_prejoin_get_property;
+  object_class->set_property = confab_prejoin_set_property;
+  object_class->dispose = confab_prejoin_dispose;
+  object_class->finalize = confab_prejoin_finalize;
+  widget_class->map = confab_prejoin_map;
+  widget_class->unmap = confab_prejoin_unmap;
+
+  properties[PROP_CAMERA_ON] =
+      g_param_spec_boolean ("camera-on", NULL, NULL, TRUE,
+                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MICROPHONE_ON] =
+      g_param_spec_boolean ("microphone-on", NULL, NULL, TRUE,
+                            G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (CONFAB_TYPE_VIDEO_GRID);
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/confab/Confab/confab-prejoin.ui");
+  gtk_widget_class_bind_template_child (widget_class, ConfabPrejoin, preview);
+  gtk_widget_class_bind_template_child (widget_class, ConfabPrejoin, level_bar);
+  gtk_widget_class_bind_template_child (widget_class, ConfabPrejoin, problem_label);
+  gtk_widget_class_bind_template_child (widget_class, ConfabPrejoin, camera_row);
+  gtk_widget_class_bind_template_child (widget_class, ConfabPrejoin, microphone_row);
+  gtk_widget_class_bind_template_child (widget_class, ConfabPrejoin, speaker_row);
+}
+
+static void
+confab_prejoin_init (ConfabPrejoin *self)
+{
+  static const char *const settings_keys[] = {
+    [CONFAB_DEVICE_CAMERA] = "preferred-camera",
+    [CONFAB_DEVICE_MICROPHONE] = "preferred-microphone",
+    [CONFAB_DEVICE_SPEAKER] = "preferred-speaker",
+  };
+  ConfabParticipantTile *tile;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->settings = g_settings_new (CONFAB_SETTINGS_SCHEMA);
+  self->camera_on = TRUE;
+  self->microphone_on = TRUE;
+
+  self->pickers[CONFAB_DEVICE_CAMERA].row = self->camera_row;
+  self->pickers[CONFAB_DEVICE_MICROPHONE].row = self->microphone_row;
+  self->pickers[CONFAB_DEVICE_SPEAKER].row = self->speaker_row;
+  for (ConfabDeviceKind kind = CONFAB_DEVICE_CAMERA; kind <= CONFAB_DEVICE_SPEAKER; kind++)
+    {
+      Picker *picker = &self->pickers[kind];
+
+      picker->kind = kind;
+      picker->setting = settings_keys[kind];
+      picker->labels = gtk_string_list_new (NULL);
+      picker->names = g_ptr_array_new_with_free_func (g_free);
+      adw_combo_row_set_model (picker->row, G_LIST_MODEL (picker->labels));
+      g_signal_connect (picker->row, "notify::selected", G_CALLBACK (on_picker_selected), self);
+    }
+  fill_pickers (self);
+
+  confab_video_grid_set_show_view_toggle (self->preview, FALSE);
+  tile = confab_video_grid_add (self->preview, PREVIEW_ID, _ ("You"), TRUE);
+  confab_participant_tile_set_is_self (tile, TRUE);
+}
