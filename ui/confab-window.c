@@ -11,6 +11,7 @@
 #include "confab-invite.h"
 #include "confab-participants-panel.h"
 #include "confab-preferences.h"
+#include "confab-rooms.h"
 #include "confab-transport.h"
 #include "confab-prejoin.h"
 #include "confab-video-grid.h"
@@ -137,8 +138,6 @@ update_actions (ConfabWindow *self)
 
 /* ---- recent rooms ------------------------------------------------------------ */
 
-#define CONFAB_MAX_RECENT_ROOMS 5
-
 static void
 on_recent_activated (AdwActionRow *row, ConfabWindow *self)
 {
@@ -185,23 +184,13 @@ update_recent_rooms (ConfabWindow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->recent_group), n > 0);
 }
 
-/* Newest first, each link once, at most CONFAB_MAX_RECENT_ROOMS. */
 static void
 remember_room (ConfabWindow *self, const char *link)
 {
   g_auto (GStrv) links = g_settings_get_strv (self->settings, "recent-rooms");
-  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-  g_auto (GStrv) updated = NULL;
-  guint n = 1;
+  g_auto (GStrv) updated =
+      confab_recent_rooms_add ((const char *const *) links, link, CONFAB_MAX_RECENT_ROOMS);
 
-  g_strv_builder_add (builder, link);
-  for (guint i = 0; links[i] != NULL && n < CONFAB_MAX_RECENT_ROOMS; i++)
-    if (!g_str_equal (links[i], link))
-      {
-        g_strv_builder_add (builder, links[i]);
-        n++;
-      }
-  updated = g_strv_builder_end (builder);
   /* "changed::recent-rooms" redraws the list. */
   g_settings_set_strv (self->settings, "recent-rooms", (const char *const *) updated);
 }
@@ -680,23 +669,23 @@ new_meeting_action (GtkWidget *widget, const char *action_name, GVariant *parame
 {
   ConfabWindow *self = CONFAB_WINDOW (widget);
   g_autofree char *server = g_settings_get_string (self->settings, "default-server");
-  g_autofree char *room = NULL;
+  g_autofree char *room = confab_random_room ();
   g_autofree char *link = NULL;
 
   if (*server == '\0')
     {
-      show_start (self, _ ("Set a default server in the settings to start a new meeting"));
+      show_start (self, _ ("Set a default server in the preferences to start a new meeting"));
       return;
     }
-  room = g_strdup_printf ("%08x-%04x", g_random_int (), g_random_int_range (0, 0x10000));
-  if (g_str_has_prefix (server, "http://") || g_str_has_prefix (server, "https://"))
-    link = g_strdup_printf ("%s/meeting/%s", server, room);
-  else
-    link = g_strdup (room);
+  link = confab_meeting_link (server, room);
+  if (link == NULL)
+    {
+      show_start (self, _ ("The default server must be an https:// or ws:// address"));
+      return;
+    }
   gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), link);
-  confab_window_open_link (self, room);
-  if (gtk_stack_get_visible_child_name (self->stack) != NULL &&
-      g_str_equal (gtk_stack_get_visible_child_name (self->stack), "prejoin"))
+  confab_window_open_link (self, link);
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->stack), "prejoin") == 0)
     toast (self, _ ("Meeting link copied"));
 }
 
