@@ -28,6 +28,13 @@ G_BEGIN_DECLS
 #define CONFAB_RELAY_RX_KEEP_BYTES (64 * 1024)
 
 typedef struct _ConfabRoom ConfabRoom;
+
+/* A session another relay told us about. */
+typedef struct
+{
+  char *user_id;
+  gint64 since_us; /* when we learned about it */
+} ConfabRemoteMember;
 typedef struct _ConfabRelaySession ConfabRelaySession;
 
 struct _ConfabRelay
@@ -68,6 +75,7 @@ typedef struct
   char *user_id;
   char *display_name;
   guint64 session_id;
+  gint64 active_since_us; /* when the session that left became active */
   guint timer;
 } ConfabPendingLeave;
 
@@ -78,7 +86,8 @@ struct _ConfabRoom
   GQueue sessions;            /* local sessions, linked by room_link */
   guint member_count;         /* local active, non-observer sessions */
   GHashTable *pending_leaves; /* user id -> ConfabPendingLeave */
-  /* Sessions other relays have active here: session id (guint64 *) -> user id */
+  /* Sessions other relays have active here: session id (guint64 *) ->
+   * ConfabRemoteMember */
   GHashTable *remote_members;
   guint64 start_time_ms;
   char *creator_id;
@@ -124,6 +133,7 @@ struct _ConfabRelaySession
   char *display_name;
   gboolean observer;
   gboolean active;
+  gint64 active_since_us;
   gboolean killing;
   gboolean going_away; /* WebSocket: close 1001 at the next writeable */
   /* Set when this session took over a pending leave of the same user. */

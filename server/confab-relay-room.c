@@ -29,6 +29,15 @@ pending_leave_free (gpointer data)
   g_free (leave);
 }
 
+static void
+remote_member_free (gpointer data)
+{
+  ConfabRemoteMember *member = data;
+
+  g_free (member->user_id);
+  g_free (member);
+}
+
 ConfabRoom *
 confab_room_get (ConfabRelay *relay, const char *name, const char *creator_id)
 {
@@ -41,7 +50,8 @@ confab_room_get (ConfabRelay *relay, const char *name, const char *creator_id)
   room->name = g_strdup (name);
   g_queue_init (&room->sessions);
   room->pending_leaves = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_leave_free);
-  room->remote_members = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  room->remote_members =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, remote_member_free);
   room->start_time_ms = confab_now_epoch_ms ();
   room->creator_id = g_strdup (creator_id);
   g_hash_table_insert (relay->rooms, room->name, room);
@@ -72,9 +82,12 @@ confab_room_maybe_free (ConfabRoom *room)
 }
 
 /* Is @user_id present through an active session other than @except (0: none),
- * on this relay or on another? */
+ * on this relay or on another? Of the other relays' sessions only those we
+ * learned about after @newer_than_us count: when a session leaves, the
+ * sessions its client moved to are newer than it, while an older one that
+ * was never retired is most likely a relay that died without telling. */
 static gboolean
-user_present (ConfabRoom *room, const char *user_id, guint64 except)
+user_present (ConfabRoom *room, const char *user_id, guint64 except, gint64 newer_than_us)
 {
   GHashTableIter iter;
   gpointer key, value;
@@ -88,8 +101,13 @@ user_present (ConfabRoom *room, const char *user_id, guint64 except)
     }
   g_hash_table_iter_init (&iter, room->remote_members);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (*(guint64 *) key != except && strcmp (value, user_id) == 0)
-      return TRUE;
+    {
+      ConfabRemoteMember *member = value;
+
+      if (*(guint64 *) key != except && member->since_us > newer_than_us &&
+          strcmp (member->user_id, user_id) == 0)
+        return TRUE;
+    }
   return FALSE;
 }
 
@@ -111,7 +129,7 @@ count_present_users (ConfabRoom *room)
     }
   g_hash_table_iter_init (&iter, room->remote_members);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_hash_table_add (users, value);
+    g_hash_table_add (users, ((ConfabRemoteMember *) value)->user_id);
   return g_hash_table_size (users);
 }
 
@@ -202,7 +220,7 @@ announce_leave (ConfabRoom *room, ConfabPendingLeave *leave)
 {
   g_autoptr (ConfabRelayBuf) buf = NULL;
 
-  if (user_present (room, leave->user_id, leave->session_id))
+  if (user_present (room, leave->user_id, leave->session_id, leave->active_since_us))
     {
       publish_quietly (room, CONFAB_MEETING_PARTICIPANT_LEFT, leave->user_id, leave->display_name,
                        leave->session_id);
@@ -295,7 +313,7 @@ confab_room_session_activated (ConfabRoom *room, ConfabRelaySession *session)
     leave = confab_room_take_pending_leave (room, session->user_id);
   if (leave != NULL)
     retire_leave (room, leave);
-  else if (!user_present (room, session->user_id, session->id))
+  else if (!user_present (room, session->user_id, session->id, 0))
     {
       g_autoptr (ConfabRelayBuf) buf =
           confab_room_meeting_packet (room, CONFAB_MEETING_PARTICIPANT_JOINED, session->user_id,
@@ -343,7 +361,7 @@ confab_room_session_closed (ConfabRoom *room, ConfabRelaySession *session)
     return;
   room->member_count--;
   /* The user is still here through another session. */
-  if (user_present (room, session->user_id, session->id))
+  if (user_present (room, session->user_id, session->id, session->active_since_us))
     {
       publish_quietly (room, CONFAB_MEETING_PARTICIPANT_LEFT, session->user_id,
                        session->display_name, session->id);
@@ -354,6 +372,7 @@ confab_room_session_closed (ConfabRoom *room, ConfabRelaySession *session)
   leave->user_id = g_strdup (session->user_id);
   leave->display_name = g_strdup (session->display_name);
   leave->session_id = session->id;
+  leave->active_since_us = session->active_since_us;
   /* A client switching paths closes the old one before its next packet
    * activates the new one: the new session holds the leave, as a
    * reconnecting one does, until it activates (nothing announced) or closes
@@ -395,44 +414,57 @@ confab_room_flush_pending_leaves (ConfabRoom *room)
 /* A presence or system packet from another relay: keep the members over
  * there (by session, with their user), so MEETING_ENDED means the last member
  * of the whole room left and presence is per user across relays. */
-static void
+static gint64
 track_remote_member (ConfabRoom *room, ConfabRelayBuf *buf)
 {
   ConfabArena *arena = room->relay->arena;
   ConfabPacketWrapper *w;
   ConfabMeetingPacket *m;
   ConfabPendingLeave *leave;
+  ConfabRemoteMember *member;
   g_autofree char *user_id = NULL;
+  gint64 known_since = 0;
   guint64 id;
 
   confab_arena_reset (arena);
   w = confab__packet_wrapper__unpack (confab_arena_allocator (arena), buf->len,
                                       confab_relay_buf_payload (buf));
   if (w == NULL || w->packet_type != CONFAB_PACKET_MEETING)
-    return;
+    return 0;
   m = confab__meeting_packet__unpack (confab_arena_allocator (arena), w->data.len,
                                       w->data.data != NULL ? w->data.data : (const guint8 *) "");
   if (m == NULL || m->session_id == 0)
-    return;
+    return 0;
   id = m->session_id;
   if (m->event_type == CONFAB_MEETING_PARTICIPANT_LEFT)
     {
       g_hash_table_remove (room->remote_members, &id);
-      return;
+      return 0;
     }
   if (m->event_type != CONFAB_MEETING_PARTICIPANT_JOINED)
-    return;
+    return 0;
   user_id = g_strndup ((const char *) m->target_user_id.data, m->target_user_id.len);
   /* A user this relay is about to announce as gone is present over there
    * (moved to another relay): the leave is retired quietly. */
   leave = confab_room_take_pending_leave (room, user_id);
-  g_hash_table_replace (room->remote_members, g_memdup2 (&id, sizeof id), g_strdup (user_id));
+  member = g_hash_table_lookup (room->remote_members, &id);
+  /* Presence answers repeat members we know: keep when we first heard. */
+  if (member != NULL)
+    known_since = member->since_us;
+  else
+    {
+      member = g_new0 (ConfabRemoteMember, 1);
+      member->user_id = g_strdup (user_id);
+      member->since_us = g_get_monotonic_time ();
+      g_hash_table_insert (room->remote_members, g_memdup2 (&id, sizeof id), member);
+    }
   if (leave != NULL)
     {
       retire_leave (room, leave);
       maybe_end_meeting (room);
       confab_relay_drain_progress (room->relay);
     }
+  return known_since;
 }
 
 static ConfabRelaySession *
@@ -510,10 +542,17 @@ confab_room_deliver (const char *room_name,
               }
             break;
           }
-        track_remote_member (room, buf);
-        target = find_session (room, session_id);
-        if (target != NULL)
-          confab_relay_session_enqueue (target, buf, 0);
+        {
+          gint64 known_since = track_remote_member (room, buf);
+
+          target = find_session (room, session_id);
+          /* The answer to our newcomer's question may name a member whose
+           * system JOINED reached the newcomer already (it joined over there
+           * after the question left): once is enough. */
+          if (target != NULL &&
+              !(known_since != 0 && target->active && known_since >= target->active_since_us))
+            confab_relay_session_enqueue (target, buf, 0);
+        }
         break;
 
       default:

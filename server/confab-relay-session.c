@@ -229,6 +229,7 @@ static void
 activate (ConfabRelaySession *self)
 {
   self->active = TRUE;
+  self->active_since_us = g_get_monotonic_time ();
   g_message ("activate room=%s session=%" G_GUINT64_FORMAT " user=%s", self->room->name, self->id,
              self->user_id);
   confab_room_session_activated (self->room, self);

@@ -425,9 +425,10 @@ run_shutdown (const char *transport)
                   transport, relay_a->exit_status, (relay_a->exit_us - term_us) / 1000.0,
                   again_us > 0 ? (again_us - term_us) / 1000.0 : -1.0);
   g_assert_cmpint (relay_a->exit_status, ==, 0);
-  /* It waited for the lingerer, but only its 2 s bound (plus teardown). */
+  /* It waited for the lingerer, but only its 2 s bound (plus teardown: lws,
+   * the NATS flush; 10-200 ms on this machine under load). */
   g_assert_cmpint (relay_a->exit_us - term_us, >=, 1900 * 1000);
-  g_assert_cmpint (relay_a->exit_us - term_us, <, 2500 * 1000 * time_scale ());
+  g_assert_cmpint (relay_a->exit_us - term_us, <, 3000 * 1000 * time_scale ());
   g_assert_cmpint (logged_relay_find (relay_a, "drained: timeout", "", 0), >, 0);
   /* The lingerer got the close 1001. */
   g_assert_true (confab_test_ws_wait_closed (lingerer, 1000));
