@@ -107,7 +107,21 @@ struct _ConfabWtConn
   gboolean insecure;
   gboolean cert_failed;
   gboolean connect_sent;
+  guint64 defer_until; /* ns; a deferred read-only write pass is due (0: none) */
+  guint rx_since_write; /* packets read since the last write pass */
 };
+
+/* A client that only received (nothing of its own to send) writes its ACKs
+ * at most this long afterwards, for everything received meanwhile, instead
+ * of after each packet (ngtcp2's ACK delay is RTT/8: ~0.1 ms on loopback).
+ * As Chromium's ACK decimation does, this cuts the ACKs a relay must wake
+ * up for and process from ~1 per packet sent to ~1 per this interval per
+ * receiver. Anything of our own to send goes at once and takes the ACK
+ * with it. Well below the 25 ms max_ack_delay we advertise. */
+#define CONFAB_WT_CLIENT_ACK_DEFER_NS (4 * NGTCP2_MILLISECONDS)
+/* ... or after this many packets, so a burst (a keyframe, a backlog) is ACKed
+ * as it arrives and the sender's window keeps opening. */
+#define CONFAB_WT_CLIENT_ACK_DEFER_PACKETS 10
 
 static void conn_schedule (ConfabWtConn *c);
 static void conn_mark_dead (ConfabWtConn *c, GError *error);
@@ -1075,6 +1089,8 @@ conn_write (ConfabWtConn *c)
   ngtcp2_tstamp ts = confab_quic_now ();
   guint packets = 0;
 
+  c->defer_until = 0;
+  c->rx_since_write = 0;
   conn_setup_h3 (c);
   conn_open_pending (c);
 
@@ -1279,6 +1295,21 @@ conn_destroy (ConfabWtConn *c, gboolean notify)
   confab_wt_conn_free (c);
 }
 
+/* Client, established, nothing queued of its own: what a write would send
+ * now is ACKs (and the odd MAX_STREAMS); it may wait a little. */
+static gboolean
+conn_defer_write (ConfabWtConn *c, guint64 now)
+{
+  if (c->ep->is_server || c->dead || c->close_requested || !c->session_open ||
+      !ngtcp2_conn_get_handshake_completed (c->conn) || !g_queue_is_empty (&c->send_queue) ||
+      !g_queue_is_empty (&c->send_urgent) || !g_queue_is_empty (&c->pending_open) ||
+      !g_queue_is_empty (&c->datagrams) || c->rx_since_write >= CONFAB_WT_CLIENT_ACK_DEFER_PACKETS)
+    return FALSE;
+  if (c->defer_until == 0)
+    c->defer_until = now + CONFAB_WT_CLIENT_ACK_DEFER_NS;
+  return now < c->defer_until;
+}
+
 void
 confab_wt_conn_run (ConfabWtConn *c)
 {
@@ -1296,6 +1327,11 @@ confab_wt_conn_run (ConfabWtConn *c)
     }
   if (!c->dead && c->close_deadline != 0 && now >= c->close_deadline)
     conn_request_close (c, CONFAB_H3_NO_ERROR);
+  if (conn_defer_write (c, now))
+    {
+      confab_wt_endpoint_set_timer (c->ep, c, c->defer_until);
+      return;
+    }
   if (!c->dead)
     confab_wt_conn_flush (c);
   if (c->dead)
@@ -1348,6 +1384,13 @@ fill_settings (ConfabWtConn *c, ngtcp2_settings *settings, ngtcp2_transport_para
       (cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 5000) * NGTCP2_MILLISECONDS;
   if (g_getenv ("CONFAB_QUIC_DEBUG") != NULL)
     settings->log_printf = debug_printf;
+  /* A server ACKs every packet at once: the ACK then leaves in the write
+   * pass that the packet's arrival runs anyway (a relay fans the message out
+   * in it), instead of from a timer a fraction of an RTT later, i.e. one more
+   * wake-up and send per received packet. The number of ACKs is the same,
+   * as a sender's packets arrive further apart than the delay. */
+  if (c->ep->is_server)
+    settings->ack_thresh = 1;
 
   ngtcp2_transport_params_default (params);
   params->initial_max_stream_data_bidi_local = 1024 * 1024;
@@ -1564,6 +1607,7 @@ confab_wt_conn_read (ConfabWtConn *c,
 
   if (c->dead)
     return;
+  c->rx_since_write++;
   rv = ngtcp2_conn_read_pkt (c->conn, &path, &pi, data, len, confab_quic_now ());
   if (rv == 0)
     return;
