@@ -374,6 +374,72 @@ HEADER = ("engine   rooms    sent/s    deliv/s  deliv%  srvCPU  msgs/srvCPUs  ge
           "   p50ms   p99ms   maxms  state")
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def machine_load():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+def compare_wt(args, tmpdir):
+    """Issue 3's check at fixed loads: relay over WebSocket and over
+    WebTransport, alternating, args.repeat times at each room count; what a
+    delivered message costs the relay over WT / over WS in each pair, then
+    the median and spread of those ratios. Alternating pairs meet the same
+    background load, which a sweep's single points do not."""
+    limit = 2.0
+    if os.path.exists(args.baseline):
+        with open(args.baseline) as f:
+            limit = json.load(f).get("targets", {}).get("max_wt_cost_ratio", limit)
+    rooms_list = [int(r) for r in args.compare_wt.split(",") if r]
+    out = {"rooms": {}, "limit": limit}
+    failures = []
+    print("WebTransport vs WebSocket, relay CPU per delivered message; %d pairs per load"
+          % args.repeat)
+    print("  R  pair  WS msgs/CPU-s  WS p99ms  WT msgs/CPU-s  WT p99ms  WT/WS cost  other%  load")
+    for rooms in rooms_list:
+        ratios, rows = [], []
+        for i in range(args.repeat):
+            pair = {}
+            # Which goes first alternates, so neither always meets the
+            # tail of the other's background.
+            for engine in (("relay", "relay-wt") if i % 2 == 0 else ("relay-wt", "relay")):
+                wait_for_quiet()
+                pair[engine] = run_point(engine, rooms, args, tmpdir, args.window)
+            ws, wt = pair["relay"], pair["relay-wt"]
+            if not (ws.get("ok") and wt.get("ok")):
+                failures.append("R=%d pair %d: %s" % (rooms, i + 1,
+                                                      (ws if not ws.get("ok") else wt).get("error")))
+                continue
+            ratio = (ws["msgs_per_server_cpu_s"] / wt["msgs_per_server_cpu_s"]
+                     if wt["msgs_per_server_cpu_s"] else float("inf"))
+            ratios.append(ratio)
+            rows.append({"ws": ws, "wt": wt, "ratio": ratio})
+            print("%3d  %4d  %13.0f  %8.2f  %13.0f  %8.2f  %9.2fx  %3.0f/%3.0f  %s"
+                  % (rooms, i + 1, ws["msgs_per_server_cpu_s"], ws["p99_ms"],
+                     wt["msgs_per_server_cpu_s"], wt["p99_ms"], ratio,
+                     ws.get("other_cpu_pct", 0), wt.get("other_cpu_pct", 0), machine_load()),
+                  flush=True)
+        if ratios:
+            med = median(ratios)
+            out["rooms"][rooms] = {"median_ratio": round(med, 3), "min_ratio": round(min(ratios), 3),
+                                   "max_ratio": round(max(ratios), 3),
+                                   "ws_p99_ms": median([r["ws"]["p99_ms"] for r in rows]),
+                                   "wt_p99_ms": median([r["wt"]["p99_ms"] for r in rows]),
+                                   "pairs": rows}
+            print("R=%d: WT costs %.2fx WS per delivered message (median of %d; %.2f-%.2f);"
+                  " median p99 WS %.2f ms, WT %.2f ms (target <= %.1fx)"
+                  % (rooms, med, len(ratios), min(ratios), max(ratios),
+                     out["rooms"][rooms]["ws_p99_ms"], out["rooms"][rooms]["wt_p99_ms"], limit))
+            if med > limit:
+                failures.append("R=%d: median %.2fx > %.1fx" % (rooms, med, limit))
+    return out, failures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     build = os.path.join(os.path.dirname(HERE), "build")
@@ -392,7 +458,13 @@ def main():
     ap.add_argument("--json", help="write all results to this file")
     ap.add_argument("--update-baseline", action="store_true",
                     help="store this run's numbers as the new regression baseline")
+    ap.add_argument("--compare-wt", metavar="R[,R...]",
+                    help="no sweep: relay over WebSocket and over WebTransport in alternating"
+                         " pairs at these room counts; median WT/WS cost per message")
+    ap.add_argument("--repeat", type=int, default=3, help="pairs per load for --compare-wt (3)")
     args = ap.parse_args()
+    if args.compare_wt:
+        args.engines = "relay,relay-wt"
     args.max_rooms = max(1, min(args.max_rooms, 128))
     engines = [e for e in args.engines.split(",") if e]
     for e in engines:
@@ -421,6 +493,27 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     started = STARTED[0] = time.monotonic()
     results = {}
+    if args.compare_wt:
+        with tempfile.TemporaryDirectory(prefix="confab-fanout-") as tmpdir:
+            try:
+                out, failures = compare_wt(args, tmpdir)
+            except RuntimeError as e:
+                log("run-fanout: " + str(e))
+                return 2
+            finally:
+                stop_all()
+        out["date"] = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+        out["machine"] = "%s, %d cores, load %s at the end" % (platform.node(), os.cpu_count() or 0,
+                                                              machine_load())
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(out, f, indent=1)
+        print("total time %.0f s" % (time.monotonic() - started))
+        if failures:
+            print("FAIL: " + "; ".join(failures))
+            return 1
+        print("PASS")
+        return 0
     with tempfile.TemporaryDirectory(prefix="confab-fanout-") as tmpdir:
         try:
             log("sweeping rooms of %d senders (30 video + 50 audio packets/s each) through %s"
