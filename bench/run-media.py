@@ -332,7 +332,9 @@ def main():
     status = 0
     last = baseline.get("last")
     slack = baseline.get("regression", {"max_ratio": 2.0, "latency_slack_ms": 20})
-    if last and not args.update_baseline:
+    if noisy and not args.update_baseline:
+        print("regression check skipped: the run was NOISY (numbers compare only on a quiet machine)")
+    elif last and not args.update_baseline:
         now = {"video_p50_ms": v["p50"], "video_p99_ms": v["p99"], "audio_p50_ms": a["p50"]}
         now.update({"ratio_" + k: r for k, r in ratios.items()})
         for key, value in now.items():
