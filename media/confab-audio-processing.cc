@@ -26,14 +26,15 @@
 #define RENDER_SLOTS 64
 /* Speaking: on once half of the last 100 ms was voice, off after 500 ms
  * without any (a pause between words keeps it on). A voice frame must also
- * be louder than -50 dBFS after processing: WebRTC's VAD barely looks at
- * the level and calls a cancelled echo's faint residue (and the AEC's
- * comfort noise) voice most of the time. */
+ * be louder than -50 dBFS after processing (-45 while the AEC says the
+ * frame may hold echo): WebRTC's VAD barely looks at the level and calls a
+ * cancelled echo's faint residue (and the AEC's comfort noise) voice most
+ * of the time. */
 #define VOICE_WINDOW         10
 #define VOICE_ATTACK         5
 #define VOICE_HANGOVER       50
-#define VOICE_MIN_POWER      (32768.0 * 32768.0 * 1e-5) /* -50 dBFS, mean square */
-#define VOICE_MIN_POWER_ECHO (32768.0 * 32768.0 * 1e-4) /* -40 dBFS */
+#define VOICE_MIN_POWER      (32768.0 * 32768.0 * 1e-5)    /* -50 dBFS, mean square */
+#define VOICE_MIN_POWER_ECHO (32768.0 * 32768.0 * 3.16e-5) /* -45 dBFS */
 #define MAX_DELAY_MS         500
 
 GQuark
@@ -333,7 +334,7 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
   if (enabled)
     memcpy (frame, self->capture_frame->data_, FRAME * sizeof (gint16));
   /* While the AEC says this frame may hold echo, what is left of it must
-   * not count: 10 dB more is asked of a voice then. */
+   * not count: 5 dB more is asked of a voice then. */
   voice = apm->voice_detection ()->stream_has_voice () &&
           frame_power (self->capture_frame->data_) >
               (enabled && apm->echo_cancellation ()->is_enabled () &&

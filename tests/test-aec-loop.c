@@ -264,7 +264,7 @@ run_loop (gboolean processing, LoopResult *result)
   tick = g_timeout_add (5, on_send_tick, &carol);
   /* Carol alone for 6 s, then Bob talks too. */
   confab_test_run_until (&never, 6000);
-  test_voice_init_high (&talker, 3.0);
+  test_voice_init_high (&talker, 5.0);
   talker_out = confab_audio_playback_new (pw, "echo-in", fill_talker, &talker, &error);
   g_assert_no_error (error);
   confab_test_cli_wait (bob, 40000);
@@ -349,8 +349,9 @@ test_echo_loop (void)
    * stage, "high") takes a little of Bob's voice too: measured -0 to -5 dB. */
   g_assert_cmpfloat (near_change, >=, -8);
   /* Bob's heartbeats: while only Carol talks he is not speaking (without
-   * processing her echo made him "speak" all along), once he talks he is. */
-  g_assert_cmpfloat (on.speaking_echo, <=, 0.25);
+   * processing her echo made him "speak" all along: measured 0-20 %),
+   * once he talks he is (77-100 %). */
+  g_assert_cmpfloat (on.speaking_echo, <=, 0.4);
   g_assert_cmpfloat (on.speaking_talk, >=, 0.6);
 }
 
