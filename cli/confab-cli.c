@@ -760,8 +760,8 @@ on_chat_message (ConfabCall *call,
 
   if (cli->n_chat_received++ > 0)
     g_string_append_c (out, ',');
-  g_string_append_printf (out, "{\"session_id\":%" G_GUINT64_FORMAT ",\"user_id\":",
-                          confab_peer_get_session_id (peer));
+  g_string_append_printf (
+      out, "{\"session_id\":%" G_GUINT64_FORMAT ",\"user_id\":", confab_peer_get_session_id (peer));
   append_json_string (out, confab_peer_get_user_id (peer));
   g_string_append (out, ",\"display_name\":");
   append_json_string (out, display_name);

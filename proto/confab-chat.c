@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (confab-chat-error-quark, confab_chat_error)
+G_DEFINE_QUARK (confab - chat - error - quark, confab_chat_error)
 
 /* Control characters would let a sender redraw or hide text in a reader's
  * chat; tab and newline are ordinary in a pasted message. */
@@ -69,7 +69,8 @@ confab_chat_message_is_valid (const ConfabChatMessage *message)
   if (!confab_chat_text_check (message->text, -1, NULL))
     return FALSE;
   name_len = strlen (message->display_name);
-  if (name_len > CONFAB_CHAT_MAX_DISPLAY_NAME || !g_utf8_validate (message->display_name, -1, NULL) ||
+  if (name_len > CONFAB_CHAT_MAX_DISPLAY_NAME ||
+      !g_utf8_validate (message->display_name, -1, NULL) ||
       has_control_characters (message->display_name, name_len, FALSE))
     return FALSE;
   id_len = strlen (message->id);

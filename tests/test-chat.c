@@ -45,7 +45,7 @@ test_text_check (void)
   assert_text (multibyte_over, -1, CONFAB_CHAT_ERROR_TOO_LONG);
   assert_text ("", -1, CONFAB_CHAT_ERROR_EMPTY);
   assert_text (" \n\t ", -1, CONFAB_CHAT_ERROR_EMPTY);
-  assert_text ("\xc3\x28", -1, CONFAB_CHAT_ERROR_INVALID);    /* broken UTF-8 */
+  assert_text ("\xc3\x28", -1, CONFAB_CHAT_ERROR_INVALID);     /* broken UTF-8 */
   assert_text ("\xed\xa0\x80", -1, CONFAB_CHAT_ERROR_INVALID); /* a surrogate */
   assert_text ("a\0b", 3, CONFAB_CHAT_ERROR_INVALID);          /* embedded NUL */
   assert_text ("red \x1b[31m", -1, CONFAB_CHAT_ERROR_INVALID); /* terminal escape */
@@ -61,8 +61,8 @@ static gboolean
 round_trip (const char *id, const char *text, const char *name, ConfabChatMessage **out)
 {
   g_autoptr (GBytes) packed = confab_chat_message_pack (id, text, name, 1234);
-  ConfabChatMessage *message = confab__chat_message__unpack (
-      NULL, g_bytes_get_size (packed), g_bytes_get_data (packed, NULL));
+  ConfabChatMessage *message = confab__chat_message__unpack (NULL, g_bytes_get_size (packed),
+                                                             g_bytes_get_data (packed, NULL));
   gboolean valid;
 
   g_assert_nonnull (message);
@@ -164,8 +164,8 @@ test_cli_to_cli (void)
   gboolean got_mallory = FALSE;
   guint n_alice = 0;
 
-  bob = confab_test_cli_start ("join", url_bob, "--video", "none", "--audio", "none",
-                               "--transport", "websocket", "--duration", "5", NULL);
+  bob = confab_test_cli_start ("join", url_bob, "--video", "none", "--audio", "none", "--transport",
+                               "websocket", "--duration", "5", NULL);
   /* A raw client in the room: it sees bob arrive, then sends chat packets
    * no Confab client would, and one good one. */
   mallory = confab_test_ws_join (relay->ws_port, "mallory", room);
@@ -176,7 +176,8 @@ test_cli_to_cli (void)
   bad_utf8 = chat_packet ("mallory", "m-1", "\xc3\x28");
   too_long = chat_packet ("mallory", "m-2", over);
   escape = chat_packet ("mallory", "m-3", "\x1b[2J");
-  garbage = confab_packet_wrap (CONFAB_PACKET_CHAT, "mallory", 0, (const guint8 *) "\xff\xff\xff", 3);
+  garbage =
+      confab_packet_wrap (CONFAB_PACKET_CHAT, "mallory", 0, (const guint8 *) "\xff\xff\xff", 3);
   good = chat_packet ("mallory", "m-4", "plain words");
   g_assert_true (confab_test_ws_send_bytes (mallory, bad_utf8));
   g_assert_true (confab_test_ws_send_bytes (mallory, too_long));
@@ -184,10 +185,10 @@ test_cli_to_cli (void)
   g_assert_true (confab_test_ws_send_bytes (mallory, garbage));
   g_assert_true (confab_test_ws_send_bytes (mallory, good));
 
-  alice = confab_test_cli_start ("join", url_alice, "--video", "none", "--audio", "none",
-                                 "--transport", "websocket", "--duration", "1", "--chat",
-                                 "hello from alice", "--chat", "zweite Nachricht ✓\nmit Zeile",
-                                 NULL);
+  alice =
+      confab_test_cli_start ("join", url_alice, "--video", "none", "--audio", "none", "--transport",
+                             "websocket", "--duration", "1", "--chat", "hello from alice", "--chat",
+                             "zweite Nachricht ✓\nmit Zeile", NULL);
   runs[0] = bob;
   runs[1] = alice;
   runs[2] = NULL;
@@ -206,8 +207,8 @@ test_cli_to_cli (void)
   received = json_object_get_array_member (chat, "received");
   for (guint i = 0; i < json_array_get_length (received); i++)
     g_assert_cmpstr (
-        json_object_get_string_member (json_array_get_object_element (received, i), "user_id"),
-        ==, "mallory");
+        json_object_get_string_member (json_array_get_object_element (received, i), "user_id"), ==,
+        "mallory");
 
   /* Bob got mallory's one good message and alice's two, hers in order; the
    * bad ones were dropped without harm (bob exited 0 with a summary). */

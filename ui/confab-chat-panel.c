@@ -101,11 +101,8 @@ on_value_changed (GtkAdjustment *adjustment, ConfabChatPanel *self)
 }
 
 void
-confab_chat_panel_add_message (ConfabChatPanel *self,
-                               const char *name,
-                               const char *text,
-                               gboolean own,
-                               GDateTime *time)
+confab_chat_panel_add_message (
+    ConfabChatPanel *self, const char *name, const char *text, gboolean own, GDateTime *time)
 {
   g_return_if_fail (CONFAB_IS_CHAT_PANEL (self));
   g_return_if_fail (name != NULL && text != NULL);
@@ -219,8 +216,8 @@ confab_chat_panel_init (ConfabChatPanel *self)
 
   self->stick_to_bottom = TRUE;
   gtk_orientable_set_orientation (GTK_ORIENTABLE (self), GTK_ORIENTATION_VERTICAL);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _ ("Chat"), -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, _ ("Chat"),
+                                  -1);
 
   self->list = GTK_LIST_BOX (gtk_list_box_new ());
   gtk_list_box_set_selection_mode (self->list, GTK_SELECTION_NONE);

@@ -20,11 +20,8 @@ GtkWidget *confab_chat_panel_new (void);
 
 /* One message; @own for ours (shown as "You"). @time is when it arrived or
  * was sent (NULL: now). */
-void confab_chat_panel_add_message (ConfabChatPanel *self,
-                                    const char *name,
-                                    const char *text,
-                                    gboolean own,
-                                    GDateTime *time);
+void confab_chat_panel_add_message (
+    ConfabChatPanel *self, const char *name, const char *text, gboolean own, GDateTime *time);
 /* Why the last message could not be sent, under the entry (NULL hides it). */
 void confab_chat_panel_show_error (ConfabChatPanel *self, const char *message);
 /* A new call starts with no history. */

@@ -44,8 +44,8 @@ row_data_free (gpointer data)
 static void
 update_row (GtkWidget *row, RowData *data, gboolean self_row)
 {
-  g_autofree char *shown = self_row ? g_strdup_printf (_ ("%s (You)"), data->name)
-                                    : g_strdup (data->name);
+  g_autofree char *shown =
+      self_row ? g_strdup_printf (_ ("%s (You)"), data->name) : g_strdup (data->name);
   g_autofree char *spoken = NULL;
 
   adw_avatar_set_text (data->avatar, data->name);
@@ -55,8 +55,8 @@ update_row (GtkWidget *row, RowData *data, gboolean self_row)
                                                            : "microphone-disabled-symbolic");
   gtk_widget_set_tooltip_text (GTK_WIDGET (data->microphone_icon),
                                data->microphone_on ? _ ("Microphone on") : _ ("Microphone off"));
-  gtk_image_set_from_icon_name (data->camera_icon,
-                                data->camera_on ? "camera-web-symbolic" : "camera-disabled-symbolic");
+  gtk_image_set_from_icon_name (data->camera_icon, data->camera_on ? "camera-web-symbolic"
+                                                                   : "camera-disabled-symbolic");
   gtk_widget_set_tooltip_text (GTK_WIDGET (data->camera_icon),
                                data->camera_on ? _ ("Camera on") : _ ("Camera off"));
   gtk_widget_set_opacity (GTK_WIDGET (data->microphone_icon), data->microphone_on ? 1.0 : 0.55);
@@ -106,8 +106,7 @@ static void
 update_count (ConfabParticipantsPanel *self)
 {
   guint n = g_hash_table_size (self->rows);
-  g_autofree char *text =
-      g_strdup_printf (ngettext ("%u Participant", "%u Participants", n), n);
+  g_autofree char *text = g_strdup_printf (ngettext ("%u Participant", "%u Participants", n), n);
 
   gtk_label_set_text (self->count_label, text);
 }

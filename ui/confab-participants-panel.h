@@ -8,18 +8,14 @@
 G_BEGIN_DECLS
 
 #define CONFAB_TYPE_PARTICIPANTS_PANEL (confab_participants_panel_get_type ())
-G_DECLARE_FINAL_TYPE (ConfabParticipantsPanel,
-                      confab_participants_panel,
-                      CONFAB,
-                      PARTICIPANTS_PANEL,
-                      GtkBox)
+G_DECLARE_FINAL_TYPE (
+    ConfabParticipantsPanel, confab_participants_panel, CONFAB, PARTICIPANTS_PANEL, GtkBox)
 
 GtkWidget *confab_participants_panel_new (void);
 
 /* Session id 0 is us. Adding a session that is there only renames it. */
-void confab_participants_panel_add (ConfabParticipantsPanel *self,
-                                    guint64 session_id,
-                                    const char *name);
+void
+confab_participants_panel_add (ConfabParticipantsPanel *self, guint64 session_id, const char *name);
 void confab_participants_panel_remove (ConfabParticipantsPanel *self, guint64 session_id);
 void confab_participants_panel_set_state (ConfabParticipantsPanel *self,
                                           guint64 session_id,

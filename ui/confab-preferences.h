@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 #define CONFAB_TYPE_PREFERENCES (confab_preferences_get_type ())
-G_DECLARE_FINAL_TYPE (ConfabPreferences, confab_preferences, CONFAB, PREFERENCES, AdwPreferencesWindow)
+G_DECLARE_FINAL_TYPE (
+    ConfabPreferences, confab_preferences, CONFAB, PREFERENCES, AdwPreferencesWindow)
 
 GtkWidget *confab_preferences_new (GtkWindow *parent);
 

@@ -64,8 +64,8 @@ confab_meeting_link (const char *server, const char *room)
   if (g_ascii_strcasecmp (scheme, "ws") == 0 || g_ascii_strcasecmp (scheme, "wss") == 0)
     {
       const char *host = g_uri_get_host (uri);
-      g_autofree char *bracketed = strchr (host, ':') != NULL ? g_strdup_printf ("[%s]", host)
-                                                              : g_strdup (host);
+      g_autofree char *bracketed =
+          strchr (host, ':') != NULL ? g_strdup_printf ("[%s]", host) : g_strdup (host);
 
       /* confab://host/room means https://host (PROTOCOL.md §6), so a port
        * is kept, and plain ws:// names its 80. */

@@ -169,9 +169,8 @@ update_recent_rooms (ConfabWindow *self)
       adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
       gtk_accessible_update_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       invite->room != NULL ? invite->room : links[i], -1);
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), invite->ws_base != NULL
-                                                             ? invite->ws_base
-                                                             : invite->config_url);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (row),
+                                   invite->ws_base != NULL ? invite->ws_base : invite->config_url);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row),
                                  gtk_image_new_from_icon_name ("go-next-symbolic"));
       gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
@@ -274,8 +273,8 @@ update_badge (ConfabWindow *self)
   spoken = g_strdup_printf (ngettext ("%u unread message", "%u unread messages", self->unread),
                             self->unread);
   gtk_label_set_text (self->chat_badge, text);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->chat_badge),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, spoken, -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->chat_badge), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  spoken, -1);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->chat_button),
                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, spoken, -1);
 }
@@ -331,7 +330,8 @@ on_chat_send (ConfabChatPanel *panel, const char *text, ConfabWindow *self)
   if (g_error_matches (error, CONFAB_CHAT_ERROR, CONFAB_CHAT_ERROR_TOO_LONG))
     confab_chat_panel_show_error (panel, _ ("This message is too long to send"));
   else if (g_error_matches (error, CONFAB_CHAT_ERROR, CONFAB_CHAT_ERROR_INVALID))
-    confab_chat_panel_show_error (panel, _ ("This message contains characters that cannot be sent"));
+    confab_chat_panel_show_error (panel,
+                                  _ ("This message contains characters that cannot be sent"));
   else if (g_error_matches (error, CONFAB_CHAT_ERROR, CONFAB_CHAT_ERROR_EMPTY))
     confab_chat_panel_show_error (panel, _ ("Type a message first"));
   else
@@ -619,9 +619,9 @@ leave_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
       confab_call_session_leave (self->session);
       return;
     }
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (
-      GTK_WINDOW (self), _ ("Stop Presenting and Leave?"),
-      _ ("Everyone in the call is watching your screen.")));
+  dialog = ADW_MESSAGE_DIALOG (
+      adw_message_dialog_new (GTK_WINDOW (self), _ ("Stop Presenting and Leave?"),
+                              _ ("Everyone in the call is watching your screen.")));
   adw_message_dialog_add_responses (dialog, "cancel", _ ("_Cancel"), "leave", _ ("_Leave"), NULL);
   adw_message_dialog_set_response_appearance (dialog, "leave", ADW_RESPONSE_DESTRUCTIVE);
   adw_message_dialog_set_default_response (dialog, "cancel");
@@ -881,8 +881,7 @@ confab_window_class_init (ConfabWindowClass *klass)
   gtk_widget_class_install_property_action (widget_class, "call.microphone", "microphone-on");
   gtk_widget_class_install_property_action (widget_class, "call.camera", "camera-on");
   gtk_widget_class_install_property_action (widget_class, "call.chat", "chat-open");
-  gtk_widget_class_install_property_action (widget_class, "call.participants",
-                                            "participants-open");
+  gtk_widget_class_install_property_action (widget_class, "call.participants", "participants-open");
   gtk_widget_class_install_action (widget_class, "call.share-screen", NULL, share_screen_action);
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action);
 
