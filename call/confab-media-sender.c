@@ -12,8 +12,6 @@
 #include <libswscale/swscale.h>
 #include <string.h>
 
-/* How often the tier rule is re-checked without reports (expiry, CONGESTION). */
-#define QUALITY_TICK_MS 250
 /* Sent video remembered for the ratios: one second at up to 60 fps. */
 #define SENT_RING         128
 #define SENT_WINDOW_US    G_USEC_PER_SEC
@@ -100,10 +98,14 @@ static void
 update_quality (ConfabMediaSender *self, gint64 now)
 {
   ConfabQualityChange change;
+  gint64 next;
 
   if (!self->config.adapt)
     return;
   change = confab_quality_update (&self->quality, now);
+  /* One timer, for when the rule may next change its mind. */
+  next = confab_quality_next_update (&self->quality, now);
+  g_source_set_ready_time (self->quality_timer, next);
   if (change == CONFAB_QUALITY_START)
     return;
   record_step (self, change, now);
@@ -116,27 +118,58 @@ update_quality (ConfabMediaSender *self, gint64 now)
 }
 
 static gboolean
-on_quality_tick (gpointer data)
+on_quality_due (gpointer data)
 {
-  update_quality (data, g_get_monotonic_time ());
+  ConfabMediaSender *self = data;
+
+  g_source_set_ready_time (self->quality_timer, -1);
+  update_quality (self, g_get_monotonic_time ());
   return G_SOURCE_CONTINUE;
 }
 
-/* Frames and kbps we sent over the last second. */
+static gboolean
+quality_timer_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  return callback (data);
+}
+
+static GSourceFuncs quality_timer_funcs = { .dispatch = quality_timer_dispatch };
+
+/* Frames and kbps we sent in the second before @end. */
 static void
-sent_rates (ConfabMediaSender *self, gint64 now, double *fps, double *kbps)
+sent_rates (ConfabMediaSender *self, gint64 end, double *fps, double *kbps)
 {
   guint frames = 0;
   guint64 bytes = 0;
 
   for (guint i = 0; i < SENT_RING; i++)
-    if (self->sent[i].at_us > 0 && now - self->sent[i].at_us <= SENT_WINDOW_US)
+    if (self->sent[i].at_us > 0 && self->sent[i].at_us <= end &&
+        end - self->sent[i].at_us < SENT_WINDOW_US)
       {
         frames++;
         bytes += self->sent[i].bytes;
       }
   *fps = frames * (double) G_USEC_PER_SEC / SENT_WINDOW_US;
   *kbps = bytes * 8 / 1000.0 * G_USEC_PER_SEC / SENT_WINDOW_US;
+}
+
+/* What a receiver's second should have held. Its second ended a little
+ * before its report reached us (the report's trip, our packets' trip to it,
+ * its own delays under load): of the seconds ending in the last 250 ms, the
+ * least we sent in, so that a key frame on a window's edge does not read as
+ * poor reception (a 720p key frame is a quarter of a second's bitrate). */
+static void
+expected_rates (ConfabMediaSender *self, gint64 now, double *fps, double *kbps)
+{
+  sent_rates (self, now, fps, kbps);
+  for (gint64 back = 50 * 1000; back <= 250 * 1000; back += 50 * 1000)
+    {
+      double f, k;
+
+      sent_rates (self, now - back, &f, &k);
+      *fps = MIN (*fps, f);
+      *kbps = MIN (*kbps, k);
+    }
 }
 
 static void
@@ -152,10 +185,12 @@ on_diagnostics (ConfabCall *call,
 
   if (media_type != CONFAB_MEDIA_VIDEO || !self->video_enabled)
     return;
-  sent_rates (self, now, &sent_fps, &sent_kbps);
+  expected_rates (self, now, &sent_fps, &sent_kbps);
   /* Hardly anything sent (just started, camera stalled): no ratio to judge. */
   if (sent_fps < 1 || sent_kbps < 1)
     return;
+  g_debug ("Peer %" G_GUINT64_FORMAT " gets %.1f fps %u kbps of %.1f fps %.0f kbps",
+           confab_peer_get_session_id (reporter), fps, kbps, sent_fps, sent_kbps);
   confab_quality_report (&self->quality, confab_peer_get_session_id (reporter),
                          MIN (fps / sent_fps, 2.0), MIN (kbps / sent_kbps, 2.0), now);
   update_quality (self, now);
@@ -583,8 +618,8 @@ confab_media_sender_new (ConfabCall *call, const ConfabMediaSenderConfig *config
       g_signal_connect (call, "session-assigned", G_CALLBACK (on_session_assigned), self);
   if (self->config.adapt)
     {
-      self->quality_timer = g_timeout_source_new (QUALITY_TICK_MS);
-      g_source_set_callback (self->quality_timer, on_quality_tick, self, NULL);
+      self->quality_timer = g_source_new (&quality_timer_funcs, sizeof (GSource));
+      g_source_set_callback (self->quality_timer, on_quality_due, self, NULL);
       g_source_attach (self->quality_timer, g_main_context_get_thread_default ());
     }
   announce_state (self);

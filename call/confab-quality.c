@@ -174,3 +174,37 @@ confab_quality_get_level (const ConfabQuality *self)
 {
   return &self->levels[self->level];
 }
+
+gint64
+confab_quality_next_update (const ConfabQuality *self, gint64 now_us)
+{
+  gint64 next = -1;
+  gint64 earliest_step = self->last_step_us + CONFAB_QUALITY_STEP_INTERVAL_US;
+
+#define CONSIDER(t)                                                                                \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    gint64 t_ = MAX ((t), now_us);                                                                 \
+    if (next < 0 || t_ < next)                                                                     \
+      next = t_;                                                                                   \
+  }                                                                                                \
+  G_STMT_END
+
+  /* A pending step, as soon as the evidence and the 3 s allow. */
+  if (self->bad_since_us >= 0 && self->level + 1 < self->n_levels)
+    CONSIDER (MAX (self->bad_since_us + CONFAB_QUALITY_DOWN_AFTER_US, earliest_step));
+  if (self->good_since_us >= 0 && self->level > 0)
+    CONSIDER (MAX (self->good_since_us + CONFAB_QUALITY_UP_AFTER_US, earliest_step));
+  /* Evidence that runs out changes the conditions. */
+  if (self->congestion_until_us > now_us)
+    CONSIDER (self->congestion_until_us);
+  for (guint i = 0; i < G_N_ELEMENTS (self->reports); i++)
+    {
+      const ConfabQualityReport *r = &self->reports[i];
+
+      if (r->receiver != 0 && r->at_us + CONFAB_QUALITY_REPORT_TTL_US >= now_us)
+        CONSIDER (r->at_us + CONFAB_QUALITY_REPORT_TTL_US + 1);
+    }
+#undef CONSIDER
+  return next;
+}

@@ -79,8 +79,13 @@ void confab_quality_forget (ConfabQuality *self, guint64 receiver);
 void confab_quality_congestion (ConfabQuality *self, gint64 now_us);
 
 /* Applies the rule at @now_us; returns the change, or START when the level
- * stays (call it on every report and on a timer). */
+ * stays (call it on every report and at confab_quality_next_update()). */
 ConfabQualityChange confab_quality_update (ConfabQuality *self, gint64 now_us);
+
+/* When confab_quality_update() next may change something without a new
+ * report (a pending step, evidence expiring), or -1: callers arm one timer
+ * for it instead of polling. */
+gint64 confab_quality_next_update (const ConfabQuality *self, gint64 now_us);
 
 const ConfabQualityLevel *confab_quality_get_level (const ConfabQuality *self);
 

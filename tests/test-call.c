@@ -990,7 +990,7 @@ test_sender_congestion (void)
   g_assert_cmpint (steps[1].change, ==, CONFAB_QUALITY_DOWN);
   g_test_message ("down after %.0f ms", (steps[1].time_us - start) / 1000.0);
   g_assert_cmpint (steps[1].time_us - start, >=, 1500 * 1000);
-  g_assert_cmpint (steps[1].time_us - start, <=, 1900 * 1000);
+  g_assert_cmpint (steps[1].time_us - start, <=, 1700 * 1000);
   confab_media_sender_get_video_format (f.sender, &width, &height, &fps, NULL);
   g_assert_cmpint (width, ==, 640);
   g_assert_cmpint (fps, ==, 25);

@@ -76,18 +76,28 @@ typedef struct
   ConfabQualityChange change;
 } Step;
 
+/* @event_driven: confab_quality_update() only on reports and at the time
+ * confab_quality_next_update() asked for (as ConfabMediaSender runs it);
+ * else every 50 ms. */
 static guint
-run_script (ConfabQuality *q, const Phase *phases, guint n_phases, Step *steps, guint max_steps)
+run_script (ConfabQuality *q,
+            const Phase *phases,
+            guint n_phases,
+            Step *steps,
+            guint max_steps,
+            gboolean event_driven)
 {
   guint n = 0;
   gint64 end_ms = 0;
+  gint64 next_us = -1;
 
   for (guint p = 0; p < n_phases; p++)
     end_ms = MAX (end_ms, phases[p].to_ms);
-  /* Time runs in 50 ms ticks, as the sender's timer would, a second past
-   * the last report. */
-  for (gint64 t = 0; t <= end_ms + 1000; t += 50)
+  /* Time runs in 1 ms (events) or 50 ms ticks, a second past the last report. */
+  for (gint64 t = 0; t <= end_ms + 1000; t += event_driven ? 1 : 50)
     {
+      gboolean reported = FALSE;
+
       for (guint p = 0; p < n_phases; p++)
         {
           const Phase *ph = &phases[p];
@@ -98,12 +108,16 @@ run_script (ConfabQuality *q, const Phase *phases, guint n_phases, Step *steps, 
             confab_quality_congestion (q, MS (t));
           else if (ph->receiver != 0)
             confab_quality_report (q, ph->receiver, ph->fps_ratio, ph->bitrate_ratio, MS (t));
+          reported |= ph->receiver != 0;
         }
+      if (event_driven && !reported && (next_us < 0 || MS (t) < next_us))
+        continue;
       {
         ConfabQualityChange change = confab_quality_update (q, MS (t));
 
         if (change != CONFAB_QUALITY_START && n < max_steps)
           steps[n++] = (Step){ t, change };
+        next_us = confab_quality_next_update (q, MS (t));
       }
     }
   return n;
@@ -155,15 +169,18 @@ test_rule (void)
         { 7500, CONFAB_QUALITY_DOWN } }, 3 },
   };
 
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+  for (guint run = 0; run < 2 * G_N_ELEMENTS (cases); run++)
     {
       ConfabQuality q;
       Step steps[8];
       guint n;
+      gboolean event_driven = run >= G_N_ELEMENTS (cases);
+      guint i = run % G_N_ELEMENTS (cases);
 
-      g_test_message ("%s", cases[i].name);
+      g_test_message ("%s (%s)", cases[i].name, event_driven ? "timer at next_update" : "50 ms ticks");
       confab_quality_init (&q, 1280, 720, 30, 0);
-      n = run_script (&q, cases[i].phases, cases[i].n_phases, steps, G_N_ELEMENTS (steps));
+      n = run_script (&q, cases[i].phases, cases[i].n_phases, steps, G_N_ELEMENTS (steps),
+                      event_driven);
       for (guint k = 0; k < n; k++)
         g_test_message ("  %s at %" G_GINT64_FORMAT " ms",
                         steps[k].change == CONFAB_QUALITY_DOWN ? "down" : "up", steps[k].at_ms);
