@@ -500,8 +500,11 @@ on_diagnostics_timer (gpointer data)
 }
 
 /* A receiver's report about our media. */
+static ConfabPeer *ensure_peer (ConfabCall *self, guint64 session_id, gint64 now);
+static gboolean is_system (const ProtobufCBinaryData *user_id);
+
 static void
-on_diagnostics (ConfabCall *self, const ConfabPacketWrapper *wrapper)
+on_diagnostics (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
 {
   ProtobufCAllocator *allocator = confab_arena_allocator (self->arena);
   Confab__DiagnosticsPacket *diag;
@@ -509,12 +512,17 @@ on_diagnostics (ConfabCall *self, const ConfabPacketWrapper *wrapper)
   char *end = NULL;
   guint64 about;
 
-  if (wrapper->session_id == 0 || is_own_session (self, wrapper->session_id))
+  if (wrapper->session_id == 0 || is_own_session (self, wrapper->session_id) ||
+      is_system (&wrapper->user_id))
     return;
-  reporter = g_hash_table_lookup (self->peers_by_session, &wrapper->session_id);
   diag = confab__diagnostics_packet__unpack (allocator, wrapper->data.len, wrapper->data.data);
-  if (reporter == NULL || diag == NULL || diag->sender_id == NULL)
+  if (diag == NULL || diag->sender_id == NULL)
     return;
+  /* A report is a packet from a peer in the room like any other. */
+  reporter = ensure_peer (self, wrapper->session_id, now);
+  confab_peer_touch (reporter, now);
+  if (wrapper->user_id.len > 0)
+    confab_peer_set_user_id (reporter, wrapper->user_id.data, wrapper->user_id.len);
   about = g_ascii_strtoull (diag->sender_id, &end, 10);
   if (end == diag->sender_id || *end != '\0' || about != self->session_id)
     return;
@@ -921,7 +929,7 @@ on_transport_packet (ConfabTransport *transport, GBytes *bytes, ConfabCall *self
         on_meeting (self, wrapper, now);
         break;
       case CONFAB_PACKET_DIAGNOSTICS:
-        on_diagnostics (self, wrapper);
+        on_diagnostics (self, wrapper, now);
         break;
       case CONFAB_PACKET_CONGESTION:
         /* The relay dropped our packets for the receiver named in user_id:
