@@ -35,6 +35,9 @@ struct _ConfabCallSession
   ConfabCameraSource *camera;
   ConfabAudioCapture *microphone;
   char *camera_problem;
+  gboolean speaking; /* our microphone's voice activity */
+  gboolean echo_cancellation;
+  guint refresh_count;
   ConfabMediaSender *sender; /* with the call */
   ConfabVideoCodec codec;
   gboolean camera_rate_known;
@@ -49,6 +52,7 @@ typedef struct
   guint64 session_id;
   gboolean video_enabled;
   gboolean audio_enabled;
+  gboolean speaking;
   ConfabLinkQuality quality;
   guint64 video_frames;
   guint64 audio_packets;
@@ -58,6 +62,10 @@ typedef struct
 
 /* Seconds without any media from someone who says they send: "lost". */
 #define CONFAB_SILENT_LOST_S 3
+/* Heartbeat state (is_speaking above all) is looked at this often; link
+ * quality once a second. */
+#define CONFAB_REFRESH_MS    250
+#define CONFAB_QUALITY_EVERY 4
 
 G_DEFINE_FINAL_TYPE (ConfabCallSession, confab_call_session, G_TYPE_OBJECT)
 
@@ -220,12 +228,30 @@ on_sender_error (ConfabMediaSender *sender, const GError *error, ConfabCallSessi
 }
 
 static void
+set_speaking (ConfabCallSession *self, gboolean speaking)
+{
+  if (self->speaking == !!speaking)
+    return;
+  self->speaking = !!speaking;
+  if (self->call != NULL)
+    confab_call_set_speaking (self->call, self->speaking);
+  g_signal_emit (self, signals[SIGNAL_CAMERA_CHANGED], 0);
+}
+
+static void
+on_microphone_speaking (ConfabAudioCapture *microphone, gboolean speaking, ConfabCallSession *self)
+{
+  set_speaking (self, speaking);
+}
+
+static void
 stop_microphone (ConfabCallSession *self)
 {
   if (self->microphone == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->microphone, self);
   g_clear_object (&self->microphone);
+  set_speaking (self, FALSE);
 }
 
 static void
@@ -244,7 +270,12 @@ start_microphone (ConfabCallSession *self)
       return;
     }
   g_signal_connect (self->microphone, "chunk", G_CALLBACK (on_microphone_chunk), self);
+  g_signal_connect (self->microphone, "speaking-changed", G_CALLBACK (on_microphone_speaking),
+                    self);
   g_signal_connect (self->microphone, "error", G_CALLBACK (on_microphone_error), self);
+  if (confab_audio_capture_get_processing (self->microphone) != NULL)
+    confab_audio_processing_set_enabled (confab_audio_capture_get_processing (self->microphone),
+                                         self->echo_cancellation);
 }
 
 static void
@@ -301,24 +332,30 @@ refresh_participants (gpointer data)
   GHashTableIter iter;
   Participant *p;
 
+  gboolean judge;
+
   if (self->call == NULL)
     return G_SOURCE_CONTINUE;
+  judge = self->refresh_count++ % CONFAB_QUALITY_EVERY == 0;
   g_hash_table_iter_init (&iter, self->participants);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
     {
       ConfabPeer *peer = confab_call_lookup_peer (self->call, p->session_id);
-      gboolean video, audio;
+      gboolean video, audio, speaking;
       ConfabLinkQuality quality;
 
       if (peer == NULL)
         continue;
       video = confab_peer_get_video_enabled (peer);
       audio = confab_peer_get_audio_enabled (peer);
-      quality = judge_quality (p, peer);
-      if (video == p->video_enabled && audio == p->audio_enabled && quality == p->quality)
+      speaking = audio && confab_peer_get_is_speaking (peer);
+      quality = judge ? judge_quality (p, peer) : p->quality;
+      if (video == p->video_enabled && audio == p->audio_enabled && speaking == p->speaking &&
+          quality == p->quality)
         continue;
       p->video_enabled = video;
       p->audio_enabled = audio;
+      p->speaking = speaking;
       p->quality = quality;
       g_signal_emit (self, signals[SIGNAL_PARTICIPANT_CHANGED], 0, p->session_id);
     }
@@ -541,7 +578,7 @@ start_call (ConfabCallSession *self,
   g_signal_connect_object (transport, "reconnecting", G_CALLBACK (on_reconnecting), self, 0);
   g_signal_connect_object (transport, "resumed", G_CALLBACK (on_resumed), self, 0);
   confab_call_start (self->call);
-  self->stats_timer = g_timeout_add_seconds (1, refresh_participants, self);
+  self->stats_timer = g_timeout_add (CONFAB_REFRESH_MS, refresh_participants, self);
 }
 
 static void
@@ -619,6 +656,7 @@ read_device_preferences (ConfabCallSession *self)
   codec = g_settings_get_string (settings, "codec");
   if (!confab_video_codec_from_string (codec, &self->codec))
     self->codec = CONFAB_VIDEO_CODEC_VP9;
+  self->echo_cancellation = g_settings_get_boolean (settings, "echo-cancellation");
   camera = g_settings_get_string (settings, "preferred-camera");
   microphone = g_settings_get_string (settings, "preferred-microphone");
   self->camera_target = *camera != '\0' ? g_steal_pointer (&camera) : NULL;
@@ -739,6 +777,23 @@ confab_call_session_take_video_frame (ConfabCallSession *self, guint64 session_i
 }
 
 gboolean
+confab_call_session_get_speaking (ConfabCallSession *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), FALSE);
+  return self->speaking;
+}
+
+gboolean
+confab_call_session_get_participant_speaking (ConfabCallSession *self, guint64 session_id)
+{
+  Participant *p;
+
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), FALSE);
+  p = g_hash_table_lookup (self->participants, &session_id);
+  return p != NULL && p->speaking;
+}
+
+gboolean
 confab_call_session_get_participant (ConfabCallSession *self,
                                      guint64 session_id,
                                      gboolean *video_enabled,
@@ -839,5 +894,6 @@ confab_call_session_init (ConfabCallSession *self)
 {
   self->cancellable = g_cancellable_new ();
   self->codec = CONFAB_VIDEO_CODEC_VP9;
+  self->echo_cancellation = TRUE;
   self->participants = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
 }

@@ -19,13 +19,15 @@ G_DECLARE_FINAL_TYPE (ConfabCallSession, confab_call_session, CONFAB, CALL_SESSI
  *   "participant-added"   (guint64 session, char *name) someone is in the room
  *   "participant-removed" (guint64 session)            they left
  *   "ended"               (GError *error)              NULL when we left; else why it failed
- *   "participant-changed" (guint64 session)            its heartbeat state or link quality changed
+ *   "participant-changed" (guint64 session)            its heartbeat state (media, speaking) or
+ *                                                      link quality changed
  *   "camera-frame"        (ConfabVideoFrame *frame)    our camera's newest picture (self-view)
  *   "chat-message"        (guint64 session, char *name, char *text)
  *                                                      [confab] chat from someone in the room
  *   "reconnecting"        ()                           the connection was lost; retrying
  *   "reconnected"         ()                           a connection carries the call again
- *   "camera-changed"      ()                           camera or microphone toggled, the camera
+ *   "camera-changed"      ()                           camera or microphone toggled, we started
+ *                                                      or stopped speaking, the camera
  *                                                      failed or went away (see
  *                                                      confab_call_session_get_camera_problem())
  *
@@ -86,6 +88,10 @@ gboolean confab_call_session_get_participant (ConfabCallSession *self,
                                               gboolean *video_enabled,
                                               gboolean *audio_enabled,
                                               ConfabLinkQuality *quality);
+/* Voice activity: ours (our microphone, also sent in heartbeats) and a
+ * participant's (their heartbeats' is_speaking). */
+gboolean confab_call_session_get_speaking (ConfabCallSession *self);
+gboolean confab_call_session_get_participant_speaking (ConfabCallSession *self, guint64 session_id);
 /* Why our camera shows nothing (no camera, it went away), or NULL while it
  * works or is off. */
 const char *confab_call_session_get_camera_problem (ConfabCallSession *self);

@@ -805,7 +805,10 @@ confab_video_grid_size_allocate (GtkWidget *widget, int width, int height, int b
           rect.y += SPACING;
         }
       tile->rect = rect;
-      gtk_widget_set_child_visible (GTK_WIDGET (tile->widget), tile_on_screen (tile));
+      /* Only on a change: it queues a resize, which inside an allocation
+       * leaves the tile without one when it is drawn. */
+      if (gtk_widget_get_child_visible (GTK_WIDGET (tile->widget)) != tile_on_screen (tile))
+        gtk_widget_set_child_visible (GTK_WIDGET (tile->widget), tile_on_screen (tile));
       if (!tile_on_screen (tile))
         continue;
       /* Back on screen: take a picture at once rather than within a second. */
@@ -821,7 +824,8 @@ confab_video_grid_size_allocate (GtkWidget *widget, int width, int height, int b
   gtk_widget_measure (self->view_button, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &button_w, NULL,
                       NULL);
   gtk_widget_measure (self->view_button, GTK_ORIENTATION_VERTICAL, -1, NULL, &button_h, NULL, NULL);
-  gtk_widget_set_child_visible (self->view_button, n > 1);
+  if (gtk_widget_get_child_visible (self->view_button) != (n > 1))
+    gtk_widget_set_child_visible (self->view_button, n > 1);
   gtk_widget_size_allocate (self->view_button,
                             &(GtkAllocation){ 2 * SPACING, 2 * SPACING, button_w, button_h }, -1);
   gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
@@ -847,6 +851,14 @@ on_participant_changed (ConfabCallSession *session, guint64 id, ConfabVideoGrid 
   confab_video_grid_set_video_enabled (self, id, video);
   confab_participant_tile_set_audio_enabled (tile, audio);
   confab_participant_tile_set_quality (tile, (ConfabTileQuality) quality);
+  if (confab_call_session_get_participant_speaking (session, id))
+    {
+      confab_participant_tile_set_speaking (tile, TRUE);
+      /* The last one to start speaking is large in speaker view. */
+      confab_video_grid_set_active_speaker (self, id);
+    }
+  else
+    confab_participant_tile_set_speaking (tile, FALSE);
 }
 
 static void
@@ -885,6 +897,7 @@ update_self (ConfabVideoGrid *self)
   confab_participant_tile_set_audio_enabled (tile,
                                              confab_call_session_get_microphone (self->session));
   confab_participant_tile_set_status (tile, camera ? problem : NULL);
+  confab_participant_tile_set_speaking (tile, confab_call_session_get_speaking (self->session));
 }
 
 static void
