@@ -143,6 +143,21 @@ def main():
         result.update(grid_fps([t.extents(tile) for tile in tiles]))
     except Exception as error:  # the measurement above stands without it
         t.log("grid frame rate not measured: %s" % error)
+    # Where the app's CPU goes (--perf DIR): sampled after the window.
+    if os.environ.get("BENCH_PERF"):
+        data = os.environ["BENCH_PERF"] + ".data"
+        try:
+            subprocess.run(["perf", "record", "-q", "-F", "499", "-g", "-p", str(app.pid),
+                            "-o", data, "--", "sleep", "5"], capture_output=True, timeout=60)
+            # By library (llvmpipe's shaders show as [JIT]) and by thread.
+            with open(os.environ["BENCH_PERF"] + ".txt", "w") as f:
+                for sort in ("dso", "comm", "dso,sym"):
+                    f.flush()
+                    subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                    "--sort", sort, "--percent-limit", "0.5", "-g", "none"],
+                                   stdout=f, stderr=subprocess.DEVNULL, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            t.log("perf failed: %s" % error)
     if os.environ.get("BENCH_SCREENSHOT"):
         try:
             t.screenshot(os.environ["BENCH_SCREENSHOT"])
