@@ -225,13 +225,19 @@ def main():
     report = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": "%d CPUs, %s" %
               (os.cpu_count(), platform.platform()), "loadavg_before": loadavg()}
     sender_secs = args.warmup + args.window + 30
+    # The benchmark is of 720p30: a sender that steps its quality tier down
+    # when the receiver reports poor reception (a loaded machine) would
+    # measure something else. --no-adapt keeps the first tier.
+    help_text = subprocess.run([args.cli, "--help"], capture_output=True, text=True,
+                               timeout=10).stdout
+    no_adapt = ["--no-adapt"] if "--no-adapt" in help_text else []
     try:
         log("1:1 call, 1280x720 VP9 30 fps: confab-cli -> relay -> probe")
         report["one_to_one"] = scenario(
             args, "1:1",
             lambda server, room: [args.cli, "join", "%s/lobby/sender/%s" % (server, room),
                                   "--size", "1280x720", "--fps", "30", "--transport", "websocket",
-                                  "--duration", str(sender_secs)],
+                                  "--duration", str(sender_secs)] + no_adapt,
             1, "media-1to1")
         log("fan-in: %d peers at 640x360 VP9 30 fps -> relay -> probe" % args.peers)
         report["fan_in"] = scenario(
@@ -274,6 +280,11 @@ def main():
                                 "receiver_fan_in": fan_cpu}
     report["ratios"] = ratios
 
+    tiers = ((one.get("sender_summary") or {}).get("video") or {}).get("tiers") or []
+    if any(t.get("change") != "start" for t in tiers):
+        print("NOTE: the sender changed its quality tier during the call: %s" %
+              ", ".join("%s %dx%d@%d at %.1f s" % (t["change"], t["width"], t["height"], t["fps"],
+                                                  t["t_ms"] / 1000) for t in tiers))
     v, a = one["probe"]["video_latency_ms"], one["probe"]["audio_latency_ms"]
     fv, fa = fan["probe"]["video_latency_ms"], fan["probe"]["audio_latency_ms"]
     print()
