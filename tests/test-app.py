@@ -123,7 +123,9 @@ def diagnostics(root):
     match = wait_for("the CLI's frame rate and bitrate in the diagnostics", peer_fps, 20)
     log("diagnostics for %s: %s fps, %s kbit/s" % (CLI_USER, match.group(1), match.group(2)))
     screenshot("app-diagnostics.png")
-    press_menu_button(root, "Diagnostics")
+    escape = 9  # Xvfb's keycode: closes the popover
+    pyatspi.Registry.generateKeyboardEvent(escape, None, pyatspi.KEY_PRESS)
+    pyatspi.Registry.generateKeyboardEvent(escape, None, pyatspi.KEY_RELEASE)
     wait_for("the popover to close",
              lambda: find(root, "Transport: WebSocket", LABEL, name_contains=True) is None, 20)
 
@@ -207,14 +209,26 @@ def retry_when_unreachable(root):
                      lambda: find(root, "Retry", BUTTONS, name_contains=True), 20)
     time.sleep(0.5)
     screenshot("app-retry.png")
-    spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
-          stderr=subprocess.DEVNULL)
+    relay = spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
+                  stderr=subprocess.DEVNULL)
     wait_port(port)
     retry.queryAction().doAction(0)
     wait_for("Retry to join the room", lambda: find(root, "Joined", LABEL), 20)
     wait_for("the dialog to go",
              lambda: find(root, "Retry", BUTTONS, name_contains=True) is None, 20)
     log("joined %s after Retry" % room)
+
+    # The relay goes away mid-call and comes back on the same port: a toast
+    # says we are reconnecting, another that we are back.
+    relay.terminate()
+    relay.wait(timeout=10)
+    wait_for("the reconnecting toast",
+             lambda: find(root, "Connection lost, reconnecting…", LABEL), 20)
+    spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
+          stderr=subprocess.DEVNULL)
+    wait_port(port)
+    wait_for("the reconnected toast", lambda: find(root, "Reconnected", LABEL), 30)
+    log("reconnected to %s" % room)
 
 
 def main():
