@@ -251,6 +251,9 @@ def measure_app(args, port, room, peers, tmp):
                GSETTINGS_BACKEND="memory", CONFAB_SCREENSHOT_DIR=tmp)
     if args.schema_dir:
         env["GSETTINGS_SCHEMA_DIR"] = args.schema_dir
+    for item in args.app_env:
+        key, _, value = item.partition("=")
+        env[key] = value
     if args.perf:
         env["BENCH_PERF"] = os.path.join(os.path.abspath(args.perf), "app-%d.perf" % peers)
     if args.screenshots:
@@ -341,6 +344,8 @@ def main():
     ap.add_argument("--window", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--screenshots", help="save a screenshot of the app's grid per point here")
+    ap.add_argument("--app-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the app (e.g. GSK_RENDERER=cairo), repeatable")
     ap.add_argument("--perf", help="profile the app (perf record, 5 s after the window) into DIR")
     ap.add_argument("--json")
     ap.add_argument("--update-baseline", action="store_true")
