@@ -321,21 +321,30 @@ confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame
   if (!self->video_enabled || self->failed || confab_call_get_session_id (self->call) == 0)
     return TRUE;
 
-  /* Faster than the tier's rate: skip, keeping the survivors evenly spaced. */
+  /* Faster than the tier's rate: skip, keeping the survivors on the tier's
+   * grid. A source no faster than the tier (a 30 fps camera at the top
+   * tier) is never thinned: its timestamps jitter (hand-over times), and
+   * a jittery frame is no reason to drop one. */
   level = confab_quality_get_level (&self->quality);
   interval = G_USEC_PER_SEC / level->fps;
-  /* A source that restarted its clock starts the schedule afresh. */
-  if (frame->pts_us + G_USEC_PER_SEC < self->next_frame_us)
+  if (self->source_fps > 0 && self->source_fps <= level->fps)
     self->next_frame_us = 0;
-  if (self->next_frame_us != 0 && frame->pts_us < self->next_frame_us - interval / 4)
+  else
     {
-      self->frames_rate_skipped++;
-      return TRUE;
+      /* A source that restarted its clock starts the schedule afresh. */
+      if (frame->pts_us + G_USEC_PER_SEC < self->next_frame_us)
+        self->next_frame_us = 0;
+      if (self->next_frame_us != 0 && frame->pts_us < self->next_frame_us - interval * 2 / 5)
+        {
+          self->frames_rate_skipped++;
+          return TRUE;
+        }
+      /* After a gap, not sooner than most of an interval. */
+      self->next_frame_us = self->next_frame_us == 0
+                                ? frame->pts_us + interval
+                                : MAX (self->next_frame_us + interval,
+                                       frame->pts_us + interval * 4 / 5);
     }
-  /* On the tier's grid; after a gap, not sooner than most of an interval. */
-  self->next_frame_us = self->next_frame_us == 0
-                            ? frame->pts_us + interval
-                            : MAX (self->next_frame_us + interval, frame->pts_us + interval * 4 / 5);
 
   fit_size (level, frame->width, frame->height, &width, &height);
   if (!ensure_encoder (self, width, height, error))
