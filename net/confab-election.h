@@ -5,7 +5,11 @@
  * probes during the election window, then keeps the winner (WebTransport
  * over WebSocket, lowest RTT among equals) and closes the rest. When the
  * carrying path dies it moves to another live path, or re-runs the election
- * after a backoff, for as long as the call lasts. ConfabCall cannot tell it
+ * after a backoff, for as long as the call lasts. A relay that says it is
+ * going away (HTTP/3 GOAWAY or DRAIN_WEBTRANSPORT_SESSION, WebSocket close
+ * 1001) is left at once: a draining WebTransport carrier keeps carrying
+ * while a new round starts, and the first new path with a session takes
+ * over; a WebSocket one is retried without backoff. ConfabCall cannot tell it
  * from a single path: it is a ConfabTransport whose "kind" follows the path
  * that carries the call. */
 #pragma once

@@ -8,6 +8,7 @@
 
 #include "confab-call.h"
 #include "confab-election.h"
+#include "confab-wt-session.h"
 #include "confab-test-util.h"
 #include "test-election-util.h"
 
@@ -700,6 +701,63 @@ test_reconnect_within_grace (void)
   g_signal_handlers_disconnect_by_data (iris->call, &watch);
 }
 
+/* The relay says it is going away (HTTP/3 GOAWAY + DRAIN_WEBTRANSPORT_SESSION,
+ * what confab-relay sends on SIGTERM): the call moves at once, with no
+ * backoff and no gap: the draining session keeps carrying until a new path
+ * has a session, then the client closes it. Two lobby URLs on one
+ * MockWtRelay stand for two relays. */
+typedef struct
+{
+  CallRun *run;
+  guint n;
+} AssignedWait;
+
+static gboolean
+assigned_more (gpointer data)
+{
+  AssignedWait *w = data;
+
+  return w->run->n_assigned > w->n;
+}
+
+static void
+test_drain_moves_now (void)
+{
+  g_autoptr (MockWtRelay) mock = mock_wt_relay_new ();
+  g_autofree char *room = unique_room ("drain");
+  g_autofree char *one = g_strdup_printf ("%s/lobby/dana/%s-one", mock->base, room);
+  g_autofree char *two = g_strdup_printf ("%s/lobby/dana/%s-two", mock->base, room);
+  const char *urls[] = { one, two, NULL };
+  g_autoptr (CallRun) run = call_run_start (urls, "dana", mock->hash);
+  AssignedWait more = { run, 0 };
+  MockWtSession *carrier;
+  guint64 old_id;
+  gint64 drain_us;
+
+  g_assert_true (wait_for (has_elected, run, 6000));
+  carrier = mock_wt_relay_find (
+      mock,
+      g_str_has_suffix (confab_election_get_carrier_url (run->election), "-one") ? "-one" : "-two");
+  g_assert_nonnull (carrier);
+  old_id = confab_call_get_session_id (run->call);
+  g_assert_cmpuint (old_id, ==, carrier->id);
+  more.n = run->n_assigned;
+
+  drain_us = g_get_monotonic_time ();
+  confab_wt_session_drain (carrier->session);
+  g_assert_true (wait_for (assigned_more, &more, 3000));
+  g_test_message ("a new session carries the call %.1f ms after the drain",
+                  ms_since (drain_us, run->assigned_us[more.n]));
+  /* At once: a backoff would be >= 375 ms. */
+  g_assert_cmpfloat (ms_since (drain_us, run->assigned_us[more.n]), <, 300 * time_scale ());
+  g_assert_cmpuint (confab_call_get_session_id (run->call), !=, old_id);
+  g_assert_cmpuint (run->reconnecting, ==, 0);
+  g_assert_cmpuint (run->resumed, >=, 1);
+  /* The drained session is let go by the client, not left to time out. */
+  g_assert_true (wait_for (mock_closed, carrier, 2000));
+  g_assert_false (run->closed);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -715,5 +773,6 @@ main (int argc, char **argv)
   g_test_add_func ("/election/takeover-during-window", test_takeover_during_window);
   g_test_add_func ("/election/reconnect-after-restart", test_reconnect_after_restart);
   g_test_add_func ("/election/reconnect-within-grace", test_reconnect_within_grace);
+  g_test_add_func ("/election/drain-moves-now", test_drain_moves_now);
   return g_test_run ();
 }
