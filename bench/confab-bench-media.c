@@ -447,8 +447,17 @@ run_probe (void)
   g_string_append_printf (out, ",\"ok\":%s", probe.error == NULL ? "true" : "false");
   if (probe.error != NULL)
     {
+      /* Transport errors quote URLs and server text: escape for JSON. */
       g_string_append (out, ",\"error\":\"");
-      g_string_append (out, probe.error); /* our own text: no quotes in it */
+      for (const char *c = probe.error; *c != '\0'; c++)
+        {
+          if (*c == '"' || *c == '\\')
+            g_string_append_printf (out, "\\%c", *c);
+          else if ((guchar) *c < 0x20)
+            g_string_append_printf (out, "\\u%04x", (guchar) *c);
+          else
+            g_string_append_c (out, *c);
+        }
       g_string_append_c (out, '"');
     }
   g_string_append_printf (out, ",\"window_s\":%.3f,\"peers\":%u", window_s, probe.n_peers);
