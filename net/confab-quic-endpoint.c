@@ -1,11 +1,12 @@
 /* confab-quic-endpoint.c: one UDP socket on the GLib main loop and the QUIC
  * connections behind it. A readable socket is drained (bounded per wakeup),
- * each datagram is routed by destination connection id, then one write pass
- * runs every connection that read something or has something to send. The
- * pass's packets leave together at its end: one sendmmsg() for all of them,
- * and the packets of one connection in a row as one UDP GSO send where the
- * kernel takes it. One GSource runs every connection's timer (a heap) and
- * the passes for sends queued from elsewhere: no source per connection. */
+ * each datagram is routed by destination connection id, and the connections
+ * that read something or have something to send are woken into one write
+ * pass (a one-shot idle source, so it runs after the application handled
+ * what was read). The pass's packets leave together at its end: one
+ * sendmmsg() for all of them, and the packets of one connection in a row as
+ * one UDP GSO send where the kernel takes it. One more GSource runs every
+ * connection's timer from a heap: no source per connection. */
 #define G_LOG_DOMAIN "confab-quic"
 
 #include "confab-wt-private.h"
@@ -456,6 +457,35 @@ confab_wt_endpoint_set_timer (ConfabWtEndpoint *ep, ConfabWtConn *conn, guint64 
     heap_down (ep, s->heap_index);
 }
 
+static void endpoint_run_pass (ConfabWtEndpoint *ep);
+
+static gboolean
+pass_source_cb (gpointer data)
+{
+  ConfabWtEndpoint *ep = data;
+
+  g_clear_pointer (&ep->pass_source, g_source_unref);
+  endpoint_run_pass (ep);
+  return G_SOURCE_REMOVE;
+}
+
+/* The write pass for woken connections runs from a one-shot idle source
+ * attached now, i.e. after every source already attached: when a read
+ * delivered messages, the application's own deferred work (the relay's
+ * flush, an idle it attached while handling them) runs first and the pass
+ * then carries both our ACKs and its fan-out in one sendmmsg(). */
+static void
+schedule_pass (ConfabWtEndpoint *ep)
+{
+  if (ep->pass_source != NULL || ep->dirty.length == 0)
+    return;
+  ep->pass_source = g_idle_source_new ();
+  g_source_set_priority (ep->pass_source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (ep->pass_source, pass_source_cb, ep, NULL);
+  g_source_set_name (ep->pass_source, "confab-quic-pass");
+  g_source_attach (ep->pass_source, ep->context);
+}
+
 void
 confab_wt_endpoint_wake (ConfabWtEndpoint *ep, ConfabWtConn *conn)
 {
@@ -465,6 +495,9 @@ confab_wt_endpoint_wake (ConfabWtEndpoint *ep, ConfabWtConn *conn)
     return;
   s->dirty = TRUE;
   g_queue_push_tail_link (&ep->dirty, &s->link);
+  /* Inside a read or a pass, its end schedules. */
+  if (ep->in_pass == 0)
+    schedule_pass (ep);
 }
 
 void
@@ -512,6 +545,9 @@ endpoint_run_pass (ConfabWtEndpoint *ep)
     }
   ep->in_pass--;
   tx_flush (ep);
+  /* Woken again while we ran (a full burst): the next pass. */
+  if (ep->in_pass == 0)
+    schedule_pass (ep);
 }
 
 static gboolean
@@ -519,11 +555,6 @@ conn_source_due (ConfabWtEndpoint *ep, gint64 now_us, gint *timeout)
 {
   guint64 now = (guint64) now_us * 1000, expiry;
 
-  if (ep->dirty.length > 0)
-    {
-      *timeout = 0;
-      return TRUE;
-    }
   if (ep->timers->len == 0)
     {
       *timeout = -1;
@@ -542,7 +573,8 @@ conn_source_due (ConfabWtEndpoint *ep, gint64 now_us, gint *timeout)
 }
 
 /* prepare/check compute the timeout from the heap's top: nothing to update
- * (and no eventfd to write) when a connection's expiry changes. */
+ * (and no eventfd to write) when a connection's expiry changes. Expired
+ * timers run their connections in a pass right here. */
 static gboolean
 conn_source_prepare (GSource *source, gint *timeout)
 {
@@ -653,8 +685,10 @@ endpoint_read (ConfabWtEndpoint *ep)
     }
   if (nested == NULL)
     g_private_set (&rx_area_busy_key, NULL);
-  endpoint_run_pass (ep);
   ep->in_pass--;
+  tx_flush (ep); /* what reading itself sent */
+  if (ep->in_pass == 0)
+    schedule_pass (ep);
 }
 
 static gboolean
@@ -829,6 +863,11 @@ confab_wt_endpoint_free (ConfabWtEndpoint *ep)
     }
   g_source_destroy (ep->conn_source);
   g_source_unref (ep->conn_source);
+  if (ep->pass_source != NULL)
+    {
+      g_source_destroy (ep->pass_source);
+      g_clear_pointer (&ep->pass_source, g_source_unref);
+    }
   while (ep->conns != NULL)
     {
       ConfabWtConn *conn = ep->conns->data;

@@ -93,13 +93,18 @@ struct _ConfabWtConn
   gboolean owns_session;
   int64_t session_id; /* CONNECT stream id, -1 before */
   gboolean session_open;
+  /* Server: the response to the CONNECT is written; no datagram goes
+   * before it (a client drops datagrams of a session it does not know). */
+  gboolean response_written;
+  gsize response_end;
   guint8 dgram_prefix[8];
   gsize dgram_prefix_len;
 
   /* Client only. */
   char *host;
   char *authority;
-  GQueue early; /* messages that beat the CONNECT answer */
+  GQueue early;        /* messages that beat the CONNECT answer */
+  GQueue early_dgrams; /* datagrams that did (they travel apart from it) */
   gboolean answered;
   char *path;
   guint8 pin[32];
@@ -342,6 +347,8 @@ answer:
   n = confab_h3_write_response (frame, sizeof frame, status);
   stream_queue_copy (c, s, frame, n, !(status >= 200 && status < 300));
   if (c->session != NULL && c->session_id == s->id)
+    c->response_end = s->total;
+  if (c->session != NULL && c->session_id == s->id)
     confab_wt_session_mark_ready (c->session, status);
   conn_schedule (c);
 }
@@ -373,6 +380,12 @@ conn_handle_response (ConfabWtConn *c, ConfabWtStream *s, const guint8 *payload,
           g_autoptr (GBytes) early = g_queue_pop_head (&c->early);
 
           confab_wt_session_deliver (c->session, early, FALSE);
+        }
+      while (c->session_open && !g_queue_is_empty (&c->early_dgrams))
+        {
+          g_autoptr (GBytes) early = g_queue_pop_head (&c->early_dgrams);
+
+          confab_wt_session_deliver (c->session, early, TRUE);
         }
       return;
     }
@@ -861,8 +874,16 @@ on_recv_datagram (
   int n = confab_wt_datagram_prefix_read (data, datalen, &sid);
   g_autoptr (GBytes) message = NULL;
 
-  if (n <= 0 || !c->session_open || sid != (uint64_t) c->session_id)
+  if (n <= 0 || sid != (uint64_t) c->session_id || c->session_id < 0)
     return 0;
+  if (!c->session_open)
+    {
+      /* Client: the server's first datagrams may arrive before its answer
+       * to our CONNECT (loss, reordering): keep a few. */
+      if (!c->ep->is_server && !c->answered && c->early_dgrams.length < 64)
+        g_queue_push_tail (&c->early_dgrams, g_bytes_new (data + n, datalen - (size_t) n));
+      return 0;
+    }
   message = g_bytes_new (data + n, datalen - (size_t) n);
   confab_wt_session_deliver (c->session, message, TRUE);
   return 0;
@@ -1105,7 +1126,8 @@ conn_write (ConfabWtConn *c)
 
       ngtcp2_path_storage_zero (&ps);
 
-      if (!g_queue_is_empty (&c->datagrams) && c->session_open)
+      if (!g_queue_is_empty (&c->datagrams) && c->session_open &&
+          (!c->ep->is_server || c->response_written))
         {
           GBytes *dg = g_queue_peek_head (&c->datagrams);
           ngtcp2_vec vec[2];
@@ -1180,6 +1202,8 @@ conn_write (ConfabWtConn *c)
       if (s != NULL && ndatalen >= 0)
         {
           stream_advance (s, (gsize) ndatalen);
+          if (s->id == c->session_id && s->sent >= c->response_end)
+            c->response_written = TRUE;
           if (s->sent == s->total)
             {
               s->fin_sent = s->fin;
@@ -1661,6 +1685,7 @@ confab_wt_conn_free (ConfabWtConn *c)
     }
   g_clear_error (&c->close_error);
   g_queue_clear_full (&c->early, (GDestroyNotify) g_bytes_unref);
+  g_queue_clear_full (&c->early_dgrams, (GDestroyNotify) g_bytes_unref);
   g_free (c->host);
   g_free (c->authority);
   g_free (c->path);

@@ -65,7 +65,8 @@ struct _ConfabWtEndpoint
   GSocket *socket;
   int fd;
   GSource *io_source;
-  GSource *conn_source; /* every connection's timer and write pass */
+  GSource *conn_source; /* every connection's timer */
+  GSource *pass_source; /* a pending write pass for ep->dirty (one-shot idle) */
   GMainContext *context;
   GQueue dirty;      /* ConfabWtSched.link of connections to write */
   GPtrArray *timers; /* min-heap of connections by ConfabWtSched.expiry */
