@@ -41,7 +41,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(what, predicate, timeout=15.0):
+def wait_for(what, predicate, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -294,9 +294,9 @@ def run_in_session(script):
     env.pop("WAYLAND_DISPLAY", None)
     try:
         status = subprocess.run(["dbus-run-session", "--", sys.executable, os.path.abspath(script)],
-                                env=env, timeout=240).returncode
+                                env=env, timeout=380).returncode
     except subprocess.TimeoutExpired:
-        print("FAIL: the app test ran past 240 s", flush=True)
+        print("FAIL: the app test ran past 380 s", flush=True)
         status = 1
     finally:
         xvfb.terminate()

@@ -60,6 +60,7 @@ struct _ConfabWindow
   ConfabCallSession *session;
   guint clock_timer;
   GPtrArray *toasts; /* AdwToast, shown and not yet dismissed */
+  AdwToast *reconnect_toast; /* weak */
 
   gboolean microphone_on;
   gboolean camera_on;
@@ -99,14 +100,22 @@ on_toast_dismissed (AdwToast *toast, ConfabWindow *self)
   g_ptr_array_remove (self->toasts, toast);
 }
 
-static void
-toast (ConfabWindow *self, const char *message)
+static AdwToast *
+show_toast (ConfabWindow *self, const char *message, guint timeout_s)
 {
   AdwToast *toast = adw_toast_new (message);
 
+  adw_toast_set_timeout (toast, timeout_s);
   g_ptr_array_add (self->toasts, g_object_ref (toast));
   g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), self, 0);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
+  return toast;
+}
+
+static void
+toast (ConfabWindow *self, const char *message)
+{
+  show_toast (self, message, 5);
 }
 
 /* What a call said ("cli_bob joined") means nothing once it is over. */
@@ -460,15 +469,21 @@ on_participant_removed (ConfabCallSession *session, guint64 session_id, ConfabWi
   update_grid (self);
 }
 
+/* Stays up (timeout 0) for as long as we are cut off. */
 static void
 on_reconnecting (ConfabCallSession *session, ConfabWindow *self)
 {
-  toast (self, _ ("Connection lost, reconnecting…"));
+  if (self->reconnect_toast == NULL)
+    g_set_weak_pointer (&self->reconnect_toast,
+                        show_toast (self, _ ("Connection lost, reconnecting…"), 0));
 }
 
 static void
 on_reconnected (ConfabCallSession *session, ConfabWindow *self)
 {
+  if (self->reconnect_toast != NULL)
+    adw_toast_dismiss (self->reconnect_toast);
+  g_clear_weak_pointer (&self->reconnect_toast);
   toast (self, _ ("Reconnected"));
 }
 
@@ -485,6 +500,7 @@ end_session (ConfabWindow *self)
   set_panel (self, NULL);
   gtk_menu_button_popdown (self->diagnostics_button);
   dismiss_toasts (self);
+  g_clear_weak_pointer (&self->reconnect_toast);
   self->joined = FALSE;
   self->presenting = FALSE;
   set_call_title (self, NULL);
@@ -805,6 +821,7 @@ confab_window_finalize (GObject *object)
 
   g_clear_pointer (&self->invite, confab_invite_free);
   g_clear_pointer (&self->link, g_free);
+  g_clear_weak_pointer (&self->reconnect_toast);
   g_clear_pointer (&self->toasts, g_ptr_array_unref);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (confab_window_parent_class)->finalize (object);
