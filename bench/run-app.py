@@ -11,7 +11,8 @@
 # CPU (% of one core) and memory (RSS and PSS, MB) of each process tree over
 # the same window length; the ratio Confab/Chromium against the target 1/3.
 # Exits 1 only on a clear regression against bench/baseline-app.json, 2 when
-# it cannot run, 77 (skipped) without Xvfb, dbus-run-session or node. python3 standard library only.
+# it cannot run, 77 (skipped) without Xvfb, dbus-run-session or node.
+# python3 standard library only.
 
 import argparse
 import datetime
