@@ -51,6 +51,7 @@ def live_pixels(what, rect, min_changed=0.02, min_coloured=0.2, timeout=15):
             log("%s: %.0f %% of pixels changed in 0.5 s, %.0f %% coloured" %
                 (what, 100 * seen[0], 100 * seen[1]))
             return seen
+    screenshot("app-video-failed.png")
     fail("%s shows no live video in %s: changed %.3f, coloured %.3f" % (what, rect, *seen))
 
 
@@ -92,12 +93,12 @@ def main():
     wait_port(port)
 
     # The other participant first, so the room has video when we arrive.
-    cli = spawn_cli(port, CLI_USER, 120)
+    cli = spawn_cli(port, CLI_USER, 170)
 
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
     app = spawn([APP, link])
     try:
-        root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 40)
+        root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 60)
     except AssertionError:
         desktop = pyatspi.Registry.getDesktop(0)
         log("app pid %d (exit status %s); on the bus: %s" % (
@@ -139,15 +140,20 @@ def main():
     screenshot("app-video-call.png")
 
     # Two more people: the 4-person grid (us and three CLIs).
-    others = [spawn_cli(port, name, 120) for name in MORE_CLIS]
+    others = [spawn_cli(port, name, 170) for name in MORE_CLIS]
     for name in MORE_CLIS:
         wait_for("a tile named " + name, lambda: find(root, name, TILE_ROLES), 20)
     for name in MORE_CLIS:
         tile = wait_for("a tile named " + name, lambda: find(root, name, TILE_ROLES), 15)
         live_pixels("the tile of " + name, extents(tile))
     # Under load a peer may drop out for a moment; the picture wants all four.
-    wait_for("all four tiles at once",
-             lambda: all(find(root, name, TILE_ROLES) for name in (CLI_USER,) + MORE_CLIS), 20)
+    try:
+        wait_for("all four tiles at once",
+                 lambda: all(find(root, name, TILE_ROLES) for name in (CLI_USER,) + MORE_CLIS), 20)
+    except AssertionError:
+        summary = cli_summary(cli)
+        log("%s's summary: sent %s; peers %s" % (CLI_USER, summary["sent"], summary["peers"]))
+        raise
     time.sleep(0.5)
     screenshot("app-video-grid4.png")
 

@@ -557,8 +557,16 @@ start_call (ConfabCallSession *self,
     }
   self->call = confab_call_new (transport, self->user_id);
   {
-    /* The camera's size and rate, within what the quality tier allows. */
-    ConfabMediaSenderConfig config = { .codec = self->codec, .adapt = TRUE };
+    /* The camera's rate, at most 640x360 (as confab-cli sends by default)
+     * and never more than the quality tier allows: encoding runs on the
+     * main thread, and 720p VP9 took a loaded 2-core machine's main loop
+     * away from the grid (peers timed out as silent). */
+    ConfabMediaSenderConfig config = {
+      .codec = self->codec,
+      .max_width = 640,
+      .max_height = 360,
+      .adapt = TRUE,
+    };
 
     self->sender = confab_media_sender_new (self->call, &config);
     /* Heartbeats follow the toggles (a camera that vanishes mid-call turns

@@ -14,8 +14,10 @@
 
 #define CONFAB_SETTINGS_SCHEMA "io.github.confab.Confab"
 #define PREVIEW_ID             1
-/* The meter shows -60 dBFS … 0 dBFS. */
+/* The meter shows -60 dBFS … 0 dBFS, the loudest 20 ms of every 100 ms:
+ * each change redraws the window, so not 50 times a second. */
 #define LEVEL_FLOOR_DB -60.0
+#define LEVEL_CHUNKS   5
 
 typedef struct
 {
@@ -51,6 +53,8 @@ struct _ConfabPrejoin
   gboolean camera_on;
   gboolean microphone_on;
   gboolean updating_pickers;
+  guint level_chunks;
+  double level_peak;    /* mean square, of this 100 ms so far */
   GtkStack *page_stack; /* the window's pages, watched while mapped */
 };
 
@@ -205,7 +209,12 @@ on_microphone_chunk (ConfabAudioCapture *microphone, gpointer data, ConfabPrejoi
 
   for (guint i = 0; i < CONFAB_AUDIO_FRAME_SAMPLES; i++)
     sum += (double) samples[i] * samples[i];
-  db = 10.0 * log10 (sum / CONFAB_AUDIO_FRAME_SAMPLES / (32768.0 * 32768.0) + 1e-12);
+  self->level_peak = MAX (self->level_peak, sum / CONFAB_AUDIO_FRAME_SAMPLES);
+  if (++self->level_chunks < LEVEL_CHUNKS)
+    return;
+  db = 10.0 * log10 (self->level_peak / (32768.0 * 32768.0) + 1e-12);
+  self->level_chunks = 0;
+  self->level_peak = 0;
   gtk_level_bar_set_value (self->level_bar, CLAMP ((db - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB, 0, 1));
 }
 

@@ -18,6 +18,10 @@
 /* Tiles not on screen (speaker view's hidden ones) take a picture this often,
  * so they are current when they come back; never uploaded while hidden. */
 #define HIDDEN_PULL_INTERVAL_US G_USEC_PER_SEC
+/* New pictures from several tiles are shown together at most 30 times a
+ * second: each render redraws the whole grid (and GTK the window), which on
+ * a software renderer costs far more than the uploads. */
+#define MIN_RENDER_INTERVAL_US (G_USEC_PER_SEC / 30 - 2000)
 
 typedef struct
 {
@@ -52,6 +56,7 @@ struct _ConfabVideoGrid
   GPtrArray *order; /* GridTile * scratch: speaker first in speaker view */
   guint tick_id;
   guint avatar_idle;
+  gint64 last_render_us;      /* frame time of the last render for new pictures */
   ConfabCallSession *session; /* bound */
 
   gboolean speaker_view;
@@ -404,8 +409,12 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
       if (tile->pending != NULL && on_screen && tile->video_enabled)
         render = TRUE;
     }
-  if (render)
-    gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+  /* Pending pictures wait for the next tick when it is too soon. */
+  if (render && now - self->last_render_us >= MIN_RENDER_INTERVAL_US)
+    {
+      self->last_render_us = now;
+      gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+    }
   return G_SOURCE_CONTINUE;
 }
 
