@@ -462,7 +462,18 @@ def main():
                     help="no sweep: relay over WebSocket and over WebTransport in alternating"
                          " pairs at these room counts; median WT/WS cost per message")
     ap.add_argument("--repeat", type=int, default=3, help="pairs per load for --compare-wt (3)")
+    ap.add_argument("--rt", action="store_true",
+                    help="run servers and generators SCHED_FIFO (needs root): other work on a"
+                         " busy machine cannot preempt them, so pairs stay comparable")
     args = ap.parse_args()
+    if args.rt:
+        # Inherited by every child (server, generator). None of them spins:
+        # they sleep in poll/epoll between messages.
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        except (PermissionError, OSError) as e:
+            log("run-fanout: --rt: %s (needs root or CAP_SYS_NICE)" % e)
+            return 2
     if args.compare_wt:
         args.engines = "relay,relay-wt"
     args.max_rooms = max(1, min(args.max_rooms, 128))
