@@ -139,6 +139,14 @@ def extents(node, inset=0.1):
     return (box.x + dx, box.y + dy, box.width - 2 * dx, box.height - 2 * dy)
 
 
+def wait_accessibility_bus():
+    """Starts the accessibility bus and registry before the app: GTK gives up
+    on accessibility for good when they take long to come up (a loaded
+    machine), and the app then never appears on the bus."""
+    wait_for("the accessibility registry",
+             lambda: pyatspi.Registry.getDesktop(0) is not None, 30)
+
+
 def app_accessible(pid):
     desktop = pyatspi.Registry.getDesktop(0)
     for i in range(desktop.childCount):
@@ -162,8 +170,11 @@ def sensitive(node):
     return node.getState().contains(pyatspi.STATE_SENSITIVE)
 
 
-def find(root, name, roles=None, name_contains=False):
-    """The first showing accessible below root with this name (and role)."""
+def find(root, name, roles=None, name_contains=False, breadth_first=False):
+    """The first showing accessible below root with this name (and role).
+    Every node visited costs D-Bus round trips to the app: breadth_first
+    reaches shallow widgets (call controls, header bar) without walking the
+    deep pages first."""
 
     def match(node):
         try:
@@ -179,6 +190,27 @@ def find(root, name, roles=None, name_contains=False):
         except Exception:
             return False
 
+    if breadth_first:
+        # pyatspi's own "breadth first" still recurses into the first child's
+        # whole subtree before the second child: a queue, level by level.
+        import collections
+
+        queue = collections.deque([root])
+        visited = 0
+        while queue and visited < 5000:
+            node = queue.popleft()
+            try:
+                children = [node.getChildAtIndex(i) for i in range(node.childCount)]
+            except Exception:
+                continue
+            for child in children:
+                visited += 1
+                if child is None:
+                    continue
+                if match(child):
+                    return child
+                queue.append(child)
+        return None
     try:
         return pyatspi.findDescendant(root, match)
     except Exception:

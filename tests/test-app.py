@@ -35,6 +35,17 @@ PANEL = (pyatspi.ROLE_PANEL,)
 LABEL = (pyatspi.ROLE_LABEL,)
 
 
+def bfind(root, name, roles=None, name_contains=False):
+    """find(), breadth first: the controls, toasts, popovers and dialogs sit
+    near the top of a tree whose hidden pages are deep."""
+    return find(root, name, roles, name_contains, breadth_first=True)
+
+
+def call_controls(root):
+    """The flow box of call controls: searching inside it is cheap."""
+    return wait_for("the call controls", lambda: bfind(root, "Call Controls"), 30)
+
+
 def description(node):
     try:
         return node.description or ""
@@ -45,9 +56,10 @@ def description(node):
 def chat_and_participants(root, port):
     """The participants panel lists the CLI; a CLI's chat message raises the
     unread badge and shows in the chat panel; ours goes out on Enter."""
-    participants = press(root, "Participants")
+    controls = call_controls(root)
+    participants = press(controls, "Participants")
     wait_for("the Participants toggle to show it is pressed", lambda: checked(participants), 30)
-    panel = wait_for("the participants panel", lambda: find(root, "Participants", PANEL))
+    panel = wait_for("the participants panel", lambda: bfind(root, "Participants", PANEL))
     row = wait_for("%s in the participants panel" % CLI_USER,
                    lambda: find(panel, CLI_USER + ",", name_contains=True), 30)
     log("participants panel: %r (%.1f s)" % (row.name, time.monotonic() - T0[0]))
@@ -64,9 +76,9 @@ def chat_and_participants(root, port):
                    "--video", "none", "--audio", "none", "--duration", "3",
                    "--transport", "websocket", "--chat", CHAT_FROM_CLI],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    badge = wait_for("the unread badge", lambda: find(root, "1 unread message", LABEL), 30)
+    badge = wait_for("the unread badge", lambda: find(controls, "1 unread message", LABEL), 30)
     log("badge %r (%.1f s)" % (badge.name, time.monotonic() - T0[0]))
-    chat = wait_for("the Chat toggle", lambda: find(root, "Chat", BUTTONS))
+    chat = wait_for("the Chat toggle", lambda: find(controls, "Chat", BUTTONS))
     if "1 unread message" not in description(chat):
         fail("the Chat toggle does not tell a screen reader about the unread message: %r" %
              description(chat))
@@ -74,11 +86,11 @@ def chat_and_participants(root, port):
         fail("the Chat toggle is pressed before anyone opened the chat")
     chat.queryAction().doAction(0)
     wait_for("the Chat toggle to show it is pressed", lambda: checked(chat), 30)
-    chat_panel = wait_for("the chat panel", lambda: find(root, "Chat", PANEL))
+    chat_panel = wait_for("the chat panel", lambda: bfind(root, "Chat", PANEL))
     wait_for("the CLI's message in the chat panel",
              lambda: find(chat_panel, CHAT_FROM_CLI, LABEL), 30)
     wait_for("the badge to go once the chat is open",
-             lambda: find(root, "unread message", LABEL, name_contains=True) is None, 30)
+             lambda: find(controls, "unread message", LABEL, name_contains=True) is None, 30)
     log("chat panel shows it (%.1f s)" % (time.monotonic() - T0[0]))
     if carol.wait(timeout=60) != 0:
         fail("the chatting confab-cli failed")
@@ -96,38 +108,47 @@ def chat_and_participants(root, port):
 def press_menu_button(root, name):
     """GTK 4.8 shows a GtkMenuButton as a button without actions holding the
     toggle button that has them."""
-    outer = wait_for("the %s menu button" % name, lambda: find(root, name, BUTTONS), 30)
+    outer = wait_for("the %s menu button" % name, lambda: bfind(root, name, BUTTONS), 30)
     for i in range(outer.childCount):
         inner = outer.getChildAtIndex(i)
         if inner is not None and inner.getRole() in BUTTONS:
             inner.queryAction().doAction(0)
-            return
+            return outer
     outer.queryAction().doAction(0)
+    return outer
 
 
 def diagnostics(root):
     """The diagnostics popover names the transport and measures the CLI's
     video (it sends 15 fps)."""
-    press_menu_button(root, "Diagnostics")
+    # The popover is a child of its menu button: search there only.
+    button = press_menu_button(root, "Diagnostics")
     info = wait_for("the diagnostics popover",
-                    lambda: find(root, "Transport: WebSocket", LABEL, name_contains=True), 30)
+                    lambda: find(button, "Transport: WebSocket", LABEL, name_contains=True), 30)
     log("diagnostics: %r" % info.name)
 
+    seen = [None]
+
     def peer_fps():
-        label = find(root, CLI_USER + ": ", LABEL, name_contains=True)
+        label = find(button, CLI_USER + ": ", LABEL, name_contains=True)
         if label is None:
             return None
-        match = re.search(re.escape(CLI_USER) + r": (\d+) fps, (\d+) kbit/s", label.name)
+        seen[0] = label.name
+        match = re.search(re.escape(CLI_USER) + r": (\d+) fps, (\d+) kbit/s, [\d.]+ % lost",
+                          label.name)
         return match if match and int(match.group(1)) > 0 and int(match.group(2)) > 0 else None
 
-    match = wait_for("the CLI's frame rate and bitrate in the diagnostics", peer_fps, 30)
+    try:
+        match = wait_for("the CLI's frame rate and bitrate in the diagnostics", peer_fps, 30)
+    except AssertionError:
+        fail("the diagnostics never showed the CLI's video arriving; last seen: %r" % seen[0])
     log("diagnostics for %s: %s fps, %s kbit/s" % (CLI_USER, match.group(1), match.group(2)))
     screenshot("app-diagnostics.png")
     escape = 9  # Xvfb's keycode: closes the popover
     pyatspi.Registry.generateKeyboardEvent(escape, None, pyatspi.KEY_PRESS)
     pyatspi.Registry.generateKeyboardEvent(escape, None, pyatspi.KEY_RELEASE)
     wait_for("the popover to close",
-             lambda: find(root, "Transport: WebSocket", LABEL, name_contains=True) is None, 30)
+             lambda: find(button, "Transport: WebSocket", LABEL, name_contains=True) is None, 30)
 
 
 def narrow_window(root, chat):
@@ -141,7 +162,7 @@ def narrow_window(root, chat):
     time.sleep(0.5)
     screenshot("app-narrow.png")
     for name in CONTROLS:
-        button = find(root, name, BUTTONS)
+        button = bfind(root, name, BUTTONS)
         if button is None:
             fail("no %s button at 360 px" % name)
         box = button.queryComponent().getExtents(pyatspi.WINDOW_COORDS)
@@ -163,7 +184,7 @@ def preferences_show_settings(root):
     registry.generateKeyboardEvent(comma, None, pyatspi.KEY_RELEASE)
     registry.generateKeyboardEvent(control, None, pyatspi.KEY_RELEASE)
     preferences = wait_for("the preferences window",
-                           lambda: find(root, "Preferences", (pyatspi.ROLE_FRAME, pyatspi.ROLE_DIALOG)), 30)
+                           lambda: bfind(root, "Preferences", (pyatspi.ROLE_FRAME, pyatspi.ROLE_DIALOG)), 30)
     for name in ("Display Name", "Default Server", "Start Muted", "Echo Cancellation", "Video Codec"):
         wait_for("the %s row" % name, lambda: find(preferences, name, name_contains=True), 30)
     row = find(preferences, "Display Name", (pyatspi.ROLE_TEXT, pyatspi.ROLE_ENTRY))
@@ -188,7 +209,7 @@ def preferences_show_settings(root):
     registry.generateKeyboardEvent(escape, None, pyatspi.KEY_PRESS)
     registry.generateKeyboardEvent(escape, None, pyatspi.KEY_RELEASE)
     wait_for("the preferences to close",
-             lambda: find(root, "Preferences", (pyatspi.ROLE_FRAME, pyatspi.ROLE_DIALOG)) is None, 30)
+             lambda: bfind(root, "Preferences", (pyatspi.ROLE_FRAME, pyatspi.ROLE_DIALOG)) is None, 30)
 
 
 def retry_when_unreachable(root):
@@ -203,19 +224,19 @@ def retry_when_unreachable(root):
     prejoin = page(root, "Room “%s”" % room)
     press(prejoin, "Join")
     wait_for("the cannot-reach dialog",
-             lambda: find(root, "Cannot Reach the Server", name_contains=True), 30)
+             lambda: bfind(root, "Cannot Reach the Server", name_contains=True), 30)
     # GTK 4.8 names an AdwMessageDialog response button "_Retry Retry".
     retry = wait_for("the Retry button",
-                     lambda: find(root, "Retry", BUTTONS, name_contains=True), 30)
+                     lambda: bfind(root, "Retry", BUTTONS, name_contains=True), 30)
     time.sleep(0.5)
     screenshot("app-retry.png")
     relay = spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
                   stderr=subprocess.DEVNULL)
     wait_port(port)
     retry.queryAction().doAction(0)
-    wait_for("Retry to join the room", lambda: find(root, "Joined", LABEL), 30)
+    wait_for("Retry to join the room", lambda: bfind(root, "Joined", LABEL), 30)
     wait_for("the dialog to go",
-             lambda: find(root, "Retry", BUTTONS, name_contains=True) is None, 30)
+             lambda: bfind(root, "Retry", BUTTONS, name_contains=True) is None, 30)
     log("joined %s after Retry" % room)
 
     # The relay goes away mid-call and comes back on the same port: a toast
@@ -223,11 +244,11 @@ def retry_when_unreachable(root):
     relay.terminate()
     relay.wait(timeout=10)
     wait_for("the reconnecting toast",
-             lambda: find(root, "Connection lost, reconnecting…", LABEL), 30)
+             lambda: bfind(root, "Connection lost, reconnecting…", LABEL), 30)
     spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
           stderr=subprocess.DEVNULL)
     wait_port(port)
-    wait_for("the reconnected toast", lambda: find(root, "Reconnected", LABEL), 30)
+    wait_for("the reconnected toast", lambda: bfind(root, "Reconnected", LABEL), 30)
     log("reconnected to %s" % room)
 
 
@@ -253,7 +274,7 @@ def main():
     if second.returncode != 0:
         fail("second invocation with a broken link exited %d" % second.returncode)
     wait_for("the broken-link message",
-             lambda: find(root, "This link cannot be used", name_contains=True))
+             lambda: bfind(root, "This link cannot be used", name_contains=True))
     if app.poll() is not None:
         fail("the app died on a broken link")
 
@@ -279,11 +300,11 @@ def main():
     log("tile %s (%s)" % (tile.name, tile.getRoleName()))
 
     microphone = wait_for("the Microphone toggle",
-                          lambda: find(root, "Microphone", BUTTONS))
-    camera = wait_for("the Camera toggle", lambda: find(root, "Camera", BUTTONS))
+                          lambda: find(call_controls(root), "Microphone", BUTTONS))
+    camera = wait_for("the Camera toggle", lambda: find(call_controls(root), "Camera", BUTTONS))
     if not checked(microphone) or not checked(camera):
         fail("microphone and camera toggles should start pressed (on)")
-    find(root, "Leave", BUTTONS) or fail("no Leave button")
+    bfind(root, "Leave", BUTTONS) or fail("no Leave button")
     time.sleep(1.0)  # toasts and layout settle
     screenshot("app-call.png")
 
@@ -335,7 +356,7 @@ def main():
     # Leave: back on the pre-join page of the same room.
     press(root, "Leave")
     wait_for("the call controls to go after leaving",
-             lambda: find(root, "Leave", BUTTONS) is None, 30)
+             lambda: bfind(root, "Leave", BUTTONS) is None, 30)
     wait_for("the tiles to go", lambda: find(root, CLI_USER, (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)) is None, 10)
     wait_for("Join to be possible again", lambda: sensitive(find(prejoin, "Join", BUTTONS)), 30)
     if app.poll() is not None:
