@@ -96,6 +96,7 @@ def main():
     cli = spawn_cli(port, CLI_USER, 170)
 
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
+    t.wait_accessibility_bus()
     app = spawn([APP, link])
     try:
         root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 60)

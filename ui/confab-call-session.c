@@ -10,6 +10,7 @@
 #include "confab-packet.h"
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
+#include "confab-video-capture.h"
 
 #include <glib/gi18n.h>
 
@@ -184,7 +185,7 @@ stop_camera (ConfabCallSession *self)
   if (self->camera == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->camera, self);
-  g_clear_object (&self->camera);
+  confab_video_capture_release_camera (g_steal_pointer (&self->camera));
 }
 
 static void
@@ -194,9 +195,7 @@ start_camera (ConfabCallSession *self)
 
   if (self->camera != NULL || self->ended)
     return;
-  if (ensure_pipewire (self, &error))
-    self->camera =
-        confab_camera_source_new (self->pipewire, self->camera_target, 1280, 720, 30, &error);
+  self->camera = confab_video_capture_acquire_camera (self->camera_target, &error);
   if (self->camera == NULL)
     {
       g_message ("camera: %s", error->message);

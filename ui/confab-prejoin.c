@@ -7,6 +7,7 @@
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
 #include "confab-pipewire-devices.h"
+#include "confab-video-capture.h"
 #include "confab-video-grid.h"
 
 #include <glib/gi18n.h>
@@ -151,7 +152,7 @@ stop_camera (ConfabPrejoin *self)
   if (self->camera == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->camera, self);
-  g_clear_object (&self->camera);
+  confab_video_capture_release_camera (g_steal_pointer (&self->camera));
 }
 
 static const char *
@@ -185,8 +186,7 @@ start_camera (ConfabPrejoin *self)
           return;
         }
     }
-  self->camera = confab_camera_source_new (self->pipewire, picked (self, CONFAB_DEVICE_CAMERA),
-                                           1280, 720, 30, &error);
+  self->camera = confab_video_capture_acquire_camera (picked (self, CONFAB_DEVICE_CAMERA), &error);
   if (self->camera == NULL)
     {
       set_problem (&self->camera_problem, device_problem (error, TRUE));
