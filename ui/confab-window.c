@@ -59,7 +59,7 @@ struct _ConfabWindow
   char *link;           /* what opened the pre-join page: kept in recent rooms */
   ConfabCallSession *session;
   guint clock_timer;
-  GPtrArray *toasts; /* AdwToast, shown and not yet dismissed */
+  GPtrArray *toasts;         /* AdwToast, shown and not yet dismissed */
   AdwToast *reconnect_toast; /* weak */
 
   gboolean microphone_on;
@@ -101,11 +101,12 @@ on_toast_dismissed (AdwToast *toast, ConfabWindow *self)
 }
 
 static AdwToast *
-show_toast (ConfabWindow *self, const char *message, guint timeout_s)
+show_toast (ConfabWindow *self, const char *message, guint timeout_s, AdwToastPriority priority)
 {
   AdwToast *toast = adw_toast_new (message);
 
   adw_toast_set_timeout (toast, timeout_s);
+  adw_toast_set_priority (toast, priority);
   g_ptr_array_add (self->toasts, g_object_ref (toast));
   g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), self, 0);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
@@ -115,7 +116,7 @@ show_toast (ConfabWindow *self, const char *message, guint timeout_s)
 static void
 toast (ConfabWindow *self, const char *message)
 {
-  show_toast (self, message, 5);
+  show_toast (self, message, 5, ADW_TOAST_PRIORITY_NORMAL);
 }
 
 /* What a call said ("cli_bob joined") means nothing once it is over. */
@@ -469,13 +470,17 @@ on_participant_removed (ConfabCallSession *session, guint64 session_id, ConfabWi
   update_grid (self);
 }
 
-/* Stays up (timeout 0) for as long as we are cut off. */
+/* Stays up (timeout 0) for as long as we are cut off, and at once: a high
+ * priority toast does not queue behind "cli_bob joined" (whose timeout does
+ * not even run while the window is not focused). */
 static void
 on_reconnecting (ConfabCallSession *session, ConfabWindow *self)
 {
-  if (self->reconnect_toast == NULL)
-    g_set_weak_pointer (&self->reconnect_toast,
-                        show_toast (self, _ ("Connection lost, reconnecting…"), 0));
+  if (self->reconnect_toast != NULL)
+    return;
+  g_set_weak_pointer (
+      &self->reconnect_toast,
+      show_toast (self, _ ("Connection lost, reconnecting…"), 0, ADW_TOAST_PRIORITY_HIGH));
 }
 
 static void
@@ -484,7 +489,7 @@ on_reconnected (ConfabCallSession *session, ConfabWindow *self)
   if (self->reconnect_toast != NULL)
     adw_toast_dismiss (self->reconnect_toast);
   g_clear_weak_pointer (&self->reconnect_toast);
-  toast (self, _ ("Reconnected"));
+  show_toast (self, _ ("Reconnected"), 5, ADW_TOAST_PRIORITY_HIGH);
 }
 
 static void
