@@ -246,8 +246,16 @@ fit_size (const ConfabQualityLevel *level, int width, int height, int *out_w, in
 {
   double scale = MIN (1.0, MIN ((double) level->width / width, (double) level->height / height));
 
-  *out_w = MAX (16, (int) (width * scale + 0.5) & ~1);
-  *out_h = MAX (16, (int) (height * scale + 0.5) & ~1);
+  *out_w = (int) (width * scale + 0.5);
+  *out_h = (int) (height * scale + 0.5);
+  /* The tier's own size when the aspect is the same (854x480 is not exactly
+   * 16:9), as ConfabQuality makes its levels. */
+  if (width >= level->width && ABS (*out_w - level->width) <= 2)
+    *out_w = level->width;
+  if (height >= level->height && ABS (*out_h - level->height) <= 2)
+    *out_h = level->height;
+  *out_w = MAX (16, *out_w & ~1);
+  *out_h = MAX (16, *out_h & ~1);
   *out_w = MIN (*out_w, width & ~1);
   *out_h = MIN (*out_h, height & ~1);
 }

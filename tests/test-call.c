@@ -920,6 +920,14 @@ test_sender_scale_and_rate (void)
   g_assert_cmpint (width, ==, 320);
   g_assert_cmpint (fps, ==, 15);
   sender_fixture_clear (&f);
+
+  /* 720p into an 854x480 box is 854x480, the tier's size, not 852x480. */
+  sender_fixture_init (&f, 854, 480, 30, FALSE);
+  push_pictures (&f, 1, 30);
+  confab_media_sender_get_encoded_format (f.sender, &width, &height, &fps);
+  g_assert_cmpint (width, ==, 854);
+  g_assert_cmpint (height, ==, 480);
+  sender_fixture_clear (&f);
 }
 
 /* A keyframe request by our user id: the next picture is a key frame. */
