@@ -7,8 +7,24 @@
 #include <errno.h>
 #include <signal.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GSubprocess *
+confab_test_spawnv (const char *const *argv, GSubprocessFlags flags, GError **error)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return g_subprocess_launcher_spawnv (launcher, argv, error);
+}
 
 guint16
 confab_test_free_port (void)
@@ -90,9 +106,9 @@ confab_test_nats_start (guint16 port)
 
   nats->port = port != 0 ? port : confab_test_free_port ();
   port_str = g_strdup_printf ("%u", nats->port);
-  nats->process =
-      g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE,
-                        &error, "nats-server", "-a", "127.0.0.1", "-p", port_str, NULL);
+  nats->process = confab_test_spawnv (
+      (const char *const[]){ "nats-server", "-a", "127.0.0.1", "-p", port_str, NULL },
+      G_SUBPROCESS_FLAGS_STDERR_SILENCE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
   g_assert_no_error (error);
   g_assert_true (confab_test_wait_for_port (nats->port, 10000));
   nats->url = g_strdup_printf ("nats://127.0.0.1:%u", nats->port);
@@ -167,7 +183,7 @@ relay_start (const char *const *extra_args, gboolean webtransport)
   g_ptr_array_add (argv, NULL);
 
   relay->process =
-      g_subprocess_newv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_NONE, &error);
+      confab_test_spawnv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_NONE, &error);
   g_assert_no_error (error);
   g_assert_true (confab_test_wait_for_port (relay->ws_port, 10000));
   relay->ws_base = g_strdup_printf ("ws://127.0.0.1:%u", relay->ws_port);

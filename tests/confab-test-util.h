@@ -25,6 +25,11 @@ typedef struct
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 guint16 confab_test_free_port (void);
+
+/* Starts argv[0] like g_subprocess_newv(), but the child is killed when the
+ * test dies (PR_SET_PDEATHSIG): an aborted test never leaves a relay,
+ * nats-server or CLI behind holding meson's output pipe open. */
+GSubprocess *confab_test_spawnv (const char *const *argv, GSubprocessFlags flags, GError **error);
 /* A UDP port on 127.0.0.1 that was free a moment ago. */
 guint16 confab_test_free_udp_port (void);
 /* Waits (bounded by @timeout_ms) until something accepts on 127.0.0.1:@port. */

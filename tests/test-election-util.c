@@ -12,7 +12,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,18 +45,11 @@ read_next_line (LoggedRelay *relay, GDataInputStream *in)
   g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, relay->cancellable, on_line, relay);
 }
 
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 LoggedRelay *
 logged_relay_start (guint16 port, const char *const *extra_args)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *port_str = NULL;
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
   LoggedRelay *relay = g_new0 (LoggedRelay, 1);
 
   relay->port = port != 0 ? port : confab_test_free_port ();
@@ -65,9 +57,6 @@ logged_relay_start (guint16 port, const char *const *extra_args)
   relay->lines = g_ptr_array_new_with_free_func (g_free);
   relay->line_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   port_str = g_strdup_printf ("%u", relay->port);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  /* A test that fails half-way must not leave a relay behind. */
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   {
     g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 
@@ -83,8 +72,9 @@ logged_relay_start (guint16 port, const char *const *extra_args)
     for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
       g_ptr_array_add (argv, (char *) extra_args[i]);
     g_ptr_array_add (argv, NULL);
-    relay->process =
-        g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+    /* A test that fails half-way must not leave a relay behind. */
+    relay->process = confab_test_spawnv ((const char *const *) argv->pdata,
+                                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   }
   g_assert_no_error (error);
   relay->cancellable = g_cancellable_new ();
