@@ -59,7 +59,6 @@ struct _ConfabWindow
   char *link;           /* what opened the pre-join page: kept in recent rooms */
   ConfabCallSession *session;
   guint clock_timer;
-  GPtrArray *toasts;         /* AdwToast, shown and not yet dismissed */
   AdwToast *reconnect_toast; /* weak */
 
   gboolean microphone_on;
@@ -94,12 +93,6 @@ show_error (GtkLabel *label, const char *message)
   gtk_widget_set_visible (GTK_WIDGET (label), message != NULL);
 }
 
-static void
-on_toast_dismissed (AdwToast *toast, ConfabWindow *self)
-{
-  g_ptr_array_remove (self->toasts, toast);
-}
-
 static AdwToast *
 show_toast (ConfabWindow *self, const char *message, guint timeout_s, AdwToastPriority priority)
 {
@@ -107,8 +100,6 @@ show_toast (ConfabWindow *self, const char *message, guint timeout_s, AdwToastPr
 
   adw_toast_set_timeout (toast, timeout_s);
   adw_toast_set_priority (toast, priority);
-  g_ptr_array_add (self->toasts, g_object_ref (toast));
-  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), self, 0);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
   return toast;
 }
@@ -117,17 +108,6 @@ static void
 toast (ConfabWindow *self, const char *message)
 {
   show_toast (self, message, 5, ADW_TOAST_PRIORITY_NORMAL);
-}
-
-/* What a call said ("cli_bob joined") means nothing once it is over. */
-static void
-dismiss_toasts (ConfabWindow *self)
-{
-  g_autoptr (GPtrArray) toasts = g_steal_pointer (&self->toasts);
-
-  self->toasts = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < toasts->len; i++)
-    adw_toast_dismiss (g_ptr_array_index (toasts, i));
 }
 
 static void
@@ -504,7 +484,9 @@ end_session (ConfabWindow *self)
   confab_participants_panel_clear (self->participants_panel);
   set_panel (self, NULL);
   gtk_menu_button_popdown (self->diagnostics_button);
-  dismiss_toasts (self);
+  /* It has no timeout: it must not outlive the outage's call. */
+  if (self->reconnect_toast != NULL)
+    adw_toast_dismiss (self->reconnect_toast);
   g_clear_weak_pointer (&self->reconnect_toast);
   self->joined = FALSE;
   self->presenting = FALSE;
@@ -827,7 +809,6 @@ confab_window_finalize (GObject *object)
   g_clear_pointer (&self->invite, confab_invite_free);
   g_clear_pointer (&self->link, g_free);
   g_clear_weak_pointer (&self->reconnect_toast);
-  g_clear_pointer (&self->toasts, g_ptr_array_unref);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (confab_window_parent_class)->finalize (object);
 }
@@ -922,7 +903,6 @@ confab_window_init (ConfabWindow *self)
 {
   g_autofree char *name = NULL;
 
-  self->toasts = g_ptr_array_new_with_free_func (g_object_unref);
   gtk_widget_init_template (GTK_WIDGET (self));
   self->settings = g_settings_new (CONFAB_SETTINGS_SCHEMA);
   g_signal_connect (self->side_flap, "notify::reveal-flap", G_CALLBACK (on_flap_revealed), self);
