@@ -42,6 +42,9 @@ struct _ConfabCallSession
   ConfabMediaSender *sender; /* with the call */
   ConfabVideoCodec codec;
   gboolean camera_rate_known;
+  guint64 camera_frames; /* since the camera was (re)started */
+  guint camera_watchdog; /* no picture yet: reopen once, then say so */
+  guint camera_reopened;
 
   /* What the grid shows of each participant, refreshed once a second. */
   GHashTable *participants; /* guint64 * session → Participant */
@@ -62,7 +65,8 @@ typedef struct
 } Participant;
 
 /* Seconds without any media from someone who says they send: "lost". */
-#define CONFAB_SILENT_LOST_S 3
+#define CONFAB_SILENT_LOST_S     3
+#define CONFAB_CAMERA_WATCHDOG_S 4
 /* Heartbeat state (is_speaking above all) is looked at this often; link
  * quality once a second. */
 #define CONFAB_REFRESH_MS    250
@@ -132,6 +136,7 @@ on_camera_frame (ConfabCameraSource *camera, ConfabVideoFrame *frame, ConfabCall
   g_autoptr (GError) error = NULL;
   double fps = 0;
 
+  self->camera_frames++;
   if (self->sender != NULL && self->camera_on)
     {
       /* The encoder never assumes more pictures than the camera gives. */
@@ -182,10 +187,35 @@ ensure_pipewire (ConfabCallSession *self, GError **error)
 static void
 stop_camera (ConfabCallSession *self)
 {
+  g_clear_handle_id (&self->camera_watchdog, g_source_remove);
   if (self->camera == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->camera, self);
   confab_video_capture_release_camera (g_steal_pointer (&self->camera));
+}
+
+static void start_camera (ConfabCallSession *self);
+
+/* A camera that never sends a picture (a shared stream that stalled, a
+ * device that hangs) is opened afresh once, then the self-view says so. */
+static gboolean
+on_camera_watchdog (gpointer data)
+{
+  ConfabCallSession *self = data;
+
+  self->camera_watchdog = 0;
+  if (self->camera == NULL || self->camera_frames > 0)
+    return G_SOURCE_REMOVE;
+  if (self->camera_reopened++ == 0)
+    {
+      g_message ("camera: no picture in %d s, opening it again", CONFAB_CAMERA_WATCHDOG_S);
+      confab_video_capture_forget (self->camera);
+      stop_camera (self);
+      start_camera (self);
+      return G_SOURCE_REMOVE;
+    }
+  set_camera_problem (self, _ ("The camera sends no pictures"));
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -205,6 +235,9 @@ start_camera (ConfabCallSession *self)
   g_signal_connect (self->camera, "frame", G_CALLBACK (on_camera_frame), self);
   g_signal_connect (self->camera, "error", G_CALLBACK (on_camera_error), self);
   self->camera_rate_known = FALSE;
+  self->camera_frames = 0;
+  self->camera_watchdog =
+      g_timeout_add_seconds (CONFAB_CAMERA_WATCHDOG_S, on_camera_watchdog, self);
   if (self->sender != NULL)
     confab_media_sender_set_video_enabled (self->sender, self->camera_on);
   set_camera_problem (self, NULL);
@@ -280,6 +313,12 @@ start_microphone (ConfabCallSession *self)
 static void
 stop_media (ConfabCallSession *self)
 {
+  if (self->call != NULL && self->sender != NULL)
+    g_message ("leaving: %" G_GUINT64_FORMAT
+               " camera pictures since it (re)started, %" G_GUINT64_FORMAT
+               " video frames and %" G_GUINT64_FORMAT " audio packets sent",
+               self->camera_frames, confab_call_get_sent_video_frames (self->call),
+               confab_call_get_sent_audio_packets (self->call));
   stop_camera (self);
   stop_microphone (self);
   g_clear_object (&self->pipewire);
@@ -748,7 +787,10 @@ confab_call_session_set_camera (ConfabCallSession *self, gboolean on)
   /* Off releases the camera (its light goes out); on tries again, also
    * after the camera had gone away. */
   if (self->call != NULL && on)
-    start_camera (self);
+    {
+      self->camera_reopened = 0;
+      start_camera (self);
+    }
   else if (!on)
     {
       stop_camera (self);

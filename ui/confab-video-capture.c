@@ -89,3 +89,10 @@ confab_video_capture_release_camera (ConfabCameraSource *camera)
     }
   g_object_unref (camera);
 }
+
+void
+confab_video_capture_forget (ConfabCameraSource *camera)
+{
+  if (camera != NULL && camera == shared.camera)
+    drop_shared ();
+}

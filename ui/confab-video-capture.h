@@ -17,4 +17,8 @@ ConfabCameraSource *confab_video_capture_acquire_camera (const char *target, GEr
  * Disconnect your handlers first. */
 void confab_video_capture_release_camera (ConfabCameraSource *camera);
 
+/* Never hand @camera out again (it stopped delivering): the next acquire
+ * opens the device afresh. Holders keep theirs until they release it. */
+void confab_video_capture_forget (ConfabCameraSource *camera);
+
 G_END_DECLS
