@@ -261,7 +261,9 @@ def main():
     wait_port(port)
     log("relay on %d" % port)
 
-    # Start screen: the app opened without a link.
+    # Start screen: the app opened without a link (the accessibility bus up
+    # first, or GTK may give up on it under load).
+    t.wait_accessibility_bus()
     # GTK draws with cairo here: its GL renderer on llvmpipe kept the main
     # thread busy enough on the loaded 2-core machine that AT-SPI calls timed
     # out (25 s). The participant grid still renders its video with GL (a
