@@ -147,14 +147,6 @@ def wait_accessibility_bus():
              lambda: pyatspi.Registry.getDesktop(0) is not None, 30)
 
 
-def wait_accessibility_bus():
-    """Starts the accessibility bus and registry before the app: GTK gives up
-    on accessibility for good when they take long to come up (a loaded
-    machine), and the app then never appears on the bus."""
-    wait_for("the accessibility registry",
-             lambda: pyatspi.Registry.getDesktop(0) is not None, 30)
-
-
 def app_accessible(pid):
     desktop = pyatspi.Registry.getDesktop(0)
     for i in range(desktop.childCount):
