@@ -13,6 +13,8 @@
 #define CONFAB_RELAY_WT_STALL_LIMIT_US (10 * G_USEC_PER_SEC)
 /* Retry period while the connection's send queue is full. */
 #define CONFAB_RELAY_WT_RETRY_MS 20
+/* PROTOCOL.md §7: [confab] packet types start here. */
+#define CONFAB_RELAY_FIRST_EXTENSION_TYPE 100
 
 /* packet_type (field 1, varint) of a serialized PacketWrapper, read without
  * unpacking: shared buffers from NATS carry no classification. -1 when the
@@ -108,14 +110,20 @@ confab_relay_wt_write (ConfabRelaySession *self)
       gboolean sent;
 
       /* PROTOCOL.md §4.6: MEDIA (heartbeats too) on a stream each, other
-       * packets that fit as datagrams; RTT echoes follow their probe. */
+       * packets that fit as datagrams; RTT echoes follow their probe.
+       * [confab] extension packets (type >= 100: chat) carry what a person
+       * typed, which must not be lost, so they always go on a stream. */
       if (route == CONFAB_RELAY_ROUTE_STREAM)
         datagram = FALSE;
       else if (route == CONFAB_RELAY_ROUTE_DATAGRAM)
         datagram = buf->len <= max_datagram;
       else
-        datagram =
-            buf->len <= max_datagram && peek_packet_type (payload, buf->len) != CONFAB_PACKET_MEDIA;
+        {
+          gint64 type = peek_packet_type (payload, buf->len);
+
+          datagram = buf->len <= max_datagram && type != CONFAB_PACKET_MEDIA &&
+                     type < CONFAB_RELAY_FIRST_EXTENSION_TYPE;
+        }
 
       /* No copy: the connection holds the shared buffer until it is sent. */
       bytes =

@@ -221,6 +221,13 @@ match_diagnostics (const ConfabPacketWrapper *p, gconstpointer tag)
 }
 
 /* Joins /lobby/@user/@room and checks PROTOCOL.md §4.1 on the way. */
+/* [confab] chat (PacketType 100), the first extension type. */
+static gboolean
+match_chat (const ConfabPacketWrapper *p, gconstpointer tag)
+{
+  return is_packet_tag (p, CONFAB__PACKET_WRAPPER__PACKET_TYPE__CHAT, tag);
+}
+
 static WtPeer *
 wt_join (ConfabTestRelay *relay, const char *user, const char *room)
 {
@@ -565,6 +572,8 @@ test_mixed_room (void)
   g_autoptr (GBytes) diag = confab_test_packet (CONFAB_PACKET_DIAGNOSTICS, "wsuser", "small", 0);
   g_autofree char *big_text = g_strnfill (3000, 'x');
   g_autoptr (GBytes) big = confab_test_packet (CONFAB_PACKET_DIAGNOSTICS, "wsuser", big_text, 0);
+  g_autoptr (GBytes) chat =
+      confab_test_packet (CONFAB__PACKET_WRAPPER__PACKET_TYPE__CHAT, "wsuser", "short-chat", 0);
   g_autoptr (GBytes) wt_video =
       confab_test_media_packet (CONFAB_MEDIA_VIDEO, "wtuser", "wt-video", 0);
   g_autoptr (GBytes) wt_dgram =
@@ -603,6 +612,14 @@ test_mixed_room (void)
   g_assert_nonnull (got);
   g_assert_false (got->datagram);
   g_assert_cmpuint (g_bytes_get_size (got->bytes), >, 1200);
+  g_clear_pointer (&got, msg_free);
+
+  /* [confab] extension packets (chat) are what people typed: a stream, even
+   * when short enough for a datagram. */
+  g_assert_true (confab_test_ws_send_bytes (ws, chat));
+  got = wt_find (wt, match_chat, "short-chat", WAIT_MS);
+  g_assert_nonnull (got);
+  g_assert_false (got->datagram);
 
   /* WebTransport -> WebSocket, sent on a stream and as a datagram. */
   wt_send (wt, wt_video, FALSE);
