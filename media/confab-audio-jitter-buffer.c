@@ -5,22 +5,28 @@
  *
  * Delay estimate: each packet's transit (arrival minus its place on the
  * sender's 20 ms grid) is compared with the fastest transit of the last
- * 2.5 s; the excess is that packet's jitter. The peak excess is held for 2 s
- * and then forgotten at 30 ms per second, and the target delay is that peak
- * plus one frame. A spike raises the target at once; calm lowers it slowly.
+ * 2.5 s; the excess is that packet's relative delay. It goes into a histogram
+ * of 20 ms buckets that forgets 2.5 % per packet (about 1.5 s of memory), and
+ * the target delay is its 95th percentile plus one frame. Sustained jitter
+ * keeps filling the high buckets, so the target stays up; one stall's burst
+ * is forgotten within ~1.5 s instead of holding the peak. Stalls that recur
+ * (a second one within 5 s of the last) are remembered as a floor for 10 s
+ * after the latest, so a path that stalls every few seconds keeps its delay.
  *
  * Playout: every pull plays the due sequence. A missing one is concealed
  * (FEC from the next packet when it is here, else PLC) when later packets show
  * it is lost; when nothing at all is buffered (a stall) PLC fills in without
  * moving on, so the delay grows by what the network took. The buffer level,
  * smoothed over ~8 pulls so one lost packet does not look like a short
- * buffer, is steered towards the target one frame at a time, at most every
- * 100 ms: drop a frame (accelerate) when well above, insert a PLC frame
- * (preemptive expand) when below. After 200 ms of stall the peer has paused
- * (muted, DTX off, gone): play silence and buffer afresh when packets return.
- * Packets far outside the ring restart buffering: far ahead at once, far
- * behind after three in a row (a sender that restarted its numbering; a lone
- * straggler is only late). */
+ * buffer, is steered towards the target: above it by 40 ms, a frame is
+ * dropped (accelerate) at once when it is quiet (DTX or low energy: nothing
+ * audible is lost), otherwise one frame in 4 at most (one in 3 when more than
+ * 100 ms above), so a 400 ms excess drains in ~1.5 s; below the target a PLC
+ * frame is inserted (preemptive expand), at most every 100 ms. After 200 ms
+ * of stall the peer has paused (muted, DTX off, gone): play silence and
+ * buffer afresh when packets return. Packets far outside the ring restart
+ * buffering: far ahead at once, far behind after three in a row (a sender
+ * that restarted its numbering; a lone straggler is only late). */
 #define G_LOG_DOMAIN "confab-audio-jitter-buffer"
 
 #include "confab-audio-jitter-buffer.h"
@@ -33,11 +39,21 @@
 #define FRAME_MS            20.0
 #define MAX_OPUS_PACKET     1275 /* RFC 6716 */
 #define TRANSIT_WINDOW      128  /* arrivals, ~2.5 s */
-#define PEAK_HOLD_US        (2 * G_USEC_PER_SEC)
-#define PEAK_DECAY_MS_PER_S 30.0
+#define HIST_BUCKETS        (CONFAB_AUDIO_JITTER_MAX_DELAY_MS / 20 + 1) /* 20 ms each */
+#define HIST_FORGET         0.975 /* per packet: a burst's weight halves in ~0.55 s */
+#define HIST_PERCENTILE     0.95
+#define PEAK_ABOVE_MS       60.0  /* a relative delay this far over the target is a stall */
+#define PEAK_EVENT_GAP_US   (1 * G_USEC_PER_SEC) /* one stall's burst is one event */
+#define PEAK_PERIOD_US      (5 * G_USEC_PER_SEC) /* two stalls this close recur */
+#define PEAK_KEEP_US        (10 * G_USEC_PER_SEC)
 #define STALL_LIMIT         10 /* pulls of PLC before calling it a pause */
-#define ADJUST_INTERVAL     5  /* pulls between two delay adjustments */
+#define ADJUST_INTERVAL     5  /* pulls between two preemptive expands */
 #define ACCELERATE_ABOVE_MS 40.0
+#define ACCELERATE_EVERY    4 /* at most one audible frame dropped in this many */
+#define ACCELERATE_FAR_MS   100.0
+#define ACCELERATE_FAR_EVERY 3
+#define QUIET_PACKET_BYTES  3      /* DTX / comfort-noise packets are 1-3 bytes */
+#define QUIET_RMS           300.0  /* ~ -41 dBFS: a pause between words */
 
 typedef struct
 {
@@ -71,9 +87,12 @@ struct _ConfabAudioJitterBuffer
   gint64 transits[TRANSIT_WINDOW];
   guint n_transits;
   guint transit_pos;
-  double peak_ms;
-  gint64 peak_us;
-  gint64 last_arrival_us;
+  double hist[HIST_BUCKETS]; /* decaying weights of relative delay, 20 ms buckets */
+  double hist_total;
+  double percentile_ms; /* 95th percentile of relative delay */
+  gint64 last_peak_us;   /* start of the last stall event */
+  double peak_floor_ms;  /* relative delay of recurring stalls */
+  gint64 peak_floor_until_us;
   double target_ms;
 
   ConfabAudioJitterStats stats;
@@ -161,7 +180,7 @@ start_over (ConfabAudioJitterBuffer *buffer, guint64 sequence, gint64 arrival_us
   buffer->stalled = 0;
   buffer->behind_run = 0;
   /* A new numbering (sender restarted) has a new transit base; the jitter
-   * learnt so far still describes the network, so the peak stays. */
+   * learnt so far still describes the network, so the histogram stays. */
   buffer->base_seq = sequence;
   buffer->n_transits = 0;
   buffer->transit_pos = 0;
@@ -172,7 +191,8 @@ update_jitter (ConfabAudioJitterBuffer *buffer, guint64 sequence, gint64 arrival
 {
   gint64 transit = arrival_us - (gint64) (sequence - buffer->base_seq) * FRAME_US;
   gint64 fastest = transit;
-  double excess_ms;
+  double excess_ms, wanted, sum = 0;
+  guint bucket, b;
 
   buffer->transits[buffer->transit_pos] = transit;
   buffer->transit_pos = (buffer->transit_pos + 1) % TRANSIT_WINDOW;
@@ -181,22 +201,42 @@ update_jitter (ConfabAudioJitterBuffer *buffer, guint64 sequence, gint64 arrival
     fastest = MIN (fastest, buffer->transits[i]);
   excess_ms = (transit - fastest) / 1000.0;
 
-  /* Forget slowly, once the hold time after the last peak has passed. */
-  if (arrival_us > buffer->last_arrival_us && buffer->last_arrival_us != 0)
+  /* Forget a little of everything, add this packet's relative delay. */
+  bucket = (guint) MIN (excess_ms / FRAME_MS, (double) (HIST_BUCKETS - 1));
+  for (b = 0; b < HIST_BUCKETS; b++)
+    buffer->hist[b] *= HIST_FORGET;
+  buffer->hist[bucket] += 1.0 - HIST_FORGET;
+  buffer->hist_total = buffer->hist_total * HIST_FORGET + (1.0 - HIST_FORGET);
+  wanted = HIST_PERCENTILE * buffer->hist_total;
+  for (b = 0; b + 1 < HIST_BUCKETS; b++)
     {
-      gint64 from = MAX (buffer->last_arrival_us, buffer->peak_us + PEAK_HOLD_US);
+      sum += buffer->hist[b];
+      if (sum >= wanted)
+        break;
+    }
+  /* The bucket's upper edge: every delay in it is covered. */
+  buffer->percentile_ms = (b + 1) * FRAME_MS;
 
-      if (arrival_us > from)
-        buffer->peak_ms =
-            MAX (0.0, buffer->peak_ms - PEAK_DECAY_MS_PER_S * (arrival_us - from) / 1e6);
-    }
-  if (excess_ms >= buffer->peak_ms)
+  /* A stall that repeats within a few seconds will come again: keep room
+   * for it. One stall's burst (many packets at once) is one event. */
+  if (excess_ms > buffer->percentile_ms + PEAK_ABOVE_MS)
     {
-      buffer->peak_ms = excess_ms;
-      buffer->peak_us = arrival_us;
+      if (buffer->last_peak_us == 0 || arrival_us - buffer->last_peak_us > PEAK_EVENT_GAP_US)
+        {
+          if (buffer->last_peak_us != 0 && arrival_us - buffer->last_peak_us <= PEAK_PERIOD_US)
+            buffer->peak_floor_until_us = arrival_us + PEAK_KEEP_US;
+          buffer->last_peak_us = arrival_us;
+        }
+      if (arrival_us - buffer->last_peak_us <= PEAK_EVENT_GAP_US &&
+          buffer->peak_floor_until_us > arrival_us)
+        buffer->peak_floor_ms = MAX (buffer->peak_floor_ms, excess_ms);
     }
-  buffer->last_arrival_us = MAX (buffer->last_arrival_us, arrival_us);
-  buffer->target_ms = CLAMP (ceil ((buffer->peak_ms + FRAME_MS) / FRAME_MS) * FRAME_MS,
+  if (arrival_us >= buffer->peak_floor_until_us)
+    buffer->peak_floor_ms = 0;
+
+  buffer->target_ms = CLAMP (ceil ((MAX (buffer->percentile_ms, buffer->peak_floor_ms) + FRAME_MS) /
+                                   FRAME_MS) *
+                                 FRAME_MS,
                              CONFAB_AUDIO_JITTER_MIN_DELAY_MS, CONFAB_AUDIO_JITTER_MAX_DELAY_MS);
 }
 
@@ -382,26 +422,44 @@ confab_audio_jitter_buffer_pull (ConfabAudioJitterBuffer *buffer, gint64 now_us,
   buffer->since_adjust++;
   level_ms = level_frames (buffer) * FRAME_MS;
   buffer->filtered_level_ms = 0.875 * buffer->filtered_level_ms + 0.125 * level_ms;
-  if (buffer->since_adjust >= ADJUST_INTERVAL)
+  if (buffer->filtered_level_ms > buffer->target_ms + ACCELERATE_ABOVE_MS &&
+      find (buffer, buffer->next_seq) != NULL && find (buffer, buffer->next_seq + 1) != NULL)
     {
-      if (buffer->filtered_level_ms > buffer->target_ms + ACCELERATE_ABOVE_MS &&
-          find (buffer, buffer->next_seq) != NULL && find (buffer, buffer->next_seq + 1) != NULL)
+      Slot *due = find (buffer, buffer->next_seq);
+      gboolean quiet = due->len <= QUIET_PACKET_BYTES;
+      guint every = buffer->filtered_level_ms > buffer->target_ms + ACCELERATE_FAR_MS
+                        ? ACCELERATE_FAR_EVERY
+                        : ACCELERATE_EVERY;
+      ConfabAudioPlayout how;
+
+      /* Decode the frame first: the decoder's state stays continuous, and
+       * its energy says whether dropping it would be heard. */
+      how = play_due (buffer, pcm);
+      if (how != CONFAB_AUDIO_PLAYOUT_NORMAL)
+        return how;
+      if (!quiet)
         {
-          /* Decode the frame we drop, so the decoder's state stays continuous. */
-          if (play_due (buffer, pcm) == CONFAB_AUDIO_PLAYOUT_NORMAL)
-            buffer->stats.normal_frames--;
-          buffer->stats.accelerate_count++;
-          buffer->since_adjust = 0;
-          buffer->filtered_level_ms -= FRAME_MS;
+          double energy = 0;
+
+          for (guint i = 0; i < CONFAB_AUDIO_FRAME_SAMPLES; i++)
+            energy += (double) pcm[i] * pcm[i];
+          quiet = sqrt (energy / CONFAB_AUDIO_FRAME_SAMPLES) < QUIET_RMS;
         }
-      else if (buffer->filtered_level_ms < buffer->target_ms)
-        {
-          buffer->filtered_level_ms += FRAME_MS;
-          confab_audio_decoder_conceal (buffer->decoder, NULL, 0, pcm);
-          buffer->stats.preemptive_expand_count++;
-          buffer->since_adjust = 0;
-          return CONFAB_AUDIO_PLAYOUT_PLC;
-        }
+      if (!quiet && buffer->since_adjust < every)
+        return how; /* heard: played as it came */
+      buffer->stats.normal_frames--;
+      buffer->stats.accelerate_count++;
+      buffer->since_adjust = 0;
+      buffer->filtered_level_ms -= FRAME_MS;
+    }
+  else if (buffer->since_adjust >= ADJUST_INTERVAL &&
+           buffer->filtered_level_ms < buffer->target_ms)
+    {
+      buffer->filtered_level_ms += FRAME_MS;
+      confab_audio_decoder_conceal (buffer->decoder, NULL, 0, pcm);
+      buffer->stats.preemptive_expand_count++;
+      buffer->since_adjust = 0;
+      return CONFAB_AUDIO_PLAYOUT_PLC;
     }
   return play_due (buffer, pcm);
 }
@@ -413,7 +471,7 @@ confab_audio_jitter_buffer_get_stats (ConfabAudioJitterBuffer *buffer,
   *stats = buffer->stats;
   stats->current_buffer_ms = buffer->playing ? level_frames (buffer) * FRAME_MS : 0;
   stats->target_delay_ms = buffer->target_ms;
-  stats->jitter_ms = buffer->peak_ms;
+  stats->jitter_ms = MAX (buffer->percentile_ms, buffer->peak_floor_ms);
   stats->packets_awaiting_decode = buffer->n_used;
   stats->concealed_ms = (double) (buffer->stats.fec_frames + buffer->stats.plc_frames) * FRAME_MS;
 }

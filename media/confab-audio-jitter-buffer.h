@@ -1,8 +1,9 @@
 /* confab-audio-jitter-buffer.h: one peer's Opus packets, as the network
  * delivers them (late, reordered, duplicated, lost), turned into one 20 ms
  * frame per playout tick: ordered by audio_metadata.sequence, with loss
- * concealed (FEC, else PLC) and a delay that follows the measured jitter,
- * growing at once and shrinking slowly. The job NetEQ does in browsers; its
+ * concealed (FEC, else PLC) and a delay that follows a high percentile of
+ * recent jitter: sustained jitter keeps it up, an isolated stall is
+ * forgotten within seconds. The job NetEQ does in browsers; its
  * counters map onto HealthPacket's NetEqStats.
  *
  * Not thread-safe: push and pull on one thread (the audio worker). */
@@ -29,7 +30,7 @@ typedef struct
   /* Now */
   double current_buffer_ms; /* audio waiting to be played (span from due to newest packet) */
   double target_delay_ms;   /* what the jitter estimate asks for */
-  double jitter_ms;         /* peak arrival delay relative to the fastest packet, decaying */
+  double jitter_ms;         /* 95th percentile of arrival delay relative to the fastest packet, recent */
   guint packets_awaiting_decode;
   guint64 last_sequence; /* the last sequence played or concealed */
 
