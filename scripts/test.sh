@@ -31,7 +31,8 @@ setup build-asan -Db_sanitize=address,undefined
 meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
 
 meson test -C build --setup=valgrind --print-errorlogs --num-processes 2 \
-    proto invite wt-h3 relay relay-nats jitter-buffer media call || status=1
+    proto invite wt-h3 relay relay-nats jitter-buffer media call quality lip-sync chat \
+    rooms grid-layout aec record || status=1
 
 ./fuzz/run-short.sh || status=1
 
