@@ -11,6 +11,7 @@
 #include "confab-media-sender.h"
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
+#include "confab-playout.h"
 #include "confab-media-file.h"
 #include "confab-recorder.h"
 #include "confab-test-source.h"
@@ -76,7 +77,7 @@ typedef struct
   ConfabPipewire *pipewire;
   ConfabCameraSource *camera;
   ConfabAudioCapture *mic;
-  ConfabAudioPlayback *playback;
+  ConfabPlayout *playout; /* --play */
   ConfabMediaFile *video_file;
   ConfabMediaFile *audio_file;
   ConfabRecorder *recorder;
@@ -338,30 +339,6 @@ on_device_error (GObject *device, const GError *error, Cli *cli)
   cli_stop (cli);
 }
 
-/* The speaker's clock asks for 20 ms: one frame from every peer's jitter
- * buffer (on the call's thread, as they need), mixed. */
-static void
-fill_playback (gint16 *pcm, gpointer data)
-{
-  Cli *cli = data;
-  GPtrArray *peers = cli->call != NULL ? confab_call_get_peers (cli->call) : NULL;
-  gint32 mix[CONFAB_AUDIO_FRAME_SAMPLES] = { 0 };
-  gint16 frame[CONFAB_AUDIO_FRAME_SAMPLES];
-  gint64 now = g_get_monotonic_time ();
-
-  for (guint i = 0; peers != NULL && i < peers->len; i++)
-    {
-      ConfabPeer *peer = g_ptr_array_index (peers, i);
-
-      if (confab_peer_get_audio_jitter_buffer (peer) == NULL)
-        continue;
-      /* Through the peer: its audio clock paces its pictures (lip sync). */
-      confab_peer_pull_audio (peer, now, frame);
-      confab_audio_mix_add (mix, frame, CONFAB_AUDIO_FRAME_SAMPLES);
-    }
-  confab_audio_mix_finish (mix, pcm, CONFAB_AUDIO_FRAME_SAMPLES);
-}
-
 /* --video FILE, --audio FILE and --record FILE, before joining: a file that
  * cannot be read or written is a usage error (exit 2) and nobody sees us
  * join. */
@@ -397,7 +374,7 @@ on_playout_tick (Cli *cli, gint64 now)
     cli->playout_frames = due - AUDIO_MAX_CATCH_UP;
   while (cli->playout_frames < due)
     {
-      fill_playback (pcm, cli);
+      confab_playout_mix (cli->call, pcm);
       cli->playout_frames++;
     }
   g_source_set_ready_time (cli->playout_ticker,
@@ -440,15 +417,15 @@ open_devices (Cli *cli)
     }
   if (cli->play)
     {
-      cli->playback =
-          confab_audio_playback_new (cli->pipewire, cli->play_target, fill_playback, cli, &error);
-      if (cli->playback == NULL)
-        goto failed;
-      g_signal_connect (cli->playback, "error", G_CALLBACK (on_device_error), cli);
+      /* The call comes later (confab_playout_set_call): silence till then. */
+      cli->playout = confab_playout_new (NULL, cli->play_target);
+      g_signal_connect (cli->playout, "error", G_CALLBACK (on_device_error), cli);
       /* What the speaker plays is what the microphone may hear again. */
       if (cli->mic != NULL)
-        confab_audio_playback_set_echo_reference (cli->playback,
-                                                  confab_audio_capture_get_processing (cli->mic));
+        confab_playout_set_echo_processing (cli->playout,
+                                            confab_audio_capture_get_processing (cli->mic));
+      if (!confab_playout_start (cli->playout, cli->pipewire, &error))
+        goto failed;
     }
   return TRUE;
 
@@ -678,6 +655,8 @@ start_call (Cli *cli,
       return;
     }
   cli->call = confab_call_new (transport, cli->name != NULL ? cli->name : cli->invite->user);
+  if (cli->playout != NULL)
+    confab_playout_set_call (cli->playout, cli->call);
   {
     /* --size/--fps cap the tiers; a camera's own size and rate do. */
     ConfabMediaSenderConfig config = {
@@ -931,11 +910,11 @@ build_summary (Cli *cli, gboolean *expectation_met)
           ap.echo_delay_median_ms, ap.echo_return_loss_enhancement_db, ap.render_frames,
           ap.render_dropped, ap.voice_frames, cli->speaking_changes);
     }
-  if (cli->playback != NULL)
+  if (cli->playout != NULL && confab_playout_get_playback (cli->playout) != NULL)
     g_string_append_printf (
         out, ",\"playback\":{\"frames\":%" G_GUINT64_FORMAT ",\"underruns\":%" G_GUINT64_FORMAT "}",
-        confab_audio_playback_get_frames (cli->playback),
-        confab_audio_playback_get_underruns (cli->playback));
+        confab_audio_playback_get_frames (confab_playout_get_playback (cli->playout)),
+        confab_audio_playback_get_underruns (confab_playout_get_playback (cli->playout)));
   if (cli->recorder != NULL)
     append_recording (out, cli->recorder);
 
@@ -1265,7 +1244,7 @@ cli_clear (Cli *cli)
   g_clear_handle_id (&cli->linger_id, g_source_remove);
   g_clear_object (&cli->camera);
   g_clear_object (&cli->mic);
-  g_clear_object (&cli->playback);
+  g_clear_object (&cli->playout);
   g_clear_object (&cli->pipewire);
   g_clear_object (&cli->sender);
   g_clear_object (&cli->call);
