@@ -10,6 +10,7 @@
 #include "confab-packet.h"
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
+#include "confab-playout.h"
 #include "confab-video-capture.h"
 
 #include <glib/gi18n.h>
@@ -32,9 +33,11 @@ struct _ConfabCallSession
   /* Our media (while in the call) */
   char *camera_target; /* GSettings preferences; NULL = the default device */
   char *microphone_target;
+  char *speaker_target;
   ConfabPipewire *pipewire;
   ConfabCameraSource *camera;
   ConfabAudioCapture *microphone;
+  ConfabPlayout *playout; /* everyone's audio to the speaker, with the call */
   char *camera_problem;
   gboolean speaking; /* our microphone's voice activity */
   gboolean echo_cancellation;
@@ -170,6 +173,8 @@ static void
 on_microphone_error (ConfabAudioCapture *microphone, const GError *error, ConfabCallSession *self)
 {
   g_message ("microphone: %s", error->message);
+  if (self->playout != NULL)
+    confab_playout_set_echo_processing (self->playout, NULL);
   g_signal_handlers_disconnect_by_data (self->microphone, self);
   g_clear_object (&self->microphone);
 }
@@ -281,6 +286,8 @@ stop_microphone (ConfabCallSession *self)
 {
   if (self->microphone == NULL)
     return;
+  if (self->playout != NULL)
+    confab_playout_set_echo_processing (self->playout, NULL);
   g_signal_handlers_disconnect_by_data (self->microphone, self);
   g_clear_object (&self->microphone);
   set_speaking (self, FALSE);
@@ -308,6 +315,44 @@ start_microphone (ConfabCallSession *self)
   if (confab_audio_capture_get_processing (self->microphone) != NULL)
     confab_audio_processing_set_enabled (confab_audio_capture_get_processing (self->microphone),
                                          self->echo_cancellation);
+  /* What the speaker plays is what the microphone may hear again. */
+  if (self->playout != NULL)
+    confab_playout_set_echo_processing (self->playout,
+                                        confab_audio_capture_get_processing (self->microphone));
+}
+
+/* A speaker that vanishes (or PipeWire going away) leaves the call silent,
+ * not ended: the playout has stopped itself. */
+static void
+on_playout_error (ConfabPlayout *playout, const GError *error, ConfabCallSession *self)
+{
+  g_message ("speaker: %s", error->message);
+}
+
+/* Everyone's audio, mixed, on the preferred speaker (else the default). */
+static void
+start_playout (ConfabCallSession *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  self->playout = confab_playout_new (self->call, self->speaker_target);
+  g_signal_connect (self->playout, "error", G_CALLBACK (on_playout_error), self);
+  if (self->microphone != NULL)
+    confab_playout_set_echo_processing (self->playout,
+                                        confab_audio_capture_get_processing (self->microphone));
+  if (!ensure_pipewire (self, &error) ||
+      !confab_playout_start (self->playout, self->pipewire, &error))
+    g_message ("speaker: %s", error->message);
+}
+
+static void
+stop_playout (ConfabCallSession *self)
+{
+  if (self->playout == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->playout, self);
+  confab_playout_stop (self->playout);
+  g_clear_object (&self->playout);
 }
 
 static void
@@ -319,6 +364,7 @@ stop_media (ConfabCallSession *self)
                " video frames and %" G_GUINT64_FORMAT " audio packets sent",
                self->camera_frames, confab_call_get_sent_video_frames (self->call),
                confab_call_get_sent_audio_packets (self->call));
+  stop_playout (self);
   stop_camera (self);
   stop_microphone (self);
   g_clear_object (&self->pipewire);
@@ -613,8 +659,11 @@ start_call (ConfabCallSession *self,
     confab_media_sender_set_audio_enabled (self->sender, self->microphone_on);
     g_signal_connect (self->sender, "error", G_CALLBACK (on_sender_error), self);
   }
-  /* Everyone's video decoded for the grid, which takes the newest picture. */
-  confab_call_set_receive_media (self->call, TRUE, FALSE);
+  /* Everyone's video decoded for the grid, which takes the newest picture,
+   * and everyone's audio buffered for the playout, whose clock also paces
+   * the pictures (lip sync). */
+  confab_call_set_receive_media (self->call, TRUE, TRUE);
+  start_playout (self);
   g_signal_connect_object (self->call, "session-assigned", G_CALLBACK (on_session_assigned), self,
                            0);
   g_signal_connect_object (self->call, "peer-joined", G_CALLBACK (on_peer_joined), self, 0);
@@ -692,6 +741,7 @@ read_device_preferences (ConfabCallSession *self)
   g_autoptr (GSettings) settings = NULL;
   g_autofree char *camera = NULL;
   g_autofree char *microphone = NULL;
+  g_autofree char *speaker = NULL;
   g_autofree char *codec = NULL;
 
   if (source != NULL)
@@ -707,6 +757,8 @@ read_device_preferences (ConfabCallSession *self)
   microphone = g_settings_get_string (settings, "preferred-microphone");
   self->camera_target = *camera != '\0' ? g_steal_pointer (&camera) : NULL;
   self->microphone_target = *microphone != '\0' ? g_steal_pointer (&microphone) : NULL;
+  speaker = g_settings_get_string (settings, "preferred-speaker");
+  self->speaker_target = *speaker != '\0' ? g_steal_pointer (&speaker) : NULL;
 }
 
 ConfabCallSession *
@@ -893,6 +945,7 @@ confab_call_session_finalize (GObject *object)
   g_clear_pointer (&self->user_id, g_free);
   g_clear_pointer (&self->camera_target, g_free);
   g_clear_pointer (&self->microphone_target, g_free);
+  g_clear_pointer (&self->speaker_target, g_free);
   g_clear_pointer (&self->camera_problem, g_free);
   g_clear_pointer (&self->participants, g_hash_table_unref);
   g_clear_object (&self->cancellable);
