@@ -8,11 +8,14 @@
 # camera and microphone. Then two more CLIs join for a 4-person grid.
 # Screenshots (pre-join, call, 4-person grid) go to $CONFAB_SCREENSHOT_DIR.
 
+import array
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,10 +40,10 @@ def log(message):
     t.log("%5.1f s  %s" % (time.monotonic() - STARTED, message))
 
 
-def spawn_cli(port, name, duration):
+def spawn_cli(port, name, duration, extra=()):
     return spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", name,
                   "--size", "320x180", "--fps", "15", "--duration", str(duration),
-                  "--transport", "websocket"],
+                  "--transport", "websocket"] + list(extra),
                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
@@ -72,14 +75,15 @@ def cli_summary(cli, timeout=15):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def default_microphone(description):
-    """Makes the test microphone the default source (wireplumber leaves none
-    chosen in pipewire-env.sh), as a user's desktop would have one."""
+def default_microphone(description, section="Sources:"):
+    """Makes the test microphone (or, with section "Sinks:", the test
+    speaker) the default device (wireplumber leaves none chosen in
+    pipewire-env.sh), as a user's desktop would have one."""
     status = subprocess.run(["wpctl", "status"], capture_output=True, text=True,
                             timeout=10).stdout
     in_sources = False
     for line in status.splitlines():
-        if "Sources:" in line:
+        if section in line:
             in_sources = True
         elif in_sources and description in line:
             node = line.replace("*", " ").split(".")[0].split()[-1]
@@ -87,20 +91,62 @@ def default_microphone(description):
             return
         elif in_sources and line.strip(" │├└─") == "":
             break
-    fail("no source %r in wpctl status:\n%s" % (description, status))
+    fail("no device %r in wpctl status:\n%s" % (description, status))
+
+
+def record_speaker(seconds):
+    """What the test speaker (the null sink "testsink") plays, from its
+    monitor: 48 kHz mono S16 samples."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "heard.wav")
+        rec = spawn(["pw-record", "--target", "testsink", "-P", "{ stream.capture.sink=true }",
+                     "--rate", "48000", "--channels", "1", "--format", "s16", path],
+                    stderr=subprocess.DEVNULL)
+        time.sleep(seconds)
+        rec.send_signal(signal.SIGINT)
+        try:
+            rec.wait(5)
+        except subprocess.TimeoutExpired:
+            rec.kill()
+            fail("pw-record did not stop")
+        with open(path, "rb") as f:
+            data = f.read()
+    # The samples follow the "data" chunk's header (its size may be unset).
+    start = data.find(b"data")
+    if start < 0:
+        fail("pw-record wrote no WAV data")
+    samples = array.array("h")
+    body = data[start + 8:]
+    samples.frombytes(body[:len(body) // 2 * 2])
+    if sys.byteorder != "little":
+        samples.byteswap()
+    return samples
+
+
+def tone_of(block):
+    """(RMS, frequency from the zero crossings, interpolated) of a block."""
+    rms = math.sqrt(sum(x * x for x in block) / len(block))
+    crossings = [i + block[i] / (block[i] - block[i + 1])
+                 for i in range(len(block) - 1) if block[i] < 0 <= block[i + 1]]
+    if len(crossings) < 2:
+        return rms, 0.0
+    return rms, 48000.0 * (len(crossings) - 1) / (crossings[-1] - crossings[0])
 
 
 def main():
     started = time.monotonic()
     wait_display()
     default_microphone("Test microphone")
+    default_microphone("Test speaker", "Sinks:")
     port = free_port()
     relay = spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
                   stderr=subprocess.DEVNULL)
     wait_port(port)
 
     # The other participant first, so the room has video when we arrive.
-    cli = spawn_cli(port, CLI_USER, 175)
+    # It sends the test microphone's steady 660 Hz tone (unprocessed: noise
+    # suppression would fade a steady tone out); the later ones a 440 Hz one.
+    cli = spawn_cli(port, CLI_USER, 175, ["--audio", "mic", "--no-echo-cancel"])
 
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
     t.wait_accessibility_bus()
@@ -156,6 +202,25 @@ def main():
         fail("the tile is too small to show video: %s" % (rect,))
     live_pixels("the tile of " + CLI_USER, rect)
     screenshot("app-video-call.png")
+
+    # We hear them: the app plays the CLI's 660 Hz tone on the default
+    # speaker. The monitor holds only what is played into the null sink; the
+    # app's own microphone (the same test tone) is sent, never played back to
+    # us, so only the CLI's audio can put a tone there.
+    blocks = []
+    for _ in range(2):
+        heard = record_speaker(2.0)
+        blocks = [tone_of(heard[i:i + 4800]) for i in range(0, len(heard) - 4800 + 1, 4800)]
+        loud = sorted(f for rms, f in blocks if rms > 3000)
+        if len(loud) >= max(5, len(blocks) // 2):
+            break
+    else:
+        fail("the app played too little: block levels %s" % [round(rms) for rms, _ in blocks])
+    frequency = loud[len(loud) // 2]
+    log("speaker: %d of %d blocks loud, %.1f Hz; RMS per 100 ms: %s" %
+        (len(loud), len(blocks), frequency, [round(rms) for rms, _ in blocks]))
+    if abs(frequency - 660) > 4:
+        fail("the app played %.1f Hz, not the CLI's 660 Hz tone: %s" % (frequency, loud))
 
     # Two more people: the 4-person grid (us and three CLIs). Under load a
     # peer may drop out for a moment; the check and the picture want all four.
