@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import cleanup, fmt, free_port, loadavg, log, machine_busy_s, spawn, stop, wait_port  # noqa: F401
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TICK = os.sysconf("SC_CLK_TCK")
@@ -132,59 +134,7 @@ def tree_memory(pid, with_children=True, exclude_root=False):
     return {"rss_mb": rss / 1024.0, "pss_mb": pss / 1024.0}
 
 
-def machine_busy_s():
-    """Busy CPU seconds of the whole machine (all cores) since boot."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v[:8]) - v[3] - v[4]) / TICK
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return [float(x) for x in f.read().split()[:3]]
-
-
 # ---- driver --------------------------------------------------------------------
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("relay did not accept on port %d" % port)
-
-
-def spawn(args, **kwargs):
-    p = subprocess.Popen(args, **kwargs)
-    children_started.append(p)
-    return p
-
-
-children_started = []
-
-
-def stop(p, sig=signal.SIGTERM, timeout=10.0):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def read_until(p, want, timeout, lines):
@@ -324,10 +274,6 @@ def noisy_note(side):
     return "  other %.0f %%%s" % (side["other_cpu_percent"], " NOISY" if side.get("noisy") else "")
 
 
-def fmt(v, spec="%.1f"):
-    return "-" if v is None else spec % v
-
-
 def main():
     build = os.path.join(ROOT, "build")
     ap = argparse.ArgumentParser(description="Confab app against Chromium (issue 5)")
@@ -380,8 +326,7 @@ def main():
         log("run-app: cannot run: %s" % e)
         return 2
     finally:
-        for p in reversed(children_started):
-            stop(p, timeout=3)
+        cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
     report["loadavg_after"] = loadavg()
 

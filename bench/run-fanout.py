@@ -24,6 +24,8 @@ import tempfile
 import time
 import urllib.request
 
+from benchlib import free_port, log
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PER_ROOM = 10
 # Deliveries per second one room of 10 nominally makes: every sender's
@@ -50,22 +52,6 @@ RETRY_UNTIL_S = 120.0
 
 children = []
 STARTED = [time.monotonic()]
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def relay_cert_hash(ws_port):
@@ -161,7 +147,7 @@ class Server:
             cmd = [self.args.relay, "--listen", "127.0.0.1", "--ws-port", str(self.ws_port),
                    "--wt-port", "0"]
         elif self.engine == "relay-wt":
-            self.wt_port = free_udp_port()
+            self.wt_port = free_port(socket.SOCK_DGRAM)
             cmd = [self.args.relay, "--listen", "127.0.0.1", "--ws-port", str(self.ws_port),
                    "--wt-port", str(self.wt_port)]
         else:

@@ -22,57 +22,14 @@ import subprocess
 import sys
 import time
 
+from benchlib import cleanup, fmt, free_port, loadavg, log, machine_busy_s, spawn, stop, wait_port  # noqa: F401
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TICK = os.sysconf("SC_CLK_TCK")
 # Other processes using more than this share of a core during a window make
 # its numbers unreliable (they are still printed, flagged NOISY).
 NOISY_OTHER_PCT = 25
-
-children = []
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("relay did not accept on port %d" % port)
-
-
-def spawn(args, **kwargs):
-    p = subprocess.Popen(args, **kwargs)
-    children.append(p)
-    return p
-
-
-def stop(p, sig=signal.SIGTERM, timeout=10.0):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def cleanup():
-    for p in reversed(children):
-        stop(p, timeout=3)
-
 
 def proc_cpu_s(pid):
     """utime + stime of every thread of pid, in seconds."""
@@ -82,18 +39,6 @@ def proc_cpu_s(pid):
         return (int(fields[11]) + int(fields[12])) / TICK
     except (OSError, IndexError, ValueError):
         return None
-
-
-def machine_busy_s():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + v[4]
-    return (sum(v[:8]) - idle) / TICK
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return [float(x) for x in f.read().split()[:3]]
 
 
 def last_json(text):
@@ -195,10 +140,6 @@ def codec(args, size, frames):
     if out.returncode != 0 or result is None or not result.get("ok"):
         raise RuntimeError("codec %s failed: %s" % (size, out.stderr[-500:]))
     return result
-
-
-def fmt(v, spec="%.1f"):
-    return "-" if v is None else spec % v
 
 
 def main():
