@@ -8,6 +8,7 @@
 
 #include "confab-pipewire-audio.h"
 #include "confab-test-cli.h"
+#include "confab-test-audio.h"
 #include "confab-test-util.h"
 
 #include <json-glib/json-glib.h>
@@ -36,38 +37,6 @@ on_chunk (ConfabAudioCapture *capture, const gint16 *pcm, GArray *samples)
   /* Bounded: at most 30 s. */
   if (samples->len < 30 * 48000)
     g_array_append_vals (samples, pcm, CONFAB_AUDIO_FRAME_SAMPLES);
-}
-
-static double
-goertzel (const gint16 *pcm, gsize n, double freq)
-{
-  double k = 2 * cos (2 * G_PI * freq / 48000), s1 = 0, s2 = 0;
-
-  for (gsize i = 0; i < n; i++)
-    {
-      double s0 = pcm[i] / 32768.0 + k * s1 - s2;
-
-      s2 = s1;
-      s1 = s0;
-    }
-  return (s1 * s1 + s2 * s2 - k * s1 * s2) / ((double) n * n / 4);
-}
-
-static double
-tone_frequency (const gint16 *pcm, gsize n)
-{
-  gsize first = 0, last = 0;
-  guint rising = 0;
-
-  for (gsize i = 1; i < n; i++)
-    if (pcm[i - 1] < 0 && pcm[i] >= 0)
-      {
-        if (rising == 0)
-          first = i;
-        last = i;
-        rising++;
-      }
-  return rising < 2 ? 0 : (double) (rising - 1) * 48000 / (double) (last - first);
 }
 
 static int
@@ -112,9 +81,10 @@ test_camera_call (void)
                              "--transport", "websocket",  NULL };
   /* --no-adapt: this is about the camera's own size and rate; on a loaded
    * machine Bob's reports could rightly move Alice down a tier. */
-  const char *alice_args[] = { "join",        alice_url,    "--video", "camera:testcam", "--audio",
-                               "none",        "--duration", "5",       "--expect-peers", "1",
-                               "--transport", "websocket",  "--no-adapt", NULL };
+  const char *alice_args[] = { "join",           alice_url, "--video",     "camera:testcam",
+                               "--audio",        "none",    "--duration",  "5",
+                               "--expect-peers", "1",       "--transport", "websocket",
+                               "--no-adapt",     NULL };
   g_autoptr (ConfabTestCli) bob = NULL;
   g_autoptr (ConfabTestCli) alice = NULL;
   JsonObject *sent, *video, *camera, *peer;
@@ -197,12 +167,14 @@ test_audio_loop (void)
     double estimates[10];
 
     for (int b = 0; b < 10; b++)
-      estimates[b] = tone_frequency ((gint16 *) heard->data + loud_start + 24000 + b * 4800, 4800);
+      estimates[b] = confab_test_tone_frequency (
+          (gint16 *) heard->data + loud_start + 24000 + b * 4800, 4800, 48000);
     qsort (estimates, 10, sizeof (double), compare_double);
     freq = (estimates[4] + estimates[5]) / 2;
   }
-  p_mic = goertzel ((gint16 *) heard->data + loud_start + 24000, window, MIC_FREQ);
-  p_off = goertzel ((gint16 *) heard->data + loud_start + 24000, window, 440);
+  p_mic =
+      confab_test_tone_power ((gint16 *) heard->data + loud_start + 24000, window, MIC_FREQ, 48000);
+  p_off = confab_test_tone_power ((gint16 *) heard->data + loud_start + 24000, window, 440, 48000);
   g_test_message ("bob's speaker: %.2f Hz, power at %.0f Hz %.4f, at 440 Hz %.6f", freq, MIC_FREQ,
                   p_mic, p_off);
   g_assert_cmpfloat (fabs (freq - MIC_FREQ), <, 3);

@@ -8,6 +8,7 @@
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
 #include "confab-pipewire-devices.h"
+#include "confab-test-audio.h"
 #include "confab-test-util.h"
 
 #include "confab-test-source.h"
@@ -376,42 +377,6 @@ test_camera_convert_and_vanish (gconstpointer data)
 
 /* ---- audio ------------------------------------------------------------------------------- */
 
-/* Frequency of a steady tone from its zero crossings (rising edges). */
-static double
-tone_frequency (const gint16 *pcm, gsize n, int rate)
-{
-  gsize first = 0, last = 0;
-  guint rising = 0;
-
-  for (gsize i = 1; i < n; i++)
-    if (pcm[i - 1] < 0 && pcm[i] >= 0)
-      {
-        if (rising == 0)
-          first = i;
-        last = i;
-        rising++;
-      }
-  if (rising < 2)
-    return 0;
-  return (double) (rising - 1) * rate / (double) (last - first);
-}
-
-/* Power of @freq in @pcm (Goertzel), normalised to a full-scale sine = 1. */
-static double
-goertzel (const gint16 *pcm, gsize n, double freq, int rate)
-{
-  double k = 2 * cos (2 * G_PI * freq / rate), s1 = 0, s2 = 0;
-
-  for (gsize i = 0; i < n; i++)
-    {
-      double s0 = pcm[i] / 32768.0 + k * s1 - s2;
-
-      s2 = s1;
-      s1 = s0;
-    }
-  return (s1 * s1 + s2 * s2 - k * s1 * s2) / ((double) n * n / 4);
-}
-
 typedef struct
 {
   GArray *samples; /* gint16 */
@@ -477,8 +442,8 @@ test_audio_mic (void)
   t0 = g_get_monotonic_time ();
   g_assert_true (confab_test_run_until (&watch.done, 10000));
   seconds = (g_get_monotonic_time () - t0) / 1e6;
-  freq = tone_frequency ((gint16 *) watch.samples->data, watch.samples->len, 48000);
-  power = goertzel ((gint16 *) watch.samples->data, watch.samples->len, 660, 48000);
+  freq = confab_test_tone_frequency ((gint16 *) watch.samples->data, watch.samples->len, 48000);
+  power = confab_test_tone_power ((gint16 *) watch.samples->data, watch.samples->len, 660, 48000);
   g_test_message ("mic: 50 chunks in %.3f s, %.2f Hz, power %.3f, %" G_GUINT64_FORMAT
                   " samples overrun",
                   seconds, freq, power, confab_audio_capture_get_overrun_samples (capture));
@@ -551,9 +516,9 @@ test_audio_playback_mix (void)
   g_assert_no_error (watch.error);
   pcm = (gint16 *) watch.samples->data;
   n = watch.samples->len;
-  p1000 = goertzel (pcm, n, 1000, 48000);
-  p1500 = goertzel (pcm, n, 1500, 48000);
-  p440 = goertzel (pcm, n, 440, 48000);
+  p1000 = confab_test_tone_power (pcm, n, 1000, 48000);
+  p1500 = confab_test_tone_power (pcm, n, 1500, 48000);
+  p440 = confab_test_tone_power (pcm, n, 440, 48000);
   g_test_message ("played mix: power at 1000 Hz %.4f, 1500 Hz %.4f, 440 Hz %.6f; %" G_GUINT64_FORMAT
                   " frames, %" G_GUINT64_FORMAT " underruns",
                   p1000, p1500, p440, confab_audio_playback_get_frames (playback),

@@ -9,6 +9,7 @@
 #include "confab-recorder.h"
 #include "confab-test-cli.h"
 #include "confab-test-source.h"
+#include "confab-test-audio.h"
 #include "confab-test-util.h"
 #include "confab-video-encoder.h"
 
@@ -515,23 +516,6 @@ test_record_nothing (void)
 
 /* ---- media file ------------------------------------------------------------------- */
 
-static double
-tone_frequency (const gint16 *pcm, gsize n)
-{
-  gsize first = 0, last = 0;
-  guint rising = 0;
-
-  for (gsize i = 1; i < n; i++)
-    if (pcm[i - 1] < 0 && pcm[i] >= 0)
-      {
-        if (rising == 0)
-          first = i;
-        last = i;
-        rising++;
-      }
-  return rising < 2 ? 0 : (double) (rising - 1) * 48000 / (double) (last - first);
-}
-
 /* The recording as a source: pictures follow the file's clock (the pattern
  * moves 4 px a frame, so the right one is told apart from its neighbours),
  * at its size without scaling or scaled, looping at the end. */
@@ -652,7 +636,7 @@ test_file_audio (void)
   g_assert_cmpuint (confab_media_file_get_loops (file), ==, 2);
   for (guint window = 0; window < 5; window++)
     {
-      double f = tone_frequency ((gint16 *) pcm->data + window * 24000, 24000);
+      double f = confab_test_tone_frequency ((gint16 *) pcm->data + window * 24000, 24000, 48000);
 
       g_test_message ("0.5 s window %u: %.1f Hz", window, f);
       g_assert_cmpfloat (fabs (f - 1000), <, 3);
@@ -681,7 +665,8 @@ test_file_audio (void)
       g_assert_true (confab_media_file_read_audio (file, chunk, &error));
       g_array_append_vals (pcm, chunk, G_N_ELEMENTS (chunk));
     }
-  g_assert_cmpfloat (fabs (tone_frequency ((gint16 *) pcm->data + 4800, 24000) - 440), <, 3);
+  g_assert_cmpfloat (
+      fabs (confab_test_tone_frequency ((gint16 *) pcm->data + 4800, 24000, 48000) - 440), <, 3);
   remove_temp (recorded);
 }
 
