@@ -8,6 +8,8 @@
 
 #include "confab-media-file.h"
 
+#include "confab-ffmpeg-private.h"
+
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
@@ -70,18 +72,6 @@ struct _ConfabMediaFile
 };
 
 static void
-av_log_to_glib (void *avcl, int level, const char *format, va_list args)
-{
-  char line[1024];
-  int print_prefix = 1;
-
-  if (level > AV_LOG_WARNING)
-    return;
-  av_log_format_line (avcl, level, format, args, line, sizeof line, &print_prefix);
-  g_debug ("ffmpeg: %s", g_strchomp (line));
-}
-
-static void
 set_ffmpeg_error (GError **error, int code, const char *path, const char *what, int ret)
 {
   char text[AV_ERROR_MAX_STRING_SIZE] = "";
@@ -113,20 +103,13 @@ confab_media_file_free (ConfabMediaFile *self)
 static ConfabMediaFile *
 open_stream (const char *path, enum AVMediaType type, GError **error)
 {
-  static gsize log_once = 0;
   g_autoptr (ConfabMediaFile) self = g_new0 (ConfabMediaFile, 1);
   const char *kind = type == AVMEDIA_TYPE_VIDEO ? "video" : "audio";
   const AVCodec *decoder;
   AVStream *stream = NULL;
   int ret;
 
-  if (g_once_init_enter (&log_once))
-    {
-      /* Demuxers and decoders complain on stderr about every damaged
-       * packet; what matters reaches the caller as a GError. */
-      av_log_set_callback (av_log_to_glib);
-      g_once_init_leave (&log_once, 1);
-    }
+  confab_ffmpeg_route_logs ();
   self->path = g_strdup (path);
   self->type = type;
   self->stream_index = -1;

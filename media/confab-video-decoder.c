@@ -15,8 +15,9 @@
 
 #include "confab-video-decoder.h"
 
+#include "confab-ffmpeg-private.h"
+
 #include <libavcodec/avcodec.h>
-#include <libavutil/log.h>
 #include <string.h>
 #include <vpx/vp8dx.h>
 #include <vpx/vpx_decoder.h>
@@ -160,32 +161,13 @@ vpx_release_buffer (void *priv, vpx_codec_frame_buffer_t *fb)
   return 0;
 }
 
-/* FFmpeg logs every broken slice to stderr; a corrupt stream is already
- * reported through GError, so its chatter goes to the debug log. */
-static void
-av_log_to_glib (void *avcl, int level, const char *format, va_list args)
-{
-  char line[1024];
-  int print_prefix = 1;
-
-  if (level > AV_LOG_WARNING)
-    return;
-  av_log_format_line (avcl, level, format, args, line, sizeof line, &print_prefix);
-  g_debug ("libavcodec: %s", g_strchomp (line));
-}
-
 static gboolean
 init_h264 (ConfabVideoDecoder *decoder, int threads, GError **error)
 {
-  static gsize log_once = 0;
   const AVCodec *codec = avcodec_find_decoder (AV_CODEC_ID_H264);
   int ret;
 
-  if (g_once_init_enter (&log_once))
-    {
-      av_log_set_callback (av_log_to_glib);
-      g_once_init_leave (&log_once, 1);
-    }
+  confab_ffmpeg_route_logs ();
   if (codec == NULL)
     {
       g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INIT,
