@@ -295,8 +295,8 @@ on_camera_frame (ConfabCameraSource *camera, ConfabVideoFrame *frame, Cli *cli)
     return;
   /* The encoder follows what the camera negotiated (within the tier), not
    * --size/--fps. */
-  if (!cli->camera_rate_known &&
-      confab_camera_source_get_format (camera, NULL, NULL, &fps, NULL) && fps >= 1)
+  if (!cli->camera_rate_known && confab_camera_source_get_format (camera, NULL, NULL, &fps, NULL) &&
+      fps >= 1)
     {
       confab_media_sender_set_source_fps (cli->sender, CLAMP ((int) (fps + 0.5), 1, 60));
       cli->camera_rate_known = TRUE;
@@ -789,8 +789,8 @@ append_video_summary (Cli *cli, GString *out)
         "\"kbps\":%u}",
         i > 0 ? "," : "",
         cli->join_us > 0 ? MAX (0, steps[i].time_us - cli->join_us) / 1000.0 : 0.0,
-        changes[steps[i].change], steps[i].level.tier, steps[i].level.width,
-        steps[i].level.height, steps[i].level.fps, steps[i].level.bitrate_kbps);
+        changes[steps[i].change], steps[i].level.tier, steps[i].level.width, steps[i].level.height,
+        steps[i].level.fps, steps[i].level.bitrate_kbps);
   g_string_append (out, "]}");
 }
 
@@ -828,11 +828,9 @@ append_receive_stats (GString *out, ConfabPeer *peer)
     g_string_append_printf (out, ",\"latency_ms\":{\"p50\":%.1f,\"p95\":%.1f}", p50, p95);
   else
     g_string_append (out, ",\"latency_ms\":null");
-  g_string_append_printf (out,
-                          ",\"lip_sync\":{\"held\":%" G_GUINT64_FORMAT
-                          ",\"dropped_late\":%" G_GUINT64_FORMAT "}",
-                          confab_peer_get_video_frames_held (peer),
-                          confab_peer_get_video_frames_dropped_late (peer));
+  g_string_append_printf (
+      out, ",\"lip_sync\":{\"held\":%" G_GUINT64_FORMAT ",\"dropped_late\":%" G_GUINT64_FORMAT "}",
+      confab_peer_get_video_frames_held (peer), confab_peer_get_video_frames_dropped_late (peer));
 }
 
 static char *

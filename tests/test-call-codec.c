@@ -118,8 +118,8 @@ test_h264_only_when_all_advertise (void)
   /* Bob decoded both codecs without an error. */
   from_alice = find_peer (bob->summary, "alice");
   g_assert_nonnull (from_alice);
-  g_test_message ("bob: %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " frames decoded, %" G_GINT64_FORMAT
-                  " errors",
+  g_test_message ("bob: %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+                  " frames decoded, %" G_GINT64_FORMAT " errors",
                   json_object_get_int_member (from_alice, "decoded_video_frames"),
                   json_object_get_int_member (from_alice, "video_frames"),
                   json_object_get_int_member (from_alice, "video_decode_errors"));

@@ -110,8 +110,8 @@ test_step_down_and_up (void)
   cli_start = g_get_monotonic_time ();
   /* The sender's view of each report, for a failure's log. */
   g_setenv ("G_MESSAGES_DEBUG", "confab-media-sender", TRUE);
-  cli = confab_test_cli_start ("join", url, "--size", "1280x720", "--fps", "30", "--audio",
-                               "none", "--duration", "25", NULL);
+  cli = confab_test_cli_start ("join", url, "--size", "1280x720", "--fps", "30", "--audio", "none",
+                               "--duration", "25", NULL);
 
   /* Until a second after the sender came back to 720p (bounded). */
   end = g_get_monotonic_time () + 24 * G_USEC_PER_SEC;
@@ -196,12 +196,12 @@ test_step_down_and_up (void)
       JsonObject *t = json_array_get_object_element (tiers, i);
       const char *change = json_object_get_string_member (t, "change");
 
-      g_test_message ("tier %s at %.0f ms: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "@%" G_GINT64_FORMAT
-                      " %" G_GINT64_FORMAT " kbps",
-                      change, json_object_get_double_member (t, "t_ms"),
-                      json_object_get_int_member (t, "width"),
-                      json_object_get_int_member (t, "height"),
-                      json_object_get_int_member (t, "fps"), json_object_get_int_member (t, "kbps"));
+      g_test_message (
+          "tier %s at %.0f ms: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "@%" G_GINT64_FORMAT
+          " %" G_GINT64_FORMAT " kbps",
+          change, json_object_get_double_member (t, "t_ms"),
+          json_object_get_int_member (t, "width"), json_object_get_int_member (t, "height"),
+          json_object_get_int_member (t, "fps"), json_object_get_int_member (t, "kbps"));
       if (g_str_equal (change, "down") && down_ms < 0)
         {
           down_ms = json_object_get_double_member (t, "t_ms");

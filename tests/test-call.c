@@ -900,7 +900,8 @@ test_sender_scale_and_rate (void)
 {
   SenderFixture f = { 0 };
   g_autoptr (GPtrArray) video = NULL;
-  g_autoptr (ConfabVideoDecoder) decoder = confab_video_decoder_new (CONFAB_VIDEO_CODEC_VP9, 1, NULL);
+  g_autoptr (ConfabVideoDecoder) decoder =
+      confab_video_decoder_new (CONFAB_VIDEO_CODEC_VP9, 1, NULL);
   g_autoptr (ConfabVideoFrame) picture = NULL;
   ConfabMediaPacket *first;
   int width, height, fps;
@@ -911,8 +912,8 @@ test_sender_scale_and_rate (void)
   g_assert_cmpuint (video->len, ==, 15);
   g_assert_cmpuint (confab_media_sender_get_frames_rate_skipped (f.sender), ==, 15);
   first = video->pdata[0];
-  g_assert_true (confab_video_decoder_decode (decoder, first->data.data, first->data.len, 0,
-                                              &picture, NULL));
+  g_assert_true (
+      confab_video_decoder_decode (decoder, first->data.data, first->data.len, 0, &picture, NULL));
   g_assert_nonnull (picture);
   g_assert_cmpint (picture->width, ==, 320);
   g_assert_cmpint (picture->height, ==, 180);
@@ -1118,8 +1119,8 @@ test_peer_lip_sync (void)
   g_autoptr (ConfabTestPattern) pattern = confab_test_pattern_new (320, 180);
   g_autoptr (ConfabAudioEncoder) opus = confab_audio_encoder_new (0, NULL);
   g_autoptr (ConfabToneSource) tone = confab_tone_source_new (300, 48000, 0.3);
-  const gint64 base = 100 * G_USEC_PER_SEC;      /* our monotonic clock */
-  const gint64 epoch = 1700000000000000;          /* the sender's wall clock, µs */
+  const gint64 base = 100 * G_USEC_PER_SEC; /* our monotonic clock */
+  const gint64 epoch = 1700000000000000;    /* the sender's wall clock, µs */
   guint64 next_video = 0, next_audio = 0, shown = 0, early = 0;
   gint64 max_hold = 0, last_decoded = 0, video_held_since = 0;
 
@@ -1187,8 +1188,8 @@ test_peer_lip_sync (void)
           }
       }
     }
-  g_test_message ("%" G_GUINT64_FORMAT " pictures shown, %" G_GUINT64_FORMAT " held, %"
-                  G_GUINT64_FORMAT " dropped late, longest wait %" G_GINT64_FORMAT " ms",
+  g_test_message ("%" G_GUINT64_FORMAT " pictures shown, %" G_GUINT64_FORMAT
+                  " held, %" G_GUINT64_FORMAT " dropped late, longest wait %" G_GINT64_FORMAT " ms",
                   shown, confab_peer_get_video_frames_held (peer),
                   confab_peer_get_video_frames_dropped_late (peer), max_hold / 1000);
   g_assert_cmpuint (confab_peer_get_decoded_video_frames (peer), >=, 115);

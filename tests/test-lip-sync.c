@@ -6,7 +6,7 @@
 
 #include "confab-lip-sync.h"
 
-#define MS(x) ((gint64) (x) * 1000)
+#define MS(x) ((gint64) (x) *1000)
 
 static void
 test_decide (void)
@@ -34,8 +34,7 @@ test_decide (void)
     { "100 ms late, newer waiting: drop", 5000, 0, 4900, 0, TRUE, CONFAB_LIP_SYNC_DROP },
     { "100 ms late, nothing newer: a stale picture beats none", 5000, 0, 4900, 0, FALSE,
       CONFAB_LIP_SYNC_SHOW },
-    { "audio stalled 250 ms ago: no clock, show", 5000, 250, 5400, 0, FALSE,
-      CONFAB_LIP_SYNC_SHOW },
+    { "audio stalled 250 ms ago: no clock, show", 5000, 250, 5400, 0, FALSE, CONFAB_LIP_SYNC_SHOW },
     { "audio stalled 250 ms ago: no clock, no drop", 5000, 250, 1000, 0, TRUE,
       CONFAB_LIP_SYNC_SHOW },
     { "a picture without a timestamp: show", 5000, 0, 0, 0, FALSE, CONFAB_LIP_SYNC_SHOW },

@@ -6,7 +6,7 @@
 
 #include "confab-quality.h"
 
-#define MS(x) ((gint64) (x) * 1000)
+#define MS(x) ((gint64) (x) *1000)
 
 static void
 test_levels (void)
@@ -135,38 +135,69 @@ test_rule (void)
     Step steps[4];
     guint final_level;
   } cases[] = {
-    { "good reception keeps the top tier",
-      { { 0, 20000, 1, 1.0, 1.0 } }, 1, 0, { { 0 } }, 0 },
+    { "good reception keeps the top tier", { { 0, 20000, 1, 1.0, 1.0 } }, 1, 0, { { 0 } }, 0 },
     { "20 % fps for 1.5 s steps down once, then 3 s later again",
-      { { 0, 4000, 1, 0.2, 0.9 } }, 1, 2,
-      { { 1500, CONFAB_QUALITY_DOWN }, { 4500, CONFAB_QUALITY_DOWN } }, 2 },
+      { { 0, 4000, 1, 0.2, 0.9 } },
+      1,
+      2,
+      { { 1500, CONFAB_QUALITY_DOWN }, { 4500, CONFAB_QUALITY_DOWN } },
+      2 },
     { "poor for 1 s only: nothing",
-      { { 0, 1000, 1, 0.2, 0.2 }, { 1000, 10000, 1, 1.0, 1.0 } }, 2, 0, { { 0 } }, 0 },
+      { { 0, 1000, 1, 0.2, 0.2 }, { 1000, 10000, 1, 1.0, 1.0 } },
+      2,
+      0,
+      { { 0 } },
+      0 },
     { "bitrate ratio 0.3 is poor, 0.45 is not",
-      { { 0, 2000, 1, 1.0, 0.3 }, { 2000, 6000, 1, 1.0, 0.45 } }, 2, 1,
-      { { 1500, CONFAB_QUALITY_DOWN } }, 1 },
+      { { 0, 2000, 1, 1.0, 0.3 }, { 2000, 6000, 1, 1.0, 0.45 } },
+      2,
+      1,
+      { { 1500, CONFAB_QUALITY_DOWN } },
+      1 },
     { "down, then good for 5 s steps back up",
-      { { 0, 2000, 1, 0.2, 0.2 }, { 2000, 12000, 1, 0.95, 0.9 } }, 2, 2,
-      { { 1500, CONFAB_QUALITY_DOWN }, { 7000, CONFAB_QUALITY_UP } }, 0 },
+      { { 0, 2000, 1, 0.2, 0.2 }, { 2000, 12000, 1, 0.95, 0.9 } },
+      2,
+      2,
+      { { 1500, CONFAB_QUALITY_DOWN }, { 7000, CONFAB_QUALITY_UP } },
+      0 },
     { "fps 0.8 is neither poor nor good: stays down",
-      { { 0, 2000, 1, 0.2, 0.2 }, { 2000, 12000, 1, 0.8, 0.9 } }, 2, 1,
-      { { 1500, CONFAB_QUALITY_DOWN } }, 1 },
+      { { 0, 2000, 1, 0.2, 0.2 }, { 2000, 12000, 1, 0.8, 0.9 } },
+      2,
+      1,
+      { { 1500, CONFAB_QUALITY_DOWN } },
+      1 },
     { "the worst receiver wins",
-      { { 0, 6000, 1, 1.0, 1.0 }, { 0, 2000, 2, 0.3, 1.0 } }, 2, 1,
-      { { 1500, CONFAB_QUALITY_DOWN } }, 1 },
+      { { 0, 6000, 1, 1.0, 1.0 }, { 0, 2000, 2, 0.3, 1.0 } },
+      2,
+      1,
+      { { 1500, CONFAB_QUALITY_DOWN } },
+      1 },
     { "one good and one middling receiver: no step up",
       { { 0, 2000, 1, 0.1, 0.1 }, { 2000, 12000, 1, 1.0, 1.0 }, { 2000, 12000, 2, 0.8, 1.0 } },
-      3, 1, { { 1500, CONFAB_QUALITY_DOWN } }, 1 },
+      3,
+      1,
+      { { 1500, CONFAB_QUALITY_DOWN } },
+      1 },
     { "CONGESTION while it lasts steps down",
-      { { 0, 3000, -1, 0, 0 }, { 0, 3000, 1, 1.0, 1.0 } }, 2, 1,
-      { { 1500, CONFAB_QUALITY_DOWN } }, 1 },
+      { { 0, 3000, -1, 0, 0 }, { 0, 3000, 1, 1.0, 1.0 } },
+      2,
+      1,
+      { { 1500, CONFAB_QUALITY_DOWN } },
+      1 },
     { "silence is no evidence: no step up without reports",
-      { { 0, 2000, 1, 0.1, 0.1 }, { 2000, 12000, 0, 0, 0 } }, 2, 1,
-      { { 1500, CONFAB_QUALITY_DOWN } }, 1 },
+      { { 0, 2000, 1, 0.1, 0.1 }, { 2000, 12000, 0, 0, 0 } },
+      2,
+      1,
+      { { 1500, CONFAB_QUALITY_DOWN } },
+      1 },
     { "never below the lowest tier",
-      { { 0, 20000, 1, 0.1, 0.1 } }, 1, 3,
-      { { 1500, CONFAB_QUALITY_DOWN }, { 4500, CONFAB_QUALITY_DOWN },
-        { 7500, CONFAB_QUALITY_DOWN } }, 3 },
+      { { 0, 20000, 1, 0.1, 0.1 } },
+      1,
+      3,
+      { { 1500, CONFAB_QUALITY_DOWN },
+        { 4500, CONFAB_QUALITY_DOWN },
+        { 7500, CONFAB_QUALITY_DOWN } },
+      3 },
   };
 
   for (guint run = 0; run < 2 * G_N_ELEMENTS (cases); run++)
@@ -177,7 +208,8 @@ test_rule (void)
       gboolean event_driven = run >= G_N_ELEMENTS (cases);
       guint i = run % G_N_ELEMENTS (cases);
 
-      g_test_message ("%s (%s)", cases[i].name, event_driven ? "timer at next_update" : "50 ms ticks");
+      g_test_message ("%s (%s)", cases[i].name,
+                      event_driven ? "timer at next_update" : "50 ms ticks");
       confab_quality_init (&q, 1280, 720, 30, 0);
       n = run_script (&q, cases[i].phases, cases[i].n_phases, steps, G_N_ELEMENTS (steps),
                       event_driven);
