@@ -18,10 +18,11 @@
  * it is lost; when nothing at all is buffered (a stall) PLC fills in without
  * moving on, so the delay grows by what the network took. The buffer level,
  * smoothed over ~8 pulls so one lost packet does not look like a short
- * buffer, is steered towards the target: above it by 40 ms, a frame is
- * dropped (accelerate) at once when it is quiet (DTX or low energy: nothing
- * audible is lost), otherwise one frame in 4 at most (one in 3 when more than
- * 100 ms above), so a 400 ms excess drains in ~1.5 s; below the target a PLC
+ * buffer, is steered towards the target: above it by max (20 ms, half the
+ * target), a frame is dropped (accelerate) at once when it is quiet (DTX or
+ * low energy: nothing audible is lost), otherwise one frame in 4 at most (one
+ * in 3 when more than 100 ms above), so a 400 ms excess drains in ~1.5 s;
+ * below the target a PLC
  * frame is inserted (preemptive expand), at most every 100 ms. After 200 ms
  * of stall the peer has paused (muted, DTX off, gone): play silence and
  * buffer afresh when packets return. Packets far outside the ring restart
@@ -48,7 +49,11 @@
 #define PEAK_KEEP_US        (10 * G_USEC_PER_SEC)
 #define STALL_LIMIT         10 /* pulls of PLC before calling it a pause */
 #define ADJUST_INTERVAL     5  /* pulls between two preemptive expands */
-#define ACCELERATE_ABOVE_MS 40.0
+/* Accelerate above target + MAX (20 ms, target / 2): tight on a clean path
+ * (every 20 ms there is mouth-to-ear), wide when the jitter is large, where
+ * a tight band makes the level swing between drops and inserts. */
+#define ACCELERATE_ABOVE_MS 20.0
+#define ACCELERATE_ABOVE_FRACTION 0.5
 #define ACCELERATE_EVERY    4 /* at most one audible frame dropped in this many */
 #define ACCELERATE_FAR_MS   100.0
 #define ACCELERATE_FAR_EVERY 3
@@ -422,7 +427,9 @@ confab_audio_jitter_buffer_pull (ConfabAudioJitterBuffer *buffer, gint64 now_us,
   buffer->since_adjust++;
   level_ms = level_frames (buffer) * FRAME_MS;
   buffer->filtered_level_ms = 0.875 * buffer->filtered_level_ms + 0.125 * level_ms;
-  if (buffer->filtered_level_ms > buffer->target_ms + ACCELERATE_ABOVE_MS &&
+  if (buffer->filtered_level_ms >
+          buffer->target_ms +
+              MAX (ACCELERATE_ABOVE_MS, ACCELERATE_ABOVE_FRACTION * buffer->target_ms) &&
       find (buffer, buffer->next_seq) != NULL && find (buffer, buffer->next_seq + 1) != NULL)
     {
       Slot *due = find (buffer, buffer->next_seq);
