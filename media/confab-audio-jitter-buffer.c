@@ -35,30 +35,30 @@
 #include <math.h>
 #include <string.h>
 
-#define SLOTS               64
-#define FRAME_US            20000
-#define FRAME_MS            20.0
-#define MAX_OPUS_PACKET     1275 /* RFC 6716 */
-#define TRANSIT_WINDOW      128  /* arrivals, ~2.5 s */
-#define HIST_BUCKETS        (CONFAB_AUDIO_JITTER_MAX_DELAY_MS / 20 + 1) /* 20 ms each */
-#define HIST_FORGET         0.975 /* per packet: a burst's weight halves in ~0.55 s */
-#define HIST_PERCENTILE     0.95
-#define PEAK_ABOVE_MS       60.0  /* a relative delay this far over the target is a stall */
-#define PEAK_EVENT_GAP_US   (1 * G_USEC_PER_SEC) /* one stall's burst is one event */
-#define PEAK_PERIOD_US      (5 * G_USEC_PER_SEC) /* two stalls this close recur */
-#define PEAK_KEEP_US        (10 * G_USEC_PER_SEC)
-#define STALL_LIMIT         10 /* pulls of PLC before calling it a pause */
-#define ADJUST_INTERVAL     5  /* pulls between two preemptive expands */
+#define SLOTS             64
+#define FRAME_US          20000
+#define FRAME_MS          20.0
+#define MAX_OPUS_PACKET   1275                                        /* RFC 6716 */
+#define TRANSIT_WINDOW    128                                         /* arrivals, ~2.5 s */
+#define HIST_BUCKETS      (CONFAB_AUDIO_JITTER_MAX_DELAY_MS / 20 + 1) /* 20 ms each */
+#define HIST_FORGET       0.975 /* per packet: a burst's weight halves in ~0.55 s */
+#define HIST_PERCENTILE   0.95
+#define PEAK_ABOVE_MS     60.0 /* a relative delay this far over the target is a stall */
+#define PEAK_EVENT_GAP_US (1 * G_USEC_PER_SEC) /* one stall's burst is one event */
+#define PEAK_PERIOD_US    (5 * G_USEC_PER_SEC) /* two stalls this close recur */
+#define PEAK_KEEP_US      (10 * G_USEC_PER_SEC)
+#define STALL_LIMIT       10 /* pulls of PLC before calling it a pause */
+#define ADJUST_INTERVAL   5  /* pulls between two preemptive expands */
 /* Accelerate above target + MAX (20 ms, target / 2): tight on a clean path
  * (every 20 ms there is mouth-to-ear), wide when the jitter is large, where
  * a tight band makes the level swing between drops and inserts. */
-#define ACCELERATE_ABOVE_MS 20.0
+#define ACCELERATE_ABOVE_MS       20.0
 #define ACCELERATE_ABOVE_FRACTION 0.5
-#define ACCELERATE_EVERY    4 /* at most one audible frame dropped in this many */
-#define ACCELERATE_FAR_MS   100.0
-#define ACCELERATE_FAR_EVERY 3
-#define QUIET_PACKET_BYTES  3      /* DTX / comfort-noise packets are 1-3 bytes */
-#define QUIET_RMS           300.0  /* ~ -41 dBFS: a pause between words */
+#define ACCELERATE_EVERY          4 /* at most one audible frame dropped in this many */
+#define ACCELERATE_FAR_MS         100.0
+#define ACCELERATE_FAR_EVERY      3
+#define QUIET_PACKET_BYTES        3     /* DTX / comfort-noise packets are 1-3 bytes */
+#define QUIET_RMS                 300.0 /* ~ -41 dBFS: a pause between words */
 
 typedef struct
 {
@@ -95,8 +95,8 @@ struct _ConfabAudioJitterBuffer
   double hist[HIST_BUCKETS]; /* decaying weights of relative delay, 20 ms buckets */
   double hist_total;
   double percentile_ms; /* 95th percentile of relative delay */
-  gint64 last_peak_us;   /* start of the last stall event */
-  double peak_floor_ms;  /* relative delay of recurring stalls */
+  gint64 last_peak_us;  /* start of the last stall event */
+  double peak_floor_ms; /* relative delay of recurring stalls */
   gint64 peak_floor_until_us;
   double target_ms;
 
@@ -239,10 +239,9 @@ update_jitter (ConfabAudioJitterBuffer *buffer, guint64 sequence, gint64 arrival
   if (arrival_us >= buffer->peak_floor_until_us)
     buffer->peak_floor_ms = 0;
 
-  buffer->target_ms = CLAMP (ceil ((MAX (buffer->percentile_ms, buffer->peak_floor_ms) + FRAME_MS) /
-                                   FRAME_MS) *
-                                 FRAME_MS,
-                             CONFAB_AUDIO_JITTER_MIN_DELAY_MS, CONFAB_AUDIO_JITTER_MAX_DELAY_MS);
+  buffer->target_ms = CLAMP (
+      ceil ((MAX (buffer->percentile_ms, buffer->peak_floor_ms) + FRAME_MS) / FRAME_MS) * FRAME_MS,
+      CONFAB_AUDIO_JITTER_MIN_DELAY_MS, CONFAB_AUDIO_JITTER_MAX_DELAY_MS);
 }
 
 gboolean
@@ -459,8 +458,7 @@ confab_audio_jitter_buffer_pull (ConfabAudioJitterBuffer *buffer, gint64 now_us,
       buffer->since_adjust = 0;
       buffer->filtered_level_ms -= FRAME_MS;
     }
-  else if (buffer->since_adjust >= ADJUST_INTERVAL &&
-           buffer->filtered_level_ms < buffer->target_ms)
+  else if (buffer->since_adjust >= ADJUST_INTERVAL && buffer->filtered_level_ms < buffer->target_ms)
     {
       buffer->filtered_level_ms += FRAME_MS;
       confab_audio_decoder_conceal (buffer->decoder, NULL, 0, pcm);

@@ -30,7 +30,7 @@ typedef struct
   /* Now */
   double current_buffer_ms; /* audio waiting to be played (span from due to newest packet) */
   double target_delay_ms;   /* what the jitter estimate asks for */
-  double jitter_ms;         /* 95th percentile of arrival delay relative to the fastest packet, recent */
+  double jitter_ms; /* 95th percentile of arrival delay relative to the fastest packet, recent */
   guint packets_awaiting_decode;
   guint64 last_sequence; /* the last sequence played or concealed */
 
