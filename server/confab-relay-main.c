@@ -74,6 +74,7 @@ main (int argc, char **argv)
   g_autofree char *key_file = NULL;
   gint ws_port = 8080;
   gint wt_port = -1;
+  gint64 wt_stream_budget = -1;
   gboolean wt_port_given;
   gboolean version = FALSE;
   ConfabRelayConfig config = { 0 };
@@ -85,6 +86,10 @@ main (int argc, char **argv)
     { "ws-port", 0, 0, G_OPTION_ARG_INT, &ws_port, "WebSocket/HTTP port (default 8080)", "N" },
     { "wt-port", 0, 0, G_OPTION_ARG_INT, &wt_port,
       "WebTransport port, UDP (default 4433; 0 disables)", "N" },
+    { "wt-stream-budget", 0, 0, G_OPTION_ARG_INT64, &wt_stream_budget,
+      "Streams one WebTransport session carries before its client is asked to move to a "
+      "fresh one (default 200000; 0: no limit)",
+      "N" },
     { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file,
       "TLS certificate (PEM) for WebTransport and wss:// (default: a generated one)", "FILE" },
     { "key", 0, 0, G_OPTION_ARG_FILENAME, &key_file, "Private key (PEM) of --cert", "FILE" },
@@ -123,6 +128,21 @@ main (int argc, char **argv)
   if (wt_port < 0 || wt_port > 65535)
     {
       g_printerr ("confab-relay: --wt-port must be 0-65535\n");
+      return 2;
+    }
+  /* The test knob stands in for the option, which wins. */
+  if (wt_stream_budget == -1)
+    {
+      const char *value = g_getenv ("CONFAB_RELAY_WT_STREAM_BUDGET");
+      guint64 budget;
+
+      wt_stream_budget = 200000;
+      if (value != NULL && g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, &budget, NULL))
+        wt_stream_budget = (gint64) budget;
+    }
+  if (wt_stream_budget < 0)
+    {
+      g_printerr ("confab-relay: --wt-stream-budget must be 0 or more\n");
       return 2;
     }
   if ((cert_file == NULL) != (key_file == NULL))
@@ -168,6 +188,8 @@ main (int argc, char **argv)
   config.idle_timeout_ms = env_ms ("CONFAB_RELAY_IDLE_TIMEOUT_MS", 30000);
   config.ping_interval_ms = env_ms ("CONFAB_RELAY_PING_INTERVAL_MS", 5000);
   config.leave_grace_ms = 2000;
+  config.wt_stream_budget = (guint64) wt_stream_budget;
+  config.wt_retire_grace_ms = env_ms ("CONFAB_RELAY_WT_RETIRE_GRACE_MS", 30000);
 
   loop = g_main_loop_new (NULL, FALSE);
   relay = confab_relay_new (&config, loop, &error);

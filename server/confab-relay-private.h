@@ -161,6 +161,11 @@ struct _ConfabRelaySession
   /* WebTransport: the connection's send queue was full; retried by a timer. */
   guint wt_retry_source;
   gint64 wt_stalled_since_us;
+  /* Streams carried so far, and the bound on the client's move once that
+   * reached the stream budget (confab-relay-wt.c). */
+  guint64 wt_streams;
+  gboolean wt_retiring;
+  guint wt_retire_source;
 };
 
 /* What a WebSocket upgrade asked for, from /lobby/{user}/{room} or a token. */

@@ -103,6 +103,7 @@ confab_relay_session_free (ConfabRelaySession *self)
              self->user_id, self->wt != NULL ? "webtransport" : "websocket",
              self->dropped > 0 ? " (dropped outbound packets)" : "");
   g_clear_handle_id (&self->wt_retry_source, g_source_remove);
+  g_clear_handle_id (&self->wt_retire_source, g_source_remove);
   if (self->wt != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->wt, self);

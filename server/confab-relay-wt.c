@@ -76,6 +76,41 @@ peek_packet_type (const guint8 *p, gsize len)
   return -1;
 }
 
+static gboolean
+on_retire_timeout (gpointer data)
+{
+  ConfabRelaySession *self = data;
+
+  self->wt_retire_source = 0;
+  /* The client ignored the drain (an upstream browser may): closing lets
+   * its own reconnect take over; presence per user hides the gap. */
+  g_message ("close room=%s session=%" G_GUINT64_FORMAT ": did not move after its stream budget",
+             self->room->name, self->id);
+  confab_relay_wt_kill (self, 0, "stream budget");
+  return G_SOURCE_REMOVE;
+}
+
+/* ngtcp2 0.12.1 keeps a record of every stream until the connection ends
+ * (docs/webtransport.md, "Known limits"): once a session has carried its
+ * budget, ask the client to move to a fresh session, as a graceful shutdown
+ * does, and keep delivering until it has. Once per session. */
+static void
+count_stream (ConfabRelaySession *self)
+{
+  guint64 budget = self->relay->config.wt_stream_budget;
+
+  self->wt_streams++;
+  if (budget == 0 || self->wt_streams < budget || self->wt_retiring || self->killing)
+    return;
+  self->wt_retiring = TRUE;
+  g_message ("retire room=%s session=%" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT
+             " streams carried, asking the client to move",
+             self->room->name, self->id, self->wt_streams);
+  confab_wt_session_drain (self->wt);
+  self->wt_retire_source =
+      g_timeout_add (self->relay->config.wt_retire_grace_ms, on_retire_timeout, self);
+}
+
 static void
 buf_release (gpointer data)
 {
@@ -154,6 +189,8 @@ confab_relay_wt_write (ConfabRelaySession *self)
       /* A refused datagram is lost, as datagrams may be. */
       if (!sent)
         self->dropped++;
+      else if (!datagram)
+        count_stream (self);
       self->wt_stalled_since_us = 0;
       self->ring[self->ring_head] = NULL;
       self->ring_head = (self->ring_head + 1) % CONFAB_RELAY_QUEUE_LENGTH;
@@ -185,6 +222,8 @@ on_packet (ConfabWtSession *wt, GBytes *message, gboolean datagram, gpointer dat
       self->last_rx_us = g_get_monotonic_time ();
       return;
     }
+  if (!datagram)
+    count_stream (self);
   confab_relay_session_process (self, bytes, len, datagram);
 }
 

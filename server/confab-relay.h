@@ -21,6 +21,11 @@ typedef struct
   guint idle_timeout_ms;
   guint ping_interval_ms;
   guint leave_grace_ms;
+  /* Streams (received + sent) one WebTransport session carries before the
+   * relay asks its client to move to a fresh one (docs/webtransport.md,
+   * "Known limits"); 0: no limit. */
+  guint64 wt_stream_budget;
+  guint wt_retire_grace_ms; /* then a session that did not move is closed */
 } ConfabRelayConfig;
 
 typedef struct _ConfabRelay ConfabRelay;

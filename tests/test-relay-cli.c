@@ -4,7 +4,9 @@
  * client that only switched from WebSocket to WebTransport, on one relay and
  * across two relays on NATS), and graceful shutdown (SIGTERM: the relay
  * drains its clients to another relay, media flows again, the relay exits 0
- * within its bound). A raw WebSocket member records every PARTICIPANT_*
+ * within its bound), and retiring a WebTransport session after its stream
+ * budget (the clients move, no frame and no presence is lost). A raw
+ * WebSocket member records every PARTICIPANT_*
  * and every media packet it receives. */
 #define G_LOG_DOMAIN "test-relay-cli"
 
@@ -473,6 +475,136 @@ test_shutdown_websocket (void)
   run_shutdown ("websocket");
 }
 
+/* ---- retiring a session after its stream budget -------------------------------- */
+
+/* Sums what @summary's peers of @user decoded (one peer per session: a
+ * sender that moved appears once per session). */
+static gint64
+decoded_from_user (JsonObject *summary, const char *user)
+{
+  JsonArray *peers = json_object_get_array_member (summary, "peers");
+  gint64 n = 0;
+
+  for (guint i = 0; i < json_array_get_length (peers); i++)
+    {
+      JsonObject *peer = json_array_get_object_element (peers, i);
+
+      if (g_strcmp0 (json_object_get_string_member (peer, "user_id"), user) == 0)
+        n += json_object_get_int_member (peer, "decoded_video_frames");
+    }
+  return n;
+}
+
+/* ngtcp2 0.12.1 keeps ~0.25 KB per stream until the connection ends, so the
+ * relay retires a WebTransport session after a budget of streams (here 400,
+ * ~3 s of a 15 fps call): DRAIN_WEBTRANSPORT_SESSION while it keeps
+ * delivering; the client moves to a fresh session make-before-break.
+ * Asserted: the sender moved (reconnects, relay log), the receiver decoded
+ * >= 90 % of the frames sent across the moves, and a third member never
+ * heard the sender leave while it was in the call. */
+static void
+test_retire_webtransport (void)
+{
+  guint16 wt_port;
+  g_autofree char *wt_port_str = udp_port_arg (&wt_port);
+  const char *args[] = { "--wt-port", wt_port_str, "--wt-stream-budget", "400", NULL };
+  g_autoptr (LoggedRelay) relay = logged_relay_start (0, args);
+  g_autofree char *room = confab_test_unique_room ("retire");
+  g_autofree char *room_key = g_strdup_printf ("room=%s ", room);
+  g_autofree char *link = g_strdup_printf ("http://127.0.0.1:%u/meeting/%s", relay->port, room);
+  g_autoptr (Recorder) watcher = recorder_new (relay->port, "watcher", room, "sender");
+  Recorder *recs[] = { watcher, NULL };
+  g_autoptr (ConfabTestCli) sender = NULL;
+  g_autoptr (ConfabTestCli) receiver = NULL;
+  gint64 start_us, exit_us, deadline, sent, decoded;
+  guint retires = 0, moves = 0;
+  double move_ms_max = 0;
+
+  receiver =
+      confab_test_cli_start ("join", link, "--name", "receiver", "--transport", "webtransport",
+                             "--duration", "12", "--size", "160x90", "--fps", "15", NULL);
+  /* The receiver is in before the sender's first frame. */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (count_log (relay, "activate", room_key, "user=receiver") == 0 &&
+         g_get_monotonic_time () < deadline)
+    recorders_pump (recs, 50);
+  g_assert_cmpuint (count_log (relay, "activate", room_key, "user=receiver"), >=, 1);
+  start_us = g_get_monotonic_time ();
+  sender = confab_test_cli_start ("join", link, "--name", "sender", "--transport", "webtransport",
+                                  "--duration", "8", "--size", "160x90", "--fps", "15", NULL);
+  exit_us = pump_until_exit (recs, sender, 30000, 0);
+  confab_test_cli_wait (receiver, 30000);
+  recorders_pump (recs, 500);
+  dump_log (relay, "relay");
+
+  g_assert_cmpint (sender->status, ==, 0);
+  g_assert_cmpint (receiver->status, ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (sender->summary, "transport"), ==,
+                   "webtransport");
+  /* The moves: each retirement of the sender's session is followed by a
+   * fresh session of the sender. */
+  for (guint i = 0; i < relay->lines->len; i++)
+    {
+      const char *line = g_ptr_array_index (relay->lines, i);
+      gint64 at = g_array_index (relay->line_us, gint64, i);
+      g_autofree char *who = NULL;
+
+      if (strstr (line, "retire ") == NULL || strstr (line, room_key) == NULL)
+        continue;
+      retires++;
+      /* Which user: the session's activate line names it. */
+      for (guint j = 0; j < i && who == NULL; j++)
+        {
+          const char *other = g_ptr_array_index (relay->lines, j);
+          const char *session = strstr (line, "session=");
+          g_autofree char *key = NULL;
+
+          if (session == NULL)
+            break;
+          key = g_strndup (session, strcspn (session, " :"));
+          if (strstr (other, "activate") != NULL && strstr (other, key) != NULL &&
+              strstr (other, "user=sender") != NULL)
+            who = g_strdup ("sender");
+        }
+      if (who == NULL)
+        continue;
+      for (guint j = i + 1; j < relay->lines->len; j++)
+        {
+          const char *next = g_ptr_array_index (relay->lines, j);
+
+          if (strstr (next, "activate") != NULL && strstr (next, room_key) != NULL &&
+              strstr (next, "user=sender") != NULL)
+            {
+              double ms = (g_array_index (relay->line_us, gint64, j) - at) / 1000.0;
+
+              moves++;
+              move_ms_max = MAX (move_ms_max, ms);
+              g_test_message ("sender moved %.0f ms after its session was retired", ms);
+              break;
+            }
+        }
+    }
+  sent = json_object_get_int_member (json_object_get_object_member (sender->summary, "sent"),
+                                     "video_frames");
+  decoded = decoded_from_user (receiver->summary, "sender");
+  g_test_message (
+      "%u retirements (%u of the sender, moved within %.0f ms); sender reconnects %" G_GINT64_FORMAT
+      "; receiver decoded %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " frames sent",
+      retires, moves, move_ms_max, json_object_get_int_member (sender->summary, "reconnects"),
+      decoded, sent);
+  g_assert_cmpuint (moves, >=, 1);
+  g_assert_cmpint (json_object_get_int_member (sender->summary, "reconnects"), >=, 1);
+  /* The moves did not wait for the 30 s bound that closes a stuck session. */
+  g_assert_cmpuint (count_log (relay, "did not move", room_key, ""), ==, 0);
+  g_assert_cmpint (sent, >=, 60);
+  g_assert_cmpint (decoded * 10, >=, sent * 9);
+  /* A move is not a leave. */
+  g_assert_cmpuint (count_presence (watcher, CONFAB_MEETING_PARTICIPANT_JOINED, start_us, exit_us),
+                    ==, 1);
+  g_assert_cmpuint (count_presence (watcher, CONFAB_MEETING_PARTICIPANT_LEFT, start_us, exit_us),
+                    ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -481,5 +613,6 @@ main (int argc, char **argv)
   g_test_add_func ("/relay-cli/presence/switch-across-relays", test_presence_switch_across_relays);
   g_test_add_func ("/relay-cli/shutdown/webtransport", test_shutdown_webtransport);
   g_test_add_func ("/relay-cli/shutdown/websocket", test_shutdown_websocket);
+  g_test_add_func ("/relay-cli/retire/webtransport", test_retire_webtransport);
   return g_test_run ();
 }

@@ -673,6 +673,57 @@ test_keepalive (void)
     g_assert_false (g_bytes_equal (((Msg *) l->data)->bytes, ping));
 }
 
+/* A session that carried its stream budget is asked to move
+ * (DRAIN_WEBTRANSPORT_SESSION) and keeps being served; a client that
+ * ignores the drain (an upstream browser may) is closed after the grace, so
+ * its own reconnect takes over instead of ngtcp2 0.12.1's per-stream records
+ * growing for the whole call (docs/webtransport.md, "Known limits"). */
+static void
+test_retire_ignored (void)
+{
+  g_autoptr (ConfabTestRelay) relay = NULL;
+  g_autoptr (WtPeer) stuck = NULL;
+  g_autoptr (WtPeer) listener = NULL;
+  g_autoptr (GBytes) late = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "stuck", "late", 0);
+  gint64 deadline, drained_us, closed_us;
+
+  g_setenv ("CONFAB_RELAY_WT_STREAM_BUDGET", "20", TRUE);
+  g_setenv ("CONFAB_RELAY_WT_RETIRE_GRACE_MS", "800", TRUE);
+  relay = confab_test_relay_start_wt (NULL);
+  g_unsetenv ("CONFAB_RELAY_WT_STREAM_BUDGET");
+  g_unsetenv ("CONFAB_RELAY_WT_RETIRE_GRACE_MS");
+  stuck = wt_join (relay, "stuck", "retire");
+  listener = wt_join (relay, "listener", "retire");
+  wt_activate (listener, "listener");
+
+  for (int i = 0; i < 25; i++)
+    {
+      g_autoptr (GBytes) frame = confab_test_media_packet (CONFAB_MEDIA_VIDEO, "stuck", "early", 0);
+
+      wt_send (stuck, frame, FALSE);
+    }
+  deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  while (!confab_wt_session_is_draining (stuck->session) && g_get_monotonic_time () < deadline)
+    pump_for (5);
+  g_assert_true (confab_wt_session_is_draining (stuck->session));
+  drained_us = g_get_monotonic_time ();
+
+  /* Still served while it is expected to move. */
+  wt_send (stuck, late, FALSE);
+  {
+    g_autoptr (Msg) got = wt_find (listener, match_video, "late", WAIT_MS);
+
+    g_assert_nonnull (got);
+  }
+  g_assert_false (stuck->closed);
+
+  /* It did not move: closed after the grace, not before. */
+  g_assert_true (pump_until (&stuck->closed, WAIT_MS));
+  closed_us = g_get_monotonic_time ();
+  g_test_message ("closed %.0f ms after the drain", (closed_us - drained_us) / 1000.0);
+  g_assert_cmpint (closed_us - drained_us, >=, 600 * 1000);
+}
+
 static gsize
 rss_kib (GSubprocess *process)
 {
@@ -1082,6 +1133,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/wt/cert-files", test_cert_files);
   g_test_add_func ("/relay/wt/mixed-room", test_mixed_room);
   g_test_add_func ("/relay/wt/keepalive", test_keepalive);
+  g_test_add_func ("/relay/wt/retire-ignored", test_retire_ignored);
   g_test_add_func ("/relay/wt/nats", test_nats);
   g_test_add_func ("/relay/wt/health-subject", test_health_subject);
   g_test_add_func ("/relay/wt/slow-reader", test_slow_reader);
