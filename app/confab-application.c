@@ -4,6 +4,7 @@
 
 #include "confab-application.h"
 
+#include "confab-renderer.h"
 #include "confab-window.h"
 
 #include <glib/gi18n.h>
@@ -77,6 +78,8 @@ confab_application_startup (GApplication *application)
   const char *quit_accels[] = { "<Control>q", NULL };
 
   G_APPLICATION_CLASS (confab_application_parent_class)->startup (application);
+  /* Before the first window: its renderer is chosen when it is realized. */
+  confab_renderer_choose (gdk_display_get_default ());
   g_action_map_add_action_entries (G_ACTION_MAP (application), app_actions,
                                    G_N_ELEMENTS (app_actions), application);
   gtk_application_set_accels_for_action (GTK_APPLICATION (application), "app.quit", quit_accels);

@@ -10,6 +10,8 @@
 #include "confab-grid-layout.h"
 
 #include <epoxy/gl.h>
+#include <gsk/gl/gskglrenderer.h>
+#include <libswscale/swscale.h>
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -22,6 +24,8 @@
  * second: each render redraws the whole grid (and GTK the window), which on
  * a software renderer costs far more than the uploads. */
 #define MIN_RENDER_INTERVAL_US (G_USEC_PER_SEC / 30 - 2000)
+
+typedef struct _PixelPool PixelPool;
 
 typedef struct
 {
@@ -38,6 +42,10 @@ typedef struct
   int texture_height;
   gboolean has_picture; /* the textures hold one */
   guint64 frames_shown;
+
+  /* Software path: the picture converted on the CPU at its on-screen size. */
+  struct SwsContext *sws;
+  GdkTexture *texture;
 
   ConfabGridRect rect; /* empty: not on screen */
   int avatar_size;     /* what the layout wants */
@@ -56,7 +64,8 @@ struct _ConfabVideoGrid
   GPtrArray *order; /* GridTile * scratch: speaker first in speaker view */
   guint tick_id;
   guint avatar_idle;
-  gint64 last_render_us;      /* frame time of the last render for new pictures */
+  gint64 last_render_us; /* frame time of the last render for new pictures */
+  PixelPool *pool;
   ConfabCallSession *session; /* bound */
 
   gboolean speaker_view;
@@ -64,6 +73,8 @@ struct _ConfabVideoGrid
   guint64 pinned_id;
   gboolean has_active_speaker;
   guint64 active_speaker_id;
+
+  gboolean cpu_path; /* pictures converted on the CPU, no GtkGLArea */
 
   /* GL state, valid while gl_ready */
   gboolean gl_ready;
@@ -369,6 +380,203 @@ on_gl_render (GtkGLArea *area, GdkGLContext *context, ConfabVideoGrid *self)
   return TRUE;
 }
 
+/* ---- software path --------------------------------------------------------------- */
+
+/* Where GL is rasterised on the CPU (Mesa llvmpipe) a fragment costs far more
+ * than a pixel converted by libswscale's SIMD code, and GSK already composites
+ * the window: each picture is converted and scaled once, to the size it is
+ * shown at, into a pooled buffer handed to GSK as a GdkMemoryTexture. */
+
+struct _PixelPool
+{
+  grefcount ref;
+  GPtrArray *free; /* PooledPixels *, returned by GSK when it drops a texture */
+};
+
+typedef struct
+{
+  PixelPool *pool;
+  gsize size;
+  guint8 *data;
+} PooledPixels;
+
+#define PIXEL_POOL_MAX_FREE 16
+
+static void
+pooled_pixels_free (gpointer data)
+{
+  PooledPixels *pixels = data;
+
+  g_aligned_free (pixels->data);
+  g_free (pixels);
+}
+
+static PixelPool *
+pixel_pool_new (void)
+{
+  PixelPool *pool = g_new0 (PixelPool, 1);
+
+  g_ref_count_init (&pool->ref);
+  pool->free = g_ptr_array_new_with_free_func (pooled_pixels_free);
+  return pool;
+}
+
+static void
+pixel_pool_unref (PixelPool *pool)
+{
+  if (g_ref_count_dec (&pool->ref))
+    {
+      g_ptr_array_unref (pool->free);
+      g_free (pool);
+    }
+}
+
+static void
+pooled_pixels_release (gpointer data)
+{
+  PooledPixels *pixels = data;
+  PixelPool *pool = pixels->pool;
+
+  pixels->pool = NULL;
+  /* The oldest goes first: after a resize it is the wrong size for good. */
+  if (pool->free->len >= PIXEL_POOL_MAX_FREE)
+    g_ptr_array_remove_index (pool->free, 0);
+  g_ptr_array_add (pool->free, pixels);
+  pixel_pool_unref (pool);
+}
+
+static PooledPixels *
+pixel_pool_take (PixelPool *pool, gsize size)
+{
+  PooledPixels *pixels = NULL;
+
+  for (guint i = 0; i < pool->free->len; i++)
+    if (((PooledPixels *) g_ptr_array_index (pool->free, i))->size == size)
+      {
+        pixels = g_ptr_array_steal_index (pool->free, i);
+        break;
+      }
+  if (pixels == NULL)
+    {
+      pixels = g_new0 (PooledPixels, 1);
+      pixels->size = size;
+      pixels->data = g_aligned_alloc (1, size, 64);
+    }
+  g_ref_count_inc (&pool->ref);
+  pixels->pool = pool;
+  return pixels;
+}
+
+/* The letterboxed rectangle of a width x height picture inside w x h. */
+static void
+fit_picture (int width, int height, int w, int h, int *video_w, int *video_h)
+{
+  if ((gint64) width * h > (gint64) height * w)
+    {
+      *video_w = w;
+      *video_h = MAX (1, (int) ((gint64) w * height / width));
+    }
+  else
+    {
+      *video_h = h;
+      *video_w = MAX (1, (int) ((gint64) h * width / height));
+    }
+}
+
+/* The pending picture converted and scaled to the tile's size on screen. */
+static void
+tile_convert (ConfabVideoGrid *self, GridTile *tile, const ConfabVideoFrame *frame)
+{
+  int scale = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  int video_w, video_h, stride;
+  g_autoptr (GBytes) bytes = NULL;
+  PooledPixels *pixels;
+  const guint8 *const src[3] = { frame->planes[0], frame->planes[1], frame->planes[2] };
+  guint8 *dst[1];
+  int dst_stride[1];
+
+  fit_picture (frame->width, frame->height, tile->rect.width * scale, tile->rect.height * scale,
+               &video_w, &video_h);
+  tile->sws =
+      sws_getCachedContext (tile->sws, frame->width, frame->height, AV_PIX_FMT_YUV420P, video_w,
+                            video_h, AV_PIX_FMT_BGR24, SWS_FAST_BILINEAR, NULL, NULL, NULL);
+  if (tile->sws == NULL)
+    return;
+  stride = (video_w * 3 + 63) & ~63;
+  pixels = pixel_pool_take (self->pool, (gsize) stride * video_h);
+  dst[0] = pixels->data;
+  dst_stride[0] = stride;
+  sws_scale (tile->sws, src, frame->strides, 0, frame->height, dst, dst_stride);
+  bytes = g_bytes_new_with_free_func (pixels->data, pixels->size, pooled_pixels_release, pixels);
+  g_set_object (&tile->texture, NULL);
+  /* Opaque BGR: GTK 4.8 turns it into cairo's ARGB32 with a plain copy loop
+   * (ARGB32 itself goes through floats there: no same-format shortcut). */
+  tile->texture = gdk_memory_texture_new (video_w, video_h, GDK_MEMORY_B8G8R8, bytes, stride);
+  tile->texture_width = frame->width;
+  tile->texture_height = frame->height;
+  tile->has_picture = TRUE;
+  tile->frames_shown++;
+}
+
+static void
+snapshot_tiles (ConfabVideoGrid *self, GtkSnapshot *snapshot)
+{
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+      graphene_rect_t bounds =
+          GRAPHENE_RECT_INIT (tile->rect.x, tile->rect.y, tile->rect.width, tile->rect.height);
+      int video_w, video_h;
+
+      if (tile->rect.width <= 0 || tile->rect.height <= 0)
+        continue;
+      if (!tile->video_enabled || tile->texture == NULL)
+        {
+          gtk_snapshot_append_color (snapshot, &(GdkRGBA){ 0.14f, 0.14f, 0.16f, 1.0f }, &bounds);
+          continue;
+        }
+      gtk_snapshot_append_color (snapshot, &(GdkRGBA){ 0.0f, 0.0f, 0.0f, 1.0f }, &bounds);
+      fit_picture (tile->texture_width, tile->texture_height, tile->rect.width, tile->rect.height,
+                   &video_w, &video_h);
+      gtk_snapshot_save (snapshot);
+      gtk_snapshot_translate (
+          snapshot, &GRAPHENE_POINT_INIT (tile->rect.x + (tile->rect.width - video_w) / 2,
+                                          tile->rect.y + (tile->rect.height - video_h) / 2));
+      if (tile->mirror)
+        {
+          gtk_snapshot_translate (snapshot, &GRAPHENE_POINT_INIT (video_w, 0));
+          gtk_snapshot_scale (snapshot, -1.0f, 1.0f);
+        }
+      gtk_snapshot_append_texture (snapshot, tile->texture,
+                                   &GRAPHENE_RECT_INIT (0, 0, video_w, video_h));
+      gtk_snapshot_restore (snapshot);
+    }
+}
+
+static void
+confab_video_grid_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  ConfabVideoGrid *self = CONFAB_VIDEO_GRID (widget);
+
+  if (self->cpu_path)
+    snapshot_tiles (self, snapshot);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    gtk_widget_snapshot_child (widget, child, snapshot);
+}
+
+/* GL draws the pictures when GTK composites the window with GL (the GL
+ * area's texture is drawn as it is). With any other renderer (cairo, chosen
+ * by confab_renderer_choose() where GL is software) the GL area's pixels
+ * would be read back every frame, so the CPU converts them instead. */
+static gboolean
+want_cpu_path (ConfabVideoGrid *self)
+{
+  GtkNative *native = gtk_widget_get_native (GTK_WIDGET (self));
+
+  return native == NULL || !GSK_IS_GL_RENDERER (gtk_native_get_renderer (native));
+}
+
 /* ---- pictures ------------------------------------------------------------------- */
 
 static gboolean
@@ -413,7 +621,24 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
   if (render && now - self->last_render_us >= MIN_RENDER_INTERVAL_US)
     {
       self->last_render_us = now;
-      gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+      if (!self->cpu_path)
+        {
+          gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+          return G_SOURCE_CONTINUE;
+        }
+      for (guint i = 0; i < self->tiles->len; i++)
+        {
+          GridTile *tile = g_ptr_array_index (self->tiles, i);
+          gboolean had_picture = tile->has_picture;
+
+          if (tile->pending == NULL || !tile_on_screen (tile) || !tile->video_enabled)
+            continue;
+          tile_convert (self, tile, tile->pending);
+          g_clear_pointer (&tile->pending, confab_video_frame_unref);
+          if (!had_picture)
+            update_avatar (tile);
+        }
+      gtk_widget_queue_draw (widget);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -457,6 +682,8 @@ grid_tile_free (gpointer data)
   GridTile *tile = data;
 
   g_clear_pointer (&tile->pending, confab_video_frame_unref);
+  g_clear_object (&tile->texture);
+  g_clear_pointer (&tile->sws, sws_freeContext);
   /* Textures go with the context (unrealize) or in confab_video_grid_remove(). */
   if (tile->widget != NULL)
     gtk_widget_unparent (GTK_WIDGET (tile->widget));
@@ -585,10 +812,12 @@ confab_video_grid_set_video_enabled (ConfabVideoGrid *self, guint64 id, gboolean
     {
       /* The next picture after the camera comes back, not a stale one. */
       g_clear_pointer (&tile->pending, confab_video_frame_unref);
+      g_clear_object (&tile->texture);
       tile->has_picture = FALSE;
     }
   update_avatar (tile);
   gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 guint64
@@ -960,6 +1189,17 @@ confab_video_grid_new (void)
 }
 
 static void
+confab_video_grid_realize (GtkWidget *widget)
+{
+  ConfabVideoGrid *self = CONFAB_VIDEO_GRID (widget);
+
+  GTK_WIDGET_CLASS (confab_video_grid_parent_class)->realize (widget);
+  self->cpu_path = want_cpu_path (self);
+  g_debug ("pictures %s", self->cpu_path ? "converted on the CPU" : "drawn with GL");
+  gtk_widget_set_child_visible (self->gl_area, !self->cpu_path);
+}
+
+static void
 confab_video_grid_map (GtkWidget *widget)
 {
   GTK_WIDGET_CLASS (confab_video_grid_parent_class)->map (widget);
@@ -997,6 +1237,7 @@ confab_video_grid_finalize (GObject *object)
   g_clear_pointer (&self->tiles, g_ptr_array_unref);
   g_clear_pointer (&self->order, g_ptr_array_unref);
   g_clear_pointer (&self->rects, g_array_unref);
+  g_clear_pointer (&self->pool, pixel_pool_unref);
   G_OBJECT_CLASS (confab_video_grid_parent_class)->finalize (object);
 }
 
@@ -1010,6 +1251,8 @@ confab_video_grid_class_init (ConfabVideoGridClass *klass)
   object_class->finalize = confab_video_grid_finalize;
   widget_class->measure = confab_video_grid_measure;
   widget_class->size_allocate = confab_video_grid_size_allocate;
+  widget_class->realize = confab_video_grid_realize;
+  widget_class->snapshot = confab_video_grid_snapshot;
   widget_class->map = confab_video_grid_map;
   widget_class->unmap = confab_video_grid_unmap;
 
@@ -1024,6 +1267,7 @@ confab_video_grid_init (ConfabVideoGrid *self)
   self->tiles = g_ptr_array_new_with_free_func (grid_tile_free);
   self->order = g_ptr_array_new ();
   self->rects = g_array_new (FALSE, TRUE, sizeof (ConfabGridRect));
+  self->pool = pixel_pool_new ();
 
   self->gl_area = gtk_gl_area_new ();
   /* Only a new picture or a new layout redraws the video; overlays changing
