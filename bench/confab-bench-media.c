@@ -31,6 +31,7 @@
 #include "confab-video-decoder.h"
 #include "confab-video-encoder.h"
 #include "confab-ws-transport.h"
+#include "confab-wt-transport.h"
 
 #include <glib-unix.h>
 #include <stdio.h>
@@ -60,7 +61,7 @@ static double opt_duration_s = 20;
 static gboolean opt_paced;
 
 static const GOptionEntry option_entries[] = {
-  { "server", 0, 0, G_OPTION_ARG_STRING, &opt_server, "Relay (default ws://127.0.0.1:8080)", "WS" },
+  { "server", 0, 0, G_OPTION_ARG_STRING, &opt_server, "Relay (default ws://127.0.0.1:8080; https://… for WebTransport)", "URL" },
   { "room", 0, 0, G_OPTION_ARG_STRING, &opt_room, "Room (default bench)", "ROOM" },
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "User id (prefix for send)", "USER" },
   { "size", 0, 0, G_OPTION_ARG_STRING, &opt_size, "Video size (default 640x360)", "WxH" },
@@ -165,7 +166,11 @@ static ConfabCall *
 join (const char *user, GError **error)
 {
   g_autofree char *url = g_strdup_printf ("%s/lobby/%s/%s", opt_server, user, opt_room);
-  g_autoptr (ConfabTransport) transport = confab_ws_transport_new (url, error);
+  /* https:// is WebTransport; the certificate is not checked (a loopback
+   * benchmark against the relay's self-signed one). */
+  g_autoptr (ConfabTransport) transport =
+      g_str_has_prefix (opt_server, "https://") ? confab_wt_transport_new (url, NULL, TRUE, error)
+                                                : confab_ws_transport_new (url, error);
 
   if (transport == NULL)
     return NULL;
