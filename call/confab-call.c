@@ -376,8 +376,7 @@ send_diagnostics (ConfabCall *self, ConfabPeer *peer, int kind, double fps, doub
   char sender_id[24];
   char stream_id[40];
 
-  g_snprintf (sender_id, sizeof sender_id, "%" G_GUINT64_FORMAT,
-              confab_peer_get_session_id (peer));
+  g_snprintf (sender_id, sizeof sender_id, "%" G_GUINT64_FORMAT, confab_peer_get_session_id (peer));
   g_snprintf (stream_id, sizeof stream_id, "%s-%s", sender_id,
               kind == CONFAB_MEDIA_VIDEO ? "video" : "audio");
   diag.stream_id = stream_id;
@@ -429,7 +428,7 @@ send_health (ConfabCall *self, gint64 now)
         Confab__PeerStats stats;
         Confab__NetEqStats neteq;
         Confab__VideoStats video;
-      } *e;
+      } * e;
       ConfabAudioJitterBuffer *audio = confab_peer_get_audio_jitter_buffer (peer);
       ConfabVideoJitterStats vstats;
 
@@ -565,6 +564,30 @@ peer_gone (ConfabCall *self, ConfabPeer *peer)
   g_signal_emit (self, signals[SIGNAL_PEER_LEFT], 0, peer);
 }
 
+/* TRUE when @peer fell silent while another present session of the same
+ * user is live and newer: the user switched paths or moved relays (the relay
+ * announces no LEFT for that, docs/relay.md), so the old session is over. */
+static gboolean
+is_superseded (ConfabCall *self, ConfabPeer *peer, gint64 now)
+{
+  const char *user = confab_peer_get_user_id (peer);
+  gint64 last = confab_peer_get_last_packet_us (peer);
+
+  if (*user == '\0' || now - last <= CONFAB_PEER_SUPERSEDED_SILENCE_US)
+    return FALSE;
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      ConfabPeer *other = g_ptr_array_index (self->peers, i);
+      gint64 other_last = confab_peer_get_last_packet_us (other);
+
+      if (other != peer && confab_peer_is_present (other) && other_last > last &&
+          now - other_last <= CONFAB_PEER_SUPERSEDED_SILENCE_US &&
+          g_str_equal (confab_peer_get_user_id (other), user))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static gboolean
 on_heartbeat_timer (gpointer data)
 {
@@ -578,7 +601,7 @@ on_heartbeat_timer (gpointer data)
 
       if (!confab_peer_is_present (peer))
         continue;
-      if (confab_peer_is_silent (peer, now))
+      if (confab_peer_is_silent (peer, now) || is_superseded (self, peer, now))
         peer_gone (self, peer);
       else if (confab_peer_take_keyframe_request (peer, now))
         send_keyframe_request (self, peer);
@@ -795,9 +818,8 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
         {
           gboolean h264 = FALSE;
 
-          for (gsize i = 0; media->heartbeat_metadata != NULL &&
-                            i < media->heartbeat_metadata->n_decodes;
-               i++)
+          for (gsize i = 0;
+               media->heartbeat_metadata != NULL && i < media->heartbeat_metadata->n_decodes; i++)
             h264 |= (int) media->heartbeat_metadata->decodes[i] == CONFAB_VIDEO_CODEC_H264;
           confab_peer_set_decodes_h264 (peer, h264);
         }
@@ -1052,8 +1074,8 @@ confab_call_class_init (ConfabCallClass *klass)
                     NULL, G_TYPE_NONE, 4, CONFAB_TYPE_PEER, G_TYPE_INT, G_TYPE_DOUBLE, G_TYPE_UINT);
   /* The relay dropped our packets for a receiver that cannot keep up. */
   signals[SIGNAL_CONGESTION] =
-      g_signal_new ("congestion", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                    NULL, G_TYPE_NONE, 0);
+      g_signal_new ("congestion", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 0);
   signals[SIGNAL_CLOSED] =
       g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);

@@ -12,6 +12,10 @@ G_BEGIN_DECLS
 #define CONFAB_KEYFRAME_REQUEST_AFTER_US    (1 * G_USEC_PER_SEC)
 #define CONFAB_KEYFRAME_REQUEST_INTERVAL_US (500 * 1000)
 #define CONFAB_PEER_SILENCE_TIMEOUT_US      (15 * G_USEC_PER_SEC)
+/* A session of a user who is already back on a newer, live session (the
+ * relay announces no LEFT for a path switch or a move): gone after this much
+ * silence instead of the full timeout, so no stale tile lingers. */
+#define CONFAB_PEER_SUPERSEDED_SILENCE_US (2 * G_USEC_PER_SEC)
 
 ConfabPeer *confab_peer_new (guint64 session_id, gint64 now_us);
 
@@ -23,6 +27,8 @@ void confab_peer_set_present (ConfabPeer *self, gboolean present);
 /* Any packet from the peer. */
 void confab_peer_touch (ConfabPeer *self, gint64 now_us);
 gboolean confab_peer_is_silent (ConfabPeer *self, gint64 now_us);
+/* Monotonic time of the last packet from this session. */
+gint64 confab_peer_get_last_packet_us (ConfabPeer *self);
 
 /* A video frame with sequence @sequence (@has_sequence FALSE when the sender
  * sent no video_metadata). Counts gaps: a jump forward means frames were lost

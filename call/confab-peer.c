@@ -167,6 +167,12 @@ confab_peer_is_silent (ConfabPeer *self, gint64 now_us)
   return now_us - self->last_packet_us > CONFAB_PEER_SILENCE_TIMEOUT_US;
 }
 
+gint64
+confab_peer_get_last_packet_us (ConfabPeer *self)
+{
+  return self->last_packet_us;
+}
+
 void
 confab_peer_on_video (
     ConfabPeer *self, gboolean has_sequence, guint64 sequence, gboolean is_key, gint64 now_us)
@@ -372,7 +378,8 @@ enqueue_synced (ConfabPeer *self, ConfabVideoFrame *picture, gint64 now_us)
     {
       /* Full (a hold bound the audio never met): the oldest goes. */
       confab_video_frame_unref (self->sync_frames[0]);
-      memmove (self->sync_frames, self->sync_frames + 1, sizeof self->sync_frames[0] * (SYNC_QUEUE - 1));
+      memmove (self->sync_frames, self->sync_frames + 1,
+               sizeof self->sync_frames[0] * (SYNC_QUEUE - 1));
       memmove (self->sync_since_us, self->sync_since_us + 1,
                sizeof self->sync_since_us[0] * (SYNC_QUEUE - 1));
       self->sync_len--;
@@ -404,8 +411,8 @@ release_synced (ConfabPeer *self, gint64 now_us)
       ConfabVideoFrame *head = self->sync_frames[0];
       gint64 held = now_us - self->sync_since_us[0];
 
-      switch (confab_lip_sync_decide (&self->lip_clock, head->pts_us, held, self->sync_len > 1,
-                                      now_us))
+      switch (
+          confab_lip_sync_decide (&self->lip_clock, head->pts_us, held, self->sync_len > 1, now_us))
         {
           case CONFAB_LIP_SYNC_HOLD:
             if (!self->sync_held_counted)
@@ -575,7 +582,8 @@ confab_peer_pull_audio (ConfabPeer *self, gint64 now_us, gint16 *pcm)
    * clock the peer's video follows. */
   confab_audio_jitter_buffer_get_stats (self->audio_jitter, &stats);
   seq = stats.last_sequence;
-  if (self->audio_ts_sequence[seq % AUDIO_TS_RING] == seq && self->audio_ts_ms[seq % AUDIO_TS_RING] > 0)
+  if (self->audio_ts_sequence[seq % AUDIO_TS_RING] == seq &&
+      self->audio_ts_ms[seq % AUDIO_TS_RING] > 0)
     confab_lip_sync_clock_played (&self->lip_clock, self->audio_ts_ms[seq % AUDIO_TS_RING] * 1000,
                                   now_us);
   return how;

@@ -750,6 +750,74 @@ test_call_speaking (void)
   g_assert_true (confab_peer_get_is_speaking (bob));
 }
 
+typedef struct
+{
+  TestMockTransport *mock;
+  guint64 sequence;
+  guint ticks;
+  gboolean both_live; /* session 7 keeps sending too */
+  GMainLoop *loop;
+} SwitchFixture;
+
+static gboolean
+on_switch_tick (gpointer data)
+{
+  SwitchFixture *f = data;
+  g_autoptr (GBytes) fresh = video_packet (8, "bob", f->sequence, f->sequence == 0);
+
+  confab_transport_emit_packet (CONFAB_TRANSPORT (f->mock), fresh);
+  if (f->both_live)
+    {
+      g_autoptr (GBytes) old = video_packet (7, "bob", 1000 + f->sequence, FALSE);
+
+      confab_transport_emit_packet (CONFAB_TRANSPORT (f->mock), old);
+    }
+  f->sequence++;
+  if (++f->ticks == 40) /* 4 s */
+    {
+      g_main_loop_quit (f->loop);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* A user who moved to a new session (path switch, relay move, WebTransport
+ * session retired: the relay announces no LEFT for those) is one
+ * participant again within ~3 s, not two for the 15 s silence timeout; two
+ * live sessions of one user both stay. */
+static void
+check_session_switch (gboolean both_live)
+{
+  g_autoptr (TestMockTransport) mock =
+      g_object_new (TEST_TYPE_MOCK_TRANSPORT, "kind", "mock", NULL);
+  g_autoptr (ConfabCall) call = confab_call_new (CONFAB_TRANSPORT (mock), "alice");
+  g_autoptr (GBytes) assigned = confab_packet_new_session_assigned (42);
+  g_autoptr (GBytes) first = video_packet (7, "bob", 0, TRUE);
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  SwitchFixture f = { mock, 0, 0, both_live, loop };
+
+  confab_call_start (call);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), assigned);
+  confab_transport_emit_packet (CONFAB_TRANSPORT (mock), first);
+  g_assert_true (confab_peer_is_present (confab_call_lookup_peer (call, 7)));
+  g_timeout_add (100, on_switch_tick, &f); /* removes itself after 4 s */
+  g_main_loop_run (loop);
+  g_assert_true (confab_peer_is_present (confab_call_lookup_peer (call, 8)));
+  g_assert_cmpint (confab_peer_is_present (confab_call_lookup_peer (call, 7)), ==, both_live);
+}
+
+static void
+test_peer_session_switch (void)
+{
+  check_session_switch (FALSE);
+}
+
+static void
+test_peer_two_live_sessions (void)
+{
+  check_session_switch (TRUE);
+}
+
 /* ---- ConfabMediaSender ------------------------------------------------------- */
 
 /* The MediaPackets of @type the call sent from index @from on, any other
@@ -1209,6 +1277,8 @@ main (int argc, char **argv)
   g_test_add_func ("/call/peer/gap-and-keyframe-pacing", test_peer_gap_and_keyframe_pacing);
   g_test_add_func ("/call/peer/joined-mid-stream", test_peer_joined_mid_stream);
   g_test_add_func ("/call/peer/silence-and-heartbeats", test_peer_silence_and_heartbeats);
+  g_test_add_func ("/call/peer/session-switch", test_peer_session_switch);
+  g_test_add_func ("/call/peer/two-live-sessions", test_peer_two_live_sessions);
   g_test_add_func ("/call/flow", test_call_flow);
   g_test_add_func ("/call/sends-keyframe-request", test_call_sends_keyframe_request);
   g_test_add_func ("/call/receives-media", test_call_receives_media);
