@@ -32,6 +32,8 @@ struct _ConfabWindow
   GtkLabel *start_error_label;
   GtkButton *start_join_button;
   AdwStatusPage *prejoin_page;
+  AdwClamp *prejoin_clamp;
+  GtkBox *prejoin_box;
   AdwEntryRow *name_row;
   GtkLabel *prejoin_error_label;
   GtkStack *grid_stack;
@@ -854,6 +856,8 @@ confab_window_class_init (ConfabWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, start_error_label);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, start_join_button);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, prejoin_page);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, prejoin_clamp);
+  gtk_widget_class_bind_template_child (widget_class, ConfabWindow, prejoin_box);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, name_row);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, prejoin_error_label);
   gtk_widget_class_bind_template_child (widget_class, ConfabWindow, grid_stack);
@@ -898,6 +902,26 @@ confab_window_class_init (ConfabWindowClass *klass)
                                        "win.preferences", NULL);
 }
 
+/* Pre-join: preview beside the settings when the window is wide enough for
+ * both columns (so Join is visible without scrolling), one column below that
+ * (phones, narrow windows). GTK 4 keeps default-width at the window's size. */
+#define PREJOIN_WIDE_PX 820
+
+static void
+prejoin_layout (ConfabWindow *self)
+{
+  int width = 0, height = 0;
+  gboolean wide;
+
+  /* GTK 4.8 writes both sizes (no NULL). */
+  gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
+  wide = width >= PREJOIN_WIDE_PX;
+  gtk_orientable_set_orientation (GTK_ORIENTABLE (self->prejoin_box),
+                                  wide ? GTK_ORIENTATION_HORIZONTAL : GTK_ORIENTATION_VERTICAL);
+  gtk_box_set_spacing (self->prejoin_box, wide ? 24 : 18);
+  adw_clamp_set_maximum_size (self->prejoin_clamp, wide ? 864 : 420);
+}
+
 static void
 confab_window_init (ConfabWindow *self)
 {
@@ -923,5 +947,7 @@ confab_window_init (ConfabWindow *self)
     }
   gtk_editable_set_text (GTK_EDITABLE (self->name_row), name);
   gtk_window_set_default_widget (GTK_WINDOW (self), GTK_WIDGET (self->start_join_button));
+  g_signal_connect_swapped (self, "notify::default-width", G_CALLBACK (prejoin_layout), self);
+  prejoin_layout (self);
   show_start (self, NULL);
 }
