@@ -91,6 +91,7 @@ typedef struct
   guint linger_id;
 
   gint64 start_us;
+  double start_cpu_s; /* process CPU spent before the call started */
   gint64 join_us;
   gint64 media_start_us;
   /* The test pattern follows the sender's tier: its size, and a rate whose
@@ -874,8 +875,13 @@ build_summary (Cli *cli, gboolean *expectation_met)
       cli->sender != NULL ? confab_media_sender_get_keyframes_forced (cli->sender) : 0);
   if (cli->video && cli->sender != NULL)
     append_video_summary (cli, out);
-  g_string_append_printf (out, ",\"cpu_percent\":%.1f",
-                          wall_s > 0 ? 100.0 * cpu_seconds () / wall_s : 0.0);
+  /* Of the call only (loading libraries and codecs is not the call), and
+   * null for a run too short to say anything. */
+  if (wall_s >= 1.0)
+    g_string_append_printf (out, ",\"cpu_percent\":%.1f",
+                            100.0 * (cpu_seconds () - cli->start_cpu_s) / wall_s);
+  else
+    g_string_append (out, ",\"cpu_percent\":null");
   if (cli->camera != NULL)
     {
       const char *format = "none";
@@ -1281,6 +1287,7 @@ main (int argc, char **argv)
   int status;
 
   cli.start_us = g_get_monotonic_time ();
+  cli.start_cpu_s = cpu_seconds ();
   cli.chat_received = g_string_new (NULL);
   if (!parse_options (&cli, argc, argv, &exit_now) || exit_now)
     goto out;
