@@ -266,8 +266,9 @@ def main():
     t.wait_accessibility_bus()
     # GTK draws with cairo here: its GL renderer on llvmpipe kept the main
     # thread busy enough on the loaded 2-core machine that AT-SPI calls timed
-    # out (25 s). The participant grid still renders its video with GL (a
-    # GtkGLArea); GTK's GL renderer is test-app-video.py's business.
+    # out (25 s). The app now picks cairo itself on software GL, and the grid
+    # then converts pictures on the CPU; both grid paths are
+    # test-app-render.py's business.
     app = spawn([APP], env=dict(os.environ, GSK_RENDERER="cairo"))
     root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 60)
     t.root_for_dump = root
