@@ -61,7 +61,8 @@ static double opt_duration_s = 20;
 static gboolean opt_paced;
 
 static const GOptionEntry option_entries[] = {
-  { "server", 0, 0, G_OPTION_ARG_STRING, &opt_server, "Relay (default ws://127.0.0.1:8080; https://… for WebTransport)", "URL" },
+  { "server", 0, 0, G_OPTION_ARG_STRING, &opt_server,
+    "Relay (default ws://127.0.0.1:8080; https://… for WebTransport)", "URL" },
   { "room", 0, 0, G_OPTION_ARG_STRING, &opt_room, "Room (default bench)", "ROOM" },
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "User id (prefix for send)", "USER" },
   { "size", 0, 0, G_OPTION_ARG_STRING, &opt_size, "Video size (default 640x360)", "WxH" },
@@ -168,9 +169,9 @@ join (const char *user, GError **error)
   g_autofree char *url = g_strdup_printf ("%s/lobby/%s/%s", opt_server, user, opt_room);
   /* https:// is WebTransport; the certificate is not checked (a loopback
    * benchmark against the relay's self-signed one). */
-  g_autoptr (ConfabTransport) transport =
-      g_str_has_prefix (opt_server, "https://") ? confab_wt_transport_new (url, NULL, TRUE, error)
-                                                : confab_ws_transport_new (url, error);
+  g_autoptr (ConfabTransport) transport = g_str_has_prefix (opt_server, "https://")
+                                              ? confab_wt_transport_new (url, NULL, TRUE, error)
+                                              : confab_ws_transport_new (url, error);
 
   if (transport == NULL)
     return NULL;
@@ -923,15 +924,13 @@ run_codec (ConfabVideoCodec codec, int width, int height)
            "\"encode_percent\":%.2f,\"decode_percent\":%.2f,\"opus_encode_percent\":%.3f,"
            "\"opus_decode_percent\":%.3f}\n",
            opt_paced ? "true" : "false", n_decoders, confab_video_codec_to_string (codec), width,
-           height, opt_fps, opt_frames,
-           encoded_frames->len, bytes * 8.0 / 1000.0 / (opt_frames / (double) opt_fps),
-           1000 * enc_cpu / opt_frames, 1000 * enc_wall / opt_frames,
-           1000 * dec_cpu / MAX (encoded_frames->len * n_decoders, 1),
+           height, opt_fps, opt_frames, encoded_frames->len,
+           bytes * 8.0 / 1000.0 / (opt_frames / (double) opt_fps), 1000 * enc_cpu / opt_frames,
+           1000 * enc_wall / opt_frames, 1000 * dec_cpu / MAX (encoded_frames->len * n_decoders, 1),
            1000 * dec_wall / MAX (encoded_frames->len * n_decoders, 1), 1000 * aenc_cpu / n_audio,
            1000 * adec_cpu / n_audio, 100 * enc_cpu / opt_frames * opt_fps,
            100 * dec_cpu / MAX (encoded_frames->len * n_decoders, 1) * opt_fps,
-           100 * aenc_cpu / n_audio * 50,
-           100 * adec_cpu / n_audio * 50);
+           100 * aenc_cpu / n_audio * 50, 100 * adec_cpu / n_audio * 50);
   for (int k = 0; k < n_decoders; k++)
     g_clear_pointer (&decoders[k], confab_video_decoder_free);
   return 0;

@@ -13,9 +13,9 @@
 #include <string.h>
 
 /* Sent video remembered for the ratios: one second at up to 60 fps. */
-#define SENT_RING         128
-#define SENT_WINDOW_US    G_USEC_PER_SEC
-#define MAX_STEPS_KEPT    256
+#define SENT_RING      128
+#define SENT_WINDOW_US G_USEC_PER_SEC
+#define MAX_STEPS_KEPT 256
 
 typedef struct
 {
@@ -237,7 +237,7 @@ choose_codec (ConfabMediaSender *self)
   if (self->config.codec != CONFAB_VIDEO_CODEC_H264)
     return self->config.codec;
   return confab_call_peers_decode (self->call, CONFAB_VIDEO_CODEC_H264) ? CONFAB_VIDEO_CODEC_H264
-                                                                          : CONFAB_VIDEO_CODEC_VP9;
+                                                                        : CONFAB_VIDEO_CODEC_VP9;
 }
 
 /* @frame fitted into the tier's box, aspect kept, never larger, even sizes. */
@@ -304,9 +304,9 @@ scale (ConfabMediaSender *self, const ConfabVideoFrame *frame, int width, int he
       g_clear_pointer (&self->scaled, confab_video_frame_unref);
       self->scaled = confab_video_frame_new (width, height);
     }
-  self->sws = sws_getCachedContext (self->sws, frame->width, frame->height, AV_PIX_FMT_YUV420P,
-                                    width, height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL,
-                                    NULL);
+  self->sws =
+      sws_getCachedContext (self->sws, frame->width, frame->height, AV_PIX_FMT_YUV420P, width,
+                            height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
   if (self->sws == NULL)
     return NULL;
   sws_scale (self->sws, (const guint8 *const *) frame->planes, frame->strides, 0, frame->height,
@@ -348,10 +348,9 @@ confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame
           return TRUE;
         }
       /* After a gap, not sooner than most of an interval. */
-      self->next_frame_us = self->next_frame_us == 0
-                                ? frame->pts_us + interval
-                                : MAX (self->next_frame_us + interval,
-                                       frame->pts_us + interval * 4 / 5);
+      self->next_frame_us = self->next_frame_us == 0 ? frame->pts_us + interval
+                                                     : MAX (self->next_frame_us + interval,
+                                                            frame->pts_us + interval * 4 / 5);
     }
 
   fit_size (level, frame->width, frame->height, &width, &height);

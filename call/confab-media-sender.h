@@ -44,7 +44,8 @@ typedef struct
  *   size and rate itself (the test pattern) may read
  *   confab_media_sender_get_video_format() and follow, saving a scale.
  * - "error" (GError): an encoder failed; nothing more is sent. */
-ConfabMediaSender *confab_media_sender_new (ConfabCall *call, const ConfabMediaSenderConfig *config);
+ConfabMediaSender *confab_media_sender_new (ConfabCall *call,
+                                            const ConfabMediaSenderConfig *config);
 
 /* The rate the source delivers pictures at, when known (a camera's
  * negotiated rate): the encoder never assumes more. */
@@ -73,18 +74,17 @@ gboolean confab_media_sender_get_audio_enabled (ConfabMediaSender *self);
 void confab_media_sender_request_keyframe (ConfabMediaSender *self);
 
 /* What the tier allows now: the box pictures are fitted into and the rate. */
-void confab_media_sender_get_video_format (ConfabMediaSender *self,
-                                           int *width,
-                                           int *height,
-                                           int *fps,
-                                           guint *bitrate_kbps);
+void confab_media_sender_get_video_format (
+    ConfabMediaSender *self, int *width, int *height, int *fps, guint *bitrate_kbps);
 /* What the encoder last produced (0 before the first picture). */
-void confab_media_sender_get_encoded_format (ConfabMediaSender *self, int *width, int *height, int *fps);
+void
+confab_media_sender_get_encoded_format (ConfabMediaSender *self, int *width, int *height, int *fps);
 /* The codec in use now (VP9 while an H.264 request waits for every peer). */
 ConfabVideoCodec confab_media_sender_get_codec (ConfabMediaSender *self);
 
 /* Every tier step since creation, the start first. (transfer none) */
-const ConfabMediaSenderStep *confab_media_sender_get_steps (ConfabMediaSender *self, guint *n_steps);
+const ConfabMediaSenderStep *confab_media_sender_get_steps (ConfabMediaSender *self,
+                                                            guint *n_steps);
 
 double confab_media_sender_get_encode_ms_avg (ConfabMediaSender *self);
 /* Key frames forced by peers' requests (PROTOCOL.md §5) and reconnects. */

@@ -66,11 +66,8 @@ confab_quality_init (ConfabQuality *self, int width, int height, int fps, gint64
 }
 
 void
-confab_quality_report (ConfabQuality *self,
-                       guint64 receiver,
-                       double fps_ratio,
-                       double bitrate_ratio,
-                       gint64 now_us)
+confab_quality_report (
+    ConfabQuality *self, guint64 receiver, double fps_ratio, double bitrate_ratio, gint64 now_us)
 {
   ConfabQualityReport *slot = NULL;
 

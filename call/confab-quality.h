@@ -26,8 +26,8 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  int tier;   /* the PROTOCOL.md §5 camera tier this level comes from (0 = 720p30) */
-  int width;  /* at most the tier's and the user's */
+  int tier;  /* the PROTOCOL.md §5 camera tier this level comes from (0 = 720p30) */
+  int width; /* at most the tier's and the user's */
   int height;
   int fps;
   guint bitrate_kbps;
@@ -68,11 +68,8 @@ void confab_quality_init (ConfabQuality *self, int width, int height, int fps, g
 
 /* One receiver's latest reception of our video, as ratios of what it got to
  * what we sent over the same second. */
-void confab_quality_report (ConfabQuality *self,
-                            guint64 receiver,
-                            double fps_ratio,
-                            double bitrate_ratio,
-                            gint64 now_us);
+void confab_quality_report (
+    ConfabQuality *self, guint64 receiver, double fps_ratio, double bitrate_ratio, gint64 now_us);
 /* A receiver no longer counts (it left). */
 void confab_quality_forget (ConfabQuality *self, guint64 receiver);
 /* The relay dropped our packets for a receiver (CONGESTION addressed to us). */

@@ -112,7 +112,7 @@ struct _ConfabWtConn
   gboolean insecure;
   gboolean cert_failed;
   gboolean connect_sent;
-  guint64 defer_until; /* ns; a deferred read-only write pass is due (0: none) */
+  guint64 defer_until;  /* ns; a deferred read-only write pass is due (0: none) */
   guint rx_since_write; /* packets read since the last write pass */
 };
 

@@ -47,7 +47,7 @@ typedef struct
   guint64 expiry;   /* ns on confab_quic_now ()'s clock */
 } ConfabWtSched;
 
-#define CONFAB_WT_NO_TIMER G_MAXUINT
+#define CONFAB_WT_NO_TIMER    G_MAXUINT
 #define CONFAB_WT_SCHED(conn) ((ConfabWtSched *) (conn))
 
 /* Outgoing packets of one dispatch pass (confab-quic-endpoint.c). */
@@ -72,7 +72,7 @@ struct _ConfabWtEndpoint
   GPtrArray *timers; /* min-heap of connections by ConfabWtSched.expiry */
   guint in_pass;     /* > 0: packets are batched, sent at the pass's end */
   ConfabWtTx *tx;
-  gboolean gso;      /* the kernel takes UDP_SEGMENT (checked at bind) */
+  gboolean gso; /* the kernel takes UDP_SEGMENT (checked at bind) */
   struct sockaddr_storage local;
   socklen_t local_len;
 
