@@ -601,7 +601,12 @@ on_heartbeat_timer (gpointer data)
 
       if (!confab_peer_is_present (peer))
         continue;
-      if (confab_peer_is_silent (peer, now) || is_superseded (self, peer, now))
+      if (is_superseded (self, peer, now))
+        {
+          confab_peer_set_superseded (peer);
+          peer_gone (self, peer);
+        }
+      else if (confab_peer_is_silent (peer, now))
         peer_gone (self, peer);
       else if (confab_peer_take_keyframe_request (peer, now))
         send_keyframe_request (self, peer);

@@ -23,6 +23,7 @@ ConfabPeer *confab_peer_new (guint64 session_id, gint64 now_us);
 gboolean confab_peer_set_user_id (ConfabPeer *self, const guint8 *user_id, gsize len);
 void confab_peer_set_display_name (ConfabPeer *self, const guint8 *name, gsize len);
 void confab_peer_set_present (ConfabPeer *self, gboolean present);
+void confab_peer_set_superseded (ConfabPeer *self);
 
 /* Any packet from the peer. */
 void confab_peer_touch (ConfabPeer *self, gint64 now_us);

@@ -24,6 +24,7 @@ struct _ConfabPeer
   char *user_id;
   char *display_name;
   gboolean present;
+  gboolean superseded; /* left because a newer session of its user is live */
   gint64 last_packet_us;
 
   guint64 video_frames;
@@ -153,6 +154,20 @@ void
 confab_peer_set_present (ConfabPeer *self, gboolean present)
 {
   self->present = present;
+  if (present)
+    self->superseded = FALSE;
+}
+
+void
+confab_peer_set_superseded (ConfabPeer *self)
+{
+  self->superseded = TRUE;
+}
+
+gboolean
+confab_peer_is_superseded (ConfabPeer *self)
+{
+  return self->superseded;
 }
 
 void

@@ -22,6 +22,10 @@ const char *confab_peer_get_user_id (ConfabPeer *self);
 const char *confab_peer_get_display_name (ConfabPeer *self);
 /* FALSE once it left or fell silent; its counters stay for summaries. */
 gboolean confab_peer_is_present (ConfabPeer *self);
+/* TRUE after "peer-left" when the session ended only because its user is
+ * live on a newer session (path switch, reconnect, relay move): the person
+ * did not leave, so say nothing like "X left". */
+gboolean confab_peer_is_superseded (ConfabPeer *self);
 
 guint64 confab_peer_get_video_frames (ConfabPeer *self);
 guint64 confab_peer_get_video_keyframes (ConfabPeer *self);

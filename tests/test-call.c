@@ -804,6 +804,7 @@ check_session_switch (gboolean both_live)
   g_main_loop_run (loop);
   g_assert_true (confab_peer_is_present (confab_call_lookup_peer (call, 8)));
   g_assert_cmpint (confab_peer_is_present (confab_call_lookup_peer (call, 7)), ==, both_live);
+  g_assert_cmpint (confab_peer_is_superseded (confab_call_lookup_peer (call, 7)), ==, !both_live);
 }
 
 static void

@@ -639,7 +639,9 @@ on_watch_joined (ConfabCall *call, ConfabPeer *peer, Watch *watch)
 static void
 on_watch_left (ConfabCall *call, ConfabPeer *peer, Watch *watch)
 {
-  watch->left++;
+  /* A session replaced by its user's newer one is not somebody leaving. */
+  if (!confab_peer_is_superseded (peer))
+    watch->left++;
 }
 
 typedef struct

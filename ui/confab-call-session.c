@@ -575,7 +575,9 @@ on_peer_left (ConfabCall *call, ConfabPeer *peer, ConfabCallSession *self)
   g_message ("%s left (%s)", confab_peer_get_display_name (peer),
              confab_peer_is_present (peer) ? "still present" : "gone or silent");
   g_hash_table_remove (self->participants, &session_id);
-  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, session_id);
+  /* The second argument: the person is still here on a newer session. */
+  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, session_id,
+                 confab_peer_is_superseded (peer));
 }
 
 static void
@@ -967,7 +969,7 @@ confab_call_session_class_init (ConfabCallSessionClass *klass)
                     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
   signals[SIGNAL_PARTICIPANT_REMOVED] =
       g_signal_new ("participant-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                    NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
+                    NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_BOOLEAN);
   signals[SIGNAL_ENDED] =
       g_signal_new ("ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                     G_TYPE_NONE, 1, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE);

@@ -17,7 +17,8 @@ G_DECLARE_FINAL_TYPE (ConfabCallSession, confab_call_session, CONFAB, CALL_SESSI
 /* Signals:
  *   "joined"              ()                           the relay gave us a session
  *   "participant-added"   (guint64 session, char *name) someone is in the room
- *   "participant-removed" (guint64 session)            they left
+ *   "participant-removed" (guint64 session, gboolean replaced) they left, or (replaced)
+ *                                                      moved to a newer session
  *   "ended"               (GError *error)              NULL when we left; else why it failed
  *   "participant-changed" (guint64 session)            its heartbeat state (media, speaking) or
  *                                                      link quality changed

@@ -1111,7 +1111,10 @@ on_participant_added (ConfabCallSession *session,
 }
 
 static void
-on_participant_removed (ConfabCallSession *session, guint64 id, ConfabVideoGrid *self)
+on_participant_removed (ConfabCallSession *session,
+                        guint64 id,
+                        gboolean replaced,
+                        ConfabVideoGrid *self)
 {
   confab_video_grid_remove (self, id);
 }

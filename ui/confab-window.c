@@ -438,11 +438,15 @@ on_participant_changed (ConfabCallSession *session, guint64 session_id, ConfabWi
 }
 
 static void
-on_participant_removed (ConfabCallSession *session, guint64 session_id, ConfabWindow *self)
+on_participant_removed (ConfabCallSession *session,
+                        guint64 session_id,
+                        gboolean replaced,
+                        ConfabWindow *self)
 {
   const char *name = confab_participants_panel_get_name (self->participants_panel, session_id);
 
-  if (name != NULL)
+  /* Replaced: the person moved to a new connection; they did not leave. */
+  if (name != NULL && !replaced)
     {
       g_autofree char *message = g_strdup_printf (_ ("%s left"), name);
 
