@@ -124,6 +124,26 @@ confab_test_cli_wait (ConfabTestCli *run, guint timeout_ms)
   confab_test_cli_wait_all (runs, timeout_ms);
 }
 
+JsonObject *
+confab_test_summary_peer (JsonObject *summary, const char *user_id)
+{
+  JsonArray *peers = json_object_get_array_member (summary, "peers");
+
+  if (user_id == NULL)
+    {
+      g_assert_cmpuint (json_array_get_length (peers), ==, 1);
+      return json_array_get_object_element (peers, 0);
+    }
+  for (guint i = 0; i < json_array_get_length (peers); i++)
+    {
+      JsonObject *peer = json_array_get_object_element (peers, i);
+
+      if (g_strcmp0 (json_object_get_string_member (peer, "user_id"), user_id) == 0)
+        return peer;
+    }
+  return NULL;
+}
+
 guint64
 confab_test_json_session_id (JsonObject *object)
 {

@@ -27,6 +27,9 @@ void confab_test_cli_wait_all (ConfabTestCli **runs, guint timeout_ms);
 void confab_test_cli_wait (ConfabTestCli *run, guint timeout_ms);
 void confab_test_cli_free (ConfabTestCli *run);
 
+/* The first peer of @summary whose user_id is @user_id, or NULL; with
+ * @user_id NULL the one and only peer (asserted). */
+JsonObject *confab_test_summary_peer (JsonObject *summary, const char *user_id);
 /* A summary's or peer's "session_id" (a u64 written as a JSON number). */
 guint64 confab_test_json_session_id (JsonObject *object);
 /* A room name no other test run uses. */

@@ -12,21 +12,6 @@
 #include "confab-test-ws.h"
 #include "confab-video-encoder.h"
 
-static JsonObject *
-find_peer (JsonObject *summary, const char *user)
-{
-  JsonArray *peers = json_object_get_array_member (summary, "peers");
-
-  for (guint i = 0; i < json_array_get_length (peers); i++)
-    {
-      JsonObject *peer = json_array_get_object_element (peers, i);
-
-      if (g_strcmp0 (json_object_get_string_member (peer, "user_id"), user) == 0)
-        return peer;
-    }
-  return NULL;
-}
-
 static void
 test_h264_only_when_all_advertise (void)
 {
@@ -116,7 +101,7 @@ test_h264_only_when_all_advertise (void)
   g_assert_cmpstr (json_object_get_string_member (video, "codec"), ==, "h264");
   g_assert_cmpint (json_object_get_int_member (video, "codec_switches"), >=, 2);
   /* Bob decoded both codecs without an error. */
-  from_alice = find_peer (bob->summary, "alice");
+  from_alice = confab_test_summary_peer (bob->summary, "alice");
   g_assert_nonnull (from_alice);
   g_test_message ("bob: %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
                   " frames decoded, %" G_GINT64_FORMAT " errors",

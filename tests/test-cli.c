@@ -11,26 +11,12 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-static JsonObject *
-find_peer (JsonObject *summary, const char *user_id)
-{
-  JsonArray *peers = json_object_get_array_member (summary, "peers");
-
-  for (guint i = 0; i < json_array_get_length (peers); i++)
-    {
-      JsonObject *peer = json_array_get_object_element (peers, i);
-      if (g_strcmp0 (json_object_get_string_member (peer, "user_id"), user_id) == 0)
-        return peer;
-    }
-  return NULL;
-}
-
 /* @receiver got at least 90 % of what @sender says it sent. */
 static void
 assert_delivery (ConfabTestCli *receiver, ConfabTestCli *sender, const char *sender_name)
 {
   JsonObject *sent = json_object_get_object_member (sender->summary, "sent");
-  JsonObject *peer = find_peer (receiver->summary, sender_name);
+  JsonObject *peer = confab_test_summary_peer (receiver->summary, sender_name);
   gint64 sent_video = json_object_get_int_member (sent, "video_frames");
   gint64 sent_audio = json_object_get_int_member (sent, "audio_packets");
   gint64 got_video, got_audio;
@@ -109,7 +95,7 @@ two_clients (const char *ws_base_a, const char *ws_base_b, const char *room)
     {
       ConfabTestCli *run = i == 0 ? a : b;
       JsonObject *video = json_object_get_object_member (run->summary, "video");
-      JsonObject *peer = find_peer (run->summary, i == 0 ? "bob" : "alice");
+      JsonObject *peer = confab_test_summary_peer (run->summary, i == 0 ? "bob" : "alice");
       JsonObject *latency;
 
       g_assert_cmpuint (json_array_get_length (json_object_get_array_member (video, "tiers")), ==,
@@ -231,7 +217,7 @@ test_expect_peers_no_media (void)
 
   /* The peer was seen and said it sends, but nothing arrived: not met. */
   g_assert_cmpint (run->status, ==, 1);
-  mute = find_peer (run->summary, "mute");
+  mute = confab_test_summary_peer (run->summary, "mute");
   g_assert_nonnull (mute);
   g_assert_true (json_object_get_boolean_member (mute, "video_enabled"));
   g_assert_cmpint (json_object_get_int_member (mute, "heartbeats"), >, 0);
@@ -346,8 +332,8 @@ test_invite_links (void)
   g_assert_cmpint (a->status, ==, 0);
   g_assert_cmpint (b->status, ==, 0);
   /* Both reached the same room on the relay named by /config.js. */
-  carol = find_peer (a->summary, "carol");
-  dave = find_peer (b->summary, "dave");
+  carol = confab_test_summary_peer (a->summary, "carol");
+  dave = confab_test_summary_peer (b->summary, "dave");
   g_assert_nonnull (carol);
   g_assert_nonnull (dave);
   g_assert_cmpint (json_object_get_int_member (dave, "video_frames"), >, 0);

@@ -20,15 +20,6 @@
  * 440 Hz: hearing it proves the microphone's path. */
 #define MIC_FREQ 660.0
 
-static JsonObject *
-only_peer (JsonObject *summary)
-{
-  JsonArray *peers = json_object_get_array_member (summary, "peers");
-
-  g_assert_cmpuint (json_array_get_length (peers), ==, 1);
-  return json_array_get_object_element (peers, 0);
-}
-
 /* ---- recording the speaker ------------------------------------------------------------- */
 
 static void
@@ -101,7 +92,7 @@ test_camera_call (void)
   /* ~5 s at 30 fps: allow a slow start, refuse a trickle. */
   g_assert_cmpint (sent_frames, >=, 120);
 
-  peer = only_peer (bob->summary);
+  peer = confab_test_summary_peer (bob->summary, NULL);
   decoded = json_object_get_int_member (peer, "decoded_video_frames");
   g_test_message ("alice sent %" G_GINT64_FORMAT " camera frames, bob decoded %" G_GINT64_FORMAT,
                   sent_frames, decoded);
@@ -150,7 +141,7 @@ test_audio_loop (void)
   g_assert_cmpint (json_object_get_int_member (sent, "audio_packets"), <=,
                    json_object_get_int_member (
                        json_object_get_object_member (alice->summary, "microphone"), "chunks"));
-  peer = only_peer (bob->summary);
+  peer = confab_test_summary_peer (bob->summary, NULL);
   g_assert_cmpint (json_object_get_int_member (peer, "audio_played_frames"), >=, 200);
 
   for (guint i = 0; i < heard->len; i++)

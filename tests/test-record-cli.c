@@ -169,15 +169,6 @@ recorded_pitch (const char *path)
 
 /* ---- calls ------------------------------------------------------------------------ */
 
-static JsonObject *
-only_peer (JsonObject *summary)
-{
-  JsonArray *peers = json_object_get_array_member (summary, "peers");
-
-  g_assert_cmpuint (json_array_get_length (peers), ==, 1);
-  return json_array_get_object_element (peers, 0);
-}
-
 /* The recorder joins first (so it sees the first key frame) and stays until
  * SIGINT, sent a second after the sender left. */
 static void
@@ -211,7 +202,7 @@ check_recording (
 {
   JsonObject *sent = json_object_get_object_member (sender->summary, "sent");
   JsonObject *recording = json_object_get_object_member (recorder->summary, "recording");
-  JsonObject *peer = only_peer (recorder->summary);
+  JsonObject *peer = confab_test_summary_peer (recorder->summary, NULL);
   JsonArray *files;
   gint64 sent_frames = json_object_get_int_member (sent, "video_frames");
   gint64 decoded = json_object_get_int_member (peer, "decoded_video_frames");
