@@ -346,9 +346,7 @@ print_result (void)
   double window = bench.t1 > bench.t0 && bench.t0 > 0 && bench.t1 != G_MAXINT64
                       ? (bench.t1 - bench.t0) / 1e9
                       : 0;
-  guint64 sent = bench.sent[KIND_VIDEO] + bench.sent[KIND_AUDIO];
   guint64 delivered = bench.delivered[KIND_VIDEO] + bench.delivered[KIND_AUDIO];
-  guint64 expected = sent * (bench.per_room - 1);
   double server_cpu = bench.server_cpu1 - bench.server_cpu0;
   double gen_cpu = bench.gen_cpu1 - bench.gen_cpu0;
   g_autoptr (GString) s = g_string_new ("{");
@@ -360,31 +358,25 @@ print_result (void)
       g_autofree char *esc = g_strescape (bench.fail_reason, NULL);
       g_string_append_printf (s, ",\"error\":\"%s\"", esc);
     }
-  g_string_append_printf (s,
-                          ",\"window_s\":%.3f,\"sent\":%" G_GUINT64_FORMAT
-                          ",\"sent_video\":%" G_GUINT64_FORMAT ",\"sent_audio\":%" G_GUINT64_FORMAT
-                          ",\"expected\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT
-                          ",\"skipped\":%" G_GUINT64_FORMAT ",\"foreign\":%" G_GUINT64_FORMAT,
-                          window, sent, bench.sent[KIND_VIDEO], bench.sent[KIND_AUDIO], expected,
-                          delivered, bench.skipped, bench.foreign);
-  g_string_append_printf (
-      s,
-      ",\"delivery_ratio\":%.4f,\"offered_msgs_per_s\":%.1f"
-      ",\"nominal_msgs_per_s\":%.1f,\"delivered_msgs_per_s\":%.1f",
-      expected > 0 ? (double) delivered / (double) expected : 0, window > 0 ? sent / window : 0,
-      bench.n_conns * (bench.video_rate + bench.audio_rate) * (bench.per_room - 1),
-      window > 0 ? delivered / window : 0);
-  g_string_append_printf (s,
-                          ",\"server_cpu_s\":%.3f,\"server_cpu_pct\":%.1f"
-                          ",\"msgs_per_server_cpu_s\":%.0f,\"gen_cpu_s\":%.3f,\"gen_cpu_pct\":%.1f",
-                          server_cpu, window > 0 ? 100 * server_cpu / window : 0,
-                          server_cpu > 0 ? delivered / server_cpu : 0, gen_cpu,
-                          window > 0 ? 100 * gen_cpu / window : 0);
-  g_string_append_printf (
-      s, ",\"other_cpu_pct\":%.1f",
-      window > 0
-          ? 100 * MAX (0, bench.machine_cpu1 - bench.machine_cpu0 - server_cpu - gen_cpu) / window
-          : 0);
+  {
+    ConfabBenchCounts counts = {
+      .window_s = window,
+      .sent_video = bench.sent[KIND_VIDEO],
+      .sent_audio = bench.sent[KIND_AUDIO],
+      .delivered = delivered,
+      .skipped = bench.skipped,
+      .foreign = bench.foreign,
+      .per_room = bench.per_room,
+      .n_conns = bench.n_conns,
+      .video_rate = bench.video_rate,
+      .audio_rate = bench.audio_rate,
+      .server_cpu_s = server_cpu,
+      .gen_cpu_s = gen_cpu,
+      .machine_cpu_s = bench.machine_cpu1 - bench.machine_cpu0,
+    };
+
+    confab_bench_append_counts (s, &counts);
+  }
   /* ngtcp2 0.12.1 keeps ~0.25 kB per received stream until the connection
    * ends (docs/webtransport.md): both sides' memory is part of the result. */
   g_string_append_printf (

@@ -337,3 +337,35 @@ confab_bench_schedule_push (BenchSchedule *schedule, BenchEvent ev)
       i = (i - 1) / 2;
     }
 }
+
+void
+confab_bench_append_counts (GString *s, const ConfabBenchCounts *c)
+{
+  double window = c->window_s;
+  guint64 sent = c->sent_video + c->sent_audio;
+  guint64 expected = sent * (c->per_room - 1);
+
+  g_string_append_printf (s,
+                          ",\"window_s\":%.3f,\"sent\":%" G_GUINT64_FORMAT
+                          ",\"sent_video\":%" G_GUINT64_FORMAT ",\"sent_audio\":%" G_GUINT64_FORMAT
+                          ",\"expected\":%" G_GUINT64_FORMAT ",\"delivered\":%" G_GUINT64_FORMAT
+                          ",\"skipped\":%" G_GUINT64_FORMAT ",\"foreign\":%" G_GUINT64_FORMAT,
+                          window, sent, c->sent_video, c->sent_audio, expected, c->delivered,
+                          c->skipped, c->foreign);
+  g_string_append_printf (s,
+                          ",\"delivery_ratio\":%.4f,\"offered_msgs_per_s\":%.1f"
+                          ",\"nominal_msgs_per_s\":%.1f,\"delivered_msgs_per_s\":%.1f",
+                          expected > 0 ? (double) c->delivered / (double) expected : 0,
+                          window > 0 ? sent / window : 0,
+                          c->n_conns * (c->video_rate + c->audio_rate) * (c->per_room - 1),
+                          window > 0 ? c->delivered / window : 0);
+  g_string_append_printf (s,
+                          ",\"server_cpu_s\":%.3f,\"server_cpu_pct\":%.1f"
+                          ",\"msgs_per_server_cpu_s\":%.0f,\"gen_cpu_s\":%.3f,\"gen_cpu_pct\":%.1f",
+                          c->server_cpu_s, window > 0 ? 100 * c->server_cpu_s / window : 0,
+                          c->server_cpu_s > 0 ? c->delivered / c->server_cpu_s : 0, c->gen_cpu_s,
+                          window > 0 ? 100 * c->gen_cpu_s / window : 0);
+  g_string_append_printf (
+      s, ",\"other_cpu_pct\":%.1f",
+      window > 0 ? 100 * MAX (0, c->machine_cpu_s - c->server_cpu_s - c->gen_cpu_s) / window : 0);
+}

@@ -102,4 +102,20 @@ void confab_bench_schedule_push (BenchSchedule *schedule, BenchEvent ev);
 /* Restores heap order after the earliest event's due time moved on. */
 void confab_bench_schedule_sift_down (BenchSchedule *schedule, guint i);
 
+/* What both fan-out generators (WebSocket/NATS and WebTransport) count over a
+ * measurement window, and its common part of their one-line JSON result:
+ * from "window_s" to "other_cpu_pct". */
+typedef struct
+{
+  double window_s;
+  guint64 sent_video, sent_audio;
+  guint64 delivered;
+  guint64 skipped, foreign;
+  guint per_room, n_conns;
+  double video_rate, audio_rate;
+  double server_cpu_s, gen_cpu_s, machine_cpu_s;
+} ConfabBenchCounts;
+
+void confab_bench_append_counts (GString *s, const ConfabBenchCounts *c);
+
 G_END_DECLS
