@@ -114,6 +114,46 @@ def cpu_percent(before, after, wall):
     return 100.0 * used / wall
 
 
+def process_type(pid):
+    """Chromium's --type= (renderer, gpu-process, utility:network ...; the
+    browser has none). Chromium rewrites its command line as one string."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            args = f.read().replace(b"\0", b" ").decode(errors="replace").split()
+    except OSError:
+        return "gone"
+    kind = next((a[7:] for a in args if a.startswith("--type=")), "browser")
+    sub = next((a.split(".")[-1] for a in args if a.startswith("--utility-sub-type=")), None)
+    return kind + (":" + sub if sub else "")
+
+
+def threads_cpu(pids):
+    """{thread name: cpu seconds} summed over the threads of pids (Chromium
+    names its threads: CrRendererMain, VizCompositorThread, Media, ...)."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    head, tail = f.read().rsplit(")", 1)
+                fields = tail.split()
+                name = head.split("(", 1)[1]
+                out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def threads_percent(before, after, wall, top=8):
+    """The busiest thread names between two threads_cpu() readings, % of a core."""
+    used = {k: 100.0 * (v - before.get(k, 0.0)) / wall for k, v in after.items()}
+    return dict(sorted(used.items(), key=lambda kv: -kv[1])[:top])
+
+
 def tree_memory(pid, with_children=True, exclude_root=False):
     """RSS and PSS (MB) summed over the tree. PSS shares pages between the
     processes that map them, so a multi-process browser is not counted twice."""
@@ -169,11 +209,18 @@ def measure_chromium(args, server, room, peers):
         read_until(node, "window-start", 90 + args.warmup, lines)
         # The browser is everything node started; node (the driver) is not.
         before = tree_cpu(node.pid, exclude_root=True)
+        threads0 = threads_cpu(list(before))
         busy0, t0 = machine_busy_s(), time.monotonic()
         read_until(node, "window-end", args.window + 20, lines)
         after = tree_cpu(node.pid, exclude_root=True)
+        threads1 = threads_cpu(list(after))
         busy1, wall = machine_busy_s(), time.monotonic() - t0
         mem = tree_memory(node.pid, exclude_root=True)
+        by_type = {}
+        for pid in after:
+            by_type.setdefault(process_type(pid), []).append(pid)
+        pss_by_type = {k: round(sum(tree_memory(p, with_children=False)["pss_mb"] for p in v), 1)
+                       for k, v in by_type.items()}
         out, _ = node.communicate(timeout=30)
         text = "\n".join(lines) + "\n" + out.decode(errors="replace")
         report = None
@@ -184,6 +231,7 @@ def measure_chromium(args, server, room, peers):
         if report is None or not report.get("ok"):
             raise RuntimeError("chromium: %s" % (report or text[-300:]))
         fps = report.get("fps_per_peer") or []
+        decoded = report.get("decoded_fps_per_peer") or []
         cpu = cpu_percent(before, after, wall)
         return {"cpu_percent": cpu, "processes": len(after),
                 "other_cpu_percent": max(0.0, 100.0 * (busy1 - busy0) / wall - cpu),
@@ -191,7 +239,10 @@ def measure_chromium(args, server, room, peers):
                 "rss_mb": mem["rss_mb"], "pss_mb": mem["pss_mb"], "window_s": wall,
                 "fps_per_peer_min": min(fps) if fps else None,
                 "fps_per_peer_avg": sum(fps) / len(fps) if fps else None,
-                "decode_errors": report.get("decode_errors")}
+                "decoded_fps_per_peer_min": min(decoded) if decoded else None,
+                "decode_errors": report.get("decode_errors"),
+                "threads_cpu_percent": threads_percent(threads0, threads1, wall),
+                "pss_mb_by_process": pss_by_type}
     finally:
         stop(node, timeout=15)
 
@@ -352,6 +403,11 @@ def main():
             print("%5d  chromium %9.1f %8.1f %8.1f %6d  %8s" %
                   (pt["peers"], c["cpu_percent"], c["rss_mb"], c["pss_mb"], c["processes"],
                    fmt(c["fps_per_peer_min"])) + noisy_note(c))
+            print("       chromium decoded %s fps/peer (min); busiest threads: %s" %
+                  (fmt(c.get("decoded_fps_per_peer_min")),
+                   ", ".join("%s %.0f %%" % kv for kv in (c.get("threads_cpu_percent") or {}).items())))
+            print("       chromium PSS by process: %s" %
+                  ", ".join("%s %.0f MB" % kv for kv in (c.get("pss_mb_by_process") or {}).items()))
         if a and c:
             # Like for like: both showed the senders' frame rate on a quiet machine.
             pt["comparable"] = bool((a.get("grid_fps") or 0) >= MIN_FPS and
