@@ -1193,6 +1193,21 @@ confab_call_lookup_peer (ConfabCall *self, guint64 session_id)
 }
 
 void
+confab_call_set_peer_video_wanted (ConfabCall *self, guint64 session_id, gboolean wanted)
+{
+  ConfabPeer *peer;
+
+  g_return_if_fail (CONFAB_IS_CALL (self));
+  peer = confab_call_lookup_peer (self, session_id);
+  if (peer == NULL || confab_peer_get_video_wanted (peer) == !!wanted)
+    return;
+  confab_peer_set_video_wanted (peer, wanted);
+  /* Shown again: a key frame now rather than at the sender's next one. */
+  if (wanted && confab_peer_take_keyframe_request (peer, g_get_monotonic_time ()))
+    send_keyframe_request (self, peer);
+}
+
+void
 confab_call_set_meeting_id (ConfabCall *self, const char *meeting_id)
 {
   g_return_if_fail (CONFAB_IS_CALL (self));

@@ -64,6 +64,13 @@ char *confab_call_send_chat (ConfabCall *self,
  * "media" alone hands out the encoded payloads. */
 void confab_call_set_receive_media (ConfabCall *self, gboolean decode_video, gboolean buffer_audio);
 
+/* Whether @session_id's pictures are shown somewhere (TRUE for every peer
+ * by default). Not wanted, the peer's video is still received but only its
+ * key frames are decoded; wanted again, a keyframe request goes out at once
+ * (within PROTOCOL.md §5's 500 ms per peer) and full-rate decoding resumes
+ * from that key frame. See confab_peer_set_video_wanted(). */
+void confab_call_set_peer_video_wanted (ConfabCall *self, guint64 session_id, gboolean wanted);
+
 /* TRUE when every present peer decodes @codec: VP8 and VP9 always, the
  * [confab] H.264 only when its heartbeats advertise it. */
 gboolean confab_call_peers_decode (ConfabCall *self, ConfabVideoCodec codec);

@@ -49,6 +49,7 @@ typedef struct
   guint64 video_bytes;
   guint64 audio_packets;
   guint64 audio_bytes;
+  guint64 video_decoded;
 } ConfabPeerRateSample;
 
 typedef struct

@@ -49,6 +49,7 @@ struct _ConfabPeer
   gint64 first_audio_us;
   ConfabPeerRateSample samples[2];
   ConfabPeerRates last_rates;
+  double last_decoded_fps;
 
   gboolean video_enabled;
   gboolean audio_enabled;
@@ -65,6 +66,12 @@ struct _ConfabPeer
   ConfabAudioJitterBuffer *audio_jitter;
   guint64 decoded_video_frames;
   guint64 video_decode_errors;
+  /* Whether anyone shows the pictures (confab_peer_set_video_wanted): when
+   * not, only key frames are decoded. The decoder is then behind the
+   * stream (deltas skipped) until the next key frame: stale. */
+  gboolean video_unwanted;
+  gboolean video_stale;
+  guint64 video_frames_unwanted;
 
   /* Lip sync: decoded pictures waiting for the audio to catch up (oldest
    * first), and the audio playout clock the mixer drives. */
@@ -268,9 +275,18 @@ confab_peer_sample_rates (ConfabPeer *self, gint64 now_us, ConfabPeerRates *rate
           rates->audio_kbps = (self->audio_bytes - old->audio_bytes) * 8 / 1000.0 / seconds;
         }
     }
+  /* Pictures decoded: what the person sees (fewer than received while the
+   * peer's video is not wanted). */
+  self->last_decoded_fps = old->at_us > 0 && seconds > 0.2
+                               ? (self->decoded_video_frames - old->video_decoded) / seconds
+                               : 0;
   self->samples[0] = self->samples[1];
-  self->samples[1] = (ConfabPeerRateSample){ now_us, self->video_frames, self->video_bytes,
-                                             self->audio_packets, self->audio_bytes };
+  self->samples[1] = (ConfabPeerRateSample){ now_us,
+                                             self->video_frames,
+                                             self->video_bytes,
+                                             self->audio_packets,
+                                             self->audio_bytes,
+                                             self->decoded_video_frames };
   if (self->samples[0].at_us == 0)
     self->samples[0] = self->samples[1];
   self->last_rates = *rates;
@@ -286,6 +302,12 @@ double
 confab_peer_get_last_video_kbps (ConfabPeer *self)
 {
   return self->last_rates.video_kbps;
+}
+
+double
+confab_peer_get_last_decoded_fps (ConfabPeer *self)
+{
+  return self->last_decoded_fps;
 }
 
 void
@@ -315,9 +337,20 @@ confab_peer_take_keyframe_request (ConfabPeer *self, gint64 now_us)
 {
   if (self->video_jitter != NULL)
     {
-      if (!self->present ||
+      /* Not shown: the sender's regular key frames (every ~5 s) are enough,
+       * and what is skipped on purpose is no loss to repair. */
+      if (!self->present || self->video_unwanted)
+        return FALSE;
+      if (self->requested_once &&
+          now_us - self->last_request_us < CONFAB_KEYFRAME_REQUEST_INTERVAL_US)
+        return FALSE;
+      /* Shown again after skipped deltas: ask at once, not after the 1 s a
+       * loss waits; else the jitter buffer's loss rule. */
+      if (!self->video_stale &&
           !confab_video_jitter_buffer_take_keyframe_request (self->video_jitter, now_us))
         return FALSE;
+      self->requested_once = TRUE;
+      self->last_request_us = now_us;
       self->keyframe_requests++;
       return TRUE;
     }
@@ -368,6 +401,24 @@ confab_peer_set_receive_media (ConfabPeer *self, gboolean video, gboolean audio)
     }
   else if (!audio)
     g_clear_pointer (&self->audio_jitter, confab_audio_jitter_buffer_free);
+}
+
+void
+confab_peer_set_video_wanted (ConfabPeer *self, gboolean wanted)
+{
+  self->video_unwanted = !wanted;
+}
+
+gboolean
+confab_peer_get_video_wanted (ConfabPeer *self)
+{
+  return !self->video_unwanted;
+}
+
+guint64
+confab_peer_get_video_frames_unwanted (ConfabPeer *self)
+{
+  return self->video_frames_unwanted;
 }
 
 /* Capture (the sender's wall clock, epoch µs) to now on ours: the same
@@ -472,7 +523,14 @@ confab_peer_service_video (ConfabPeer *self, gint64 now_us)
       gsize size;
       const guint8 *data = g_bytes_get_data (frame.data, &size);
 
-      if (self->video_decoder == NULL)
+      if (!frame.is_key && (self->video_unwanted || self->video_stale))
+        {
+          /* Nobody shows it (or the decoder missed its references since):
+           * skipped, not lost; the next key frame resumes. */
+          self->video_stale = TRUE;
+          self->video_frames_unwanted++;
+        }
+      else if (self->video_decoder == NULL)
         {
           /* A codec we cannot decode: asking for key frames would not help. */
           self->video_decode_errors++;
@@ -480,6 +538,8 @@ confab_peer_service_video (ConfabPeer *self, gint64 now_us)
       else if (confab_video_decoder_decode (self->video_decoder, data, size, frame.timestamp_us,
                                             &picture, &error))
         {
+          if (frame.is_key)
+            self->video_stale = FALSE;
           if (picture != NULL)
             {
               self->decoded_video_frames++;

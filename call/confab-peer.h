@@ -38,6 +38,9 @@ guint64 confab_peer_get_keyframe_requests_sent (ConfabPeer *self);
  * (0 before the first report). */
 double confab_peer_get_last_video_fps (ConfabPeer *self);
 double confab_peer_get_last_video_kbps (ConfabPeer *self);
+/* Pictures decoded per second over the same window: the rate a viewer can
+ * see (only key frames while the video is not wanted). */
+double confab_peer_get_last_decoded_fps (ConfabPeer *self);
 
 /* The last heartbeat's state. */
 gboolean confab_peer_get_video_enabled (ConfabPeer *self);
@@ -58,6 +61,19 @@ gboolean confab_peer_ever_audio_enabled (ConfabPeer *self);
 ConfabVideoFrame *confab_peer_take_video_frame (ConfabPeer *self);
 guint64 confab_peer_get_decoded_video_frames (ConfabPeer *self);
 guint64 confab_peer_get_video_decode_errors (ConfabPeer *self);
+/* Whether the pictures are shown (TRUE by default). Not wanted, the video
+ * is still received, ordered and counted (DIAGNOSTICS say what arrives), but
+ * only key frames are decoded (a thumbnail refreshes with each one) and the
+ * deltas between are skipped without counting as loss or asking for key
+ * frames. Wanted again after skipped deltas, a keyframe request is due at
+ * once (PROTOCOL.md §5's 500 ms per peer still holds) and decoding resumes
+ * from the key frame. ConfabCall sends the request:
+ * confab_call_set_peer_video_wanted(). */
+void confab_peer_set_video_wanted (ConfabPeer *self, gboolean wanted);
+gboolean confab_peer_get_video_wanted (ConfabPeer *self);
+/* Delta frames skipped because the video was not wanted (or until the key
+ * frame after that). */
+guint64 confab_peer_get_video_frames_unwanted (ConfabPeer *self);
 /* Pictures decoded but replaced before anyone took them. */
 guint64 confab_peer_get_video_frames_skipped (ConfabPeer *self);
 /* FALSE when video is not received. */
