@@ -3,12 +3,15 @@
 
 #include "confab-audio-decoder.h"
 
+#include "confab-codec-cpu-private.h"
+
 #include <opus.h>
 #include <string.h>
 
 struct _ConfabAudioDecoder
 {
   OpusDecoder *opus;
+  ConfabCodecCpu cpu;
 };
 
 ConfabAudioDecoder *
@@ -17,6 +20,7 @@ confab_audio_decoder_new (GError **error)
   g_autoptr (ConfabAudioDecoder) decoder = g_new0 (ConfabAudioDecoder, 1);
   int err = OPUS_OK;
 
+  confab_codec_cpu_init (&decoder->cpu, CONFAB_CODEC_CPU_AUDIO_DECODE);
   decoder->opus = opus_decoder_create (CONFAB_AUDIO_SAMPLE_RATE, CONFAB_AUDIO_CHANNELS, &err);
   if (decoder->opus == NULL || err != OPUS_OK)
     {
@@ -41,6 +45,7 @@ gboolean
 confab_audio_decoder_decode (
     ConfabAudioDecoder *decoder, const guint8 *packet, gsize len, gint16 *pcm, GError **error)
 {
+  gint64 begin;
   int samples;
 
   if (packet == NULL || len == 0 || len > CONFAB_AUDIO_MAX_PACKET)
@@ -59,8 +64,10 @@ confab_audio_decoder_decode (
                    samples < 0 ? opus_strerror (samples) : "other duration");
       return FALSE;
     }
+  begin = confab_codec_cpu_begin ();
   samples =
       opus_decode (decoder->opus, packet, (opus_int32) len, pcm, CONFAB_AUDIO_FRAME_SAMPLES, 0);
+  confab_codec_cpu_end (&decoder->cpu, begin);
   if (samples != CONFAB_AUDIO_FRAME_SAMPLES)
     {
       g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_DECODE, "Opus decode failed: %s",
@@ -68,6 +75,12 @@ confab_audio_decoder_decode (
       return FALSE;
     }
   return TRUE;
+}
+
+guint64
+confab_audio_decoder_get_cpu_ns (ConfabAudioDecoder *decoder)
+{
+  return decoder->cpu.ns;
 }
 
 gboolean
@@ -101,13 +114,20 @@ confab_audio_decoder_conceal (ConfabAudioDecoder *decoder,
                               gsize next_len,
                               gint16 *pcm)
 {
-  if (confab_audio_packet_has_fec (next, next_len) &&
+  gint64 begin = confab_codec_cpu_begin ();
+  ConfabAudioConcealment how = CONFAB_AUDIO_CONCEAL_FEC;
+
+  if (!confab_audio_packet_has_fec (next, next_len) ||
       opus_decode (decoder->opus, next, (opus_int32) next_len, pcm, CONFAB_AUDIO_FRAME_SAMPLES,
-                   1) == CONFAB_AUDIO_FRAME_SAMPLES)
-    return CONFAB_AUDIO_CONCEAL_FEC;
-  if (opus_decode (decoder->opus, NULL, 0, pcm, CONFAB_AUDIO_FRAME_SAMPLES, 0) !=
-      CONFAB_AUDIO_FRAME_SAMPLES)
-    memset (pcm, 0,
-            CONFAB_AUDIO_FRAME_SAMPLES * sizeof (gint16)); /* cannot happen; stay audible-safe */
-  return CONFAB_AUDIO_CONCEAL_PLC;
+                   1) != CONFAB_AUDIO_FRAME_SAMPLES)
+    {
+      how = CONFAB_AUDIO_CONCEAL_PLC;
+      if (opus_decode (decoder->opus, NULL, 0, pcm, CONFAB_AUDIO_FRAME_SAMPLES, 0) !=
+          CONFAB_AUDIO_FRAME_SAMPLES)
+        memset (pcm, 0,
+                CONFAB_AUDIO_FRAME_SAMPLES *
+                    sizeof (gint16)); /* cannot happen; stay audible-safe */
+    }
+  confab_codec_cpu_end (&decoder->cpu, begin);
+  return how;
 }

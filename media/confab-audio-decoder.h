@@ -33,6 +33,10 @@ ConfabAudioConcealment confab_audio_decoder_conceal (ConfabAudioDecoder *decoder
                                                      gsize next_len,
                                                      gint16 *pcm);
 
+/* CPU time spent inside decode and conceal calls so far (the process's
+ * total: confab-codec-cpu.h). */
+guint64 confab_audio_decoder_get_cpu_ns (ConfabAudioDecoder *decoder);
+
 /* TRUE when @packet carries in-band FEC (LBRR) data for the packet before it. */
 gboolean confab_audio_packet_has_fec (const guint8 *packet, gsize len);
 

@@ -3,11 +3,14 @@
 
 #include "confab-audio-encoder.h"
 
+#include "confab-codec-cpu-private.h"
+
 #include <opus.h>
 
 struct _ConfabAudioEncoder
 {
   OpusEncoder *opus;
+  ConfabCodecCpu cpu;
 };
 
 ConfabAudioEncoder *
@@ -16,6 +19,7 @@ confab_audio_encoder_new (int bitrate_bps, GError **error)
   g_autoptr (ConfabAudioEncoder) encoder = g_new0 (ConfabAudioEncoder, 1);
   int err = OPUS_OK;
 
+  confab_codec_cpu_init (&encoder->cpu, CONFAB_CODEC_CPU_AUDIO_ENCODE);
   encoder->opus = opus_encoder_create (CONFAB_AUDIO_SAMPLE_RATE, CONFAB_AUDIO_CHANNELS,
                                        OPUS_APPLICATION_VOIP, &err);
   if (encoder->opus == NULL || err != OPUS_OK)
@@ -42,6 +46,12 @@ confab_audio_encoder_set_expected_loss (ConfabAudioEncoder *encoder, int percent
   opus_encoder_ctl (encoder->opus, OPUS_SET_PACKET_LOSS_PERC (CLAMP (percent, 0, 100)));
 }
 
+guint64
+confab_audio_encoder_get_cpu_ns (ConfabAudioEncoder *encoder)
+{
+  return encoder->cpu.ns;
+}
+
 void
 confab_audio_encoder_free (ConfabAudioEncoder *encoder)
 {
@@ -59,8 +69,11 @@ confab_audio_encoder_encode (ConfabAudioEncoder *encoder,
                              gsize packet_size,
                              GError **error)
 {
+  gint64 begin = confab_codec_cpu_begin ();
   opus_int32 len = opus_encode (encoder->opus, samples, CONFAB_AUDIO_FRAME_SAMPLES, packet,
                                 (opus_int32) MIN (packet_size, (gsize) G_MAXINT32));
+
+  confab_codec_cpu_end (&encoder->cpu, begin);
 
   if (len < 0)
     {

@@ -33,6 +33,9 @@ gssize confab_audio_encoder_encode (ConfabAudioEncoder *encoder,
                                     gsize packet_size,
                                     GError **error);
 
+/* CPU time spent inside confab_audio_encoder_encode() so far. */
+guint64 confab_audio_encoder_get_cpu_ns (ConfabAudioEncoder *encoder);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabAudioEncoder, confab_audio_encoder_free)
 
 G_END_DECLS

@@ -15,6 +15,7 @@
 
 #include "confab-video-decoder.h"
 
+#include "confab-codec-cpu-private.h"
 #include "confab-ffmpeg-private.h"
 
 #include <libavcodec/avcodec.h>
@@ -50,6 +51,10 @@ struct _ConfabVideoDecoder
   int threads;
   guint64 frames_decoded;
   guint64 errors;
+  ConfabCodecCpu cpu;
+  /* With threads > 1 the libraries start workers (FFmpeg when it opens,
+   * libvpx in the first decode), which the CPU count must include. */
+  gboolean workers_found;
 
   /* libvpx (VP8, VP9) */
   vpx_codec_ctx_t vpx;
@@ -248,8 +253,12 @@ confab_video_decoder_new (ConfabVideoCodec codec, int threads, GError **error)
   if (threads <= 0)
     threads = 1;
   decoder = g_new0 (ConfabVideoDecoder, 1);
+  confab_codec_cpu_init (&decoder->cpu, CONFAB_CODEC_CPU_VIDEO_DECODE);
   decoder->codec = codec;
   decoder->threads = threads;
+  decoder->workers_found = threads == 1;
+  if (!decoder->workers_found)
+    confab_codec_cpu_watch_threads (&decoder->cpu);
   if (codec == CONFAB_VIDEO_CODEC_H264 ? !init_h264 (decoder, threads, error)
                                        : !init_vpx (decoder, error))
     return NULL;
@@ -261,6 +270,8 @@ confab_video_decoder_free (ConfabVideoDecoder *decoder)
 {
   if (decoder == NULL)
     return;
+  /* Before the libraries end their worker threads and their clocks. */
+  confab_codec_cpu_clear (&decoder->cpu);
   /* libvpx releases its buffers here; frames still out keep the pool alive. */
   if (decoder->vpx_initialized)
     vpx_codec_destroy (&decoder->vpx);
@@ -282,6 +293,12 @@ guint64
 confab_video_decoder_get_frames_decoded (ConfabVideoDecoder *decoder)
 {
   return decoder->frames_decoded;
+}
+
+guint64
+confab_video_decoder_get_cpu_ns (ConfabVideoDecoder *decoder)
+{
+  return decoder->cpu.ns;
 }
 
 guint64
@@ -311,6 +328,9 @@ fail_and_reset (ConfabVideoDecoder *decoder, GError **error, const char *detail)
 
   if (decoder->vpx_initialized)
     {
+      /* The new context starts its own workers on its first decode. */
+      confab_codec_cpu_clear (&decoder->cpu);
+      decoder->workers_found = decoder->threads == 1;
       vpx_codec_destroy (&decoder->vpx);
       decoder->vpx_initialized = FALSE;
       if (!init_vpx (decoder, &local_error))
@@ -479,11 +499,26 @@ confab_video_decoder_decode (ConfabVideoDecoder *decoder,
                              ConfabVideoFrame **out,
                              GError **error)
 {
+  gint64 begin = confab_codec_cpu_begin ();
+  gboolean watching = !decoder->workers_found;
+  gboolean ok;
+
   g_return_val_if_fail (out != NULL && *out == NULL, FALSE);
 
   if (data == NULL || size == 0)
     return fail (decoder, error, "empty");
+  if (watching && decoder->cpu.snapshot == NULL)
+    confab_codec_cpu_watch_threads (&decoder->cpu);
   if (decoder->codec == CONFAB_VIDEO_CODEC_H264)
-    return decode_h264 (decoder, data, size, pts_us, out, error);
-  return decode_vpx (decoder, data, size, pts_us, out, error);
+    ok = decode_h264 (decoder, data, size, pts_us, out, error);
+  else
+    ok = decode_vpx (decoder, data, size, pts_us, out, error);
+  /* (A reset inside this call dropped the snapshot: the next call watches.) */
+  if (watching && decoder->cpu.snapshot != NULL)
+    {
+      confab_codec_cpu_adopt_threads (&decoder->cpu);
+      decoder->workers_found = TRUE;
+    }
+  confab_codec_cpu_end (&decoder->cpu, begin);
+  return ok;
 }

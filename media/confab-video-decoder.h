@@ -33,6 +33,9 @@ gboolean confab_video_decoder_decode (ConfabVideoDecoder *decoder,
 
 guint64 confab_video_decoder_get_frames_decoded (ConfabVideoDecoder *decoder);
 guint64 confab_video_decoder_get_errors (ConfabVideoDecoder *decoder);
+/* CPU time spent inside confab_video_decoder_decode() so far, the codec
+ * library's worker threads included (process totals: confab-codec-cpu.h). */
+guint64 confab_video_decoder_get_cpu_ns (ConfabVideoDecoder *decoder);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ConfabVideoDecoder, confab_video_decoder_free)
 

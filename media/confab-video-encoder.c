@@ -3,6 +3,7 @@
  * cpu-used -8) and what call software uses: CBR, no lag, error resilience. */
 #define G_LOG_DOMAIN "confab-video-encoder"
 
+#include "confab-codec-cpu-private.h"
 #include "confab-video-encoder-private.h"
 
 #include <vpx/vp8cx.h>
@@ -27,6 +28,10 @@ struct _ConfabVideoEncoder
   gboolean initialized;
   vpx_codec_pts_t next_pts;
   ConfabX264Encoder *x264; /* set for H.264 instead of the libvpx context */
+  ConfabCodecCpu cpu;
+  /* libvpx starts VP9's row-mt workers in the first encode call, x264 its
+   * threads when it opens: both are watched for (confab-codec-cpu.c). */
+  gboolean encoded_once;
 };
 
 gboolean
@@ -108,17 +113,20 @@ confab_video_encoder_new (ConfabVideoCodec codec,
     }
 
   encoder = g_new0 (ConfabVideoEncoder, 1);
+  confab_codec_cpu_init (&encoder->cpu, CONFAB_CODEC_CPU_VIDEO_ENCODE);
   encoder->codec = codec;
   encoder->width = width;
   encoder->height = height;
   encoder->fps = fps;
   if (codec == CONFAB_VIDEO_CODEC_H264)
     {
+      confab_codec_cpu_watch_threads (&encoder->cpu);
       encoder->x264 = confab_x264_encoder_new (
           width, height, fps,
           bitrate_kbps > 0 ? bitrate_kbps
                            : confab_video_encoder_default_bitrate (width, height, fps),
           threads, error);
+      confab_codec_cpu_adopt_threads (&encoder->cpu);
       return encoder->x264 != NULL ? g_steal_pointer (&encoder) : NULL;
     }
   iface = codec == CONFAB_VIDEO_CODEC_VP8 ? vpx_codec_vp8_cx () : vpx_codec_vp9_cx ();
@@ -208,6 +216,8 @@ confab_video_encoder_free (ConfabVideoEncoder *encoder)
 {
   if (encoder == NULL)
     return;
+  /* Before the library ends its worker threads and their clocks. */
+  confab_codec_cpu_clear (&encoder->cpu);
   if (encoder->initialized)
     vpx_codec_destroy (&encoder->ctx);
   confab_x264_encoder_free (encoder->x264);
@@ -220,6 +230,12 @@ ConfabVideoCodec
 confab_video_encoder_get_codec (ConfabVideoEncoder *encoder)
 {
   return encoder->codec;
+}
+
+guint64
+confab_video_encoder_get_cpu_ns (ConfabVideoEncoder *encoder)
+{
+  return encoder->cpu.ns;
 }
 
 void
@@ -237,11 +253,11 @@ confab_video_encoder_set_bitrate (ConfabVideoEncoder *encoder, guint bitrate_kbp
   return vpx_codec_enc_config_set (&encoder->ctx, &encoder->cfg) == VPX_CODEC_OK;
 }
 
-gboolean
-confab_video_encoder_encode (ConfabVideoEncoder *encoder,
-                             const ConfabVideoFrame *frame,
-                             ConfabEncodedFrame *out,
-                             GError **error)
+static gboolean
+encode_frame (ConfabVideoEncoder *encoder,
+              const ConfabVideoFrame *frame,
+              ConfabEncodedFrame *out,
+              GError **error)
 {
   vpx_codec_iter_t iter = NULL;
   const vpx_codec_cx_pkt_t *pkt;
@@ -294,4 +310,25 @@ confab_video_encoder_encode (ConfabVideoEncoder *encoder,
         out->is_key = (pkt->data.frame.flags & VPX_FRAME_IS_KEY) != 0;
       }
   return TRUE;
+}
+
+gboolean
+confab_video_encoder_encode (ConfabVideoEncoder *encoder,
+                             const ConfabVideoFrame *frame,
+                             ConfabEncodedFrame *out,
+                             GError **error)
+{
+  gint64 begin = confab_codec_cpu_begin ();
+  gboolean ok;
+
+  if (!encoder->encoded_once)
+    confab_codec_cpu_watch_threads (&encoder->cpu);
+  ok = encode_frame (encoder, frame, out, error);
+  if (!encoder->encoded_once)
+    {
+      confab_codec_cpu_adopt_threads (&encoder->cpu);
+      encoder->encoded_once = TRUE;
+    }
+  confab_codec_cpu_end (&encoder->cpu, begin);
+  return ok;
 }

@@ -61,6 +61,9 @@ ConfabVideoCodec confab_video_encoder_get_codec (ConfabVideoEncoder *encoder);
 /* The next encoded frame will be a key frame. */
 void confab_video_encoder_request_keyframe (ConfabVideoEncoder *encoder);
 gboolean confab_video_encoder_set_bitrate (ConfabVideoEncoder *encoder, guint bitrate_kbps);
+/* CPU time spent inside confab_video_encoder_encode() so far, the codec
+ * library's worker threads included (process totals: confab-codec-cpu.h). */
+guint64 confab_video_encoder_get_cpu_ns (ConfabVideoEncoder *encoder);
 
 /* Encodes @frame (same size as the encoder). Returns TRUE with @out filled, or
  * TRUE with out->size == 0 when rate control dropped the frame, or FALSE on error. */
