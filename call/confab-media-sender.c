@@ -1,7 +1,10 @@
 /* confab-media-sender.c: captured pictures and microphone chunks -> encoders
  * -> ConfabCall, following PROTOCOL.md §5's camera tiers. Per picture: one
- * rate check, a scale only when the picture is larger than the tier (into a
- * reused frame), one encode, one send; nothing is allocated per frame. */
+ * rate check on the caller's context, then a hand-over to the encoder
+ * thread (a one-slot mailbox: a newer picture replaces one still waiting),
+ * which scales only when the picture is larger than the tier (into a reused
+ * frame) and encodes; the packet goes back to the caller's context to be
+ * sent. Nothing is allocated per frame. */
 #define G_LOG_DOMAIN "confab-media-sender"
 
 #include "confab-media-sender.h"
@@ -23,19 +26,67 @@ typedef struct
   guint32 bytes;
 } SentFrame;
 
+/* One picture for the encoder thread, with what the tier and the peers
+ * (read on the caller's context) say to make of it. */
+typedef struct
+{
+  ConfabVideoFrame *frame; /* NULL: nothing waiting */
+  ConfabVideoCodec codec;
+  int width;
+  int height;
+  int fps;
+  guint kbps;
+} EncodeJob;
+
+/* What the encoder thread made of a job. encoded.data points into the
+ * encoder's buffer: the thread encodes nothing more until the caller's
+ * context has sent it (ready back to FALSE), so nothing is copied. */
+typedef struct
+{
+  gboolean ready;
+  ConfabEncodedFrame encoded;
+  ConfabVideoCodec codec;
+  int width;
+  int height;
+  int fps;
+  gint64 encode_us;
+  gboolean codec_switched;
+  GError *error;
+} EncodeResult;
+
 struct _ConfabMediaSender
 {
   GObject parent_instance;
 
   /* Owned */
   ConfabCall *call;
-  ConfabVideoEncoder *video_encoder;
   ConfabAudioEncoder *audio_encoder;
+  GArray *steps; /* ConfabMediaSenderStep */
+  GSource *quality_timer;
+  GSource *encoded_source; /* woken by the encoder thread with a result */
+  gulong call_handlers[5];
+
+  /* The encoder thread's own: nothing else touches them while it runs. */
+  GThread *thread;
+  ConfabVideoEncoder *video_encoder;
   struct SwsContext *sws;
   ConfabVideoFrame *scaled; /* reused while the encoder alone holds it */
-  GArray *steps;            /* ConfabMediaSenderStep */
-  GSource *quality_timer;
-  gulong call_handlers[5];
+  ConfabVideoCodec thread_codec;
+  int thread_width;
+  int thread_height;
+  int thread_fps;
+  guint thread_kbps;
+
+  /* Between the two threads, under lock. */
+  GMutex lock;
+  GCond wake;     /* the encoder thread: a job, a sent result, or quit */
+  GCond finished; /* confab_media_sender_flush(): a result or idle */
+  EncodeJob job;
+  EncodeResult result;
+  gboolean keyframe_requested; /* applied to the next encode */
+  gboolean busy;
+  gboolean quit;
+  guint64 frames_replaced;
 
   ConfabMediaSenderConfig config;
   ConfabQuality quality;
@@ -44,13 +95,11 @@ struct _ConfabMediaSender
   gboolean audio_enabled;
   gboolean failed;
 
-  /* What the encoder was made for. */
+  /* What the encoder last produced (from its results). */
   ConfabVideoCodec codec;
   int enc_width;
   int enc_height;
   int enc_fps;
-  guint enc_kbps;
-  gboolean keyframe_pending;
   gint64 next_frame_us;
 
   SentFrame sent[SENT_RING];
@@ -133,6 +182,8 @@ quality_timer_dispatch (GSource *source, GSourceFunc callback, gpointer data)
   return callback (data);
 }
 
+/* A source that runs its callback when its ready time comes (a timer, or
+ * woken from another thread with ready time 0). */
 static GSourceFuncs quality_timer_funcs = { .dispatch = quality_timer_dispatch };
 
 /* Frames and kbps we sent in the second before @end. */
@@ -211,21 +262,161 @@ on_peer_left (ConfabCall *call, ConfabPeer *peer, ConfabMediaSender *self)
   confab_quality_forget (&self->quality, confab_peer_get_session_id (peer));
 }
 
+/* The encoder thread makes the next picture it encodes a key frame. */
+static void
+request_keyframe (ConfabMediaSender *self)
+{
+  g_mutex_lock (&self->lock);
+  self->keyframe_requested = TRUE;
+  g_mutex_unlock (&self->lock);
+}
+
 static void
 on_keyframe_requested (ConfabCall *call, ConfabPeer *peer, ConfabMediaSender *self)
 {
-  if (self->video_encoder == NULL)
+  /* Before the first picture there is nothing to repair: it is a key frame. */
+  if (self->enc_width == 0)
     return;
   self->keyframes_forced++;
-  confab_video_encoder_request_keyframe (self->video_encoder);
+  request_keyframe (self);
 }
 
 /* A new session (path switch, reconnect): peers meet it and wait for a key frame. */
 static void
 on_session_assigned (ConfabCall *call, guint64 session_id, ConfabMediaSender *self)
 {
-  if (self->video_encoder != NULL)
+  if (self->enc_width != 0)
+    request_keyframe (self);
+}
+
+/* ---- the encoder thread ------------------------------------------------------ */
+
+/* An encoder for @job, reusing the one we have when only the bitrate
+ * differs (applied in place). A new encoder starts with a key frame: a codec
+ * or size switch needs one. */
+static gboolean
+thread_ensure_encoder (ConfabMediaSender *self,
+                       const EncodeJob *job,
+                       gboolean *codec_switched,
+                       GError **error)
+{
+  if (self->video_encoder != NULL && job->codec == self->thread_codec &&
+      job->width == self->thread_width && job->height == self->thread_height &&
+      job->fps == self->thread_fps)
+    {
+      if (job->kbps != self->thread_kbps &&
+          confab_video_encoder_set_bitrate (self->video_encoder, job->kbps))
+        self->thread_kbps = job->kbps;
+      return TRUE;
+    }
+  *codec_switched = self->video_encoder != NULL && job->codec != self->thread_codec;
+  g_clear_pointer (&self->video_encoder, confab_video_encoder_free);
+  self->video_encoder =
+      confab_video_encoder_new (job->codec, job->width, job->height, job->fps, job->kbps, 0, error);
+  if (self->video_encoder == NULL)
+    return FALSE;
+  self->thread_codec = job->codec;
+  self->thread_width = job->width;
+  self->thread_height = job->height;
+  self->thread_fps = job->fps;
+  self->thread_kbps = job->kbps;
+  return TRUE;
+}
+
+/* @frame scaled into a reused frame of @width x @height. */
+static ConfabVideoFrame *
+thread_scale (ConfabMediaSender *self, const ConfabVideoFrame *frame, int width, int height)
+{
+  if (self->scaled == NULL || self->scaled->width != width || self->scaled->height != height ||
+      !confab_video_frame_is_writable (self->scaled))
+    {
+      g_clear_pointer (&self->scaled, confab_video_frame_unref);
+      self->scaled = confab_video_frame_new (width, height);
+    }
+  self->sws =
+      sws_getCachedContext (self->sws, frame->width, frame->height, AV_PIX_FMT_YUV420P, width,
+                            height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+  if (self->sws == NULL)
+    return NULL;
+  sws_scale (self->sws, (const guint8 *const *) frame->planes, frame->strides, 0, frame->height,
+             self->scaled->planes, self->scaled->strides);
+  self->scaled->pts_us = frame->pts_us;
+  return self->scaled;
+}
+
+static void
+thread_encode (ConfabMediaSender *self,
+               const EncodeJob *job,
+               gboolean keyframe,
+               EncodeResult *result)
+{
+  const ConfabVideoFrame *input = job->frame;
+  gint64 t0 = g_get_monotonic_time ();
+
+  if (!thread_ensure_encoder (self, job, &result->codec_switched, &result->error))
+    return;
+  if (keyframe)
     confab_video_encoder_request_keyframe (self->video_encoder);
+  if (job->width != job->frame->width || job->height != job->frame->height)
+    {
+      input = thread_scale (self, job->frame, job->width, job->height);
+      if (input == NULL)
+        {
+          g_set_error (&result->error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INVALID,
+                       "Cannot scale %dx%d to %dx%d", job->frame->width, job->frame->height,
+                       job->width, job->height);
+          return;
+        }
+    }
+  if (!confab_video_encoder_encode (self->video_encoder, input, &result->encoded, &result->error))
+    return;
+  result->codec = job->codec;
+  result->width = job->width;
+  result->height = job->height;
+  result->fps = job->fps;
+  result->encode_us = g_get_monotonic_time () - t0;
+}
+
+/* One picture at a time, the newest: the caller's context only hands over
+ * and sends, so a 720p encode never holds up what else runs there (the
+ * app's grid). */
+static gpointer
+encoder_thread (gpointer data)
+{
+  ConfabMediaSender *self = data;
+
+  g_mutex_lock (&self->lock);
+  for (;;)
+    {
+      EncodeJob job;
+      EncodeResult result = { 0 };
+      gboolean keyframe;
+
+      /* A result not yet sent still points into the encoder's buffer. */
+      while (!self->quit && (self->job.frame == NULL || self->result.ready))
+        g_cond_wait (&self->wake, &self->lock);
+      if (self->quit)
+        break;
+      job = self->job;
+      self->job.frame = NULL;
+      keyframe = self->keyframe_requested;
+      self->keyframe_requested = FALSE;
+      self->busy = TRUE;
+      g_mutex_unlock (&self->lock);
+
+      thread_encode (self, &job, keyframe, &result);
+      confab_video_frame_unref (job.frame);
+
+      g_mutex_lock (&self->lock);
+      self->busy = FALSE;
+      result.ready = TRUE;
+      self->result = result;
+      g_cond_broadcast (&self->finished);
+      /* Thread-safe: wakes the caller's context, which sends it. */
+      g_source_set_ready_time (self->encoded_source, 0);
+    }
+  g_mutex_unlock (&self->lock);
+  return NULL;
 }
 
 /* ---- video ------------------------------------------------------------------- */
@@ -260,69 +451,71 @@ fit_size (const ConfabQualityLevel *level, int width, int height, int *out_w, in
   *out_h = MIN (*out_h, height & ~1);
 }
 
-static gboolean
-ensure_encoder (ConfabMediaSender *self, int width, int height, GError **error)
+/* The encoder thread's result, on the caller's context: sent, counted. */
+static void
+deliver_result (ConfabMediaSender *self)
 {
-  const ConfabQualityLevel *level = confab_quality_get_level (&self->quality);
-  ConfabVideoCodec codec = choose_codec (self);
-  int fps = self->source_fps > 0 ? MIN (level->fps, self->source_fps) : level->fps;
-  /* The tier's bitrate, scaled down with what the source lacks. */
-  double cut = MIN (1.0, ((double) width * height * fps) /
-                             ((double) level->width * level->height * level->fps));
-  guint kbps = (guint) MAX (30.0, level->bitrate_kbps * cut);
+  EncodeResult result;
+  gint64 now = g_get_monotonic_time ();
 
-  if (self->video_encoder != NULL && codec == self->codec && width == self->enc_width &&
-      height == self->enc_height && fps == self->enc_fps)
+  g_mutex_lock (&self->lock);
+  result = self->result;
+  self->result.error = NULL;
+  g_mutex_unlock (&self->lock);
+  if (!result.ready)
+    return;
+
+  if (result.error != NULL)
     {
-      if (kbps != self->enc_kbps && confab_video_encoder_set_bitrate (self->video_encoder, kbps))
-        self->enc_kbps = kbps;
-      return TRUE;
+      fail (self, result.error);
+      g_error_free (result.error);
     }
-  if (self->video_encoder != NULL && codec != self->codec)
-    self->codec_switches++;
-  g_clear_pointer (&self->video_encoder, confab_video_encoder_free);
-  /* A new encoder starts with a key frame: a codec or size switch needs one. */
-  self->video_encoder = confab_video_encoder_new (codec, width, height, fps, kbps, 0, error);
-  if (self->video_encoder == NULL)
-    return FALSE;
-  self->codec = codec;
-  self->enc_width = width;
-  self->enc_height = height;
-  self->enc_fps = fps;
-  self->enc_kbps = kbps;
-  self->keyframe_pending = FALSE;
-  return TRUE;
+  else
+    {
+      if (result.codec_switched)
+        self->codec_switches++;
+      self->codec = result.codec;
+      self->enc_width = result.width;
+      self->enc_height = result.height;
+      self->enc_fps = result.fps;
+      self->encode_us_total += result.encode_us;
+      self->encode_count++;
+      /* Encoded before the camera went off: receivers dropped the stream. */
+      if (self->video_enabled && result.encoded.size > 0 &&
+          confab_call_send_video (self->call, result.codec, &result.encoded))
+        {
+          self->sent[self->sent_head] =
+              (SentFrame){ now, (guint32) MIN (result.encoded.size, G_MAXUINT32) };
+          self->sent_head = (self->sent_head + 1) % SENT_RING;
+        }
+    }
+
+  /* Sent: the encoder's buffer is free for the next picture. */
+  g_mutex_lock (&self->lock);
+  self->result.ready = FALSE;
+  g_cond_signal (&self->wake);
+  g_mutex_unlock (&self->lock);
 }
 
-/* @frame scaled into a reused frame of @width x @height. */
-static ConfabVideoFrame *
-scale (ConfabMediaSender *self, const ConfabVideoFrame *frame, int width, int height)
+static gboolean
+on_encoded (gpointer data)
 {
-  if (self->scaled == NULL || self->scaled->width != width || self->scaled->height != height ||
-      !confab_video_frame_is_writable (self->scaled))
-    {
-      g_clear_pointer (&self->scaled, confab_video_frame_unref);
-      self->scaled = confab_video_frame_new (width, height);
-    }
-  self->sws =
-      sws_getCachedContext (self->sws, frame->width, frame->height, AV_PIX_FMT_YUV420P, width,
-                            height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
-  if (self->sws == NULL)
-    return NULL;
-  sws_scale (self->sws, (const guint8 *const *) frame->planes, frame->strides, 0, frame->height,
-             self->scaled->planes, self->scaled->strides);
-  self->scaled->pts_us = frame->pts_us;
-  return self->scaled;
+  ConfabMediaSender *self = data;
+
+  g_source_set_ready_time (self->encoded_source, -1);
+  deliver_result (self);
+  return G_SOURCE_CONTINUE;
 }
 
 gboolean
 confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame, GError **error)
 {
   const ConfabQualityLevel *level;
-  const ConfabVideoFrame *input = frame;
-  ConfabEncodedFrame encoded;
-  gint64 interval, t0, now;
-  int width, height;
+  gint64 interval;
+  int width, height, fps;
+  double cut;
+  EncodeJob job;
+  ConfabVideoFrame *replaced;
 
   g_return_val_if_fail (CONFAB_IS_MEDIA_SENDER (self), FALSE);
   g_return_val_if_fail (frame != NULL, FALSE);
@@ -354,40 +547,56 @@ confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame
     }
 
   fit_size (level, frame->width, frame->height, &width, &height);
-  if (!ensure_encoder (self, width, height, error))
-    goto failed;
-  if (self->keyframe_pending)
-    {
-      confab_video_encoder_request_keyframe (self->video_encoder);
-      self->keyframe_pending = FALSE;
-    }
+  fps = self->source_fps > 0 ? MIN (level->fps, self->source_fps) : level->fps;
+  /* The tier's bitrate, scaled down with what the source lacks. */
+  cut = MIN (1.0, ((double) width * height * fps) /
+                      ((double) level->width * level->height * level->fps));
+  job = (EncodeJob){
+    .frame = confab_video_frame_ref (frame),
+    .codec = choose_codec (self),
+    .width = width,
+    .height = height,
+    .fps = fps,
+    .kbps = (guint) MAX (30.0, level->bitrate_kbps * cut),
+  };
 
-  t0 = g_get_monotonic_time ();
-  if (width != frame->width || height != frame->height)
-    {
-      input = scale (self, frame, width, height);
-      if (input == NULL)
-        {
-          g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INVALID,
-                       "Cannot scale %dx%d to %dx%d", frame->width, frame->height, width, height);
-          goto failed;
-        }
-    }
-  if (!confab_video_encoder_encode (self->video_encoder, input, &encoded, error))
-    goto failed;
-  now = g_get_monotonic_time ();
-  self->encode_us_total += now - t0;
-  self->encode_count++;
-  if (encoded.size > 0 && confab_call_send_video (self->call, self->codec, &encoded))
-    {
-      self->sent[self->sent_head] = (SentFrame){ now, (guint32) MIN (encoded.size, G_MAXUINT32) };
-      self->sent_head = (self->sent_head + 1) % SENT_RING;
-    }
+  /* The newest picture wins: one the encoder has not started on yet is
+   * dropped, never queued, so a slow encode costs frames, not latency. */
+  g_mutex_lock (&self->lock);
+  replaced = self->job.frame;
+  if (replaced != NULL)
+    self->frames_replaced++;
+  self->job = job;
+  g_cond_signal (&self->wake);
+  g_mutex_unlock (&self->lock);
+  if (replaced != NULL)
+    confab_video_frame_unref (replaced);
   return TRUE;
+}
 
-failed:
-  fail (self, error != NULL ? *error : NULL);
-  return FALSE;
+gboolean
+confab_media_sender_flush (ConfabMediaSender *self)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  g_return_val_if_fail (CONFAB_IS_MEDIA_SENDER (self), FALSE);
+  for (;;)
+    {
+      gboolean ready;
+
+      g_mutex_lock (&self->lock);
+      while (!self->result.ready && (self->job.frame != NULL || self->busy))
+        if (!g_cond_wait_until (&self->finished, &self->lock, end))
+          {
+            g_mutex_unlock (&self->lock);
+            return FALSE;
+          }
+      ready = self->result.ready;
+      g_mutex_unlock (&self->lock);
+      if (!ready)
+        return TRUE;
+      deliver_result (self);
+    }
 }
 
 /* ---- audio ------------------------------------------------------------------- */
@@ -437,11 +646,19 @@ confab_media_sender_set_video_enabled (ConfabMediaSender *self, gboolean enabled
   if (enabled)
     {
       /* Receivers dropped the stream: start it again with a key frame. */
-      self->keyframe_pending = TRUE;
+      request_keyframe (self);
       self->next_frame_us = 0;
     }
   else
-    memset (self->sent, 0, sizeof self->sent);
+    {
+      ConfabVideoFrame *waiting;
+
+      memset (self->sent, 0, sizeof self->sent);
+      g_mutex_lock (&self->lock);
+      waiting = g_steal_pointer (&self->job.frame);
+      g_mutex_unlock (&self->lock);
+      g_clear_pointer (&waiting, confab_video_frame_unref);
+    }
   announce_state (self);
 }
 
@@ -472,8 +689,8 @@ void
 confab_media_sender_request_keyframe (ConfabMediaSender *self)
 {
   g_return_if_fail (CONFAB_IS_MEDIA_SENDER (self));
-  if (self->video_encoder != NULL)
-    confab_video_encoder_request_keyframe (self->video_encoder);
+  if (self->enc_width != 0)
+    request_keyframe (self);
 }
 
 void
@@ -513,7 +730,7 @@ confab_media_sender_get_encoded_format (ConfabMediaSender *self, int *width, int
 ConfabVideoCodec
 confab_media_sender_get_codec (ConfabMediaSender *self)
 {
-  return self->video_encoder != NULL ? self->codec : choose_codec (self);
+  return self->enc_width != 0 ? self->codec : choose_codec (self);
 }
 
 const ConfabMediaSenderStep *
@@ -547,6 +764,17 @@ confab_media_sender_get_codec_switches (ConfabMediaSender *self)
   return self->codec_switches;
 }
 
+guint64
+confab_media_sender_get_frames_replaced (ConfabMediaSender *self)
+{
+  guint64 n;
+
+  g_mutex_lock (&self->lock);
+  n = self->frames_replaced;
+  g_mutex_unlock (&self->lock);
+  return n;
+}
+
 /* ---- object ------------------------------------------------------------------ */
 
 static void
@@ -554,6 +782,21 @@ confab_media_sender_dispose (GObject *object)
 {
   ConfabMediaSender *self = CONFAB_MEDIA_SENDER (object);
 
+  /* First the thread, which may be in an encode and then wakes
+   * encoded_source: joined, nothing of ours runs there any more. */
+  if (self->thread != NULL)
+    {
+      g_mutex_lock (&self->lock);
+      self->quit = TRUE;
+      g_cond_signal (&self->wake);
+      g_mutex_unlock (&self->lock);
+      g_clear_pointer (&self->thread, g_thread_join);
+    }
+  if (self->encoded_source != NULL)
+    {
+      g_source_destroy (self->encoded_source);
+      g_clear_pointer (&self->encoded_source, g_source_unref);
+    }
   if (self->quality_timer != NULL)
     {
       g_source_destroy (self->quality_timer);
@@ -577,6 +820,11 @@ confab_media_sender_finalize (GObject *object)
   g_clear_pointer (&self->audio_encoder, confab_audio_encoder_free);
   g_clear_pointer (&self->scaled, confab_video_frame_unref);
   g_clear_pointer (&self->sws, sws_freeContext);
+  g_clear_pointer (&self->job.frame, confab_video_frame_unref);
+  g_clear_error (&self->result.error);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->wake);
+  g_cond_clear (&self->finished);
   g_array_unref (self->steps);
   G_OBJECT_CLASS (confab_media_sender_parent_class)->finalize (object);
 }
@@ -601,6 +849,9 @@ static void
 confab_media_sender_init (ConfabMediaSender *self)
 {
   self->steps = g_array_new (FALSE, FALSE, sizeof (ConfabMediaSenderStep));
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->wake);
+  g_cond_init (&self->finished);
   self->video_enabled = TRUE;
   self->audio_enabled = TRUE;
 }
@@ -638,6 +889,12 @@ confab_media_sender_new (ConfabCall *call, const ConfabMediaSenderConfig *config
       g_source_set_callback (self->quality_timer, on_quality_due, self, NULL);
       g_source_attach (self->quality_timer, g_main_context_get_thread_default ());
     }
+  /* Results are sent from the caller's context, as signals are emitted. */
+  self->encoded_source = g_source_new (&quality_timer_funcs, sizeof (GSource));
+  g_source_set_callback (self->encoded_source, on_encoded, self, NULL);
+  g_source_set_name (self->encoded_source, "confab-media-sender encoded");
+  g_source_attach (self->encoded_source, g_main_context_get_thread_default ());
+  self->thread = g_thread_new ("confab-encoder", encoder_thread, self);
   announce_state (self);
   return self;
 }

@@ -51,11 +51,14 @@ ConfabMediaSender *confab_media_sender_new (ConfabCall *call,
  * negotiated rate): the encoder never assumes more. */
 void confab_media_sender_set_source_fps (ConfabMediaSender *self, int fps);
 
-/* One captured picture (frame->pts_us: capture time, monotonic µs). Scaled
- * down to the tier's size when larger (aspect kept), skipped when it comes
- * sooner than the tier's rate allows, encoded and sent. No copy when the
- * size already fits. FALSE (with @error, and "error" emitted) only when the
- * encoder fails. */
+/* One captured picture (frame->pts_us: capture time, monotonic µs). Skipped
+ * when it comes sooner than the tier's rate allows; else handed (a
+ * reference, no copy) to the sender's encoder thread, which scales it down
+ * to the tier's size when larger (aspect kept) and encodes it; the packet is
+ * sent from the caller's thread-default context. While the encoder is busy
+ * only the newest picture waits: an older waiting one is dropped
+ * (confab_media_sender_get_frames_replaced()). Encoder failures come as
+ * "error"; FALSE only for bad arguments. */
 gboolean
 confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame, GError **error);
 /* One 20 ms chunk: CONFAB_AUDIO_FRAME_SAMPLES samples, 48 kHz mono S16. */
@@ -69,6 +72,12 @@ void confab_media_sender_set_video_enabled (ConfabMediaSender *self, gboolean en
 void confab_media_sender_set_audio_enabled (ConfabMediaSender *self, gboolean enabled);
 gboolean confab_media_sender_get_video_enabled (ConfabMediaSender *self);
 gboolean confab_media_sender_get_audio_enabled (ConfabMediaSender *self);
+
+/* Waits (at most 5 s) until the encoder has taken every picture pushed so
+ * far and sends what it made, on the calling context: for sources that must
+ * not lose a picture (tests pushing faster than real time). FALSE on
+ * timeout. */
+gboolean confab_media_sender_flush (ConfabMediaSender *self);
 
 /* The next encoded picture is a key frame. */
 void confab_media_sender_request_keyframe (ConfabMediaSender *self);
@@ -93,5 +102,7 @@ guint64 confab_media_sender_get_keyframes_forced (ConfabMediaSender *self);
 guint64 confab_media_sender_get_frames_rate_skipped (ConfabMediaSender *self);
 /* Codec switches (H.264 <-> VP9 as peers come and go). */
 guint confab_media_sender_get_codec_switches (ConfabMediaSender *self);
+/* Pictures dropped because a newer one came while the encoder was busy. */
+guint64 confab_media_sender_get_frames_replaced (ConfabMediaSender *self);
 
 G_END_DECLS

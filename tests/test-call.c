@@ -899,6 +899,9 @@ push_pictures (SenderFixture *f, guint n, int fps)
 
       g_assert_true (confab_media_sender_push_video (f->sender, frame, &error));
       g_assert_no_error (error);
+      /* Faster than real time: let the encoder thread take each picture
+       * (it keeps only the newest waiting) and send it here. */
+      g_assert_true (confab_media_sender_flush (f->sender));
       f->pts += G_USEC_PER_SEC / fps;
     }
 }
@@ -1027,6 +1030,59 @@ test_sender_keyframe_request (void)
   g_assert_cmpstr (((ConfabMediaPacket *) video->pdata[1])->frame_type, ==, "delta");
   g_assert_cmpuint (confab_media_sender_get_keyframes_forced (f.sender), ==, 1);
   sender_fixture_clear (&f);
+}
+
+/* Pictures faster than the encoder thread takes them: the newest waits,
+ * older waiting ones are dropped (counted), none queue up; the last picture
+ * pushed is the last one sent. */
+static void
+test_sender_newest_wins (void)
+{
+  SenderFixture f = { 0 };
+  g_autoptr (GPtrArray) video = NULL;
+  ConfabMediaPacket *last;
+  double expected_ms;
+  gint64 last_pts = 0;
+  guint64 replaced;
+
+  sender_fixture_init (&f, 1280, 720, 30, FALSE);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr (ConfabVideoFrame) frame = confab_test_pattern_next (f.pattern, i, f.pts);
+
+      g_assert_true (confab_media_sender_push_video (f.sender, frame, NULL));
+      last_pts = f.pts;
+      f.pts += G_USEC_PER_SEC / 30;
+    }
+  g_assert_true (confab_media_sender_flush (f.sender));
+  video = sent_media_from (f.mock, 0, CONFAB_MEDIA_VIDEO);
+  replaced = confab_media_sender_get_frames_replaced (f.sender);
+  g_test_message ("%u sent, %" G_GUINT64_FORMAT " replaced", video->len, replaced);
+  g_assert_cmpuint (replaced, >=, 1);
+  g_assert_cmpuint (video->len + replaced, ==, 20);
+  /* The capture time travels as the wall-clock timestamp: the last picture's. */
+  last = video->pdata[video->len - 1];
+  expected_ms = (g_get_real_time () - (g_get_monotonic_time () - last_pts)) / 1000.0;
+  g_assert_cmpfloat (ABS (last->timestamp / 1000.0 - expected_ms), <, 10);
+  sender_fixture_clear (&f);
+}
+
+/* The sender goes away while its thread encodes: joined, nothing sent after. */
+static void
+test_sender_dispose_mid_encode (void)
+{
+  for (guint round = 0; round < 5; round++)
+    {
+      SenderFixture f = { 0 };
+      g_autoptr (ConfabVideoFrame) frame = NULL;
+
+      sender_fixture_init (&f, 1280, 720, 30, FALSE);
+      frame = confab_test_pattern_next (f.pattern, 0, f.pts);
+      g_assert_true (confab_media_sender_push_video (f.sender, frame, NULL));
+      if (round % 2 == 1)
+        g_usleep (round * 1000);
+      sender_fixture_clear (&f);
+    }
 }
 
 static gboolean
@@ -1288,6 +1344,8 @@ main (int argc, char **argv)
   g_test_add_func ("/call/sender/mute-and-camera-off", test_sender_mute_and_camera_off);
   g_test_add_func ("/call/sender/scale-and-rate", test_sender_scale_and_rate);
   g_test_add_func ("/call/sender/keyframe-request", test_sender_keyframe_request);
+  g_test_add_func ("/call/sender/newest-wins", test_sender_newest_wins);
+  g_test_add_func ("/call/sender/dispose-mid-encode", test_sender_dispose_mid_encode);
   g_test_add_func ("/call/sender/congestion", test_sender_congestion);
   g_test_add_func ("/call/peer/lip-sync", test_peer_lip_sync);
   return g_test_run ();
