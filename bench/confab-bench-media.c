@@ -25,6 +25,7 @@
 #include "confab-audio-decoder.h"
 #include "confab-audio-encoder.h"
 #include "confab-call.h"
+#include "confab-codec-cpu.h"
 #include "confab-packet.h"
 #include "confab-pipewire-audio.h"
 #include "confab-test-source.h"
@@ -202,6 +203,9 @@ typedef struct
   gint64 window_end_us;
   double cpu_start_s;
   double cpu_end_s;
+  /* The codecs' own count of their CPU (confab-codec-cpu.h), per kind. */
+  guint64 codec_start_ns[CONFAB_CODEC_CPU_N_KINDS];
+  guint64 codec_end_ns[CONFAB_CODEC_CPU_N_KINDS];
   GArray *video_ms;
   GArray *audio_ms;
   guint64 audio_frames[5];    /* by ConfabAudioPlayout, in the window */
@@ -239,6 +243,8 @@ probe_finish (Probe *probe)
   probe->done = TRUE;
   probe->window_end_us = g_get_monotonic_time ();
   probe->cpu_end_s = process_cpu_s ();
+  for (int k = 0; k < CONFAB_CODEC_CPU_N_KINDS; k++)
+    probe->codec_end_ns[k] = confab_codec_cpu_get_process_ns (k);
   /* The driver reads /proc at this line; keep it before any teardown. */
   g_print ("window-end\n");
   fflush (stdout);
@@ -263,6 +269,8 @@ on_warmup_done (gpointer data)
   probe->warmup_id = 0;
   probe->window_start_us = g_get_monotonic_time ();
   probe->cpu_start_s = process_cpu_s ();
+  for (int k = 0; k < CONFAB_CODEC_CPU_N_KINDS; k++)
+    probe->codec_start_ns[k] = confab_codec_cpu_get_process_ns (k);
   for (guint i = 0; i < probe->n_peers; i++)
     probe->peers[i].frames_in_window = 0;
   g_print ("window-start\n");
@@ -477,6 +485,13 @@ run_probe (void)
   g_string_append_printf (out, ",\"cpu_percent\":%.1f",
                           window_s > 0 ? 100.0 * (probe.cpu_end_s - probe.cpu_start_s) / window_s
                                        : -1.0);
+  /* The codec work inside this same window, as the decoders counted it. */
+  g_string_append (out, ",\"codec_cpu_percent\":{");
+  for (int k = 0; k < CONFAB_CODEC_CPU_N_KINDS; k++)
+    g_string_append_printf (
+        out, "%s\"%s\":%.2f", k > 0 ? "," : "", confab_codec_cpu_kind_to_string (k),
+        window_s > 0 ? (probe.codec_end_ns[k] - probe.codec_start_ns[k]) / 1e7 / window_s : -1.0);
+  g_string_append_c (out, '}');
   for (guint i = 0; i < probe.n_peers; i++)
     {
       decoded += confab_peer_get_decoded_video_frames (probe.peers[i].peer);

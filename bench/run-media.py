@@ -5,7 +5,8 @@
 # client (decodes video, pulls audio jitter buffers on a 20 ms playout clock)
 # that measures capture -> decoded picture and capture -> playout. Then one
 # receiver and 8 peers at 640x360 (replayed by confab-bench-media send), and
-# in the same run the codec work alone (confab-bench-media codec). Prints a
+# in the same run the codec work alone (confab-bench-media codec), and the
+# codec CPU that the clients' own codecs counted inside their calls. Prints a
 # table, checks the targets, and compares with bench/baseline-media.json.
 # Exits 1 only on a clear regression against the baseline, 2 when it cannot
 # run. python3 standard library only.
@@ -235,6 +236,30 @@ def main():
     report["client_percent"] = {"sender_720p": sender_cpu, "receiver_720p": receiver_cpu,
                                 "receiver_fan_in": fan_cpu}
     report["ratios"] = ratios
+    # The codec work as the codecs counted it in the same processes and run
+    # (confab-codec-cpu.h: CPU inside every encode/decode call, workers
+    # included): whole / that is issue 4's "everything else adds < 30 %" read
+    # directly. Receivers: the probe's own CPU and codec count over its window.
+    # Sender: confab-cli's summary, over its whole call (join to SIGINT).
+
+    def probe_insitu(sc):
+        p = sc["probe"]
+        codec_pct = sum((p.get("codec_cpu_percent") or {}).values())
+        whole = p.get("cpu_percent")
+        return whole, codec_pct, (whole / codec_pct if whole and codec_pct > 0 else None)
+
+    summary = one.get("sender_summary") or {}
+    sender_codec_ms = sum((summary.get("codec_cpu_ms") or {}).values())
+    sender_cpu_ms, sender_pct = summary.get("cpu_ms"), summary.get("cpu_percent")
+    sender_insitu = (sender_pct, sender_pct * sender_codec_ms / sender_cpu_ms
+                     if sender_pct and sender_cpu_ms else 0.0,
+                     sender_cpu_ms / sender_codec_ms if sender_cpu_ms and sender_codec_ms > 0
+                     else None)
+    insitu = {"sender_720p": sender_insitu, "receiver_720p": probe_insitu(one),
+              "receiver_fan_in": probe_insitu(fan)}
+    report["insitu"] = {k: {"whole_percent": w, "codec_percent": c, "ratio": r}
+                        for k, (w, c, r) in insitu.items()}
+    report["ratios_insitu"] = {k: v[2] for k, v in insitu.items()}
     # The same against the tight loop's codec CPU (what issue 4 first compared with).
     report["codec_percent_tight"] = dict(zip(("sender_720p", "receiver_720p", "receiver_fan_in"), tight))
     report["ratios_tight"] = {k: (report["client_percent"][k] / report["codec_percent_tight"][k]
@@ -258,15 +283,20 @@ def main():
           % (one["probe"]["audio_target_delay_ms_avg"], fan["probe"]["audio_target_delay_ms_avg"],
              one["probe"]["fps_per_peer"], fan["probe"]["fps_per_peer"]))
     print()
-    print("CPU (% of one core)               whole client   codec paced   ratio"
-          "   codec tight loop   ratio")
-    for label, key in (("sender, 720p30 (confab-cli)", "sender_720p"),
+    print("CPU (% of one core)              whole   codec in-situ   ratio |  codec paced   ratio"
+          " |  tight loop   ratio")
+    for label, key in (("sender, 720p30 (confab-cli) *", "sender_720p"),
                        ("receiver, 720p30 (probe)", "receiver_720p"),
                        ("receiver of %d x 360p30 (probe)" % args.peers, "receiver_fan_in")):
-        print("%-32s %12s %13.1f %7s %18.1f %7s" % (
-            label, fmt(report["client_percent"][key]), report["codec_percent"][key],
-            fmt(ratios[key], "%.2fx"), report["codec_percent_tight"][key],
-            fmt(report["ratios_tight"][key], "%.2fx")))
+        w, c, r = insitu[key]
+        print("%-31s %6s %15s %7s | %12.1f %7s | %11.1f %7s" % (
+            label, fmt(report["client_percent"][key]), "%s of %s" % (fmt(c), fmt(w)),
+            fmt(r, "%.2fx"), report["codec_percent"][key], fmt(ratios[key], "%.2fx"),
+            report["codec_percent_tight"][key], fmt(report["ratios_tight"][key], "%.2fx")))
+    print("  whole: each process's CPU over the probe's window (/proc). codec in-situ: what the"
+          " codecs counted inside their calls, of that process's own CPU over the same span"
+          " (* the sender: over its whole call, from its summary); ratio = own CPU / codec."
+          " paced / tight loop: the same codec work run alone at 30 fps / back to back.")
     noisy = [k for k, sc in (("1:1", one), ("fan-in", fan)) if sc["other_cpu_percent"] > NOISY_OTHER_PCT]
     report["noisy"] = noisy
     if noisy:
@@ -296,8 +326,10 @@ def main():
     checks = [("glass-to-glass p50", v["p50"], targets["video_p50_ms"], "ms"),
               ("glass-to-glass p99", v["p99"], targets["video_p99_ms"], "ms"),
               ("mouth-to-ear p50 (without device buffers)", a["p50"], targets["audio_p50_ms"], "ms")]
+    for key, r in report["ratios_insitu"].items():
+        checks.append(("client/codec in-situ " + key, r, targets["max_client_codec_ratio"], "x"))
     for key, r in ratios.items():
-        checks.append(("client/codec " + key, r, targets["max_client_codec_ratio"], "x"))
+        checks.append(("client/codec paced " + key, r, targets["max_client_codec_ratio"], "x"))
     print()
     for label, value, target, unit in checks:
         verdict = "met" if value is not None and value <= target else "MISSED"
@@ -313,6 +345,7 @@ def main():
     elif last and not args.update_baseline:
         now = {"video_p50_ms": v["p50"], "video_p99_ms": v["p99"], "audio_p50_ms": a["p50"]}
         now.update({"ratio_" + k: r for k, r in ratios.items()})
+        now.update({"ratio_insitu_" + k: r for k, r in report["ratios_insitu"].items()})
         for key, value in now.items():
             old = last.get(key)
             if old is None or value is None:
@@ -341,6 +374,8 @@ def main():
             "client_percent": report["client_percent"], "codec_percent": report["codec_percent"],
         }
         baseline["last"].update({"ratio_" + k: r for k, r in ratios.items()})
+        baseline["last"].update({"ratio_insitu_" + k: r
+                                 for k, r in report["ratios_insitu"].items()})
         with open(args.baseline, "w") as f:
             json.dump(baseline, f, indent=2)
             f.write("\n")

@@ -5,6 +5,7 @@
 
 #include "confab-audio-encoder.h"
 #include "confab-call.h"
+#include "confab-codec-cpu.h"
 #include "confab-chat.h"
 #include "confab-election.h"
 #include "confab-invite.h"
@@ -882,6 +883,15 @@ build_summary (Cli *cli, gboolean *expectation_met)
                             100.0 * (cpu_seconds () - cli->start_cpu_s) / wall_s);
   else
     g_string_append (out, ",\"cpu_percent\":null");
+  /* Over the same span, and what of it the codecs counted inside their calls
+   * (confab-codec-cpu.h): the rest is capture, packets, network and mixing. */
+  g_string_append_printf (out, ",\"cpu_ms\":%.1f,\"codec_cpu_ms\":{",
+                          1000.0 * (cpu_seconds () - cli->start_cpu_s));
+  for (int k = 0; k < CONFAB_CODEC_CPU_N_KINDS; k++)
+    g_string_append_printf (out, "%s\"%s\":%.1f", k > 0 ? "," : "",
+                            confab_codec_cpu_kind_to_string (k),
+                            confab_codec_cpu_get_process_ns (k) / 1e6);
+  g_string_append_c (out, '}');
   if (cli->camera != NULL)
     {
       const char *format = "none";

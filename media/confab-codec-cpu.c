@@ -31,6 +31,17 @@ confab_codec_cpu_get_process_ns (ConfabCodecCpuKind kind)
   return __atomic_load_n (&process_ns[kind], __ATOMIC_RELAXED);
 }
 
+const char *
+confab_codec_cpu_kind_to_string (ConfabCodecCpuKind kind)
+{
+  static const char *const names[] = { "video_encode", "video_decode", "audio_encode",
+                                       "audio_decode" };
+
+  G_STATIC_ASSERT (G_N_ELEMENTS (names) == CONFAB_CODEC_CPU_N_KINDS);
+  g_return_val_if_fail (kind < CONFAB_CODEC_CPU_N_KINDS, NULL);
+  return names[kind];
+}
+
 guint64
 confab_codec_cpu_get_process_total_ns (void)
 {

@@ -23,6 +23,8 @@ typedef enum
  * (libvpx row-mt, x264 sliced threads), which only run inside those calls.
  * Any thread may ask. */
 guint64 confab_codec_cpu_get_process_ns (ConfabCodecCpuKind kind);
+/* "video_encode", "video_decode", "audio_encode", "audio_decode" (JSON keys). */
+const char *confab_codec_cpu_kind_to_string (ConfabCodecCpuKind kind);
 /* The sum over all kinds. */
 guint64 confab_codec_cpu_get_process_total_ns (void);
 
