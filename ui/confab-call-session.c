@@ -54,9 +54,16 @@ struct _ConfabCallSession
   guint stats_timer;
 };
 
+/* One person in the room. Keyed by the first session we saw of them (@id,
+ * what the window and the grid know them by); a user who moves to a newer
+ * session (WebSocket -> WebTransport after the election, a reconnect, a
+ * relay move) stays the same participant, now fed by @session_id. */
 typedef struct
 {
-  guint64 session_id;
+  guint64 id;
+  guint64 session_id; /* the session carrying them now */
+  char *user_id;      /* "" when not known */
+  gboolean video_wanted;
   gboolean video_enabled;
   gboolean audio_enabled;
   gboolean speaking;
@@ -66,6 +73,36 @@ typedef struct
   guint64 video_gaps;
   guint silent_seconds;
 } Participant;
+
+static void
+participant_free (gpointer data)
+{
+  Participant *p = data;
+
+  g_free (p->user_id);
+  g_free (p);
+}
+
+/* The participant whose current session is @session_id, else the one the
+ * same (known) user is: chat from a session the call still hears. */
+static Participant *
+participant_for_peer (ConfabCallSession *self, ConfabPeer *peer)
+{
+  guint64 session_id = confab_peer_get_session_id (peer);
+  const char *user = confab_peer_get_user_id (peer);
+  GHashTableIter iter;
+  Participant *p, *same_user = NULL;
+
+  g_hash_table_iter_init (&iter, self->participants);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
+    {
+      if (p->session_id == session_id)
+        return p;
+      if (*user != '\0' && g_str_equal (p->user_id, user))
+        same_user = p;
+    }
+  return same_user;
+}
 
 /* Seconds without any media from someone who says they send: "lost". */
 #define CONFAB_SILENT_LOST_S     3
@@ -467,9 +504,10 @@ on_chat_message (ConfabCall *call,
                  ConfabCallSession *self)
 {
   const char *name = *display_name != '\0' ? display_name : confab_peer_get_display_name (peer);
+  Participant *p = participant_for_peer (self, peer);
 
-  g_signal_emit (self, signals[SIGNAL_CHAT_MESSAGE], 0, confab_peer_get_session_id (peer), name,
-                 text);
+  g_signal_emit (self, signals[SIGNAL_CHAT_MESSAGE], 0,
+                 p != NULL ? p->id : confab_peer_get_session_id (peer), name, text);
 }
 
 static void
@@ -545,12 +583,31 @@ announce_peer (gpointer data)
 
   if (self->ended || !confab_peer_is_present (peer))
     return G_SOURCE_REMOVE;
+  p = participant_for_peer (self, peer);
+  if (p != NULL && p->session_id != confab_peer_get_session_id (peer))
+    {
+      /* The same person on a newer session: no second tile, no "joined";
+       * their pictures now come from it (it starts with a key frame). */
+      g_message ("%s moved to session %" G_GUINT64_FORMAT, confab_peer_get_display_name (peer),
+                 confab_peer_get_session_id (peer));
+      p->session_id = confab_peer_get_session_id (peer);
+      p->video_frames = confab_peer_get_video_frames (peer);
+      p->audio_packets = confab_peer_get_audio_packets (peer);
+      p->video_gaps = confab_peer_get_video_gaps (peer);
+      confab_call_set_peer_video_wanted (self->call, p->session_id, p->video_wanted);
+      g_signal_emit (self, signals[SIGNAL_PARTICIPANT_CHANGED], 0, p->id);
+      return G_SOURCE_REMOVE;
+    }
+  if (p != NULL)
+    return G_SOURCE_REMOVE;
   p = g_new0 (Participant, 1);
-  p->session_id = confab_peer_get_session_id (peer);
+  p->id = p->session_id = confab_peer_get_session_id (peer);
+  p->user_id = g_strdup (confab_peer_get_user_id (peer));
+  p->video_wanted = TRUE;
   p->video_enabled = confab_peer_get_video_enabled (peer);
   p->audio_enabled = confab_peer_get_audio_enabled (peer);
-  g_hash_table_replace (self->participants, &p->session_id, p);
-  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_ADDED], 0, p->session_id,
+  g_hash_table_replace (self->participants, &p->id, p);
+  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_ADDED], 0, p->id,
                  confab_peer_get_display_name (peer));
   return G_SOURCE_REMOVE;
 }
@@ -571,12 +628,19 @@ static void
 on_peer_left (ConfabCall *call, ConfabPeer *peer, ConfabCallSession *self)
 {
   guint64 session_id = confab_peer_get_session_id (peer);
+  Participant *p = participant_for_peer (self, peer);
+  guint64 id;
 
   g_message ("%s left (%s)", confab_peer_get_display_name (peer),
              confab_peer_is_present (peer) ? "still present" : "gone or silent");
-  g_hash_table_remove (self->participants, &session_id);
+  /* An older session of someone already on a newer one: nothing changes
+   * for the person. */
+  if (p == NULL || p->session_id != session_id)
+    return;
+  id = p->id;
+  g_hash_table_remove (self->participants, &id);
   /* The second argument: the person is still here on a newer session. */
-  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, session_id,
+  g_signal_emit (self, signals[SIGNAL_PARTICIPANT_REMOVED], 0, id,
                  confab_peer_is_superseded (peer));
 }
 
@@ -871,12 +935,79 @@ ConfabVideoFrame *
 confab_call_session_take_video_frame (ConfabCallSession *self, guint64 session_id)
 {
   ConfabPeer *peer;
+  Participant *p;
 
   g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), NULL);
   if (self->call == NULL)
     return NULL;
-  peer = confab_call_lookup_peer (self->call, session_id);
+  p = g_hash_table_lookup (self->participants, &session_id);
+  peer = p != NULL ? confab_call_lookup_peer (self->call, p->session_id) : NULL;
   return peer != NULL ? confab_peer_take_video_frame (peer) : NULL;
+}
+
+void
+confab_call_session_set_video_wanted (ConfabCallSession *self, guint64 session_id, gboolean wanted)
+{
+  Participant *p;
+
+  g_return_if_fail (CONFAB_IS_CALL_SESSION (self));
+  p = g_hash_table_lookup (self->participants, &session_id);
+  if (p == NULL || p->video_wanted == !!wanted)
+    return;
+  p->video_wanted = !!wanted;
+  g_debug ("video of %" G_GUINT64_FORMAT " %s", session_id, wanted ? "wanted" : "not wanted");
+  if (self->call != NULL)
+    confab_call_set_peer_video_wanted (self->call, p->session_id, wanted);
+}
+
+ConfabPeer *
+confab_call_session_get_peer (ConfabCallSession *self, guint64 session_id)
+{
+  Participant *p;
+
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), NULL);
+  p = g_hash_table_lookup (self->participants, &session_id);
+  return p != NULL && self->call != NULL ? confab_call_lookup_peer (self->call, p->session_id)
+                                         : NULL;
+}
+
+gboolean
+confab_call_session_lookup_session (ConfabCallSession *self,
+                                    guint64 session_id,
+                                    guint64 *participant_id,
+                                    gboolean *video_wanted)
+{
+  GHashTableIter iter;
+  Participant *p;
+
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), FALSE);
+  g_hash_table_iter_init (&iter, self->participants);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
+    if (p->session_id == session_id)
+      {
+        if (participant_id != NULL)
+          *participant_id = p->id;
+        if (video_wanted != NULL)
+          *video_wanted = p->video_wanted;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+gboolean
+confab_call_session_get_send_format (ConfabCallSession *self,
+                                     int *width,
+                                     int *height,
+                                     int *fps,
+                                     guint *bitrate_kbps,
+                                     ConfabVideoCodec *codec)
+{
+  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), FALSE);
+  if (self->sender == NULL)
+    return FALSE;
+  confab_media_sender_get_video_format (self->sender, width, height, fps, bitrate_kbps);
+  *codec = confab_media_sender_get_codec (self->sender);
+  return TRUE;
 }
 
 gboolean
@@ -999,5 +1130,5 @@ confab_call_session_init (ConfabCallSession *self)
   self->cancellable = g_cancellable_new ();
   self->codec = CONFAB_VIDEO_CODEC_VP9;
   self->echo_cancellation = TRUE;
-  self->participants = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  self->participants = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, participant_free);
 }

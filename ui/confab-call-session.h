@@ -5,6 +5,7 @@
 #pragma once
 
 #include "confab-invite.h"
+#include "confab-video-encoder.h"
 #include "confab-video-frame.h"
 
 #include <gio/gio.h>
@@ -93,6 +94,32 @@ gboolean confab_call_session_get_participant (ConfabCallSession *self,
  * participant's (their heartbeats' is_speaking). */
 gboolean confab_call_session_get_speaking (ConfabCallSession *self);
 gboolean confab_call_session_get_participant_speaking (ConfabCallSession *self, guint64 session_id);
+/* Whether @session_id's pictures are on screen somewhere (the grid says,
+ * with a little hysteresis); not wanted, only its key frames are decoded
+ * (confab_call_set_peer_video_wanted()). Follows the person to a newer
+ * session. */
+void
+confab_call_session_set_video_wanted (ConfabCallSession *self, guint64 session_id, gboolean wanted);
+/* Participants are known by the first session we saw of them; a person who
+ * moved to a newer session (transport switch, reconnect) stays one
+ * participant. The call's peer carrying @session_id now, or NULL.
+ * (transfer none) */
+struct _ConfabPeer *confab_call_session_get_peer (ConfabCallSession *self, guint64 session_id);
+/* TRUE when the call's peer @session_id carries a participant now: sets its
+ * @participant_id and whether its video is wanted. FALSE for an older
+ * session of someone who moved, or someone not announced yet. */
+gboolean confab_call_session_lookup_session (ConfabCallSession *self,
+                                             guint64 session_id,
+                                             guint64 *participant_id,
+                                             gboolean *video_wanted);
+/* The tier our camera is sent at now (the box pictures are fitted into,
+ * frame rate, bitrate) and the codec; FALSE outside a call. */
+gboolean confab_call_session_get_send_format (ConfabCallSession *self,
+                                              int *width,
+                                              int *height,
+                                              int *fps,
+                                              guint *bitrate_kbps,
+                                              ConfabVideoCodec *codec);
 /* Why our camera shows nothing (no camera, it went away), or NULL while it
  * works or is off. */
 const char *confab_call_session_get_camera_problem (ConfabCallSession *self);

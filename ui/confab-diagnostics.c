@@ -35,6 +35,45 @@ typedef struct
 
 G_DEFINE_FINAL_TYPE (ConfabDiagnostics, confab_diagnostics, GTK_TYPE_POPOVER)
 
+static const char *
+codec_name (ConfabVideoCodec codec)
+{
+  switch (codec)
+    {
+      case CONFAB_VIDEO_CODEC_VP8:
+        return "VP8";
+      case CONFAB_VIDEO_CODEC_H264:
+        return "H.264";
+      case CONFAB_VIDEO_CODEC_VP9:
+      default:
+        return "VP9";
+    }
+}
+
+/* What our camera is sent at now: the quality tier (PROTOCOL.md §5) our
+ * sender adapted to, which receivers' reports move. */
+static void
+describe_send_tier (ConfabDiagnostics *self, GString *out)
+{
+  int width = 0, height = 0, fps = 0;
+  guint kbps = 0;
+  ConfabVideoCodec codec = CONFAB_VIDEO_CODEC_VP9;
+
+  if (!confab_call_session_get_send_format (self->session, &width, &height, &fps, &kbps, &codec))
+    {
+      g_string_append_printf (out, _ ("Send tier: %s"), _ ("not sending"));
+      return;
+    }
+  /* Translators: the video we send: width×height, frames per second,
+   * bitrate, codec name (e.g. "640×360, 30 fps, 375 kbit/s, VP9"). */
+  g_string_append_printf (out, _ ("Send tier: %d×%d, %d fps, %u kbit/s, %s"), width, height, fps,
+                          kbps, codec_name (codec));
+  /* The tier still follows receivers' reports; nothing is sent at it. */
+  if (!confab_call_session_get_camera (self->session) ||
+      confab_call_session_get_camera_problem (self->session) != NULL)
+    g_string_append_printf (out, " (%s)", _ ("camera off"));
+}
+
 static void
 describe_call (ConfabDiagnostics *self, ConfabCall *call, GString *out)
 {
@@ -62,12 +101,11 @@ describe_call (ConfabDiagnostics *self, ConfabCall *call, GString *out)
   else
     g_string_append_printf (out, _ ("Round trip: %s"), _ ("not measured yet"));
   g_string_append_c (out, '\n');
-  /* The app does not adapt its sending to tiers yet (call/ does for the CLI). */
-  g_string_append_printf (out, _ ("Send tier: %s"), _ ("not reported yet"));
+  describe_send_tier (self, out);
 }
 
 static void
-describe_peer (ConfabDiagnostics *self, ConfabPeer *peer, gint64 now, GString *out)
+describe_peer (ConfabDiagnostics *self, ConfabPeer *peer, gboolean wanted, gint64 now, GString *out)
 {
   guint64 session_id = confab_peer_get_session_id (peer);
   PeerSample *last = g_hash_table_lookup (self->last, &session_id);
@@ -97,11 +135,18 @@ describe_peer (ConfabDiagnostics *self, ConfabPeer *peer, gint64 now, GString *o
       /* Translators: share of video frames lost on the way, in percent. */
       g_string_append_printf (out, _ ("%.1f %% lost"),
                               got + lost > 0 ? 100.0 * lost / (got + lost) : 0.0);
+      g_string_append (out, ", ");
+      /* Translators: pictures decoded per second for a participant (fewer
+       * than received while their tile is hidden: key frames only). */
+      g_string_append_printf (out, _ ("%.0f fps decoded"), confab_peer_get_last_decoded_fps (peer));
     }
   else
     g_string_append (out, _ ("measuring…"));
   if (!confab_peer_get_video_enabled (peer))
     g_string_append_printf (out, " (%s)", _ ("camera off"));
+  else if (!wanted)
+    /* Translators: a participant's tile is off screen or covered. */
+    g_string_append_printf (out, " (%s)", _ ("hidden"));
 
   if (last == NULL)
     {
@@ -136,10 +181,15 @@ refresh (gpointer data)
   for (guint i = 0; i < peers->len; i++)
     {
       ConfabPeer *peer = g_ptr_array_index (peers, i);
+      gboolean wanted = TRUE;
 
-      if (!confab_peer_is_present (peer))
+      /* One line per person: an older session of someone who moved to a
+       * newer one (transport switch) is not listed. */
+      if (!confab_peer_is_present (peer) ||
+          !confab_call_session_lookup_session (self->session, confab_peer_get_session_id (peer),
+                                               NULL, &wanted))
         continue;
-      describe_peer (self, peer, now, peers_text);
+      describe_peer (self, peer, wanted, now, peers_text);
       n_present++;
     }
   if (n_present == 0)

@@ -24,6 +24,10 @@
  * second: each render redraws the whole grid (and GTK the window), which on
  * a software renderer costs far more than the uploads. */
 #define MIN_RENDER_INTERVAL_US (G_USEC_PER_SEC / 30 - 2000)
+/* A tile must stay hidden this long before its video is no longer wanted
+ * (decoded at key frames only): resizing, a flap sliding or the speaker
+ * changing must not flap between the two. Showing is immediate. */
+#define HIDE_DELAY_US (600 * 1000)
 
 typedef struct _PixelPool PixelPool;
 
@@ -51,6 +55,10 @@ typedef struct
   int avatar_size;     /* what the layout wants */
   int avatar_size_set; /* what the tile has */
   gint64 last_pull_us;
+
+  /* Video demand told to the session (decoding at full rate or not). */
+  gboolean wanted;
+  gint64 hidden_since_us; /* 0: visible */
 } GridTile;
 
 struct _ConfabVideoGrid
@@ -75,6 +83,12 @@ struct _ConfabVideoGrid
   guint64 active_speaker_id;
 
   gboolean cpu_path; /* pictures converted on the CPU, no GtkGLArea */
+
+  /* What hides tiles besides the layout: the window (minimized, not
+   * mapped) and a panel over the grid. */
+  GdkSurface *surface; /* watched while mapped */
+  GtkWidget *cover;    /* weak */
+  guint demand_timer;
 
   /* GL state, valid while gl_ready */
   gboolean gl_ready;
@@ -643,6 +657,144 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* ---- video demand: hidden tiles' video decoded at key frames only ---------------- */
+
+static gboolean window_shows_grid (ConfabVideoGrid *self);
+static GridTile *find_tile (ConfabVideoGrid *self, guint64 id, guint *index);
+
+/* Whether a person can see any of @tile now. */
+static gboolean
+tile_visible (ConfabVideoGrid *self, const GridTile *tile)
+{
+  graphene_rect_t cover;
+
+  if (!tile_on_screen (tile) || !window_shows_grid (self))
+    return FALSE;
+  if (self->cover != NULL && gtk_widget_get_mapped (self->cover) &&
+      gtk_widget_compute_bounds (self->cover, GTK_WIDGET (self), &cover))
+    {
+      graphene_rect_t rect, under;
+
+      /* (Nearly) all under the panel (a folded side panel slid over the
+       * grid): a sliver at the edge shows nobody. */
+      graphene_rect_init (&rect, tile->rect.x, tile->rect.y, tile->rect.width, tile->rect.height);
+      if (graphene_rect_intersection (&rect, &cover, &under) &&
+          under.size.width * under.size.height >= 0.9f * rect.size.width * rect.size.height)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean on_demand_timer (gpointer data);
+
+/* Tells the session which participants' video is seen: at once when a tile
+ * shows (a key frame is asked for), after HIDE_DELAY_US of being hidden
+ * otherwise. Cheap; runs on layout, map, window state and cover changes. */
+static void
+update_demand (ConfabVideoGrid *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 next = -1;
+
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+
+      /* Only the call's participants: our camera is pushed, not decoded. */
+      if (self->session == NULL || tile->mirror || tile->take == NULL)
+        continue;
+      if (tile_visible (self, tile))
+        {
+          tile->hidden_since_us = 0;
+          if (!tile->wanted)
+            {
+              tile->wanted = TRUE;
+              confab_call_session_set_video_wanted (self->session, tile->id, TRUE);
+            }
+          continue;
+        }
+      if (!tile->wanted)
+        continue;
+      if (tile->hidden_since_us == 0)
+        tile->hidden_since_us = now;
+      if (now - tile->hidden_since_us >= HIDE_DELAY_US)
+        {
+          tile->wanted = FALSE;
+          confab_call_session_set_video_wanted (self->session, tile->id, FALSE);
+        }
+      else if (next < 0 || tile->hidden_since_us + HIDE_DELAY_US < next)
+        next = tile->hidden_since_us + HIDE_DELAY_US;
+    }
+  g_clear_handle_id (&self->demand_timer, g_source_remove);
+  if (next >= 0)
+    self->demand_timer = g_timeout_add ((guint) ((next - now + 999) / 1000), on_demand_timer, self);
+}
+
+static gboolean
+on_demand_timer (gpointer data)
+{
+  ConfabVideoGrid *self = data;
+
+  self->demand_timer = 0;
+  update_demand (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The grid is in a mapped window that is not minimized. */
+static gboolean
+window_shows_grid (ConfabVideoGrid *self)
+{
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || self->surface == NULL ||
+      !gdk_surface_get_mapped (self->surface))
+    return FALSE;
+  return !GDK_IS_TOPLEVEL (self->surface) ||
+         !(gdk_toplevel_get_state (GDK_TOPLEVEL (self->surface)) & GDK_TOPLEVEL_STATE_MINIMIZED);
+}
+
+static void
+on_surface_changed (GdkSurface *surface, GParamSpec *pspec, ConfabVideoGrid *self)
+{
+  update_demand (self);
+}
+
+static void
+watch_surface (ConfabVideoGrid *self, gboolean watch)
+{
+  GtkNative *native = gtk_widget_get_native (GTK_WIDGET (self));
+  GdkSurface *surface = watch && native != NULL ? gtk_native_get_surface (native) : NULL;
+
+  if (surface == self->surface)
+    return;
+  if (self->surface != NULL)
+    g_signal_handlers_disconnect_by_data (self->surface, self);
+  g_set_object (&self->surface, surface);
+  if (surface == NULL)
+    return;
+  g_signal_connect (surface, "notify::mapped", G_CALLBACK (on_surface_changed), self);
+  if (GDK_IS_TOPLEVEL (surface))
+    g_signal_connect (surface, "notify::state", G_CALLBACK (on_surface_changed), self);
+}
+
+void
+confab_video_grid_set_cover (ConfabVideoGrid *self, GtkWidget *cover)
+{
+  g_return_if_fail (CONFAB_IS_VIDEO_GRID (self));
+  g_return_if_fail (cover == NULL || GTK_IS_WIDGET (cover));
+  /* Also when it is the same widget: it may have moved (sliding in). */
+  g_set_weak_pointer (&self->cover, cover);
+  update_demand (self);
+}
+
+gboolean
+confab_video_grid_get_video_wanted (ConfabVideoGrid *self, guint64 id)
+{
+  GridTile *tile;
+
+  g_return_val_if_fail (CONFAB_IS_VIDEO_GRID (self), FALSE);
+  tile = find_tile (self, id, NULL);
+  return tile != NULL && tile->wanted;
+}
+
 static void
 update_tick (ConfabVideoGrid *self)
 {
@@ -704,6 +856,7 @@ confab_video_grid_add (ConfabVideoGrid *self, guint64 id, const char *name, gboo
   tile->id = id;
   tile->mirror = mirror;
   tile->video_enabled = TRUE;
+  tile->wanted = TRUE; /* as the call starts every peer */
   tile->widget = CONFAB_PARTICIPANT_TILE (confab_participant_tile_new (id, name));
   confab_participant_tile_set_is_self (tile->widget, mirror);
   confab_participant_tile_set_pinned (tile->widget, self->has_pinned && self->pinned_id == id);
@@ -1067,6 +1220,7 @@ confab_video_grid_size_allocate (GtkWidget *widget, int width, int height, int b
   gtk_widget_size_allocate (self->view_button,
                             &(GtkAllocation){ 2 * SPACING, 2 * SPACING, button_w, button_h }, -1);
   gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+  update_demand (self);
 }
 
 /* ---- a call session's participants ----------------------------------------------- */
@@ -1207,6 +1361,8 @@ confab_video_grid_map (GtkWidget *widget)
 {
   GTK_WIDGET_CLASS (confab_video_grid_parent_class)->map (widget);
   update_tick (CONFAB_VIDEO_GRID (widget));
+  watch_surface (CONFAB_VIDEO_GRID (widget), TRUE);
+  update_demand (CONFAB_VIDEO_GRID (widget));
 }
 
 static void
@@ -1214,6 +1370,8 @@ confab_video_grid_unmap (GtkWidget *widget)
 {
   GTK_WIDGET_CLASS (confab_video_grid_parent_class)->unmap (widget);
   update_tick (CONFAB_VIDEO_GRID (widget));
+  watch_surface (CONFAB_VIDEO_GRID (widget), FALSE);
+  update_demand (CONFAB_VIDEO_GRID (widget));
 }
 
 static void
@@ -1225,6 +1383,9 @@ confab_video_grid_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
   g_clear_handle_id (&self->avatar_idle, g_source_remove);
+  g_clear_handle_id (&self->demand_timer, g_source_remove);
+  watch_surface (self, FALSE);
+  g_clear_weak_pointer (&self->cover);
   g_clear_pointer (&self->gl_area, gtk_widget_unparent);
   if (self->tiles != NULL)
     g_ptr_array_set_size (self->tiles, 0);

@@ -4,7 +4,8 @@
  * overlays are an ordinary ConfabParticipantTile widget above it. Tiles are
  * laid out by confab-grid-layout: a grid, or the speaker view (the pinned or
  * active speaker large, the others in a strip). Pictures are pulled on the
- * frame clock, at full rate only for tiles on screen. */
+ * frame clock, at full rate only for tiles on screen; hidden tiles' video is
+ * decoded at key frames only (confab_video_grid_set_cover()). */
 #pragma once
 
 #include "confab-call-session.h"
@@ -59,6 +60,16 @@ void confab_video_grid_set_show_view_toggle (ConfabVideoGrid *self, gboolean sho
  * microphones and link quality kept current. NULL unbinds and clears. */
 #define CONFAB_VIDEO_GRID_SELF_ID G_MAXUINT64
 void confab_video_grid_bind_session (ConfabVideoGrid *self, ConfabCallSession *session);
+
+/* A widget over the grid (a folded side panel slid open), or NULL: tiles
+ * wholly under it count as hidden. With the layout's hidden tiles (speaker
+ * view's strip overflow) and the window (not mapped, minimized) this decides
+ * which participants' video the session decodes at full rate: a tile hidden
+ * for HIDE_DELAY_US is decoded at key frames only, one shown again is at
+ * full rate from the key frame asked for at once. */
+void confab_video_grid_set_cover (ConfabVideoGrid *self, GtkWidget *cover);
+/* Whether @id's video is decoded at full rate now (tests). */
+gboolean confab_video_grid_get_video_wanted (ConfabVideoGrid *self, guint64 id);
 
 /* Pictures uploaded to the GPU for @id so far (tests, diagnostics). */
 guint64 confab_video_grid_get_frames_shown (ConfabVideoGrid *self, guint64 id);

@@ -100,6 +100,8 @@ show_toast (ConfabWindow *self, const char *message, guint timeout_s, AdwToastPr
 {
   AdwToast *toast = adw_toast_new (message);
 
+  /* Toasts come and go one at a time: tests count them here. */
+  g_debug ("toast: %s", message);
   adw_toast_set_timeout (toast, timeout_s);
   adw_toast_set_priority (toast, priority);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
@@ -307,6 +309,16 @@ on_flap_revealed (AdwFlap *flap, GParamSpec *pspec, ConfabWindow *self)
 {
   if (!adw_flap_get_reveal_flap (flap) && (self->chat_open || self->participants_open))
     set_panel (self, NULL);
+}
+
+/* A folded panel slides over the grid: tiles wholly under it are hidden
+ * (their video decoded at key frames only). Beside the grid it hides none. */
+static void
+on_flap_moved (AdwFlap *flap, GParamSpec *pspec, ConfabWindow *self)
+{
+  gboolean over = adw_flap_get_folded (flap) && adw_flap_get_reveal_progress (flap) > 0;
+
+  confab_video_grid_set_cover (self->video_grid, over ? adw_flap_get_flap (flap) : NULL);
 }
 
 static gboolean
@@ -934,6 +946,8 @@ confab_window_init (ConfabWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   self->settings = g_settings_new (CONFAB_SETTINGS_SCHEMA);
   g_signal_connect (self->side_flap, "notify::reveal-flap", G_CALLBACK (on_flap_revealed), self);
+  g_signal_connect (self->side_flap, "notify::reveal-progress", G_CALLBACK (on_flap_moved), self);
+  g_signal_connect (self->side_flap, "notify::folded", G_CALLBACK (on_flap_moved), self);
   g_signal_connect_swapped (self->settings, "changed::recent-rooms",
                             G_CALLBACK (update_recent_rooms), self);
   /* Through the property, so the toggles bound to call.* see the state. */

@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+# test-app-hidden.py: what nobody can see is not decoded at full rate, and a
+# person is one participant however many sessions they go through.
+#
+# Three confab-cli peers send 320x180@30 over WebSocket; a fourth joins with
+# --transport auto against a relay with WebTransport, so ~2 s after joining
+# it moves WS -> WT (a new session of the same user). The app must show it
+# once: one "joined" toast, one tile, no "left" toast (the app logs each
+# toast it shows: G_MESSAGES_DEBUG=confab-window). At 360x640 in speaker
+# view the strip holds two of the four peers: the app's own diagnostics
+# (AT-SPI) must mark the others "hidden" and show them decoded at key frames
+# only while still received at the full rate, and the shown ones decoded at
+# ~30 fps; back in grid view every peer is decoded at the full rate again.
+# With the chat panel slid over the whole grid (360 px) every peer is
+# hidden. Then the auto peer leaves for real (a "left" toast) and comes back
+# (a second "joined" toast, again only one). Screenshots app-hidden-*.png.
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pyatspi  # noqa: E402
+
+import confabapptest as t  # noqa: E402
+from confabapptest import (APP, BUTTONS, CLI, RELAY, app_accessible, checked, fail, find,  # noqa: E402
+                           free_port, log, page, press, resize_window, screenshot, spawn,
+                           wait_display, wait_for, wait_port)
+
+ROOM = "hiddentest"
+APP_USER = "Ann_Hidden"
+WS_USERS = ["cli_one", "cli_two", "cli_three"]
+AUTO_USER = "cli_auto"
+TILE_ROLES = (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)
+LABEL = (pyatspi.ROLE_LABEL,)
+PEER_LINE = re.compile(r"^(\S+): (\d+) fps, (\d+) kbit/s, ([\d.]+) % lost, (\d+) fps decoded"
+                       r"( \(hidden\))?$")
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bfind(root, name, roles=None, name_contains=False):
+    return find(root, name, roles, name_contains, breadth_first=True)
+
+
+class AppLog:
+    """What the app printed so far (stdout and stderr in one file)."""
+
+    def __init__(self):
+        self.file = tempfile.TemporaryFile(mode="w+")
+
+    def text(self):
+        self.file.seek(0)
+        return self.file.read()
+
+    def count(self, line):
+        return self.text().count(line)
+
+
+def cli(port, user, transport):
+    return spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", user,
+                  "--size", "320x180", "--fps", "30", "--audio", "none", "--duration", "300",
+                  "--transport", transport],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def press_menu_button(root, name):
+    """GTK 4.8 shows a GtkMenuButton as a button without actions holding the
+    toggle button that has them."""
+    outer = wait_for("the %s menu button" % name, lambda: bfind(root, name, BUTTONS), 30)
+    for i in range(outer.childCount):
+        inner = outer.getChildAtIndex(i)
+        if inner is not None and inner.getRole() in BUTTONS:
+            inner.queryAction().doAction(0)
+            return outer
+    outer.queryAction().doAction(0)
+    return outer
+
+
+def escape():
+    key = 9  # Xvfb's keycode
+    pyatspi.Registry.generateKeyboardEvent(key, None, pyatspi.KEY_PRESS)
+    pyatspi.Registry.generateKeyboardEvent(key, None, pyatspi.KEY_RELEASE)
+
+
+def peer_rates(button):
+    """{name: (fps received, fps decoded, hidden)} from the diagnostics
+    popover's participant lines, or None while any is still measuring."""
+    label = find(button, "Video received", LABEL, name_contains=True)
+    if label is None:
+        return None
+    rates = {}
+    for line in label.name.splitlines()[1:]:
+        match = PEER_LINE.match(line)
+        if match is None:
+            return None
+        rates[match.group(1)] = (int(match.group(2)), int(match.group(5)),
+                                 match.group(6) is not None)
+    return rates
+
+
+def settled_rates(root, what, check, timeout=30):
+    """Opens the diagnostics and waits until check(rates) holds for three
+    refreshes in a row (a second apart); returns the last rates and closes
+    the popover."""
+    button = press_menu_button(root, "Diagnostics")
+    deadline = time.monotonic() + timeout
+    good, last, seen = 0, None, None
+    try:
+        while time.monotonic() < deadline and good < 3:
+            rates = peer_rates(button)
+            if rates is not None and rates != last:
+                seen = last = rates
+                good = good + 1 if check(rates) else 0
+                log("%s: %s" % (what, " ".join("%s=%d/%d%s" % (n, r[0], r[1], "H" if r[2] else "")
+                                               for n, r in sorted(rates.items()))))
+            time.sleep(0.3)
+        if good < 3:
+            screenshot("app-hidden-failed.png")
+            fail("%s: never held; last diagnostics %r" % (what, seen))
+        screenshot("app-hidden-%s.png" % what)
+        return last
+    finally:
+        escape()
+        wait_for("the diagnostics to close",
+                 lambda: find(button, "Video received", LABEL, name_contains=True) is None, 30)
+
+
+def peers_of(rates):
+    return {n: r for n, r in rates.items() if n in WS_USERS + [AUTO_USER]}
+
+
+def one_tile(root, user):
+    tiles = []
+
+    def collect(node):
+        try:
+            if node.name == user and node.getRole() in TILE_ROLES:
+                tiles.append(node)
+            for i in range(node.childCount):
+                collect(node.getChildAtIndex(i))
+        except Exception:
+            pass
+
+    grid = bfind(root, "Speaker View", BUTTONS)
+    collect(grid.parent if grid is not None else root)
+    if len(tiles) != 1:
+        fail("%d tiles named %s (want one)" % (len(tiles), user))
+
+
+def main():
+    wait_display()
+    port, wt_port = free_port(), free_udp_port()
+    spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", str(wt_port)],
+          stderr=subprocess.DEVNULL)
+    wait_port(port)
+    for user in WS_USERS:
+        cli(port, user, "websocket")
+    t.wait_accessibility_bus()
+
+    app_log = AppLog()
+    link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
+    app = spawn([APP, link], env=dict(os.environ, G_MESSAGES_DEBUG="confab-window"),
+                stdout=app_log.file, stderr=subprocess.STDOUT)
+    root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 60)
+    t.root_for_dump = root
+    press(page(root, "Room “%s”" % ROOM), "Join")
+    for user in WS_USERS:
+        wait_for("a tile named " + user, lambda: find(root, user, TILE_ROLES), 30)
+
+    # One person, two sessions (WebSocket first, WebTransport ~2 s later).
+    auto = cli(port, AUTO_USER, "auto")
+    wait_for("%s to move to its WebTransport session" % AUTO_USER,
+             lambda: app_log.count("%s moved to session" % AUTO_USER) >= 1, 30)
+    time.sleep(3.0)  # the old session ends 2 s after it fell silent
+    joined, left = app_log.count("toast: %s joined" % AUTO_USER), app_log.count(
+        "toast: %s left" % AUTO_USER)
+    log("%s after the switch: %d joined, %d left toasts" % (AUTO_USER, joined, left))
+    if joined != 1 or left != 0:
+        fail("a transport switch must not read as a join or a leave: %d joined, %d left toasts"
+             % (joined, left))
+    one_tile(root, AUTO_USER)
+
+    # Grid view: everyone shown and decoded at the full rate.
+    full = settled_rates(root, "grid", lambda r: len(peers_of(r)) == 4 and all(
+        not hidden and received >= 10 and decoded * 10 >= received * 7
+        for received, decoded, hidden in peers_of(r).values()))
+
+    # A phone-sized window in speaker view: the strip holds two of the four.
+    resize_window("Confab", 360, 640)
+    view = press(root, "Speaker View")
+    wait_for("speaker view", lambda: checked(view), 30)
+
+    def some_hidden(r):
+        peers = peers_of(r)
+        hidden = [p for p in peers.values() if p[2]]
+        shown = [p for p in peers.values() if not p[2]]
+        return (len(peers) == 4 and hidden and shown and
+                all(received >= 10 and decoded <= 2 for received, decoded, _ in hidden) and
+                all(decoded >= 20 for _, decoded, _ in shown))
+
+    rates = settled_rates(root, "speaker", some_hidden)
+    hidden = sorted(n for n, r in peers_of(rates).items() if r[2])
+    log("hidden in speaker view at 360 px: %s" % ", ".join(hidden))
+
+    # Back to the grid: every peer at the full rate again.
+    view.queryAction().doAction(0)
+    wait_for("grid view", lambda: not checked(view), 30)
+    started = time.monotonic()
+    settled_rates(root, "unhidden", lambda r: len(peers_of(r)) == 4 and all(
+        not h and decoded >= 20 for _, decoded, h in peers_of(r).values()))
+    log("hidden peers back at the full rate after %.1f s" % (time.monotonic() - started))
+
+    # The chat panel slid over the whole grid at 360 px: nobody is seen.
+    chat = press(root, "Chat")
+    wait_for("the chat panel", lambda: checked(chat), 30)
+    time.sleep(1.0)
+    screenshot("app-hidden-chat.png")
+    settled_rates(root, "covered", lambda r: len(peers_of(r)) == 4 and all(
+        h and decoded <= 2 for _, decoded, h in peers_of(r).values()))
+    if checked(chat):
+        chat.queryAction().doAction(0)
+    resize_window("Confab", 960, 640)
+
+    # A real leave and a rejoin still say so, once each.
+    auto.send_signal(signal.SIGINT)
+    auto.wait(timeout=30)
+    wait_for("the 'left' toast", lambda: app_log.count("toast: %s left" % AUTO_USER) == 1, 30)
+    auto = cli(port, AUTO_USER, "auto")
+    wait_for("the second join to move to WebTransport",
+             lambda: app_log.count("%s moved to session" % AUTO_USER) >= 2, 30)
+    time.sleep(3.0)
+    joined, left = app_log.count("toast: %s joined" % AUTO_USER), app_log.count(
+        "toast: %s left" % AUTO_USER)
+    log("%s after leaving and coming back: %d joined, %d left toasts" % (AUTO_USER, joined, left))
+    if joined != 2 or left != 1:
+        fail("leave + rejoin should toast once each: %d joined, %d left" % (joined, left))
+    one_tile(root, AUTO_USER)
+    t.root_for_dump = None
+    app.terminate()
+    app.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    t.run(main)
