@@ -5,7 +5,9 @@
 # where senders already send, presses Join through AT-SPI, waits until every
 # sender has a tile, then reads the CPU and memory of the app's process tree
 # (and of the X server that shows it) over a measured window from /proc.
-# Mesa renders in software (LIBGL_ALWAYS_SOFTWARE=1). Parameters come in the
+# Mesa renders in software (LIBGL_ALWAYS_SOFTWARE=1); the app gets no PipeWire
+# (no camera, microphone or speaker: it sends nothing and decodes no audio,
+# like the benchmark's browser page). Parameters come in the
 # environment (BENCH_PORT, BENCH_ROOM, BENCH_PEERS, BENCH_WARMUP,
 # BENCH_WINDOW, BENCH_OUT); the result is one JSON object written to BENCH_OUT.
 
@@ -13,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -95,7 +98,13 @@ def main():
     window = float(os.environ["BENCH_WINDOW"])
     out_path = os.environ["BENCH_OUT"]
 
-    env = dict(os.environ, LIBGL_ALWAYS_SOFTWARE="1")
+    # No PipeWire, even on a desktop that runs one: no camera or microphone,
+    # so the app sends nothing (as the page), and no speaker, so its playout
+    # does not start and no audio is decoded (the page decodes none either;
+    # the app only queues the audio packets in its bounded jitter buffers).
+    no_pipewire = tempfile.mkdtemp(prefix="confab-bench-no-pw-")
+    env = dict(os.environ, LIBGL_ALWAYS_SOFTWARE="1", PIPEWIRE_RUNTIME_DIR=no_pipewire,
+               PIPEWIRE_REMOTE="confab-bench-no-pipewire")
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, room, APP_USER)
     app = t.spawn([t.APP, link], env=env)
     root = t.wait_for("the app on the accessibility bus", lambda: t.app_accessible(app.pid), 30)
@@ -168,6 +177,7 @@ def main():
         json.dump(result, f)
     t.press(root, "Leave")
     time.sleep(0.5)
+    os.rmdir(no_pipewire)
 
 
 if __name__ == "__main__":
