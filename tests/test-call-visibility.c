@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "test-call-visibility"
 
 #include "confab-call.h"
+#include "confab-packet.h"
 #include "confab-test-cli.h"
 #include "confab-test-util.h"
 #include "confab-ws-transport.h"
@@ -36,6 +37,22 @@ counts_take (ConfabPeer *peer, Counts *c)
   c->gaps = stats.gaps;
   c->unwanted = confab_peer_get_video_frames_unwanted (peer);
   c->at_us = g_get_monotonic_time ();
+}
+
+/* Whether the last video frame that arrived was a key frame: then the
+ * decoder is current and showing the peer again needs no request. */
+static void
+on_media (ConfabCall *call,
+          ConfabPeer *peer,
+          int type,
+          GBytes *data,
+          gboolean is_key,
+          guint64 sequence,
+          double timestamp,
+          gboolean *last_was_key)
+{
+  if (type == CONFAB_MEDIA_VIDEO)
+    *last_was_key = is_key;
 }
 
 static void
@@ -78,6 +95,7 @@ test_unwanted_decodes_key_frames_only (void)
   guint64 session;
   Counts a0, a1, b1, c1;
   gint64 wanted_at, key_at = -1;
+  gboolean last_was_key = FALSE;
 
   cli = confab_test_cli_start ("join", url_cli, "--size", "320x180", "--fps", "30", "--audio",
                                "none", "--duration", "16", NULL);
@@ -85,6 +103,7 @@ test_unwanted_decodes_key_frames_only (void)
   g_assert_no_error (error);
   call = confab_call_new (transport, "viewer");
   confab_call_set_receive_media (call, TRUE, FALSE);
+  g_signal_connect (call, "media", G_CALLBACK (on_media), &last_was_key);
   confab_call_start (call);
 
   peer = wait_for_pictures (call, 8000);
@@ -126,7 +145,8 @@ test_unwanted_decodes_key_frames_only (void)
   /* Wanted again: a keyframe request at once, a picture within a second. */
   wanted_at = g_get_monotonic_time ();
   confab_call_set_peer_video_wanted (call, session, TRUE);
-  g_assert_cmpuint (confab_peer_get_keyframe_requests_sent (peer), ==, b1.requests + 1);
+  g_assert_cmpuint (confab_peer_get_keyframe_requests_sent (peer), ==,
+                    b1.requests + (last_was_key ? 0 : 1));
   while (g_get_monotonic_time () - wanted_at < 2 * G_USEC_PER_SEC)
     {
       if (confab_peer_get_decoded_video_frames (peer) > b1.decoded)
