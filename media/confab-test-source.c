@@ -1,6 +1,10 @@
-/* confab-test-source.c: cheap generated pictures and sound. A frame costs one
- * computed row per plane plus row copies, so generating never competes with
- * encoding for the CPU. */
+/* confab-test-source.c: cheap generated pictures and sound. The bars are
+ * vertical, so a frame costs one computed row per plane; when the pattern
+ * paints over its own previous picture (nobody else held it) only the columns
+ * where that row changed are copied down, about 8 narrow strips at the bars'
+ * edges, so generating stands in for a camera without competing with the
+ * encoder for the CPU and the memory bus. The scrolling band and the counter
+ * are painted whole every frame. */
 #define G_LOG_DOMAIN "confab-test-source"
 
 #include "confab-test-source.h"
@@ -28,6 +32,11 @@ struct _ConfabTestPattern
   int width;
   int height;
   ConfabVideoFrame *frame;
+  /* frame holds our last picture whole (FALSE for a new buffer), and
+   * bar_rows the bars' row per plane in it; next_rows is scratch. */
+  gboolean painted;
+  guint8 *bar_rows[3];
+  guint8 *next_rows[3];
   guint8 *texture; /* (2 * width) x texture_height luma, smooth noise */
   int texture_height;
 };
@@ -65,6 +74,13 @@ confab_test_pattern_new (int width, int height)
   pattern->width = width;
   pattern->height = height;
   pattern->texture_height = height / 3;
+  for (int i = 0; i < 3; i++)
+    {
+      gsize row = i == 0 ? (gsize) width : (gsize) (width + 1) / 2;
+
+      pattern->bar_rows[i] = g_malloc (row);
+      pattern->next_rows[i] = g_malloc (row);
+    }
   make_texture (pattern);
   return pattern;
 }
@@ -75,18 +91,83 @@ confab_test_pattern_free (ConfabTestPattern *pattern)
   if (pattern == NULL)
     return;
   g_clear_pointer (&pattern->frame, confab_video_frame_unref);
+  for (int i = 0; i < 3; i++)
+    {
+      g_free (pattern->bar_rows[i]);
+      g_free (pattern->next_rows[i]);
+    }
   g_free (pattern->texture);
   g_free (pattern);
 }
 
 static void
-fill_plane (guint8 *plane, int stride, int width, int height, int offset, int bar_width, int comp)
+bar_row (guint8 *row, int width, int offset, int bar_width, int comp)
 {
-  /* One row, then copies of it: the bars are vertical. */
   for (int x = 0; x < width; x++)
-    plane[x] = bar_yuv[((x + offset) / bar_width) % N_BARS][comp];
-  for (int y = 1; y < height; y++)
-    memcpy (plane + (gsize) y * stride, plane, width);
+    row[x] = bar_yuv[((x + offset) / bar_width) % N_BARS][comp];
+}
+
+/* Runs of changed columns copied row by row: a whole row is one copy, so
+ * with more runs than this the row is copied whole. */
+#define MAX_RUNS 32
+
+/* Rows [0, @rows) of @plane become @row: all of each row when @whole,
+ * else only the runs of columns where @row differs from @old (what the
+ * plane's rows hold now). Row by row, so each row's few cache lines and
+ * its page are touched once. */
+static void
+paint_bars (guint8 *plane,
+            int stride,
+            int width,
+            int rows,
+            const guint8 *row,
+            const guint8 *old,
+            gboolean whole)
+{
+  int starts[MAX_RUNS], ends[MAX_RUNS];
+  int n = 0;
+
+  for (int x = 0; x < width && !whole;)
+    {
+      int end = x + 1;
+
+      if (row[x] == old[x])
+        {
+          x++;
+          continue;
+        }
+      while (end < width && row[end] != old[end])
+        end++;
+      if (n == MAX_RUNS)
+        whole = TRUE;
+      else
+        {
+          starts[n] = x;
+          ends[n++] = end;
+        }
+      x = end;
+    }
+  if (whole)
+    {
+      starts[0] = 0;
+      ends[0] = width;
+      n = 1;
+    }
+  for (int y = 0; y < rows; y++)
+    {
+      guint8 *dst = plane + (gsize) y * stride;
+
+      for (int i = 0; i < n; i++)
+        {
+          /* A bar edge moves a few pixels: a call to memcpy per strip
+           * would cost more than the bytes. */
+          if (ends[i] - starts[i] <= 16)
+            for (int x = starts[i]; x < ends[i]; x++)
+              dst[x] = row[x];
+          else
+            memcpy (dst + starts[i], row + starts[i], ends[i] - starts[i]);
+        }
+    }
 }
 
 static void
@@ -98,21 +179,32 @@ draw (ConfabTestPattern *pattern, ConfabVideoFrame *frame, guint64 frame_number)
   /* Bars move right: the pattern at x came from x - offset. */
   int offset = (int) ((frame_number * BAR_SPEED_PX) % ((guint64) bar_width * N_BARS));
   int shift = bar_width * N_BARS - offset;
+  /* The textured band in the lower third covers the bars there. */
+  int th = pattern->texture_height, top = h - th;
+  gboolean whole = !pattern->painted;
 
-  fill_plane (frame->planes[0], frame->strides[0], w, h, shift, bar_width, 0);
-  fill_plane (frame->planes[1], frame->strides[1], cw, ch, shift / 2, MAX (bar_width / 2, 1), 1);
-  fill_plane (frame->planes[2], frame->strides[2], cw, ch, shift / 2, MAX (bar_width / 2, 1), 2);
+  bar_row (pattern->next_rows[0], w, shift, bar_width, 0);
+  bar_row (pattern->next_rows[1], cw, shift / 2, MAX (bar_width / 2, 1), 1);
+  bar_row (pattern->next_rows[2], cw, shift / 2, MAX (bar_width / 2, 1), 2);
+  for (int i = 0; i < 3; i++)
+    {
+      guint8 *swap = pattern->bar_rows[i];
 
-  /* The textured band, scrolling left, in grey. */
+      paint_bars (frame->planes[i], frame->strides[i], i == 0 ? w : cw, i == 0 ? top : top / 2,
+                  pattern->next_rows[i], pattern->bar_rows[i], whole);
+      pattern->bar_rows[i] = pattern->next_rows[i];
+      pattern->next_rows[i] = swap;
+    }
+
+  /* The textured band, scrolling left, in grey (its chroma never changes). */
   {
-    int tw = 2 * w, th = pattern->texture_height;
-    int top = h - th;
+    int tw = 2 * w;
     int scroll = (int) ((frame_number * TEXTURE_SPEED_PX) % (guint64) w);
 
     for (int y = 0; y < th; y++)
       memcpy (frame->planes[0] + (gsize) (top + y) * frame->strides[0],
               pattern->texture + (gsize) y * tw + scroll, w);
-    for (int y = top / 2; y < ch; y++)
+    for (int y = top / 2; y < ch && whole; y++)
       {
         memset (frame->planes[1] + (gsize) y * frame->strides[1], 128, cw);
         memset (frame->planes[2] + (gsize) y * frame->strides[2], 128, cw);
@@ -120,7 +212,8 @@ draw (ConfabTestPattern *pattern, ConfabVideoFrame *frame, guint64 frame_number)
   }
 
   /* The frame counter: a row of black/white cells on a grey strip, so a
-   * viewer (or a test) can read which frame it sees. */
+   * viewer (or a test) can read which frame it sees. Painted whole every
+   * frame, over whatever the bars left there. */
   for (int bit = 0; bit < COUNTER_BITS; bit++)
     {
       int x0 = bit * COUNTER_CELL;
@@ -136,6 +229,7 @@ draw (ConfabTestPattern *pattern, ConfabVideoFrame *frame, guint64 frame_number)
           memset (frame->planes[2] + (gsize) y * frame->strides[2] + x0 / 2, 128, COUNTER_CELL / 2);
         }
     }
+  pattern->painted = TRUE;
 }
 
 ConfabVideoFrame *
@@ -145,6 +239,7 @@ confab_test_pattern_next (ConfabTestPattern *pattern, guint64 frame_number, gint
     {
       g_clear_pointer (&pattern->frame, confab_video_frame_unref);
       pattern->frame = confab_video_frame_new (pattern->width, pattern->height);
+      pattern->painted = FALSE;
     }
   draw (pattern, pattern->frame, frame_number);
   pattern->frame->pts_us = pts_us;
