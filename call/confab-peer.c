@@ -65,6 +65,10 @@ struct _ConfabPeer
   ConfabFrameSlot *video_slot;
   ConfabAudioJitterBuffer *audio_jitter;
   guint64 decoded_video_frames;
+  int decoded_width; /* the last decoded picture's */
+  int decoded_height;
+  gint64 first_decoded_us;
+  gint64 last_decoded_us;
   guint64 video_decode_errors;
   /* Whether anyone shows the pictures (confab_peer_set_video_wanted): when
    * not, only key frames are decoded. The decoder is then behind the
@@ -543,6 +547,11 @@ confab_peer_service_video (ConfabPeer *self, gint64 now_us)
           if (picture != NULL)
             {
               self->decoded_video_frames++;
+              self->decoded_width = picture->width;
+              self->decoded_height = picture->height;
+              if (self->first_decoded_us == 0)
+                self->first_decoded_us = now_us;
+              self->last_decoded_us = now_us;
               record_latency (self, picture->pts_us);
               if (synced)
                 enqueue_synced (self, picture, now_us);
@@ -710,6 +719,16 @@ guint64
 confab_peer_get_decoded_video_frames (ConfabPeer *self)
 {
   return self->decoded_video_frames;
+}
+
+void
+confab_peer_get_decoded_video_format (ConfabPeer *self, int *width, int *height, double *fps)
+{
+  gint64 span = self->last_decoded_us - self->first_decoded_us;
+
+  *width = self->decoded_width;
+  *height = self->decoded_height;
+  *fps = span > 0 ? (self->decoded_video_frames - 1) * (double) G_USEC_PER_SEC / span : 0;
 }
 
 guint64

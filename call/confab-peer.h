@@ -60,6 +60,9 @@ gboolean confab_peer_ever_audio_enabled (ConfabPeer *self);
  * (MediaPacket.timestamp, epoch microseconds). (transfer full) */
 ConfabVideoFrame *confab_peer_take_video_frame (ConfabPeer *self);
 guint64 confab_peer_get_decoded_video_frames (ConfabPeer *self);
+/* The last decoded picture's size (0 before one) and the pictures decoded
+ * per second from the first to the last. */
+void confab_peer_get_decoded_video_format (ConfabPeer *self, int *width, int *height, double *fps);
 guint64 confab_peer_get_video_decode_errors (ConfabPeer *self);
 /* Whether the pictures are shown (TRUE by default). Not wanted, the video
  * is still received, ordered and counted (DIAGNOSTICS say what arrives), but

@@ -820,12 +820,17 @@ append_recording (GString *out, ConfabRecorder *recorder)
       stats.dropped, stats.bytes, stats.duration_s);
 }
 
-/* Capture-to-decode latency and what lip sync did with the peer's pictures. */
+/* The pictures decoded (last size, rate from first to last), capture-to-decode
+ * latency and what lip sync did with the peer's pictures. */
 static void
 append_receive_stats (GString *out, ConfabPeer *peer)
 {
-  double p50, p95;
+  double p50, p95, decoded_fps;
+  int width, height;
 
+  confab_peer_get_decoded_video_format (peer, &width, &height, &decoded_fps);
+  g_string_append_printf (out, ",\"decoded_width\":%d,\"decoded_height\":%d,\"decoded_fps\":%.1f",
+                          width, height, decoded_fps);
   if (confab_peer_get_video_latency (peer, &p50, &p95))
     g_string_append_printf (out, ",\"latency_ms\":{\"p50\":%.1f,\"p95\":%.1f}", p50, p95);
   else
