@@ -37,6 +37,7 @@ APP_USER = "Ann_Hidden"
 WS_USERS = ["cli_one", "cli_two", "cli_three"]
 AUTO_USER = "cli_auto"
 TILE_ROLES = (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)
+APP_PID = [0]
 LABEL = (pyatspi.ROLE_LABEL,)
 PEER_LINE = re.compile(r"^(\S+): (\d+) fps, (\d+) kbit/s, ([\d.]+) % lost, (\d+) fps decoded"
                        r"( \(hidden\))?$")
@@ -108,10 +109,19 @@ def peer_rates(button):
     return rates
 
 
+def cpu_seconds(pid):
+    """The process's user + system CPU time so far."""
+    with open("/proc/%d/stat" % pid) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def settled_rates(root, what, check, timeout=30):
     """Opens the diagnostics and waits until check(rates) holds for three
     refreshes in a row (a second apart); returns the last rates and closes
-    the popover."""
+    the popover. Logs the app's CPU meanwhile (informational: AT-SPI
+    queries and the popover cost some too)."""
+    started, cpu = time.monotonic(), cpu_seconds(APP_PID[0])
     button = press_menu_button(root, "Diagnostics")
     deadline = time.monotonic() + timeout
     good, last, seen = 0, None, None
@@ -128,6 +138,8 @@ def settled_rates(root, what, check, timeout=30):
             screenshot("app-hidden-failed.png")
             fail("%s: never held; last diagnostics %r" % (what, seen))
         screenshot("app-hidden-%s.png" % what)
+        log("%s: the app used %.0f %% of a core meanwhile" %
+            (what, 100 * (cpu_seconds(APP_PID[0]) - cpu) / (time.monotonic() - started)))
         return last
     finally:
         escape()
@@ -171,6 +183,7 @@ def main():
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
     app = spawn([APP, link], env=dict(os.environ, G_MESSAGES_DEBUG="confab-window"),
                 stdout=app_log.file, stderr=subprocess.STDOUT)
+    APP_PID[0] = app.pid
     root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 60)
     t.root_for_dump = root
     press(page(root, "Room “%s”" % ROOM), "Join")
