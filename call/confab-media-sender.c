@@ -14,6 +14,7 @@
 
 #include <libswscale/swscale.h>
 #include <string.h>
+#include <time.h>
 
 /* Sent video remembered for the ratios: one second at up to 60 fps. */
 #define SENT_RING      128
@@ -107,6 +108,7 @@ struct _ConfabMediaSender
 
   gint64 encode_us_total;
   guint64 encode_count;
+  gint64 caller_us_total; /* hand-overs and sends: the caller's thread's CPU time */
   guint64 keyframes_forced;
   guint64 frames_rate_skipped;
   guint codec_switches;
@@ -122,6 +124,17 @@ enum
 };
 
 static guint signals[N_SIGNALS];
+
+/* CPU time of the calling thread: what sending costs the caller's context,
+ * not counting the time the encoder thread (or anything else) had the core. */
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
 
 static void
 fail (ConfabMediaSender *self, const GError *error)
@@ -457,6 +470,7 @@ deliver_result (ConfabMediaSender *self)
 {
   EncodeResult result;
   gint64 now = g_get_monotonic_time ();
+  gint64 t0 = thread_cpu_us ();
 
   g_mutex_lock (&self->lock);
   result = self->result;
@@ -495,6 +509,7 @@ deliver_result (ConfabMediaSender *self)
   self->result.ready = FALSE;
   g_cond_signal (&self->wake);
   g_mutex_unlock (&self->lock);
+  self->caller_us_total += thread_cpu_us () - t0;
 }
 
 static gboolean
@@ -516,11 +531,13 @@ confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame
   double cut;
   EncodeJob job;
   ConfabVideoFrame *replaced;
+  gint64 t0;
 
   g_return_val_if_fail (CONFAB_IS_MEDIA_SENDER (self), FALSE);
   g_return_val_if_fail (frame != NULL, FALSE);
   if (!self->video_enabled || self->failed || confab_call_get_session_id (self->call) == 0)
     return TRUE;
+  t0 = thread_cpu_us ();
 
   /* Faster than the tier's rate: skip, keeping the survivors on the tier's
    * grid. A source no faster than the tier (a 30 fps camera at the top
@@ -571,6 +588,7 @@ confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame
   g_mutex_unlock (&self->lock);
   if (replaced != NULL)
     confab_video_frame_unref (replaced);
+  self->caller_us_total += thread_cpu_us () - t0;
   return TRUE;
 }
 
@@ -744,6 +762,12 @@ double
 confab_media_sender_get_encode_ms_avg (ConfabMediaSender *self)
 {
   return self->encode_count > 0 ? self->encode_us_total / 1000.0 / self->encode_count : 0;
+}
+
+double
+confab_media_sender_get_caller_us_avg (ConfabMediaSender *self)
+{
+  return self->encode_count > 0 ? (double) self->caller_us_total / self->encode_count : 0;
 }
 
 guint64

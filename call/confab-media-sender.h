@@ -95,7 +95,11 @@ ConfabVideoCodec confab_media_sender_get_codec (ConfabMediaSender *self);
 const ConfabMediaSenderStep *confab_media_sender_get_steps (ConfabMediaSender *self,
                                                             guint *n_steps);
 
+/* Scale + encode per picture, on the encoder thread. */
 double confab_media_sender_get_encode_ms_avg (ConfabMediaSender *self);
+/* Per encoded picture, the CPU time sending video costs the caller's thread
+ * (the rate check and hand-over, then packing and sending the result). */
+double confab_media_sender_get_caller_us_avg (ConfabMediaSender *self);
 /* Key frames forced by peers' requests (PROTOCOL.md §5) and reconnects. */
 guint64 confab_media_sender_get_keyframes_forced (ConfabMediaSender *self);
 /* Pictures skipped because they came faster than the tier's rate. */

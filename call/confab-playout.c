@@ -10,8 +10,9 @@ struct _ConfabPlayout
 {
   GObject parent_instance;
 
-  ConfabCall *call; /* owned; NULL: silence */
-  char *target;     /* NULL: the default speaker */
+  ConfabCall *call;         /* owned; NULL: silence */
+  char *target;             /* NULL: the default speaker */
+  ConfabPipewire *pipewire; /* owned while playing: a retarget reopens on it */
   ConfabAudioProcessing *echo_processing;
   ConfabAudioPlayback *playback; /* while playing */
 };
@@ -107,6 +108,7 @@ confab_playout_start (ConfabPlayout *self, ConfabPipewire *pipewire, GError **er
   self->playback = confab_audio_playback_new (pipewire, self->target, fill, self, error);
   if (self->playback == NULL)
     return FALSE;
+  g_set_object (&self->pipewire, pipewire);
   g_signal_connect (self->playback, "error", G_CALLBACK (on_playback_error), self);
   /* What the speaker plays is what the microphone may hear again. */
   if (self->echo_processing != NULL)
@@ -122,6 +124,32 @@ confab_playout_stop (ConfabPlayout *self)
     return;
   g_signal_handlers_disconnect_by_data (self->playback, self);
   g_clear_object (&self->playback);
+  g_clear_object (&self->pipewire);
+}
+
+gboolean
+confab_playout_set_target (ConfabPlayout *self, const char *target, GError **error)
+{
+  g_autoptr (ConfabPipewire) pipewire = NULL;
+
+  g_return_val_if_fail (CONFAB_IS_PLAYOUT (self), FALSE);
+  if (target != NULL && target[0] == '\0')
+    target = NULL;
+  if (g_strcmp0 (target, self->target) == 0)
+    return TRUE;
+  g_free (self->target);
+  self->target = g_strdup (target);
+  if (self->playback == NULL)
+    return TRUE;
+  /* A new stream on the new device (its target.object is fixed when it
+   * connects); the peers' jitter buffers keep their audio across the few
+   * milliseconds between the two. */
+  pipewire = g_object_ref (self->pipewire);
+  confab_playout_stop (self);
+  if (!confab_playout_start (self, pipewire, error))
+    return FALSE;
+  g_debug ("Speaker now %s", target != NULL ? target : "the default");
+  return TRUE;
 }
 
 gboolean
@@ -145,6 +173,7 @@ confab_playout_dispose (GObject *object)
 
   confab_playout_stop (self);
   g_clear_object (&self->call);
+  g_clear_object (&self->pipewire);
   G_OBJECT_CLASS (confab_playout_parent_class)->dispose (object);
 }
 

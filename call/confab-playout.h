@@ -33,6 +33,11 @@ void confab_playout_set_echo_processing (ConfabPlayout *self, ConfabAudioProcess
 /* Opens the speaker on @pipewire (as media.role = Communication). FALSE with
  * CONFAB_PIPEWIRE_ERROR when it cannot. Already playing: TRUE. */
 gboolean confab_playout_start (ConfabPlayout *self, ConfabPipewire *pipewire, GError **error);
+/* Plays on another speaker (NULL or "": the default). While playing, the
+ * stream is reopened on the new device at once; when that fails (the device
+ * is gone, PipeWire went away) FALSE with the error, and the playout is
+ * stopped (start it again to retry). Not playing: used by the next start. */
+gboolean confab_playout_set_target (ConfabPlayout *self, const char *target, GError **error);
 /* Closes the speaker; safe when not playing. */
 void confab_playout_stop (ConfabPlayout *self);
 gboolean confab_playout_is_playing (ConfabPlayout *self);

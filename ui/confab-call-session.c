@@ -34,6 +34,7 @@ struct _ConfabCallSession
   char *camera_target; /* GSettings preferences; NULL = the default device */
   char *microphone_target;
   char *speaker_target;
+  GSettings *settings; /* NULL without the schema (tests of the session alone) */
   ConfabPipewire *pipewire;
   ConfabCameraSource *camera;
   ConfabAudioCapture *microphone;
@@ -396,11 +397,21 @@ static void
 stop_media (ConfabCallSession *self)
 {
   if (self->call != NULL && self->sender != NULL)
-    g_message ("leaving: %" G_GUINT64_FORMAT
-               " camera pictures since it (re)started, %" G_GUINT64_FORMAT
-               " video frames and %" G_GUINT64_FORMAT " audio packets sent",
-               self->camera_frames, confab_call_get_sent_video_frames (self->call),
-               confab_call_get_sent_audio_packets (self->call));
+    {
+      int width, height, fps;
+
+      confab_media_sender_get_encoded_format (self->sender, &width, &height, &fps);
+      g_message ("leaving: %" G_GUINT64_FORMAT
+                 " camera pictures since it (re)started, %" G_GUINT64_FORMAT
+                 " video frames (last %dx%d@%d; encode %.2f ms on the encoder thread, %.0f µs CPU"
+                 " on this one per frame; %" G_GUINT64_FORMAT " replaced while it was busy)"
+                 " and %" G_GUINT64_FORMAT " audio packets sent",
+                 self->camera_frames, confab_call_get_sent_video_frames (self->call), width, height,
+                 fps, confab_media_sender_get_encode_ms_avg (self->sender),
+                 confab_media_sender_get_caller_us_avg (self->sender),
+                 confab_media_sender_get_frames_replaced (self->sender),
+                 confab_call_get_sent_audio_packets (self->call));
+    }
   stop_playout (self);
   stop_camera (self);
   stop_microphone (self);
@@ -707,14 +718,11 @@ start_call (ConfabCallSession *self,
     }
   self->call = confab_call_new (transport, self->user_id);
   {
-    /* The camera's rate, at most 640x360 (as confab-cli sends by default)
-     * and never more than the quality tier allows: encoding runs on the
-     * main thread, and 720p VP9 took a loaded 2-core machine's main loop
-     * away from the grid (peers timed out as silent). */
+    /* The camera's size and rate, as far as the quality tier allows (720p30
+     * at the top): the sender encodes on its own thread, so a 720p encode
+     * no longer holds up the grid on this (main) thread. */
     ConfabMediaSenderConfig config = {
       .codec = self->codec,
-      .max_width = 640,
-      .max_height = 360,
       .adapt = TRUE,
     };
 
@@ -798,13 +806,36 @@ confab_call_session_leave (ConfabCallSession *self)
     end (self, NULL);
 }
 
+/* Another speaker chosen in the preferences during the call: playout moves
+ * there now. */
+static void
+on_speaker_setting_changed (GSettings *settings, const char *key, ConfabCallSession *self)
+{
+  g_autofree char *speaker = g_settings_get_string (settings, "preferred-speaker");
+  g_autoptr (GError) error = NULL;
+
+  g_free (self->speaker_target);
+  self->speaker_target = *speaker != '\0' ? g_steal_pointer (&speaker) : NULL;
+  if (self->playout == NULL)
+    return;
+  /* Also after the last speaker vanished (the playout stopped itself). */
+  if (!confab_playout_set_target (self->playout, self->speaker_target, &error) ||
+      (!confab_playout_is_playing (self->playout) &&
+       (!ensure_pipewire (self, &error) ||
+        !confab_playout_start (self->playout, self->pipewire, &error))))
+    g_message ("speaker: %s", error->message);
+  else
+    g_message ("speaker: now %s",
+               self->speaker_target != NULL ? self->speaker_target : "the default");
+}
+
 /* The devices chosen on the pre-join page or in the preferences. */
 static void
 read_device_preferences (ConfabCallSession *self)
 {
   GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
   g_autoptr (GSettingsSchema) schema = NULL;
-  g_autoptr (GSettings) settings = NULL;
+  GSettings *settings;
   g_autofree char *camera = NULL;
   g_autofree char *microphone = NULL;
   g_autofree char *speaker = NULL;
@@ -814,7 +845,9 @@ read_device_preferences (ConfabCallSession *self)
     schema = g_settings_schema_source_lookup (source, "io.github.confab.Confab", TRUE);
   if (schema == NULL)
     return;
-  settings = g_settings_new ("io.github.confab.Confab");
+  settings = self->settings = g_settings_new ("io.github.confab.Confab");
+  g_signal_connect (settings, "changed::preferred-speaker", G_CALLBACK (on_speaker_setting_changed),
+                    self);
   codec = g_settings_get_string (settings, "codec");
   if (!confab_video_codec_from_string (codec, &self->codec))
     self->codec = CONFAB_VIDEO_CODEC_VP9;
@@ -1063,6 +1096,8 @@ confab_call_session_dispose (GObject *object)
 
   stop_media (self);
   g_cancellable_cancel (self->cancellable);
+  if (self->settings != NULL)
+    g_signal_handlers_disconnect_by_data (self->settings, self);
   if (self->call != NULL)
     g_signal_handlers_disconnect_by_data (self->call, self);
   g_clear_object (&self->call);
@@ -1079,6 +1114,7 @@ confab_call_session_finalize (GObject *object)
   g_clear_pointer (&self->camera_target, g_free);
   g_clear_pointer (&self->microphone_target, g_free);
   g_clear_pointer (&self->speaker_target, g_free);
+  g_clear_object (&self->settings);
   g_clear_pointer (&self->camera_problem, g_free);
   g_clear_pointer (&self->participants, g_hash_table_unref);
   g_clear_object (&self->cancellable);
