@@ -1,8 +1,12 @@
 /* confab-preferences.c: the preferences window. Every row is bound to its
- * GSettings key, so a change applies at once and the next call uses it. */
+ * GSettings key, so a change applies at once and the next call uses it (a
+ * speaker also in the call going on); the device rows list what PipeWire
+ * has, as the pre-join page's do. */
 #define G_LOG_DOMAIN "confab-preferences"
 
 #include "confab-preferences.h"
+
+#include "confab-device-row.h"
 
 #include <glib/gi18n.h>
 
@@ -16,14 +20,16 @@ struct _ConfabPreferences
   AdwEntryRow *display_name_row;
   GtkSwitch *start_muted_switch;
   AdwEntryRow *default_server_row;
-  AdwEntryRow *camera_row;
-  AdwEntryRow *microphone_row;
-  AdwEntryRow *speaker_row;
+  ConfabDeviceRow *camera_row;
+  ConfabDeviceRow *microphone_row;
+  ConfabDeviceRow *speaker_row;
   GtkSwitch *echo_cancellation_switch;
   AdwComboRow *codec_row;
 
   /* Owned */
   GSettings *settings;
+  ConfabPipewire *pipewire; /* NULL: PipeWire is not running */
+  ConfabDeviceMonitor *monitor;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabPreferences, confab_preferences, ADW_TYPE_PREFERENCES_WINDOW)
@@ -65,6 +71,8 @@ confab_preferences_dispose (GObject *object)
   ConfabPreferences *self = CONFAB_PREFERENCES (object);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), CONFAB_TYPE_PREFERENCES);
+  g_clear_object (&self->monitor);
+  g_clear_object (&self->pipewire);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (confab_preferences_parent_class)->dispose (object);
 }
@@ -76,6 +84,7 @@ confab_preferences_class_init (ConfabPreferencesClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = confab_preferences_dispose;
+  g_type_ensure (CONFAB_TYPE_DEVICE_ROW);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/confab/Confab/confab-preferences.ui");
   gtk_widget_class_bind_template_child (widget_class, ConfabPreferences, display_name_row);
@@ -100,14 +109,26 @@ confab_preferences_init (ConfabPreferences *self)
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "default-server", self->default_server_row, "text",
                    G_SETTINGS_BIND_DEFAULT);
-  g_settings_bind (self->settings, "preferred-camera", self->camera_row, "text",
-                   G_SETTINGS_BIND_DEFAULT);
-  g_settings_bind (self->settings, "preferred-microphone", self->microphone_row, "text",
-                   G_SETTINGS_BIND_DEFAULT);
-  g_settings_bind (self->settings, "preferred-speaker", self->speaker_row, "text",
-                   G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "echo-cancellation", self->echo_cancellation_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (self->settings, "codec", self->codec_row, "selected",
                                 G_SETTINGS_BIND_DEFAULT, codec_to_row, codec_from_row, NULL, NULL);
+
+  /* The devices PipeWire has now, and as they come and go. */
+  {
+    g_autoptr (GError) error = NULL;
+
+    self->pipewire = confab_pipewire_new (-1, &error);
+    if (self->pipewire != NULL)
+      self->monitor = confab_device_monitor_new (self->pipewire, &error);
+    if (self->monitor == NULL)
+      {
+        g_message ("no devices: %s", error->message);
+        g_clear_object (&self->pipewire);
+        gtk_widget_set_tooltip_text (GTK_WIDGET (self->speaker_row), _ ("PipeWire is not running"));
+      }
+    confab_device_row_set_monitor (self->camera_row, self->monitor);
+    confab_device_row_set_monitor (self->microphone_row, self->monitor);
+    confab_device_row_set_monitor (self->speaker_row, self->monitor);
+  }
 }

@@ -4,6 +4,7 @@
 
 #include "confab-prejoin.h"
 
+#include "confab-device-row.h"
 #include "confab-pipewire-audio.h"
 #include "confab-pipewire-camera.h"
 #include "confab-pipewire-devices.h"
@@ -13,21 +14,11 @@
 #include <glib/gi18n.h>
 #include <math.h>
 
-#define CONFAB_SETTINGS_SCHEMA "io.github.confab.Confab"
-#define PREVIEW_ID             1
+#define PREVIEW_ID 1
 /* The meter shows -60 dBFS … 0 dBFS, the loudest 20 ms of every 100 ms:
  * each change redraws the window, so not 50 times a second. */
 #define LEVEL_FLOOR_DB -60.0
 #define LEVEL_CHUNKS   5
-
-typedef struct
-{
-  ConfabDeviceKind kind;
-  const char *setting;
-  AdwComboRow *row;
-  GtkStringList *labels; /* "Default", then each device's description */
-  GPtrArray *names;      /* node names, parallel to labels; NULL = default */
-} Picker;
 
 struct _ConfabPrejoin
 {
@@ -37,23 +28,20 @@ struct _ConfabPrejoin
   ConfabVideoGrid *preview;
   GtkLevelBar *level_bar;
   GtkLabel *problem_label;
-  AdwComboRow *camera_row;
-  AdwComboRow *microphone_row;
-  AdwComboRow *speaker_row;
+  ConfabDeviceRow *camera_row;
+  ConfabDeviceRow *microphone_row;
+  ConfabDeviceRow *speaker_row;
 
   /* Owned */
-  GSettings *settings;
   ConfabPipewire *pipewire;
   ConfabDeviceMonitor *monitor;
   ConfabCameraSource *camera;
   ConfabAudioCapture *microphone;
-  Picker pickers[3]; /* by ConfabDeviceKind */
   char *camera_problem;
   char *microphone_problem;
   char *pipewire_problem;
   gboolean camera_on;
   gboolean microphone_on;
-  gboolean updating_pickers;
   guint level_chunks;
   double level_peak;    /* mean square, of this 100 ms so far */
   GtkStack *page_stack; /* the window's pages, watched while mapped */
@@ -155,17 +143,6 @@ stop_camera (ConfabPrejoin *self)
   confab_video_capture_release_camera (g_steal_pointer (&self->camera));
 }
 
-static const char *
-picked (ConfabPrejoin *self, ConfabDeviceKind kind)
-{
-  Picker *picker = &self->pickers[kind];
-  guint selected = adw_combo_row_get_selected (picker->row);
-
-  if (selected == GTK_INVALID_LIST_POSITION || selected >= picker->names->len)
-    return NULL;
-  return g_ptr_array_index (picker->names, selected);
-}
-
 static void
 start_camera (ConfabPrejoin *self)
 {
@@ -186,7 +163,8 @@ start_camera (ConfabPrejoin *self)
           return;
         }
     }
-  self->camera = confab_video_capture_acquire_camera (picked (self, CONFAB_DEVICE_CAMERA), &error);
+  self->camera =
+      confab_video_capture_acquire_camera (confab_device_row_get_device (self->camera_row), &error);
   if (self->camera == NULL)
     {
       set_problem (&self->camera_problem, device_problem (error, TRUE));
@@ -257,7 +235,7 @@ start_microphone (ConfabPrejoin *self)
         }
     }
   self->microphone = confab_audio_capture_new (
-      self->pipewire, picked (self, CONFAB_DEVICE_MICROPHONE), FALSE, &error);
+      self->pipewire, confab_device_row_get_device (self->microphone_row), FALSE, &error);
   if (self->microphone == NULL)
     {
       set_problem (&self->microphone_problem, device_problem (error, FALSE));
@@ -272,84 +250,34 @@ start_microphone (ConfabPrejoin *self)
 
 /* ---- device pickers ------------------------------------------------------------ */
 
-/* The list again from the monitor, keeping the chosen device when present
- * (else the saved preference, else "Default"). */
 static void
-fill_picker (ConfabPrejoin *self, ConfabDeviceKind kind)
+set_picker_monitors (ConfabPrejoin *self)
 {
-  Picker *picker = &self->pickers[kind];
-  g_autofree char *want = NULL;
-  g_autoptr (GPtrArray) devices = NULL;
-  guint n_old = g_list_model_get_n_items (G_LIST_MODEL (picker->labels));
-  guint selected = 0;
-  const char *current = picked (self, kind);
+  confab_device_row_set_monitor (self->camera_row, self->monitor);
+  confab_device_row_set_monitor (self->microphone_row, self->monitor);
+  confab_device_row_set_monitor (self->speaker_row, self->monitor);
+}
 
-  want = current != NULL ? g_strdup (current)
-                         : g_settings_get_string (self->settings, picker->setting);
-  self->updating_pickers = TRUE;
-  g_ptr_array_set_size (picker->names, 0);
-  g_ptr_array_add (picker->names, NULL);
-  if (self->monitor != NULL)
-    devices = confab_device_monitor_list (self->monitor, kind);
-  {
-    g_autoptr (GPtrArray) labels = g_ptr_array_new ();
-
-    g_ptr_array_add (labels, (gpointer) _ ("Default"));
-    for (guint i = 0; devices != NULL && i < devices->len; i++)
-      {
-        ConfabDevice *device = g_ptr_array_index (devices, i);
-
-        g_ptr_array_add (picker->names, g_strdup (device->name));
-        g_ptr_array_add (labels, device->description);
-        if (g_strcmp0 (device->name, want) == 0)
-          selected = i + 1;
-      }
-    g_ptr_array_add (labels, NULL);
-    gtk_string_list_splice (picker->labels, 0, n_old, (const char *const *) labels->pdata);
-  }
-  adw_combo_row_set_selected (picker->row, selected);
-  gtk_widget_set_sensitive (GTK_WIDGET (picker->row), self->monitor != NULL);
-  self->updating_pickers = FALSE;
+/* The preview and the meter follow the choice (already saved) at once. */
+static void
+on_camera_chosen (ConfabDeviceRow *row, ConfabPrejoin *self)
+{
+  stop_camera (self);
+  start_camera (self);
 }
 
 static void
-fill_pickers (ConfabPrejoin *self)
+on_microphone_chosen (ConfabDeviceRow *row, ConfabPrejoin *self)
 {
-  for (ConfabDeviceKind kind = CONFAB_DEVICE_CAMERA; kind <= CONFAB_DEVICE_SPEAKER; kind++)
-    fill_picker (self, kind);
+  stop_microphone (self);
+  start_microphone (self);
 }
 
-static void
-on_picker_selected (AdwComboRow *row, GParamSpec *pspec, ConfabPrejoin *self)
-{
-  ConfabDeviceKind kind;
-  const char *name;
-
-  if (self->updating_pickers)
-    return;
-  kind = row == self->camera_row       ? CONFAB_DEVICE_CAMERA
-         : row == self->microphone_row ? CONFAB_DEVICE_MICROPHONE
-                                       : CONFAB_DEVICE_SPEAKER;
-  name = picked (self, kind);
-  g_settings_set_string (self->settings, self->pickers[kind].setting, name != NULL ? name : "");
-  /* The preview and the meter follow the choice at once. */
-  if (kind == CONFAB_DEVICE_CAMERA)
-    {
-      stop_camera (self);
-      start_camera (self);
-    }
-  else if (kind == CONFAB_DEVICE_MICROPHONE)
-    {
-      stop_microphone (self);
-      start_microphone (self);
-    }
-}
-
-/* Hot-plug: lists follow, and a device that was missing is tried again. */
+/* Hot-plug: a device that was missing is tried again (the rows, connected
+ * first, already list it). */
 static void
 on_device_changed (ConfabDeviceMonitor *monitor, ConfabDevice *device, ConfabPrejoin *self)
 {
-  fill_picker (self, device->kind);
   if (device->kind == CONFAB_DEVICE_CAMERA && self->camera == NULL)
     start_camera (self);
   else if (device->kind == CONFAB_DEVICE_MICROPHONE && self->microphone == NULL)
@@ -377,13 +305,13 @@ start_capture (ConfabPrejoin *self)
           set_problem (&self->pipewire_problem,
                        _ ("Cameras and microphones are unavailable (PipeWire is not running)."));
         }
-      else
+      set_picker_monitors (self);
+      if (self->monitor != NULL)
         {
           set_problem (&self->pipewire_problem, NULL);
           g_signal_connect (self->monitor, "device-added", G_CALLBACK (on_device_changed), self);
           g_signal_connect (self->monitor, "device-removed", G_CALLBACK (on_device_changed), self);
         }
-      fill_pickers (self);
     }
   start_camera (self);
   start_microphone (self);
@@ -398,6 +326,10 @@ stop_capture (ConfabPrejoin *self)
   if (self->monitor != NULL)
     g_signal_handlers_disconnect_by_data (self->monitor, self);
   g_clear_object (&self->monitor);
+  /* Off screen the rows list only "Default"; the choice stays saved. */
+  confab_device_row_set_monitor (self->camera_row, NULL);
+  confab_device_row_set_monitor (self->microphone_row, NULL);
+  confab_device_row_set_monitor (self->speaker_row, NULL);
   g_clear_object (&self->pipewire);
 }
 
@@ -532,15 +464,9 @@ confab_prejoin_finalize (GObject *object)
 {
   ConfabPrejoin *self = CONFAB_PREJOIN (object);
 
-  for (guint i = 0; i < G_N_ELEMENTS (self->pickers); i++)
-    {
-      g_clear_pointer (&self->pickers[i].names, g_ptr_array_unref);
-      g_clear_object (&self->pickers[i].labels);
-    }
   g_clear_pointer (&self->camera_problem, g_free);
   g_clear_pointer (&self->microphone_problem, g_free);
   g_clear_pointer (&self->pipewire_problem, g_free);
-  g_clear_object (&self->settings);
   G_OBJECT_CLASS (confab_prejoin_parent_class)->finalize (object);
 }
 
@@ -566,6 +492,7 @@ confab_prejoin_class_init (ConfabPrejoinClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (CONFAB_TYPE_VIDEO_GRID);
+  g_type_ensure (CONFAB_TYPE_DEVICE_ROW);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/confab/Confab/confab-prejoin.ui");
   gtk_widget_class_bind_template_child (widget_class, ConfabPrejoin, preview);
@@ -579,33 +506,14 @@ confab_prejoin_class_init (ConfabPrejoinClass *klass)
 static void
 confab_prejoin_init (ConfabPrejoin *self)
 {
-  static const char *const settings_keys[] = {
-    [CONFAB_DEVICE_CAMERA] = "preferred-camera",
-    [CONFAB_DEVICE_MICROPHONE] = "preferred-microphone",
-    [CONFAB_DEVICE_SPEAKER] = "preferred-speaker",
-  };
   ConfabParticipantTile *tile;
 
   gtk_widget_init_template (GTK_WIDGET (self));
-  self->settings = g_settings_new (CONFAB_SETTINGS_SCHEMA);
   self->camera_on = TRUE;
   self->microphone_on = TRUE;
 
-  self->pickers[CONFAB_DEVICE_CAMERA].row = self->camera_row;
-  self->pickers[CONFAB_DEVICE_MICROPHONE].row = self->microphone_row;
-  self->pickers[CONFAB_DEVICE_SPEAKER].row = self->speaker_row;
-  for (ConfabDeviceKind kind = CONFAB_DEVICE_CAMERA; kind <= CONFAB_DEVICE_SPEAKER; kind++)
-    {
-      Picker *picker = &self->pickers[kind];
-
-      picker->kind = kind;
-      picker->setting = settings_keys[kind];
-      picker->labels = gtk_string_list_new (NULL);
-      picker->names = g_ptr_array_new_with_free_func (g_free);
-      adw_combo_row_set_model (picker->row, G_LIST_MODEL (picker->labels));
-      g_signal_connect (picker->row, "notify::selected", G_CALLBACK (on_picker_selected), self);
-    }
-  fill_pickers (self);
+  g_signal_connect (self->camera_row, "device-chosen", G_CALLBACK (on_camera_chosen), self);
+  g_signal_connect (self->microphone_row, "device-chosen", G_CALLBACK (on_microphone_chosen), self);
 
   confab_video_grid_set_show_view_toggle (self->preview, FALSE);
   tile = confab_video_grid_add (self->preview, PREVIEW_ID, _ ("You"), TRUE);
