@@ -411,3 +411,93 @@ def resize_window(title_part, width, height):
         x11.XSync(display, 0)
     finally:
         x11.XCloseDisplay(display)
+
+
+# ---- PipeWire test devices (pipewire-env.sh; test-app-video.py, test-app-devices.py) ----
+
+def set_default_device(description, section="Sources:"):
+    """Makes the device with this description the default microphone
+    (section "Sources:") or speaker ("Sinks:"): wireplumber leaves none
+    chosen in pipewire-env.sh, a user's desktop would have one."""
+    status = subprocess.run(["wpctl", "status"], capture_output=True, text=True,
+                            timeout=10).stdout
+    in_section = False
+    for line in status.splitlines():
+        if section in line:
+            in_section = True
+        elif in_section and description in line:
+            node = line.replace("*", " ").split(".")[0].split()[-1]
+            subprocess.run(["wpctl", "set-default", node], check=True, timeout=10)
+            return
+        elif in_section and line.strip(" │├└─") == "":
+            break
+    fail("no device %r in wpctl status:\n%s" % (description, status))
+
+
+def record_sink(sink, seconds):
+    """What the Audio/Sink node named sink plays, from its monitor, for
+    seconds: 48 kHz mono S16 samples."""
+    import array
+    import signal
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "heard.wav")
+        rec = spawn(["pw-record", "--target", sink, "-P", "{ stream.capture.sink=true }",
+                     "--rate", "48000", "--channels", "1", "--format", "s16", path],
+                    stderr=subprocess.DEVNULL)
+        time.sleep(seconds)
+        rec.send_signal(signal.SIGINT)
+        try:
+            rec.wait(5)
+        except subprocess.TimeoutExpired:
+            rec.kill()
+            fail("pw-record did not stop")
+        with open(path, "rb") as f:
+            data = f.read()
+    # The samples follow the "data" chunk's header (its size may be unset).
+    start = data.find(b"data")
+    if start < 0:
+        fail("pw-record wrote no WAV data")
+    samples = array.array("h")
+    body = data[start + 8:]
+    samples.frombytes(body[:len(body) // 2 * 2])
+    if sys.byteorder != "little":
+        samples.byteswap()
+    return samples
+
+
+def tone_of(block):
+    """(RMS, frequency from the zero crossings, interpolated) of a block."""
+    import math
+
+    rms = math.sqrt(sum(x * x for x in block) / len(block))
+    crossings = [i + block[i] / (block[i] - block[i + 1])
+                 for i in range(len(block) - 1) if block[i] < 0 <= block[i + 1]]
+    if len(crossings) < 2:
+        return rms, 0.0
+    return rms, 48000.0 * (len(crossings) - 1) / (crossings[-1] - crossings[0])
+
+
+def tone_blocks(samples, block=4800):
+    """tone_of() for each 100 ms of samples."""
+    return [tone_of(samples[i:i + block]) for i in range(0, len(samples) - block + 1, block)]
+
+
+def live_pixels(what, rect, min_changed=0.02, min_coloured=0.2, timeout=15,
+                failed_shot="app-failed.png"):
+    """Waits until rect shows coloured video that changes between two
+    screenshots half a second apart; returns the fractions seen."""
+    deadline = time.monotonic() + timeout
+    seen = (0.0, 0.0)
+    while time.monotonic() < deadline:
+        first = grab_screen()
+        time.sleep(0.5)
+        second = grab_screen()
+        seen = (changed_fraction(first, second, rect), colourful_fraction(second, rect))
+        if seen[0] >= min_changed and seen[1] >= min_coloured:
+            log("%s: %.0f %% of pixels changed in 0.5 s, %.0f %% coloured" %
+                (what, 100 * seen[0], 100 * seen[1]))
+            return seen
+    screenshot(failed_shot)
+    fail("%s shows no live video in %s: changed %.3f, coloured %.3f" % (what, rect, *seen))

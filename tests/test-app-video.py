@@ -8,14 +8,11 @@
 # camera and microphone. Then two more CLIs join for a 4-person grid.
 # Screenshots (pre-join, call, 4-person grid) go to $CONFAB_SCREENSHOT_DIR.
 
-import array
 import json
-import math
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +21,8 @@ import pyatspi  # noqa: E402
 import confabapptest as t  # noqa: E402
 from confabapptest import (APP, BUTTONS, CLI, RELAY, app_accessible, changed_fraction,  # noqa: E402
                            colourful_fraction, extents, fail, find, free_port, grab_screen,
-                           page, press, screenshot, spawn, wait_display, wait_for, wait_port)
+                           page, press, record_sink, screenshot, set_default_device, spawn,
+                           tone_blocks, wait_display, wait_for, wait_port)
 
 ROOM = "videotest"
 APP_USER = "Ann_Video"
@@ -47,22 +45,8 @@ def spawn_cli(port, name, duration, extra=()):
                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-def live_pixels(what, rect, min_changed=0.02, min_coloured=0.2, timeout=15):
-    """Waits until rect shows coloured video that changes between two
-    screenshots half a second apart; returns the fractions seen."""
-    deadline = time.monotonic() + timeout
-    seen = (0.0, 0.0)
-    while time.monotonic() < deadline:
-        first = grab_screen()
-        time.sleep(0.5)
-        second = grab_screen()
-        seen = (changed_fraction(first, second, rect), colourful_fraction(second, rect))
-        if seen[0] >= min_changed and seen[1] >= min_coloured:
-            log("%s: %.0f %% of pixels changed in 0.5 s, %.0f %% coloured" %
-                (what, 100 * seen[0], 100 * seen[1]))
-            return seen
-    screenshot("app-video-failed.png")
-    fail("%s shows no live video in %s: changed %.3f, coloured %.3f" % (what, rect, *seen))
+def live_pixels(what, rect, **kwargs):
+    return t.live_pixels(what, rect, failed_shot="app-video-failed.png", **kwargs)
 
 
 def cli_summary(cli, timeout=15):
@@ -75,69 +59,11 @@ def cli_summary(cli, timeout=15):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def default_microphone(description, section="Sources:"):
-    """Makes the test microphone (or, with section "Sinks:", the test
-    speaker) the default device (wireplumber leaves none chosen in
-    pipewire-env.sh), as a user's desktop would have one."""
-    status = subprocess.run(["wpctl", "status"], capture_output=True, text=True,
-                            timeout=10).stdout
-    in_sources = False
-    for line in status.splitlines():
-        if section in line:
-            in_sources = True
-        elif in_sources and description in line:
-            node = line.replace("*", " ").split(".")[0].split()[-1]
-            subprocess.run(["wpctl", "set-default", node], check=True, timeout=10)
-            return
-        elif in_sources and line.strip(" │├└─") == "":
-            break
-    fail("no device %r in wpctl status:\n%s" % (description, status))
-
-
-def record_speaker(seconds):
-    """What the test speaker (the null sink "testsink") plays, from its
-    monitor: 48 kHz mono S16 samples."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "heard.wav")
-        rec = spawn(["pw-record", "--target", "testsink", "-P", "{ stream.capture.sink=true }",
-                     "--rate", "48000", "--channels", "1", "--format", "s16", path],
-                    stderr=subprocess.DEVNULL)
-        time.sleep(seconds)
-        rec.send_signal(signal.SIGINT)
-        try:
-            rec.wait(5)
-        except subprocess.TimeoutExpired:
-            rec.kill()
-            fail("pw-record did not stop")
-        with open(path, "rb") as f:
-            data = f.read()
-    # The samples follow the "data" chunk's header (its size may be unset).
-    start = data.find(b"data")
-    if start < 0:
-        fail("pw-record wrote no WAV data")
-    samples = array.array("h")
-    body = data[start + 8:]
-    samples.frombytes(body[:len(body) // 2 * 2])
-    if sys.byteorder != "little":
-        samples.byteswap()
-    return samples
-
-
-def tone_of(block):
-    """(RMS, frequency from the zero crossings, interpolated) of a block."""
-    rms = math.sqrt(sum(x * x for x in block) / len(block))
-    crossings = [i + block[i] / (block[i] - block[i + 1])
-                 for i in range(len(block) - 1) if block[i] < 0 <= block[i + 1]]
-    if len(crossings) < 2:
-        return rms, 0.0
-    return rms, 48000.0 * (len(crossings) - 1) / (crossings[-1] - crossings[0])
-
-
 def main():
     started = time.monotonic()
     wait_display()
-    default_microphone("Test microphone")
-    default_microphone("Test speaker", "Sinks:")
+    set_default_device("Test microphone")
+    set_default_device("Test speaker", "Sinks:")
     port = free_port()
     relay = spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
                   stderr=subprocess.DEVNULL)
@@ -209,8 +135,7 @@ def main():
     # us, so only the CLI's audio can put a tone there.
     blocks = []
     for _ in range(2):
-        heard = record_speaker(2.0)
-        blocks = [tone_of(heard[i:i + 4800]) for i in range(0, len(heard) - 4800 + 1, 4800)]
+        blocks = tone_blocks(record_sink("testsink", 2.0))
         loud = sorted(f for rms, f in blocks if rms > 3000)
         if len(loud) >= max(5, len(blocks) // 2):
             break
