@@ -5,8 +5,8 @@
 
 #include "confab-audio-encoder.h"
 #include "confab-call.h"
-#include "confab-codec-cpu.h"
 #include "confab-chat.h"
+#include "confab-codec-cpu.h"
 #include "confab-election.h"
 #include "confab-invite.h"
 #include "confab-media-sender.h"
