@@ -78,6 +78,11 @@ struct _ConfabAudioProcessing
   gboolean have_render;
   gint64 last_render_play_us;
   guint frames_since_metrics;
+  /* For the once-a-second debug line: how unevenly the two sides arrived */
+  gint64 last_capture_us;
+  guint max_render_burst;
+  int min_delay_ms, max_delay_ms;
+  gint64 max_capture_jump_us;
   guint32 voice_history;
   int hangover;
 
@@ -132,6 +137,7 @@ confab_audio_processing_new (ConfabAudioProcessingFlags flags, GError **error)
   self->stats.echo_return_loss_enhancement_db = -100;
   self->stats.echo_delay_median_ms = -1;
   self->stats.echo_delay_std_ms = -1;
+  self->min_delay_ms = G_MAXINT;
   g_mutex_init (&self->stats_lock);
 
   /* The 128 ms filter and the internal delay estimate: PipeWire's reported
@@ -345,6 +351,13 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
                    ? VOICE_MIN_POWER_ECHO
                    : VOICE_MIN_POWER);
   speaking = update_speaking (self, voice);
+  self->max_render_burst = MAX (self->max_render_burst, analysed);
+  self->min_delay_ms = MIN (self->min_delay_ms, delay_ms);
+  self->max_delay_ms = MAX (self->max_delay_ms, delay_ms);
+  if (self->last_capture_us != 0)
+    self->max_capture_jump_us =
+        MAX (self->max_capture_jump_us, ABS (capture_time_us - self->last_capture_us - 10000));
+  self->last_capture_us = capture_time_us;
 
   spent = g_get_monotonic_time () - t0;
   /* The library averages these itself; once a second is plenty. */
@@ -357,6 +370,14 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
       if (apm->echo_cancellation ()->GetMetrics (&metrics) == 0)
         erle_db = metrics.echo_return_loss_enhancement.average;
       apm->echo_cancellation ()->GetDelayMetrics (&delay_median, &delay_std, &poor);
+      g_debug ("ERLE %d dB, AEC delay %d ms (std %d, poor %.2f); told %d-%d ms; up to %u "
+               "reference frames at once; capture times jumped up to %" G_GINT64_FORMAT " us",
+               erle_db, delay_median, delay_std, poor, self->min_delay_ms, self->max_delay_ms,
+               self->max_render_burst, self->max_capture_jump_us);
+      self->max_render_burst = 0;
+      self->min_delay_ms = G_MAXINT;
+      self->max_delay_ms = 0;
+      self->max_capture_jump_us = 0;
     }
   g_mutex_lock (&self->stats_lock);
   self->stats.capture_frames++;
