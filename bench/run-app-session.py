@@ -122,14 +122,17 @@ def main():
 
     xvfb = xvfb_pid()
     before = benchproc.tree_cpu(app.pid)
+    threads0 = benchproc.threads_cpu(list(before))
     x_before = benchproc.cpu_s(xvfb) if xvfb else None
     busy0, t0 = benchproc.machine_busy_s(), time.monotonic()
     load0 = benchproc.loadavg()
+    sampler = benchproc.MemorySampler(app.pid)
     time.sleep(window)
     after = benchproc.tree_cpu(app.pid)
+    threads1 = benchproc.threads_cpu(list(after))
     x_after = benchproc.cpu_s(xvfb) if xvfb else None
     busy1, wall = benchproc.machine_busy_s(), time.monotonic() - t0
-    mem = benchproc.tree_memory(app.pid)
+    mem = sampler.finish()
     cpu = benchproc.cpu_percent(before, after, wall)
     x_cpu = (100.0 * (x_after - x_before) / wall
              if x_before is not None and x_after is not None else None)
@@ -139,12 +142,12 @@ def main():
         "cpu_percent": cpu,
         "other_cpu_percent": max(0.0, 100.0 * (busy1 - busy0) / wall - cpu - (x_cpu or 0)),
         "processes": len(after),
-        "rss_mb": mem["rss_mb"],
-        "pss_mb": mem["pss_mb"],
+        **mem,
         "xvfb_cpu_percent": x_cpu,
         "xvfb_rss_mb": benchproc.tree_memory(xvfb, with_children=False)["rss_mb"] if xvfb else None,
         "loadavg": [load0, benchproc.loadavg()],
         "grid_fps": None,
+        "threads_cpu_percent": benchproc.threads_percent(threads0, threads1, wall),
     }
 
     # What the grid shows, after the window (capturing costs CPU).

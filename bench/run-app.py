@@ -39,6 +39,7 @@ NOISY_OTHER_PCT = 25
 # screen grab can tell apart.
 MIN_FPS = 27.0
 SENDER_FPS = 30
+MEMORY_SAMPLE_S = 2.0
 # What meson (and automake) read as "skipped": a machine without the tools.
 SKIP = 77
 
@@ -175,6 +176,35 @@ def tree_memory(pid, with_children=True, exclude_root=False):
     return {"rss_mb": rss / 1024.0, "pss_mb": pss / 1024.0}
 
 
+class MemorySampler:
+    """tree_memory() every MEMORY_SAMPLE_S during a window, in a thread (the
+    driver blocks on the page's console meanwhile): the memory figures are
+    the mean of these samples and the reading at the window's end, so one
+    moment of a garbage-collected heap does not decide them. max is printed."""
+
+    def __init__(self, pid, exclude_root=False):
+        import threading
+
+        self.pid, self.exclude_root, self.samples = pid, exclude_root, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done.wait(MEMORY_SAMPLE_S):
+            self.samples.append(tree_memory(self.pid, exclude_root=self.exclude_root))
+
+    def finish(self):
+        self.done.set()
+        self.thread.join(10)
+        self.samples.append(tree_memory(self.pid, exclude_root=self.exclude_root))
+        n = len(self.samples)
+        return {"rss_mb": sum(m["rss_mb"] for m in self.samples) / n,
+                "pss_mb": sum(m["pss_mb"] for m in self.samples) / n,
+                "pss_mb_max": max(m["pss_mb"] for m in self.samples),
+                "pss_mb_end": self.samples[-1]["pss_mb"], "memory_samples": n}
+
+
 # ---- driver --------------------------------------------------------------------
 
 
@@ -212,11 +242,12 @@ def measure_chromium(args, server, room, peers):
         before = tree_cpu(node.pid, exclude_root=True)
         threads0 = threads_cpu(list(before))
         busy0, t0 = machine_busy_s(), time.monotonic()
+        sampler = MemorySampler(node.pid, exclude_root=True)
         read_until(node, "window-end", args.window + 20, lines)
         after = tree_cpu(node.pid, exclude_root=True)
         threads1 = threads_cpu(list(after))
         busy1, wall = machine_busy_s(), time.monotonic() - t0
-        mem = tree_memory(node.pid, exclude_root=True)
+        mem = sampler.finish()
         by_type = {}
         for pid in after:
             by_type.setdefault(process_type(pid), []).append(pid)
@@ -237,13 +268,13 @@ def measure_chromium(args, server, room, peers):
         return {"cpu_percent": cpu, "processes": len(after),
                 "other_cpu_percent": max(0.0, 100.0 * (busy1 - busy0) / wall - cpu),
                 "loadavg": loadavg(),
-                "rss_mb": mem["rss_mb"], "pss_mb": mem["pss_mb"], "window_s": wall,
+                "window_s": wall,
                 "fps_per_peer_min": min(fps) if fps else None,
                 "fps_per_peer_avg": sum(fps) / len(fps) if fps else None,
                 "decoded_fps_per_peer_min": min(decoded) if decoded else None,
                 "decode_errors": report.get("decode_errors"),
                 "threads_cpu_percent": threads_percent(threads0, threads1, wall),
-                "pss_mb_by_process": pss_by_type}
+                "pss_mb_by_process": pss_by_type, **mem}
     finally:
         stop(node, timeout=15)
 
@@ -445,6 +476,9 @@ def main():
                    else "  grid fps min/avg %.1f/%.1f (screen grabbed at %.0f Hz)" %
                    (a["grid_fps"], a["grid_fps_avg"], a["grab_hz"])) +
                   noisy_note(a))
+            print("       confab busiest threads: %s; PSS max %s MB over %s samples" %
+                  (", ".join("%s %.0f %%" % kv for kv in (a.get("threads_cpu_percent") or {}).items()),
+                   fmt(a.get("pss_mb_max"), "%.0f"), a.get("memory_samples")))
         if c:
             # Chromium: frames its decoders handed to the canvases, per peer (minimum).
             print("%5d  chromium %9.1f %8.1f %8.1f %6d  %8s" %
@@ -453,8 +487,9 @@ def main():
             print("       chromium decoded %s fps/peer (min); busiest threads: %s" %
                   (fmt(c.get("decoded_fps_per_peer_min")),
                    ", ".join("%s %.0f %%" % kv for kv in (c.get("threads_cpu_percent") or {}).items())))
-            print("       chromium PSS by process: %s" %
-                  ", ".join("%s %.0f MB" % kv for kv in (c.get("pss_mb_by_process") or {}).items()))
+            print("       chromium PSS by process at the end: %s; PSS max %s MB over %s samples" %
+                  (", ".join("%s %.0f MB" % kv for kv in (c.get("pss_mb_by_process") or {}).items()),
+                   fmt(c.get("pss_mb_max"), "%.0f"), c.get("memory_samples")))
         if a and c:
             # Like for like: both showed the senders' frame rate on a quiet machine.
             pt["comparable"] = bool((a.get("grid_fps") or 0) >= MIN_FPS and
