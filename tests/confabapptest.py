@@ -382,6 +382,32 @@ def resize_window(title_part, width, height):
     whatever the app's minimum: a layout that cannot shrink shows clipped."""
     import ctypes
 
+    def resize(x11, display, window):
+        x11.XResizeWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_uint, ctypes.c_uint]
+        x11.XResizeWindow(display, window, width, height)
+
+    with_x_window(title_part, resize)
+
+
+def set_window_mapped(title_part, mapped):
+    """Unmaps the top-level X window whose title contains title_part, as a
+    window manager does when it minimizes it (a bare Xvfb has none), or maps
+    it again."""
+    import ctypes
+
+    def change(x11, display, window):
+        function = x11.XMapWindow if mapped else x11.XUnmapWindow
+        function.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        function(display, window)
+
+    with_x_window(title_part, change)
+
+
+def with_x_window(title_part, action):
+    """Calls action(libX11, display, window id) for the biggest top-level X
+    window whose title contains title_part, then syncs."""
+    import ctypes
+
     out = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True,
                          timeout=10, check=True).stdout
     # Lines read: 0x1e00007 "title": ("confab" "Confab")  960x640+0+0  +0+0.
@@ -396,18 +422,17 @@ def resize_window(title_part, width, height):
         candidates.append((area, line.split()[0]))
     if not candidates:
         fail("no X window titled like %r:\n%s" % (title_part, out))
-    ids = [max(candidates)[1]]
+    window = int(max(candidates)[1], 16)
     x11 = ctypes.cdll.LoadLibrary("libX11.so.6")
     x11.XOpenDisplay.restype = ctypes.c_void_p
     x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    x11.XResizeWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_uint, ctypes.c_uint]
     x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
     x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
     display = x11.XOpenDisplay(None)
     if not display:
         fail("cannot open the X display")
     try:
-        x11.XResizeWindow(display, int(ids[0], 16), width, height)
+        action(x11, display, window)
         x11.XSync(display, 0)
     finally:
         x11.XCloseDisplay(display)

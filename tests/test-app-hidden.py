@@ -29,8 +29,8 @@ import pyatspi  # noqa: E402
 
 import confabapptest as t  # noqa: E402
 from confabapptest import (APP, BUTTONS, CLI, RELAY, app_accessible, checked, fail, find,  # noqa: E402
-                           free_port, log, page, press, resize_window, screenshot, spawn,
-                           wait_display, wait_for, wait_port)
+                           free_port, log, page, press, resize_window, screenshot,
+                           set_window_mapped, spawn, wait_display, wait_for, wait_port)
 
 ROOM = "hiddentest"
 APP_USER = "Ann_Hidden"
@@ -38,6 +38,7 @@ WS_USERS = ["cli_one", "cli_two", "cli_three"]
 AUTO_USER = "cli_auto"
 TILE_ROLES = (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)
 APP_PID = [0]
+SAVE_LOG = [lambda: None]
 LABEL = (pyatspi.ROLE_LABEL,)
 PEER_LINE = re.compile(r"^(\S+): (\d+) fps, (\d+) kbit/s, ([\d.]+) % lost, (\d+) fps decoded"
                        r"( \(hidden\))?$")
@@ -65,6 +66,11 @@ class AppLog:
 
     def count(self, line):
         return self.text().count(line)
+
+    def save(self):
+        """Kept beside the screenshots, for when a step fails."""
+        with open(os.path.join(t.SHOTS, "app-hidden.log"), "w") as out:
+            out.write(self.text())
 
 
 def cli(port, user, transport):
@@ -147,6 +153,30 @@ def settled_rates(root, what, check, timeout=30):
                  lambda: find(button, "Video received", LABEL, name_contains=True) is None, 30)
 
 
+def send_tier(root):
+    """The diagnostics say what our camera is sent at: the sender's tier."""
+    button = press_menu_button(root, "Diagnostics")
+    try:
+        label = wait_for("the send tier in the diagnostics",
+                         lambda: find(button, "Send tier: ", LABEL, name_contains=True), 30)
+        match = re.search(r"Send tier: (\d+)×(\d+), (\d+) fps, (\d+) kbit/s, (VP9|VP8|H\.264)",
+                          label.name)
+        if match is None or int(match.group(1)) < 160 or int(match.group(3)) < 5:
+            fail("no send tier in the diagnostics: %r" % label.name)
+        log("diagnostics: %s" % match.group(0))
+    finally:
+        escape()
+        wait_for("the diagnostics to close",
+                 lambda: find(button, "Send tier: ", LABEL, name_contains=True) is None, 30)
+
+
+def demand_changes(app_log, since):
+    """(wanted, not wanted) changes the session logged after offset since."""
+    text = app_log.text()[since:]
+    return (len(re.findall(r"video of \d+ wanted", text)),
+            len(re.findall(r"video of \d+ not wanted", text)))
+
+
 def peers_of(rates):
     return {n: r for n, r in rates.items() if n in WS_USERS + [AUTO_USER]}
 
@@ -181,9 +211,11 @@ def main():
 
     app_log = AppLog()
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
-    app = spawn([APP, link], env=dict(os.environ, G_MESSAGES_DEBUG="confab-window"),
+    app = spawn([APP, link], env=dict(os.environ,
+                                      G_MESSAGES_DEBUG="confab-window confab-call-session"),
                 stdout=app_log.file, stderr=subprocess.STDOUT)
     APP_PID[0] = app.pid
+    SAVE_LOG[0] = app_log.save
     root = wait_for("the app on the accessibility bus", lambda: app_accessible(app.pid), 60)
     t.root_for_dump = root
     press(page(root, "Room “%s”" % ROOM), "Join")
@@ -207,6 +239,8 @@ def main():
     full = settled_rates(root, "grid", lambda r: len(peers_of(r)) == 4 and all(
         not hidden and received >= 10 and decoded * 10 >= received * 7
         for received, decoded, hidden in peers_of(r).values()))
+
+    send_tier(root)
 
     # A phone-sized window in speaker view: the strip holds two of the four.
     resize_window("Confab", 360, 640)
@@ -240,9 +274,28 @@ def main():
     screenshot("app-hidden-chat.png")
     settled_rates(root, "covered", lambda r: len(peers_of(r)) == 4 and all(
         h and decoded <= 2 for _, decoded, h in peers_of(r).values()))
+    mark = len(app_log.text())
     if checked(chat):
         chat.queryAction().doAction(0)
     resize_window("Confab", 960, 640)
+    wait_for("all four wanted again once the chat closed",
+             lambda: demand_changes(app_log, mark)[0] >= 4, 15)
+
+    # Minimized (unmapped, as a window manager would): nobody is seen; back
+    # on screen everyone is wanted again at once.
+    mark = len(app_log.text())
+    set_window_mapped("Confab", False)
+    wait_for("all four not wanted while the window is unmapped",
+             lambda: demand_changes(app_log, mark)[1] >= 4, 15)
+    mark = len(app_log.text())
+    started = time.monotonic()
+    set_window_mapped("Confab", True)
+    wait_for("all four wanted once the window is mapped again",
+             lambda: demand_changes(app_log, mark)[0] >= 4, 15)
+    log("window unmapped: all hidden; mapped again: all wanted after %.2f s" %
+        (time.monotonic() - started))
+    settled_rates(root, "remapped", lambda r: len(peers_of(r)) == 4 and all(
+        not h and decoded >= 20 for _, decoded, h in peers_of(r).values()))
 
     # A real leave and a rejoin still say so, once each.
     auto.send_signal(signal.SIGINT)
@@ -263,5 +316,12 @@ def main():
     app.wait(timeout=15)
 
 
+def main_keeping_log():
+    try:
+        main()
+    finally:
+        SAVE_LOG[0]()
+
+
 if __name__ == "__main__":
-    t.run(main)
+    t.run(main_keeping_log)
