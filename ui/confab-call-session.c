@@ -993,17 +993,6 @@ confab_call_session_set_video_wanted (ConfabCallSession *self, guint64 session_i
     confab_call_set_peer_video_wanted (self->call, p->session_id, wanted);
 }
 
-ConfabPeer *
-confab_call_session_get_peer (ConfabCallSession *self, guint64 session_id)
-{
-  Participant *p;
-
-  g_return_val_if_fail (CONFAB_IS_CALL_SESSION (self), NULL);
-  p = g_hash_table_lookup (self->participants, &session_id);
-  return p != NULL && self->call != NULL ? confab_call_lookup_peer (self->call, p->session_id)
-                                         : NULL;
-}
-
 gboolean
 confab_call_session_lookup_session (ConfabCallSession *self,
                                     guint64 session_id,

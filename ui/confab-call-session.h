@@ -100,14 +100,12 @@ gboolean confab_call_session_get_participant_speaking (ConfabCallSession *self, 
  * session. */
 void
 confab_call_session_set_video_wanted (ConfabCallSession *self, guint64 session_id, gboolean wanted);
-/* Participants are known by the first session we saw of them; a person who
- * moved to a newer session (transport switch, reconnect) stays one
- * participant. The call's peer carrying @session_id now, or NULL.
- * (transfer none) */
-struct _ConfabPeer *confab_call_session_get_peer (ConfabCallSession *self, guint64 session_id);
-/* TRUE when the call's peer @session_id carries a participant now: sets its
- * @participant_id and whether its video is wanted. FALSE for an older
- * session of someone who moved, or someone not announced yet. */
+/* Participants are known by the first session we saw of them (the ids in
+ * the signals above); a person who moved to a newer session (transport
+ * switch, reconnect) stays one participant. TRUE when the call's peer
+ * @session_id carries a participant now: sets its @participant_id and
+ * whether its video is wanted. FALSE for an older session of someone who
+ * moved, or someone not announced yet. */
 gboolean confab_call_session_lookup_session (ConfabCallSession *self,
                                              guint64 session_id,
                                              guint64 *participant_id,
