@@ -181,22 +181,40 @@ def peers_of(rates):
     return {n: r for n, r in rates.items() if n in WS_USERS + [AUTO_USER]}
 
 
-def one_tile(root, user):
-    tiles = []
+def count_below(node, match):
+    """How many accessibles below node match."""
+    found = 0
+    try:
+        for i in range(node.childCount):
+            child = node.getChildAtIndex(i)
+            if child is None:
+                continue
+            found += 1 if match(child) else 0
+            found += count_below(child, match)
+    except Exception:
+        pass
+    return found
 
-    def collect(node):
-        try:
-            if node.name == user and node.getRole() in TILE_ROLES:
-                tiles.append(node)
-            for i in range(node.childCount):
-                collect(node.getChildAtIndex(i))
-        except Exception:
-            pass
 
+def one_participant(root, user):
+    """One tile and one participants-panel row for user."""
     grid = bfind(root, "Speaker View", BUTTONS)
-    collect(grid.parent if grid is not None else root)
-    if len(tiles) != 1:
-        fail("%d tiles named %s (want one)" % (len(tiles), user))
+    tiles = count_below(grid.parent if grid is not None else root,
+                        lambda n: n.name == user and n.getRole() in TILE_ROLES)
+    if tiles != 1:
+        fail("%d tiles named %s (want one)" % (tiles, user))
+    participants = press(root, "Participants")
+    wait_for("the Participants toggle pressed", lambda: checked(participants), 30)
+    panel = wait_for("the participants panel",
+                     lambda: bfind(root, "Participants", (pyatspi.ROLE_PANEL,)), 30)
+    wait_for("%s in the participants panel" % user,
+             lambda: find(panel, user + ",", name_contains=True), 30)
+    rows = count_below(panel, lambda n: (n.name or "").startswith(user + ","))
+    participants.queryAction().doAction(0)
+    wait_for("the Participants toggle released", lambda: not checked(participants), 30)
+    if rows != 1:
+        fail("%d participants-panel rows for %s (want one)" % (rows, user))
+    log("%s: one tile, one participants row" % user)
 
 
 def main():
@@ -233,7 +251,7 @@ def main():
     if joined != 1 or left != 0:
         fail("a transport switch must not read as a join or a leave: %d joined, %d left toasts"
              % (joined, left))
-    one_tile(root, AUTO_USER)
+    one_participant(root, AUTO_USER)
 
     # Grid view: everyone shown and decoded at the full rate.
     full = settled_rates(root, "grid", lambda r: len(peers_of(r)) == 4 and all(
@@ -310,7 +328,7 @@ def main():
     log("%s after leaving and coming back: %d joined, %d left toasts" % (AUTO_USER, joined, left))
     if joined != 2 or left != 1:
         fail("leave + rejoin should toast once each: %d joined, %d left" % (joined, left))
-    one_tile(root, AUTO_USER)
+    one_participant(root, AUTO_USER)
     t.root_for_dump = None
     app.terminate()
     app.wait(timeout=15)
