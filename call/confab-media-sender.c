@@ -518,7 +518,10 @@ on_encoded (gpointer data)
   ConfabMediaSender *self = data;
 
   g_source_set_ready_time (self->encoded_source, -1);
+  /* An "error" handler may drop the last reference to us. */
+  g_object_ref (self);
   deliver_result (self);
+  g_object_unref (self);
   return G_SOURCE_CONTINUE;
 }
 

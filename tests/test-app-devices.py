@@ -330,6 +330,10 @@ def main():
     for line in err.splitlines():
         if "confab-call-session" in line:
             log("app: " + line.strip())
+    # Under ASan/UBSan (build-asan): the app's own report fails the test.
+    if "ERROR: AddressSanitizer" in err or "runtime error:" in err:
+        log(err)
+        fail("the app reported a sanitizer error")
     relay.terminate()
 
 
