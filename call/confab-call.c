@@ -24,6 +24,11 @@
  * send HEALTH every 5 s. */
 #define DIAGNOSTICS_INTERVAL_MS 500
 #define HEALTH_EVERY_TICKS      10
+/* PROTOCOL.md §3: the relay passes 2 keyframe requests a second per session
+ * (a window from the first) and drops the rest; ours is a little longer so
+ * a request never lands just before the relay's window ends. */
+#define KEYFRAME_REQUESTS_PER_WINDOW 2
+#define KEYFRAME_WINDOW_US           (1100 * 1000)
 
 struct _ConfabCall
 {
@@ -45,6 +50,8 @@ struct _ConfabCall
   guint diagnostics_ticks;
   char *meeting_id;
   GSource *video_timer; /* the earliest video jitter buffer deadline */
+  gint64 keyframe_window_us;
+  guint keyframe_requests_in_window;
   gint64 video_timer_due;
   gboolean decode_video;
   gboolean buffer_audio;
@@ -196,13 +203,30 @@ send_heartbeat (ConfabCall *self)
   send_media (self, &media);
 }
 
+/* Whether a keyframe request would get past the relay now; one that would
+ * not stays due at its peer and goes out when the window turns (the next
+ * video packet asks again), instead of being dropped on the way. */
+static gboolean
+keyframe_request_allowed (ConfabCall *self, gint64 now)
+{
+  return now - self->keyframe_window_us >= KEYFRAME_WINDOW_US ||
+         self->keyframe_requests_in_window < KEYFRAME_REQUESTS_PER_WINDOW;
+}
+
 static void
-send_keyframe_request (ConfabCall *self, ConfabPeer *peer)
+send_keyframe_request (ConfabCall *self, ConfabPeer *peer, gint64 now)
 {
   ConfabMediaPacket media;
   const char *target = confab_peer_get_user_id (peer);
 
   /* Addressed by the target's user id; never encrypted (PROTOCOL.md §5). */
+  if (now - self->keyframe_window_us >= KEYFRAME_WINDOW_US)
+    {
+      self->keyframe_window_us = now;
+      self->keyframe_requests_in_window = 0;
+    }
+  self->keyframe_requests_in_window++;
+  g_debug ("keyframe request to %s", target);
   init_media (self, &media, CONFAB_MEDIA_KEYFRAME_REQUEST);
   media.user_id.data = (guint8 *) target;
   media.user_id.len = strlen (target);
@@ -608,8 +632,9 @@ on_heartbeat_timer (gpointer data)
         }
       else if (confab_peer_is_silent (peer, now))
         peer_gone (self, peer);
-      else if (confab_peer_take_keyframe_request (peer, now))
-        send_keyframe_request (self, peer);
+      else if (keyframe_request_allowed (self, now) &&
+               confab_peer_take_keyframe_request (peer, now))
+        send_keyframe_request (self, peer, now);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -722,8 +747,8 @@ on_video_timer (gpointer data)
 
       if (confab_peer_service_video (peer, now))
         g_signal_emit (self, signals[SIGNAL_VIDEO_FRAME], 0, peer);
-      if (confab_peer_take_keyframe_request (peer, now))
-        send_keyframe_request (self, peer);
+      if (keyframe_request_allowed (self, now) && confab_peer_take_keyframe_request (peer, now))
+        send_keyframe_request (self, peer, now);
     }
   schedule_video_timer (self, now);
   return G_SOURCE_REMOVE;
@@ -795,8 +820,8 @@ on_media (ConfabCall *self, const ConfabPacketWrapper *wrapper, gint64 now)
         emit_media (self, peer, media);
         if (self->decode_video)
           receive_video (self, peer, media, now);
-        if (confab_peer_take_keyframe_request (peer, now))
-          send_keyframe_request (self, peer);
+        if (keyframe_request_allowed (self, now) && confab_peer_take_keyframe_request (peer, now))
+          send_keyframe_request (self, peer, now);
         break;
 
       case CONFAB_MEDIA_AUDIO:
@@ -1196,6 +1221,7 @@ void
 confab_call_set_peer_video_wanted (ConfabCall *self, guint64 session_id, gboolean wanted)
 {
   ConfabPeer *peer;
+  gint64 now = g_get_monotonic_time ();
 
   g_return_if_fail (CONFAB_IS_CALL (self));
   peer = confab_call_lookup_peer (self, session_id);
@@ -1203,8 +1229,9 @@ confab_call_set_peer_video_wanted (ConfabCall *self, guint64 session_id, gboolea
     return;
   confab_peer_set_video_wanted (peer, wanted);
   /* Shown again: a key frame now rather than at the sender's next one. */
-  if (wanted && confab_peer_take_keyframe_request (peer, g_get_monotonic_time ()))
-    send_keyframe_request (self, peer);
+  if (wanted && keyframe_request_allowed (self, now) &&
+      confab_peer_take_keyframe_request (peer, now))
+    send_keyframe_request (self, peer, now);
 }
 
 void

@@ -230,7 +230,7 @@ def main():
     app_log = AppLog()
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
     app = spawn([APP, link], env=dict(os.environ,
-                                      G_MESSAGES_DEBUG="confab-window confab-call-session"),
+                                      G_MESSAGES_DEBUG="confab-window confab-call-session confab-call"),
                 stdout=app_log.file, stderr=subprocess.STDOUT)
     APP_PID[0] = app.pid
     SAVE_LOG[0] = app_log.save
