@@ -142,14 +142,17 @@ on_selected (ConfabDeviceRow *self, GParamSpec *pspec, gpointer data)
   g_signal_emit (self, signals[SIGNAL_DEVICE_CHOSEN], 0);
 }
 
-/* Chosen elsewhere (the other window's row): show it here too. */
+/* Chosen elsewhere (the other window's row): show it here too, and let
+ * whoever uses the device here follow. */
 static void
 on_setting_changed (GSettings *settings, const char *key, ConfabDeviceRow *self)
 {
   g_autofree char *saved = g_settings_get_string (settings, key);
 
-  if (g_strcmp0 (*saved != '\0' ? saved : NULL, confab_device_row_get_device (self)) != 0)
-    fill (self, saved);
+  if (g_strcmp0 (*saved != '\0' ? saved : NULL, confab_device_row_get_device (self)) == 0)
+    return;
+  fill (self, saved);
+  g_signal_emit (self, signals[SIGNAL_DEVICE_CHOSEN], 0);
 }
 
 /* Hot-plug: the list follows. */

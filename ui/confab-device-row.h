@@ -18,8 +18,8 @@ GType confab_device_kind_get_type (void) G_GNUC_CONST;
 G_DECLARE_FINAL_TYPE (ConfabDeviceRow, confab_device_row, CONFAB, DEVICE_ROW, AdwComboRow)
 
 /* Property "kind" (ConfabDeviceKind, construct-only; "camera",
- * "microphone" or "speaker" in a .ui file). Signal "device-chosen": the
- * user picked another entry, already saved. */
+ * "microphone" or "speaker" in a .ui file). Signal "device-chosen": another
+ * device was chosen, here or in another row (already saved). */
 GtkWidget *confab_device_row_new (ConfabDeviceKind kind);
 
 /* The devices to list, followed as they come and go; NULL lists only
