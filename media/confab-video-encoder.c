@@ -29,8 +29,8 @@ struct _ConfabVideoEncoder
   vpx_codec_pts_t next_pts;
   ConfabX264Encoder *x264; /* set for H.264 instead of the libvpx context */
   ConfabCodecCpu cpu;
-  /* libvpx starts VP9's row-mt workers in the first encode call, x264 its
-   * threads when it opens: both are watched for (confab-codec-cpu.c). */
+  /* libvpx starts VP9's row-mt workers in the first encode call, VP8's and
+   * x264's threads when they open: all are watched for (confab-codec-cpu.c). */
   gboolean encoded_once;
 };
 
@@ -172,7 +172,10 @@ confab_video_encoder_new (ConfabVideoCodec codec,
   encoder->cfg.kf_min_dist = 0;
   encoder->cfg.kf_max_dist = fps * KEYFRAME_INTERVAL_S;
 
+  /* VP8 starts its threads here (VP9 in the first encode). */
+  confab_codec_cpu_watch_threads (&encoder->cpu);
   err = vpx_codec_enc_init (&encoder->ctx, iface, &encoder->cfg, 0);
+  confab_codec_cpu_adopt_threads (&encoder->cpu);
   if (err != VPX_CODEC_OK)
     {
       g_set_error (error, CONFAB_MEDIA_ERROR, CONFAB_MEDIA_ERROR_INIT,
