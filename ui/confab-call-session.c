@@ -583,6 +583,23 @@ peer_announcement_free (gpointer data)
   g_free (announcement);
 }
 
+/* TRUE when @peer appeared after session @than (or @than is gone): a late
+ * packet from an old session that came back to life must not take the
+ * person back from the session that carries them now. */
+static gboolean
+is_newer_session (ConfabCallSession *self, ConfabPeer *peer, guint64 than)
+{
+  GPtrArray *peers = confab_call_get_peers (self->call);
+  ConfabPeer *current = confab_call_lookup_peer (self->call, than);
+  guint peer_index = 0, current_index = 0;
+
+  if (current == NULL || !confab_peer_is_present (current))
+    return TRUE;
+  g_ptr_array_find (peers, peer, &peer_index);
+  g_ptr_array_find (peers, current, &current_index);
+  return peer_index > current_index;
+}
+
 static gboolean
 announce_peer (gpointer data)
 {
@@ -595,7 +612,8 @@ announce_peer (gpointer data)
   if (self->ended || !confab_peer_is_present (peer))
     return G_SOURCE_REMOVE;
   p = participant_for_peer (self, peer);
-  if (p != NULL && p->session_id != confab_peer_get_session_id (peer))
+  if (p != NULL && p->session_id != confab_peer_get_session_id (peer) &&
+      is_newer_session (self, peer, p->session_id))
     {
       /* The same person on a newer session: no second tile, no "joined";
        * their pictures now come from it (it starts with a key frame). */
