@@ -11,6 +11,30 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+/* The codecs' own CPU count (codec_cpu_ms) of a client that sent and
+ * received video and audio: each kind counted, together less than the
+ * whole process (cpu_ms) and most of it (the codec dominates). */
+static void
+assert_codec_cpu (JsonObject *summary)
+{
+  JsonObject *codec = json_object_get_object_member (summary, "codec_cpu_ms");
+  double cpu_ms = json_object_get_double_member (summary, "cpu_ms");
+  double sum = 0;
+  static const char *const kinds[] = { "video_encode", "video_decode", "audio_encode",
+                                       "audio_decode" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      double ms = json_object_get_double_member (codec, kinds[i]);
+
+      g_assert_cmpfloat (ms, >, 0);
+      sum += ms;
+    }
+  g_test_message ("codec CPU %.0f ms of %.0f ms", sum, cpu_ms);
+  g_assert_cmpfloat (sum, <, cpu_ms);
+  g_assert_cmpfloat (sum, >, cpu_ms / 2);
+}
+
 /* @receiver got at least 90 % of what @sender says it sent. */
 static void
 assert_delivery (ConfabTestCli *receiver, ConfabTestCli *sender, const char *sender_name)
@@ -55,6 +79,7 @@ assert_delivery (ConfabTestCli *receiver, ConfabTestCli *sender, const char *sen
   else
     g_assert_cmpint (json_object_get_int_member (peer, "decoded_video_frames"), >=, got_video - 45);
   g_assert_cmpint (json_object_get_int_member (peer, "video_decode_errors"), ==, 0);
+  assert_codec_cpu (sender->summary);
 }
 
 static void
