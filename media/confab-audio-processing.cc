@@ -62,6 +62,8 @@ struct _ConfabAudioProcessing
   gint16 staging[FRAME];
   gsize staging_fill;
   gint64 staging_time_us;
+  gint64 next_play_us;               /* where the next sample follows on */
+  std::atomic<gint64> render_jump_us; /* largest |jump| since the last debug line */
 
   /* Shared: the ring, written by the render thread, read by the capture thread */
   RenderSlot *slots;
@@ -224,30 +226,55 @@ push_slot (ConfabAudioProcessing *self)
   self->write_pos.store (w + 1, std::memory_order_release);
 }
 
-void
-confab_audio_processing_push_render (ConfabAudioProcessing *self,
-                                     const gint16 *pcm,
-                                     gsize n_samples,
-                                     gint64 play_time_us)
+/* Cuts @n samples (silence when @pcm is NULL), the first heard at
+ * @play_time_us, into 10 ms slots. */
+static void
+stage (ConfabAudioProcessing *self, const gint16 *pcm, gsize n, gint64 play_time_us)
 {
   gsize done = 0;
 
-  while (done < n_samples)
+  while (done < n)
     {
-      gsize n = MIN (n_samples - done, FRAME - self->staging_fill);
+      gsize take = MIN (n - done, FRAME - self->staging_fill);
 
       if (self->staging_fill == 0)
         self->staging_time_us =
             play_time_us + (gint64) done * G_USEC_PER_SEC / CONFAB_AUDIO_PROCESSING_RATE;
-      memcpy (self->staging + self->staging_fill, pcm + done, n * sizeof (gint16));
-      self->staging_fill += n;
-      done += n;
+      if (pcm != NULL)
+        memcpy (self->staging + self->staging_fill, pcm + done, take * sizeof (gint16));
+      else
+        memset (self->staging + self->staging_fill, 0, take * sizeof (gint16));
+      self->staging_fill += take;
+      done += take;
       if (self->staging_fill == FRAME)
         {
           push_slot (self);
           self->staging_fill = 0;
         }
     }
+}
+
+void
+confab_audio_processing_push_render (ConfabAudioProcessing *self,
+                                     const gint16 *pcm,
+                                     gsize n_samples,
+                                     gint64 play_time_us)
+{
+  /* For the debug line: the speaker's times run on to the microsecond
+   * from one buffer to the next, unless the graph ran dry while PipeWire's
+   * thread was late (a loaded machine) and the device played silence the
+   * reference never had. Filling such gaps with silence was tried and did
+   * not make the echo loop measurably better under load. */
+  if (self->next_play_us != 0)
+    {
+      gint64 gap = play_time_us - self->next_play_us;
+
+      if (ABS (gap) > self->render_jump_us.load (std::memory_order_relaxed))
+        self->render_jump_us.store (ABS (gap), std::memory_order_relaxed);
+    }
+  stage (self, pcm, n_samples, play_time_us);
+  self->next_play_us =
+      play_time_us + (gint64) n_samples * G_USEC_PER_SEC / CONFAB_AUDIO_PROCESSING_RATE;
 }
 
 /* ---- capture side: every library call ------------------------------------------------- */
@@ -371,9 +398,11 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
         erle_db = metrics.echo_return_loss_enhancement.average;
       apm->echo_cancellation ()->GetDelayMetrics (&delay_median, &delay_std, &poor);
       g_debug ("ERLE %d dB, AEC delay %d ms (std %d, poor %.2f); told %d-%d ms; up to %u "
-               "reference frames at once; capture times jumped up to %" G_GINT64_FORMAT " us",
+               "reference frames at once; capture times jumped up to %" G_GINT64_FORMAT " us, "
+               "reference times %" G_GINT64_FORMAT " us",
                erle_db, delay_median, delay_std, poor, self->min_delay_ms, self->max_delay_ms,
-               self->max_render_burst, self->max_capture_jump_us);
+               self->max_render_burst, self->max_capture_jump_us,
+               self->render_jump_us.exchange (0, std::memory_order_relaxed));
       self->max_render_burst = 0;
       self->min_delay_ms = G_MAXINT;
       self->max_delay_ms = 0;
