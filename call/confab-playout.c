@@ -15,6 +15,13 @@ struct _ConfabPlayout
   ConfabPipewire *pipewire; /* owned while playing: a retarget reopens on it */
   ConfabAudioProcessing *echo_processing;
   ConfabAudioPlayback *playback; /* while playing */
+  /* After the speaker vanished: the peers' audio is still pulled (and
+   * dropped) in real time, so their jitter buffers do not pile up what
+   * would play sped up once a speaker is chosen again, and their pictures
+   * keep their lip-sync clock. */
+  guint drain_id;
+  gint64 drain_start_us;
+  guint64 drained_frames;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabPlayout, confab_playout, G_TYPE_OBJECT)
@@ -58,6 +65,32 @@ fill (gint16 *pcm, gpointer data)
   confab_playout_mix (self->call, pcm);
 }
 
+/* Without a speaker: every frame that a speaker would have asked for by
+ * now is pulled and dropped (at most 10 per wake-up, so a stalled main
+ * loop catches up over a few wake-ups instead of in one long burst). */
+static gboolean
+drain_tick (gpointer data)
+{
+  ConfabPlayout *self = data;
+  gint16 pcm[CONFAB_AUDIO_FRAME_SAMPLES];
+  guint64 due = (guint64) (g_get_monotonic_time () - self->drain_start_us) /
+                (CONFAB_AUDIO_FRAME_SAMPLES * G_USEC_PER_SEC / 48000);
+
+  for (guint n = 0; self->drained_frames < due && n < 10; n++, self->drained_frames++)
+    confab_playout_mix (self->call, pcm);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_draining (ConfabPlayout *self)
+{
+  if (self->drain_id != 0 || self->call == NULL)
+    return;
+  self->drain_start_us = g_get_monotonic_time ();
+  self->drained_frames = 0;
+  self->drain_id = g_timeout_add (20, drain_tick, self);
+}
+
 static void
 on_playback_error (ConfabAudioPlayback *playback, const GError *error, ConfabPlayout *self)
 {
@@ -65,6 +98,7 @@ on_playback_error (ConfabAudioPlayback *playback, const GError *error, ConfabPla
 
   /* The playback is mid-emission; it holds its own reference until done. */
   confab_playout_stop (self);
+  start_draining (self);
   g_signal_emit (self, signals[SIGNAL_ERROR], 0, error);
 }
 
@@ -107,7 +141,11 @@ confab_playout_start (ConfabPlayout *self, ConfabPipewire *pipewire, GError **er
     return TRUE;
   self->playback = confab_audio_playback_new (pipewire, self->target, fill, self, error);
   if (self->playback == NULL)
-    return FALSE;
+    {
+      start_draining (self);
+      return FALSE;
+    }
+  g_clear_handle_id (&self->drain_id, g_source_remove);
   g_set_object (&self->pipewire, pipewire);
   g_signal_connect (self->playback, "error", G_CALLBACK (on_playback_error), self);
   /* What the speaker plays is what the microphone may hear again. */
@@ -120,6 +158,7 @@ void
 confab_playout_stop (ConfabPlayout *self)
 {
   g_return_if_fail (CONFAB_IS_PLAYOUT (self));
+  g_clear_handle_id (&self->drain_id, g_source_remove);
   if (self->playback == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->playback, self);

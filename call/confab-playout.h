@@ -24,7 +24,10 @@ void confab_playout_mix (ConfabCall *call, gint16 *pcm);
  * NULL or "". Nothing plays before confab_playout_start().
  *
  * Signal "error" (GError *): the speaker went away or PipeWire failed; the
- * playout has stopped itself (start it again to retry). */
+ * playout has stopped itself (start it again to retry). Until then, as after
+ * a failed start, it pulls everyone's audio in real time and drops it, so
+ * the jitter buffers hold no backlog when a speaker plays again.
+ * confab_playout_stop() ends that too. */
 ConfabPlayout *confab_playout_new (ConfabCall *call, const char *target);
 void confab_playout_set_call (ConfabPlayout *self, ConfabCall *call);
 /* The microphone processing that gets what we play as its echo reference,
@@ -38,7 +41,7 @@ gboolean confab_playout_start (ConfabPlayout *self, ConfabPipewire *pipewire, GE
  * is gone, PipeWire went away) FALSE with the error, and the playout is
  * stopped (start it again to retry). Not playing: used by the next start. */
 gboolean confab_playout_set_target (ConfabPlayout *self, const char *target, GError **error);
-/* Closes the speaker; safe when not playing. */
+/* Closes the speaker (and ends draining); safe when not playing. */
 void confab_playout_stop (ConfabPlayout *self);
 gboolean confab_playout_is_playing (ConfabPlayout *self);
 /* The speaker's stream while playing, else NULL (for its counters). (transfer none) */
