@@ -79,7 +79,8 @@ gboolean confab_media_sender_get_audio_enabled (ConfabMediaSender *self);
  * timeout. */
 gboolean confab_media_sender_flush (ConfabMediaSender *self);
 
-/* The next encoded picture is a key frame. */
+/* The next picture pushed is encoded as a key frame (a new camera: peers
+ * see it at once, also those that decode only key frames). */
 void confab_media_sender_request_keyframe (ConfabMediaSender *self);
 
 /* What the tier allows now: the box pictures are fitted into and the rate. */
