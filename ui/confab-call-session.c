@@ -49,6 +49,11 @@ struct _ConfabCallSession
   guint64 camera_frames; /* since the camera was (re)started */
   guint camera_watchdog; /* no picture yet: reopen once, then say so */
   guint camera_reopened;
+  /* Chosen during the call: opened beside the old device, which goes on
+   * sending until the new one delivers (make before break). */
+  ConfabCameraSource *next_camera;
+  guint next_camera_watchdog;
+  ConfabAudioCapture *next_microphone;
 
   /* What the grid shows of each participant, refreshed once a second. */
   GHashTable *participants; /* guint64 * session → Participant */
@@ -200,6 +205,15 @@ static void
 on_camera_error (ConfabCameraSource *camera, const GError *error, ConfabCallSession *self)
 {
   g_message ("camera: %s", error->message);
+  if (self->next_camera != NULL)
+    {
+      /* A camera chosen during the call is opening: it takes over once it
+       * delivers (or says why it cannot). */
+      g_clear_handle_id (&self->camera_watchdog, g_source_remove);
+      g_signal_handlers_disconnect_by_data (self->camera, self);
+      confab_video_capture_release_camera (g_steal_pointer (&self->camera));
+      return;
+    }
   stop_camera (self);
   /* Heartbeats say the camera is off, so others show our avatar. */
   if (self->sender != NULL)
@@ -228,8 +242,19 @@ ensure_pipewire (ConfabCallSession *self, GError **error)
 }
 
 static void
+drop_next_camera (ConfabCallSession *self)
+{
+  g_clear_handle_id (&self->next_camera_watchdog, g_source_remove);
+  if (self->next_camera == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->next_camera, self);
+  confab_video_capture_release_camera (g_steal_pointer (&self->next_camera));
+}
+
+static void
 stop_camera (ConfabCallSession *self)
 {
+  drop_next_camera (self);
   g_clear_handle_id (&self->camera_watchdog, g_source_remove);
   if (self->camera == NULL)
     return;
@@ -320,8 +345,18 @@ on_microphone_speaking (ConfabAudioCapture *microphone, gboolean speaking, Confa
 }
 
 static void
+drop_next_microphone (ConfabCallSession *self)
+{
+  if (self->next_microphone == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->next_microphone, self);
+  g_clear_object (&self->next_microphone);
+}
+
+static void
 stop_microphone (ConfabCallSession *self)
 {
+  drop_next_microphone (self);
   if (self->microphone == NULL)
     return;
   if (self->playout != NULL)
@@ -331,32 +366,48 @@ stop_microphone (ConfabCallSession *self)
   set_speaking (self, FALSE);
 }
 
-static void
-start_microphone (ConfabCallSession *self)
+/* The preferred microphone, processed as the settings say (NULL: logged). */
+static ConfabAudioCapture *
+open_microphone (ConfabCallSession *self)
 {
   g_autoptr (GError) error = NULL;
+  ConfabAudioCapture *microphone = NULL;
 
-  if (self->microphone != NULL || self->ended)
-    return;
   if (ensure_pipewire (self, &error))
-    self->microphone =
-        confab_audio_capture_new (self->pipewire, self->microphone_target, FALSE, &error);
-  if (self->microphone == NULL)
+    microphone = confab_audio_capture_new (self->pipewire, self->microphone_target, FALSE, &error);
+  if (microphone == NULL)
     {
       g_message ("microphone: %s", error->message);
-      return;
+      return NULL;
     }
+  if (confab_audio_capture_get_processing (microphone) != NULL)
+    confab_audio_processing_set_enabled (confab_audio_capture_get_processing (microphone),
+                                         self->echo_cancellation);
+  return microphone;
+}
+
+/* self->microphone sends from now on. */
+static void
+use_microphone (ConfabCallSession *self)
+{
   g_signal_connect (self->microphone, "chunk", G_CALLBACK (on_microphone_chunk), self);
   g_signal_connect (self->microphone, "speaking-changed", G_CALLBACK (on_microphone_speaking),
                     self);
   g_signal_connect (self->microphone, "error", G_CALLBACK (on_microphone_error), self);
-  if (confab_audio_capture_get_processing (self->microphone) != NULL)
-    confab_audio_processing_set_enabled (confab_audio_capture_get_processing (self->microphone),
-                                         self->echo_cancellation);
   /* What the speaker plays is what the microphone may hear again. */
   if (self->playout != NULL)
     confab_playout_set_echo_processing (self->playout,
                                         confab_audio_capture_get_processing (self->microphone));
+}
+
+static void
+start_microphone (ConfabCallSession *self)
+{
+  if (self->microphone != NULL || self->ended)
+    return;
+  self->microphone = open_microphone (self);
+  if (self->microphone != NULL)
+    use_microphone (self);
 }
 
 /* A speaker that vanishes (or PipeWire going away) leaves the call silent,
@@ -847,6 +898,153 @@ on_speaker_setting_changed (GSettings *settings, const char *key, ConfabCallSess
                self->speaker_target != NULL ? self->speaker_target : "the default");
 }
 
+/* ---- a camera or microphone chosen during the call ------------------------ */
+
+/* The new camera failed before its first picture. It was the user's choice,
+ * so the old one does not go on silently: video stops and the self-view
+ * says why, as when a camera vanishes. */
+static void
+next_camera_failed (ConfabCallSession *self, const char *problem)
+{
+  stop_camera (self);
+  if (self->sender != NULL)
+    confab_media_sender_set_video_enabled (self->sender, FALSE);
+  set_camera_problem (self, problem);
+}
+
+static void
+on_next_camera_error (ConfabCameraSource *camera, const GError *error, ConfabCallSession *self)
+{
+  g_message ("camera: %s", error->message);
+  next_camera_failed (self, device_problem (error, TRUE));
+}
+
+static gboolean
+on_next_camera_watchdog (gpointer data)
+{
+  ConfabCallSession *self = data;
+
+  self->next_camera_watchdog = 0;
+  g_message ("camera: the new camera sent no picture in %d s", CONFAB_CAMERA_WATCHDOG_S);
+  next_camera_failed (self, _ ("The camera sends no pictures"));
+  return G_SOURCE_REMOVE;
+}
+
+/* The new camera's first picture: it takes over from the old one, and the
+ * sender's next picture is a key frame, so every peer (also one decoding
+ * only key frames of a hidden tile) sees the new camera at once. */
+static void
+on_next_camera_frame (ConfabCameraSource *camera, ConfabVideoFrame *frame, ConfabCallSession *self)
+{
+  ConfabCameraSource *next = g_steal_pointer (&self->next_camera);
+
+  g_clear_handle_id (&self->next_camera_watchdog, g_source_remove);
+  g_signal_handlers_disconnect_by_data (next, self);
+  stop_camera (self);
+  self->camera = next;
+  g_signal_connect (self->camera, "frame", G_CALLBACK (on_camera_frame), self);
+  g_signal_connect (self->camera, "error", G_CALLBACK (on_camera_error), self);
+  self->camera_rate_known = FALSE;
+  self->camera_frames = 0;
+  self->camera_reopened = 0;
+  set_camera_problem (self, NULL);
+  if (self->sender != NULL)
+    {
+      confab_media_sender_set_video_enabled (self->sender, self->camera_on);
+      confab_media_sender_request_keyframe (self->sender);
+    }
+  g_message ("camera: now %s", self->camera_target != NULL ? self->camera_target : "the default");
+  on_camera_frame (self->camera, frame, self);
+}
+
+static void
+on_camera_setting_changed (GSettings *settings, const char *key, ConfabCallSession *self)
+{
+  g_autofree char *camera = g_settings_get_string (settings, "preferred-camera");
+  g_autoptr (GError) error = NULL;
+
+  if (g_strcmp0 (*camera != '\0' ? camera : NULL, self->camera_target) == 0)
+    return;
+  g_free (self->camera_target);
+  self->camera_target = *camera != '\0' ? g_steal_pointer (&camera) : NULL;
+  drop_next_camera (self);
+  /* Camera off: the next start opens the new one. */
+  if (self->ended || self->leaving || !self->camera_on)
+    return;
+  if (self->camera == NULL)
+    {
+      start_camera (self);
+      return;
+    }
+  self->next_camera = confab_video_capture_acquire_camera (self->camera_target, &error);
+  if (self->next_camera == NULL)
+    {
+      g_message ("camera: %s", error->message);
+      next_camera_failed (self, device_problem (error, TRUE));
+      return;
+    }
+  g_signal_connect (self->next_camera, "frame", G_CALLBACK (on_next_camera_frame), self);
+  g_signal_connect (self->next_camera, "error", G_CALLBACK (on_next_camera_error), self);
+  self->next_camera_watchdog =
+      g_timeout_add_seconds (CONFAB_CAMERA_WATCHDOG_S, on_next_camera_watchdog, self);
+}
+
+/* The new microphone failed before its first sound: as when a microphone
+ * vanishes, the call goes on without sending sound (no silent fallback to
+ * the old one the user chose away from). */
+static void
+on_next_microphone_error (ConfabAudioCapture *microphone,
+                          const GError *error,
+                          ConfabCallSession *self)
+{
+  g_message ("microphone: %s", error->message);
+  stop_microphone (self);
+}
+
+/* The new microphone's first 20 ms: it takes over; its processing becomes
+ * the playout's echo reference. */
+static void
+on_next_microphone_chunk (ConfabAudioCapture *microphone, gpointer samples, ConfabCallSession *self)
+{
+  ConfabAudioCapture *next = g_steal_pointer (&self->next_microphone);
+
+  g_signal_handlers_disconnect_by_data (next, self);
+  stop_microphone (self);
+  self->microphone = next;
+  use_microphone (self);
+  g_message ("microphone: now %s",
+             self->microphone_target != NULL ? self->microphone_target : "the default");
+  on_microphone_chunk (self->microphone, samples, self);
+}
+
+static void
+on_microphone_setting_changed (GSettings *settings, const char *key, ConfabCallSession *self)
+{
+  g_autofree char *microphone = g_settings_get_string (settings, "preferred-microphone");
+
+  if (g_strcmp0 (*microphone != '\0' ? microphone : NULL, self->microphone_target) == 0)
+    return;
+  g_free (self->microphone_target);
+  self->microphone_target = *microphone != '\0' ? g_steal_pointer (&microphone) : NULL;
+  drop_next_microphone (self);
+  /* Muted: the next start opens the new one. */
+  if (self->ended || self->leaving || !self->microphone_on)
+    return;
+  if (self->microphone == NULL)
+    {
+      start_microphone (self);
+      return;
+    }
+  self->next_microphone = open_microphone (self);
+  if (self->next_microphone == NULL)
+    {
+      stop_microphone (self);
+      return;
+    }
+  g_signal_connect (self->next_microphone, "chunk", G_CALLBACK (on_next_microphone_chunk), self);
+  g_signal_connect (self->next_microphone, "error", G_CALLBACK (on_next_microphone_error), self);
+}
+
 /* The devices chosen on the pre-join page or in the preferences. */
 static void
 read_device_preferences (ConfabCallSession *self)
@@ -866,6 +1064,10 @@ read_device_preferences (ConfabCallSession *self)
   settings = self->settings = g_settings_new ("io.github.confab.Confab");
   g_signal_connect (settings, "changed::preferred-speaker", G_CALLBACK (on_speaker_setting_changed),
                     self);
+  g_signal_connect (settings, "changed::preferred-camera", G_CALLBACK (on_camera_setting_changed),
+                    self);
+  g_signal_connect (settings, "changed::preferred-microphone",
+                    G_CALLBACK (on_microphone_setting_changed), self);
   codec = g_settings_get_string (settings, "codec");
   if (!confab_video_codec_from_string (codec, &self->codec))
     self->codec = CONFAB_VIDEO_CODEC_VP9;
