@@ -12,10 +12,22 @@
 #   at once: the CLI's tone is heard on testsink2's monitor, no longer on
 #   testsink's.
 # - The chosen speaker vanishes mid-call: the app goes on (still answers,
-#   the call continues); choosing the first speaker again plays there.
+#   the call continues); choosing the first speaker again plays there, at
+#   the right pitch from the first half second (the jitter buffers were
+#   drained while no speaker played, so no backlog plays sped up).
+# - A second camera (GStreamer's white ball on black, "testcam2") and a
+#   second microphone (880 Hz, "testmic2") chosen in the preferences during
+#   the call are sent at once: the CLI, which records what it receives
+#   (--record), gets the ball from a key frame about half a second after
+#   the choice and the 880 Hz tone soon after its choice, with no gap in
+#   the pictures and the app still on its one session.
+# - The second camera vanishes: the self-view says "The camera was
+#   disconnected", the call goes on.
 # Screenshots app-devices-call.png and app-devices-preferences.png go to
 # $CONFAB_SCREENSHOT_DIR.
 
+import datetime
+import glob
 import json
 import os
 import signal
@@ -29,8 +41,8 @@ import pyatspi  # noqa: E402
 import confabapptest as t  # noqa: E402
 from confabapptest import (APP, CLI, RELAY, app_accessible, extents, fail, find,  # noqa: E402
                            free_port, live_pixels, page, press, record_sink, screenshot,
-                           set_default_device, spawn, tone_blocks, wait_display, wait_for,
-                           wait_port)
+                           set_default_device, spawn, tone_blocks, wait_display,
+                           wait_for, wait_port)
 
 ROOM = "devicetest"
 APP_USER = "Ann_Devices"
@@ -39,6 +51,11 @@ TILE_ROLES = (pyatspi.ROLE_PANEL, pyatspi.ROLE_GROUPING)
 WINDOW_ROLES = (pyatspi.ROLE_FRAME, pyatspi.ROLE_DIALOG)
 SECOND_SINK = "testsink2"
 SECOND_SINK_NAME = "Second test speaker"
+SECOND_CAMERA = "testcam2"
+SECOND_CAMERA_NAME = "Second_camera"
+SECOND_MIC = "testmic2"
+SECOND_MIC_NAME = "Second test microphone"
+FIRST_TONE, SECOND_TONE = 660, 880
 STARTED = time.monotonic()
 CONTROL, COMMA, ESCAPE, DOWN, UP, ENTER = 37, 59, 9, 116, 111, 36  # Xvfb's keycodes
 
@@ -72,6 +89,98 @@ def add_second_sink():
         return 'node.name = "%s"' % SECOND_SINK in out
 
     wait_for("the second speaker", listed, 10)
+
+
+def node_listed(name):
+    out = subprocess.run(["pw-cli", "ls", "Node"], capture_output=True, text=True,
+                         timeout=10).stdout
+    return 'node.name = "%s"' % name in out
+
+
+def add_second_camera():
+    """A second camera plugged in: GStreamer's bouncing white ball on black,
+    a picture (dark, grey) that the first camera's colour bars never give."""
+    camera = spawn(["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "pattern=ball", "!",
+                    "video/x-raw,format=I420,width=1280,height=720,framerate=30/1", "!",
+                    "pipewiresink", "mode=provide",
+                    "stream-properties=props,media.class=Video/Source,node.name=%s,"
+                    "node.description=%s" % (SECOND_CAMERA, SECOND_CAMERA_NAME)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for("the second camera", lambda: node_listed(SECOND_CAMERA), 10)
+    return camera
+
+
+def add_second_microphone():
+    """A second microphone: as pipewire-env.sh's, a loopback whose source
+    side is the microphone, fed an 880 Hz sine by GStreamer."""
+    loop = spawn(["pw-loopback", "--name", "testmic2-loop",
+                  "--capture-props", "node.name=testmic2-in media.class=Audio/Sink "
+                  "audio.position=[ MONO ] node.group=testaudio",
+                  "--playback-props", "node.name=%s node.description=\"%s\" "
+                  "media.class=Audio/Source audio.position=[ MONO ] node.group=testaudio" %
+                  (SECOND_MIC, SECOND_MIC_NAME)],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for("the second microphone", lambda: node_listed("testmic2-in"), 10)
+    feed = spawn(["gst-launch-1.0", "-q", "audiotestsrc", "is-live=true",
+                  "freq=%d" % SECOND_TONE, "volume=0.5", "!",
+                  "audio/x-raw,format=S16LE,rate=48000,channels=1", "!", "pipewiresink",
+                  "stream-properties=props,node.name=testmic2-feed,target.object=testmic2-in,"
+                  "node.dont-reconnect=true"],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def linked():
+        out = subprocess.run(["pw-link", "-l"], capture_output=True, text=True,
+                             timeout=10).stdout
+        return "testmic2-feed" in out
+
+    wait_for("the second microphone's feed", linked, 10)
+    return loop, feed
+
+
+def recording(path):
+    """(wall-clock time of pts 0, {track title: stream index}) of a
+    confab-cli recording."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                          "stream=index:stream_tags=title:format_tags=creation_time",
+                          "-of", "json", path],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    info = json.loads(out)
+    created = info["format"]["tags"]["creation_time"].replace("Z", "+00:00")
+    tracks = {st.get("tags", {}).get("title", ""): st["index"] for st in info["streams"]}
+    return datetime.datetime.fromisoformat(created).timestamp(), tracks
+
+
+def recorded_pictures(path, index):
+    """[(pts in s, key frame, mean luma)] of every picture of one track."""
+    err = subprocess.run(["ffmpeg", "-v", "info", "-nostats", "-copyts", "-i", path,
+                          "-map", "0:%d" % index, "-vsync", "passthrough",
+                          "-vf", "scale=160:90,showinfo", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=120).stderr
+    pictures = []
+    for line in err.splitlines():
+        if "Parsed_showinfo" not in line or " pts_time:" not in line:
+            continue
+        fields = line.replace(":[", ":[ ").split()
+        pts = float(next(f for f in fields if f.startswith("pts_time:")).split(":")[1])
+        key_frame = "iskey:1" in line
+        mean = float(line.split("mean:[")[1].split()[0])
+        pictures.append((pts, key_frame, mean))
+    return pictures
+
+
+def recorded_tones(path, index):
+    """tone_blocks() of one audio track, block i starting at pts i * 0.1 s."""
+    import array
+
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-copyts", "-i", path,
+                          "-map", "0:%d" % index, "-af", "aresample=async=1:first_pts=0",
+                          "-ac", "1", "-ar", "48000", "-f", "s16le", "-"],
+                         capture_output=True, timeout=120).stdout
+    samples = array.array("h")
+    samples.frombytes(raw[:len(raw) // 2 * 2])
+    if sys.byteorder != "little":
+        samples.byteswap()
+    return tone_blocks(samples)
 
 
 def remove_second_sink():
@@ -176,10 +285,99 @@ def open_list(row, wanted):
     return wait_for("%s to offer %s" % (row.name, wanted), offered, 15)
 
 
+def choose(preferences, kind, name):
+    """Chooses name in the kind picker (arrow keys, Enter); returns the
+    wall-clock time of the choice."""
+    row = picker(preferences, kind)
+    open_list(row, ("Default", name))
+    items = labels_below(row)[2:]
+    steps = items.index(name) - items.index(shown_choice(row))
+    for _ in range(abs(steps)):
+        key(DOWN if steps > 0 else UP)
+    key(ENTER)
+    chosen_at = time.time()
+    wait_for("the %s picker to show %s" % (kind, name), lambda: shown_choice(row) == name, 10)
+    log("%s: chose %s" % (kind, name))
+    return chosen_at
+
+
+def check_recording(path, camera_at, microphone_at):
+    """The second camera's ball from a key frame soon after camera_at, the
+    colour bars before, no gap in the pictures; the 880 Hz tone soon after
+    microphone_at, 660 Hz before."""
+    files = sorted(glob.glob(path[:-4] + "*.mkv"))
+    tracks = {}
+    for f in files:
+        start, found = recording(f)
+        tracks.update({title: (f, start, index) for title, index in found.items()})
+    log("recorded tracks: %s" % sorted(tracks))
+    video = tracks.get(APP_USER + " video")
+    audio = tracks.get(APP_USER + " audio")
+    if video is None or audio is None:
+        fail("the CLI recorded no video or audio of %s: %s" % (APP_USER, sorted(tracks)))
+
+    f, start, index = video
+    pictures = recorded_pictures(f, index)
+    # The ball on black: mean luma near black; the colour bars far above.
+    second = [i for i, (pts, key_frame, mean) in enumerate(pictures) if mean < 40]
+    if not second:
+        fail("no picture of the second camera reached the CLI (%d pictures, luma %s)" %
+             (len(pictures), [round(p[2]) for p in pictures[-5:]]))
+    first = second[0]
+    before = [p for p in pictures[:first] if start + p[0] < camera_at - 0.2]
+    after = pictures[first:]
+    pts, key_frame, mean = pictures[first]
+    latency = start + pts - camera_at
+    gap = pts - pictures[first - 1][0] if first > 0 else 0.0
+    dark_after = sum(1 for p in after if p[2] < 40)
+    log("second camera: first picture %.2f s after the choice (key frame: %s, luma %.0f), "
+        "%.0f ms after the last of the first camera; %d of %d pictures since from it; "
+        "before: luma %.0f-%.0f" %
+        (latency, key_frame, mean, 1000 * gap, dark_after, len(after),
+         min(p[2] for p in before), max(p[2] for p in before)))
+    if not before or any(p[2] < 40 for p in before):
+        fail("the first camera's pictures were not sent before the change")
+    if not key_frame:
+        fail("the second camera's first picture is no key frame")
+    if latency > 1.5:
+        fail("the second camera reached the CLI %.2f s after the choice" % latency)
+    if gap > 0.5:
+        fail("the pictures stopped for %.2f s at the camera change" % gap)
+    if dark_after < len(after) - 1:
+        fail("pictures of the first camera came after the second camera's")
+
+    f, start, index = audio
+    blocks = recorded_tones(f, index)
+    heard = [(start + 0.1 * i, rms, freq) for i, (rms, freq) in enumerate(blocks)]
+    first_new = next((t for t, rms, freq in heard
+                      if t > microphone_at - 0.2 and rms > 3000
+                      and abs(freq - SECOND_TONE) < 8), None)
+    old = [freq for t, rms, freq in heard if microphone_at - 3 < t < microphone_at - 0.2
+           and rms > 3000]
+    new = [freq for t, rms, freq in heard if microphone_at + 1.0 < t < microphone_at + 3.0]
+    new_right = [f for f in new if abs(f - SECOND_TONE) < 8]
+    log("microphone: 880 Hz from %s s after the choice; before it %d loud blocks, median %.0f Hz;"
+        " 1-3 s after it %d of %d blocks at 880 Hz" %
+        ("%.2f" % (first_new - microphone_at) if first_new else "never", len(old),
+         sorted(old)[len(old) // 2] if old else 0, len(new_right), len(new)))
+    if len(old) < 10 or abs(sorted(old)[len(old) // 2] - FIRST_TONE) > 8:
+        fail("the first microphone's tone was not sent before the change")
+    if first_new is None or first_new - microphone_at > 1.0:
+        fail("the second microphone's tone did not reach the CLI within a second")
+    if len(new) < 15 or len(new_right) < len(new) - 1:
+        fail("the second microphone's tone did not go on")
+
+
 def main():
     wait_display()
     set_default_device("Test microphone")
     set_default_device("Test speaker", "Sinks:")
+    second_camera = add_second_camera()
+    add_second_microphone()
+    # The CLI records what it receives from the app (the second camera and
+    # microphone are checked in that recording).
+    tmp = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    record_path = os.path.join(tmp, "app-devices-received.mkv")
     port = free_port()
     relay = spawn([RELAY, "--listen", "127.0.0.1", "--ws-port", str(port), "--wt-port", "0"],
                   stderr=subprocess.DEVNULL)
@@ -188,15 +386,25 @@ def main():
     # suppression would fade a steady tone out) and receives the app.
     cli = spawn([CLI, "join", "confab://127.0.0.1:%d/%s" % (port, ROOM), "--name", CLI_USER,
                  "--size", "320x180", "--fps", "15", "--duration", "170",
-                 "--transport", "websocket", "--audio", "mic", "--no-echo-cancel"],
+                 "--transport", "websocket", "--audio", "mic", "--no-echo-cancel",
+                 "--record", record_path],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     link = "confab://127.0.0.1:%d/%s?name=%s" % (port, ROOM, APP_USER)
     t.wait_accessibility_bus()
     # GTK 4.8 now and then registers on the accessibility bus before its
     # cache answers; a second start registers afresh.
+    # The app's microphone unprocessed, so its test tone keeps its level
+    # (noise suppression fades a steady tone): a settings file read by
+    # GSettings' keyfile backend.
+    settings_dir = os.path.join(os.environ["XDG_CONFIG_HOME"], "glib-2.0", "settings")
+    os.makedirs(settings_dir, exist_ok=True)
+    with open(os.path.join(settings_dir, "keyfile"), "w") as f:
+        f.write("[io/github/confab/Confab]\necho-cancellation=false\n")
+    app_env = dict(os.environ, GSETTINGS_BACKEND="keyfile",
+                   G_MESSAGES_DEBUG="confab-call-session")
     for attempt in (1, 2):
-        app = spawn([APP, link], stderr=subprocess.PIPE, text=True)
+        app = spawn([APP, link], stderr=subprocess.PIPE, text=True, env=app_env)
         try:
             root = wait_for("the app on the accessibility bus",
                             lambda: app_accessible(app.pid), 30)
@@ -222,8 +430,8 @@ def main():
 
     # Preferences: real pickers listing the test devices by name.
     preferences = open_preferences(root)
-    for kind, wanted in (("Camera", ("Default", "Test_camera")),
-                         ("Microphone", ("Default", "Test microphone")),
+    for kind, wanted in (("Camera", ("Default", "Test_camera", SECOND_CAMERA_NAME)),
+                         ("Microphone", ("Default", "Test microphone", SECOND_MIC_NAME)),
                          ("Speaker", ("Default", "Test speaker"))):
         row = picker(preferences, kind)
         offered = open_list(row, wanted)
@@ -293,22 +501,56 @@ def main():
     for _ in range(abs(steps)):
         key(DOWN if steps > 0 else UP)
     key(ENTER)
+    chosen_at = time.monotonic()
     wait_for("the Speaker picker to show Test speaker",
              lambda: shown_choice(row) == "Test speaker", 10)
+    # The jitter buffers were drained while no speaker played: what plays
+    # now is at the right pitch from the first half second (a backlog played
+    # time-compressed was 25 Hz sharp for 2-3 s).
+    samples = record_sink("testsink", 2.0)
+    skip = max(0, int((0.5 - (time.monotonic() - 2.0 - chosen_at)) * 48000))
+    blocks = tone_blocks(samples[skip:])
+    loud = [f for rms, f in blocks if rms > 3000]
+    log("testsink chosen again: from %.2f s after the choice %d of %d blocks loud, %s Hz" %
+        (max(0.5, time.monotonic() - 2.0 - chosen_at), len(loud), len(blocks),
+         " ".join("%.0f" % f for f in loud)))
+    # A block with a jitter-buffer repair in it (load) reads off; a backlog
+    # played time-compressed reads sharp in every block, for seconds.
+    first_second = sorted(loud[:10])
+    right = [f for f in first_second if abs(f - FIRST_TONE) <= 6]
+    if (len(loud) < len(blocks) // 2 or abs(first_second[len(first_second) // 2] - FIRST_TONE) > 4
+            or len(right) * 3 < len(first_second) * 2):
+        fail("the first speaker did not play the tone right once chosen again")
     close_preferences(root)
-    # Nothing pulled the jitter buffers while no speaker played: they drain
-    # what piled up (time-compressed) for the first seconds.
+
+    # Another camera and microphone during the call: sent at once.
+    preferences = open_preferences(root)
+    camera_at = choose(preferences, "Camera", SECOND_CAMERA_NAME)
+    microphone_at = choose(preferences, "Microphone", SECOND_MIC_NAME)
+    close_preferences(root)
+    me = wait_for("our own tile", lambda: find(root, APP_USER + " (You)", TILE_ROLES), 10)
     time.sleep(3.0)
-    loud, blocks, pitch = tone_heard("testsink")
-    log("testsink chosen again: %d of %d blocks loud, %.1f Hz" % (loud, blocks, pitch))
-    if loud < blocks // 2 or abs(pitch - 660) > 4:
-        fail("the first speaker did not play again once chosen")
+    screenshot("app-devices-camera2.png")
+    if app.poll() is not None:
+        fail("the app exited after the device change (status %s)" % app.returncode)
+
+    # The second camera vanishes: the self-view says so, the call goes on.
+    second_camera.terminate()
+    second_camera.wait(10)
+    wait_for("the self-view to say the camera is gone",
+             lambda: find(me, "The camera was disconnected", name_contains=True), 15)
+    live_pixels("the tile of %s after our camera vanished" % CLI_USER, rect,
+                failed_shot="app-devices-failed.png")
+    if app.poll() is not None:
+        fail("the app exited when the chosen camera vanished (status %s)" % app.returncode)
 
     # What the CLI got from us: the camera's 1280x720 at the top tier.
     summary = cli_summary(cli)
     ours = [p for p in summary["peers"] if p["user_id"] == APP_USER]
     if not ours:
         fail("confab-cli never saw %s: %s" % (APP_USER, summary["peers"]))
+    if len(ours) != 1 or not ours[0]["present"]:
+        fail("the app's session did not last the whole call: %s" % ours)
     peer = ours[-1]
     log("cli decoded %d of our %d frames, %dx%d at %.1f fps, latency %s" %
         (peer["decoded_video_frames"], peer["video_frames"], peer["decoded_width"],
@@ -317,6 +559,9 @@ def main():
         fail("the app did not send 1280x720: %s" % peer)
     if peer["decoded_fps"] < 25 or peer["decoded_video_frames"] < 150:
         fail("the app's 720p video arrived too slowly: %s" % peer)
+
+    # The recording: the app's pictures and sound as the CLI received them.
+    check_recording(record_path, camera_at, microphone_at)
 
     # Leave; the app logs what it sent (encode time on the encoder thread,
     # time per frame on the main thread) as the call ends.
