@@ -232,9 +232,13 @@ def read_until(p, want, timeout, lines):
 
 
 def measure_chromium(args, server, room, peers):
+    env = dict(os.environ)
+    if args.screenshots:
+        env["BENCH_CHROMIUM_SCREENSHOT"] = os.path.join(os.path.abspath(args.screenshots),
+                                                        "chromium-bench-%d.png" % peers)
     node = spawn(["node", os.path.join(HERE, "app-chromium", "run.js"), server, room, str(peers),
                   str(args.warmup), str(args.window)],
-                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     lines = []
     try:
         read_until(node, "window-start", 90 + args.warmup, lines)
@@ -421,7 +425,8 @@ def main():
                          "cli: one live-encoding confab-cli per peer")
     ap.add_argument("--window", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=3.0)
-    ap.add_argument("--screenshots", help="save a screenshot of the app's grid per point here")
+    ap.add_argument("--screenshots",
+                    help="save a screenshot of the app's grid and of the page per point here")
     ap.add_argument("--app-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the app (e.g. GSK_RENDERER=cairo), repeatable")
     ap.add_argument("--perf", help="profile the app (perf record, 5 s after the window) into DIR")
