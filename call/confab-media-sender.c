@@ -126,58 +126,6 @@ enum
 
 static guint signals[N_SIGNALS];
 
-/* ThreadSanitizer cannot see GLib's GMutex and GCond (futexes inside an
- * uninstrumented GLib), so under -fsanitize=thread the sender tells it
- * where its lock orders memory; everything the two threads share is read
- * and written under that lock. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CONFAB_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__) && !defined(CONFAB_TSAN)
-#define CONFAB_TSAN 1
-#endif
-#ifdef CONFAB_TSAN
-void __tsan_acquire (void *addr);
-void __tsan_release (void *addr);
-#else
-#define __tsan_acquire(addr) ((void) 0)
-#define __tsan_release(addr) ((void) 0)
-#endif
-
-static inline void
-sender_lock (ConfabMediaSender *self)
-{
-  g_mutex_lock (&self->lock);
-  __tsan_acquire (&self->lock);
-}
-
-static inline void
-sender_unlock (ConfabMediaSender *self)
-{
-  __tsan_release (&self->lock);
-  g_mutex_unlock (&self->lock);
-}
-
-/* g_cond_wait_until() with the lock held; it lets go of it meanwhile. */
-static inline gboolean
-sender_wait (ConfabMediaSender *self, GCond *cond, gint64 end_time)
-{
-  gboolean woken;
-
-  __tsan_release (&self->lock);
-  if (end_time < 0)
-    {
-      g_cond_wait (cond, &self->lock);
-      woken = TRUE;
-    }
-  else
-    woken = g_cond_wait_until (cond, &self->lock, end_time);
-  __tsan_acquire (&self->lock);
-  return woken;
-}
-
 /* CPU time of the calling thread: what sending costs the caller's context,
  * not counting the time the encoder thread (or anything else) had the core. */
 static gint64
@@ -332,9 +280,9 @@ on_peer_left (ConfabCall *call, ConfabPeer *peer, ConfabMediaSender *self)
 static void
 request_keyframe (ConfabMediaSender *self)
 {
-  sender_lock (self);
+  g_mutex_lock (&self->lock);
   self->keyframe_requested = TRUE;
-  sender_unlock (self);
+  g_mutex_unlock (&self->lock);
 }
 
 static void
@@ -451,7 +399,7 @@ encoder_thread (gpointer data)
 {
   ConfabMediaSender *self = data;
 
-  sender_lock (self);
+  g_mutex_lock (&self->lock);
   for (;;)
     {
       EncodeJob job;
@@ -460,7 +408,7 @@ encoder_thread (gpointer data)
 
       /* A result not yet sent still points into the encoder's buffer. */
       while (!self->quit && (self->job.frame == NULL || self->result.ready))
-        sender_wait (self, &self->wake, -1);
+        g_cond_wait (&self->wake, &self->lock);
       if (self->quit)
         break;
       job = self->job;
@@ -468,12 +416,12 @@ encoder_thread (gpointer data)
       keyframe = self->keyframe_requested;
       self->keyframe_requested = FALSE;
       self->busy = TRUE;
-      sender_unlock (self);
+      g_mutex_unlock (&self->lock);
 
       thread_encode (self, &job, keyframe, &result);
       confab_video_frame_unref (job.frame);
 
-      sender_lock (self);
+      g_mutex_lock (&self->lock);
       self->busy = FALSE;
       result.ready = TRUE;
       self->result = result;
@@ -481,7 +429,7 @@ encoder_thread (gpointer data)
       /* Thread-safe: wakes the caller's context, which sends it. */
       g_source_set_ready_time (self->encoded_source, 0);
     }
-  sender_unlock (self);
+  g_mutex_unlock (&self->lock);
   return NULL;
 }
 
@@ -525,10 +473,10 @@ deliver_result (ConfabMediaSender *self)
   gint64 now = g_get_monotonic_time ();
   gint64 t0 = thread_cpu_us ();
 
-  sender_lock (self);
+  g_mutex_lock (&self->lock);
   result = self->result;
   self->result.error = NULL;
-  sender_unlock (self);
+  g_mutex_unlock (&self->lock);
   if (!result.ready)
     return;
 
@@ -558,10 +506,10 @@ deliver_result (ConfabMediaSender *self)
     }
 
   /* Sent: the encoder's buffer is free for the next picture. */
-  sender_lock (self);
+  g_mutex_lock (&self->lock);
   self->result.ready = FALSE;
   g_cond_signal (&self->wake);
-  sender_unlock (self);
+  g_mutex_unlock (&self->lock);
   self->caller_us_total += thread_cpu_us () - t0;
 }
 
@@ -635,7 +583,7 @@ confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame
 
   /* The newest picture wins: one the encoder has not started on yet is
    * dropped, never queued, so a slow encode costs frames, not latency. */
-  sender_lock (self);
+  g_mutex_lock (&self->lock);
   replaced = self->job.frame;
   if (replaced != NULL)
     self->frames_replaced++;
@@ -644,7 +592,7 @@ confab_media_sender_push_video (ConfabMediaSender *self, ConfabVideoFrame *frame
     self->keyframe_requested = TRUE;
   self->keyframe_on_push = FALSE;
   g_cond_signal (&self->wake);
-  sender_unlock (self);
+  g_mutex_unlock (&self->lock);
   if (replaced != NULL)
     confab_video_frame_unref (replaced);
   self->caller_us_total += thread_cpu_us () - t0;
@@ -661,15 +609,15 @@ confab_media_sender_flush (ConfabMediaSender *self)
     {
       gboolean ready;
 
-      sender_lock (self);
+      g_mutex_lock (&self->lock);
       while (!self->result.ready && (self->job.frame != NULL || self->busy))
-        if (!sender_wait (self, &self->finished, end))
+        if (!g_cond_wait_until (&self->finished, &self->lock, end))
           {
-            sender_unlock (self);
+            g_mutex_unlock (&self->lock);
             return FALSE;
           }
       ready = self->result.ready;
-      sender_unlock (self);
+      g_mutex_unlock (&self->lock);
       if (!ready)
         return TRUE;
       deliver_result (self);
@@ -731,9 +679,9 @@ confab_media_sender_set_video_enabled (ConfabMediaSender *self, gboolean enabled
       ConfabVideoFrame *waiting;
 
       memset (self->sent, 0, sizeof self->sent);
-      sender_lock (self);
+      g_mutex_lock (&self->lock);
       waiting = g_steal_pointer (&self->job.frame);
-      sender_unlock (self);
+      g_mutex_unlock (&self->lock);
       g_clear_pointer (&waiting, confab_video_frame_unref);
     }
   announce_state (self);
@@ -854,9 +802,9 @@ confab_media_sender_get_frames_replaced (ConfabMediaSender *self)
 {
   guint64 n;
 
-  sender_lock (self);
+  g_mutex_lock (&self->lock);
   n = self->frames_replaced;
-  sender_unlock (self);
+  g_mutex_unlock (&self->lock);
   return n;
 }
 
@@ -871,10 +819,10 @@ confab_media_sender_dispose (GObject *object)
    * encoded_source: joined, nothing of ours runs there any more. */
   if (self->thread != NULL)
     {
-      sender_lock (self);
+      g_mutex_lock (&self->lock);
       self->quit = TRUE;
       g_cond_signal (&self->wake);
-      sender_unlock (self);
+      g_mutex_unlock (&self->lock);
       g_clear_pointer (&self->thread, g_thread_join);
     }
   if (self->encoded_source != NULL)
