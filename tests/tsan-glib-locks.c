@@ -32,9 +32,9 @@ release (void *addr)
 
 /* The real function, looked up once (a race on the cache stores the same
  * pointer; this file is not instrumented). */
-#define REAL(type, name)                                                                        \
-  static type real_##name;                                                                      \
-  if (__atomic_load_n (&real_##name, __ATOMIC_ACQUIRE) == NULL)                                 \
+#define REAL(type, name)                                                                           \
+  static type real_##name;                                                                         \
+  if (__atomic_load_n (&real_##name, __ATOMIC_ACQUIRE) == NULL)                                    \
     __atomic_store_n (&real_##name, (type) dlsym (RTLD_NEXT, #name), __ATOMIC_RELEASE);
 
 typedef void (*MutexFunc) (GMutex *);
