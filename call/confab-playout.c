@@ -19,7 +19,7 @@ struct _ConfabPlayout
    * dropped) in real time, so their jitter buffers do not pile up what
    * would play sped up once a speaker is chosen again, and their pictures
    * keep their lip-sync clock. */
-  guint drain_id;
+  GSource *drain; /* on the thread-default context, where the speaker pulled */
   gint64 drain_start_us;
   guint64 drained_frames;
 };
@@ -84,11 +84,22 @@ drain_tick (gpointer data)
 static void
 start_draining (ConfabPlayout *self)
 {
-  if (self->drain_id != 0 || self->call == NULL)
+  if (self->drain != NULL || self->call == NULL)
     return;
   self->drain_start_us = g_get_monotonic_time ();
   self->drained_frames = 0;
-  self->drain_id = g_timeout_add (20, drain_tick, self);
+  self->drain = g_timeout_source_new (20);
+  g_source_set_callback (self->drain, drain_tick, self, NULL);
+  g_source_attach (self->drain, g_main_context_get_thread_default ());
+}
+
+static void
+stop_draining (ConfabPlayout *self)
+{
+  if (self->drain == NULL)
+    return;
+  g_source_destroy (self->drain);
+  g_clear_pointer (&self->drain, g_source_unref);
 }
 
 static void
@@ -145,7 +156,7 @@ confab_playout_start (ConfabPlayout *self, ConfabPipewire *pipewire, GError **er
       start_draining (self);
       return FALSE;
     }
-  g_clear_handle_id (&self->drain_id, g_source_remove);
+  stop_draining (self);
   g_set_object (&self->pipewire, pipewire);
   g_signal_connect (self->playback, "error", G_CALLBACK (on_playback_error), self);
   /* What the speaker plays is what the microphone may hear again. */
@@ -158,7 +169,7 @@ void
 confab_playout_stop (ConfabPlayout *self)
 {
   g_return_if_fail (CONFAB_IS_PLAYOUT (self));
-  g_clear_handle_id (&self->drain_id, g_source_remove);
+  stop_draining (self);
   if (self->playback == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->playback, self);
