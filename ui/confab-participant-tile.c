@@ -26,7 +26,13 @@ struct _ConfabParticipantTile
   guint64 session_id;
   ConfabTileQuality quality;
   gboolean is_self;
+  gboolean has_status;
 };
+
+/* Below this avatar size (a tile under ~160 px tall: a speaker-view strip,
+ * a phone's grid) the reason text would cover the whole tile; it stays in the
+ * tooltip. */
+#define STATUS_MIN_AVATAR_SIZE 64
 
 G_DEFINE_FINAL_TYPE (ConfabParticipantTile, confab_participant_tile, ADW_TYPE_BIN)
 
@@ -78,8 +84,18 @@ void
 confab_participant_tile_set_status (ConfabParticipantTile *self, const char *status)
 {
   g_return_if_fail (CONFAB_IS_PARTICIPANT_TILE (self));
+  self->has_status = status != NULL;
   gtk_label_set_text (self->status_label, status != NULL ? status : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->status_label), status != NULL);
+  gtk_widget_set_tooltip_text (self->avatar_box, status);
+  /* Screen readers hear the reason even where the tile is too small to show it. */
+  if (status != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                    status, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
+  gtk_widget_set_visible (GTK_WIDGET (self->status_label),
+                          self->has_status &&
+                              adw_avatar_get_size (self->avatar) >= STATUS_MIN_AVATAR_SIZE);
 }
 
 void
@@ -89,6 +105,8 @@ confab_participant_tile_set_avatar_size (ConfabParticipantTile *self, int size)
   size = CLAMP (size, 24, 160);
   if (adw_avatar_get_size (self->avatar) != size)
     adw_avatar_set_size (self->avatar, size);
+  gtk_widget_set_visible (GTK_WIDGET (self->status_label),
+                          self->has_status && size >= STATUS_MIN_AVATAR_SIZE);
 }
 
 void
