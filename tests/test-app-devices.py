@@ -22,7 +22,8 @@
 #   the choice and the 880 Hz tone soon after its choice, with no gap in
 #   the pictures and the app still on its one session.
 # - The second camera vanishes: the self-view says "The camera was
-#   disconnected", the call goes on.
+#   disconnected", the call goes on; the second microphone vanishes: a toast
+#   says "The microphone was disconnected".
 # Screenshots app-devices-call.png and app-devices-preferences.png go to
 # $CONFAB_SCREENSHOT_DIR.
 
@@ -375,7 +376,7 @@ def main():
     set_default_device("Test microphone")
     set_default_device("Test speaker", "Sinks:")
     second_camera = add_second_camera()
-    add_second_microphone()
+    second_loop, _ = add_second_microphone()
     # The CLI records what it receives from the app (the second camera and
     # microphone are checked in that recording).
     tmp = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
@@ -404,9 +405,13 @@ def main():
     with open(os.path.join(settings_dir, "keyfile"), "w") as f:
         f.write("[io/github/confab/Confab]\necho-cancellation=false\n")
     app_env = dict(os.environ, GSETTINGS_BACKEND="keyfile",
-                   G_MESSAGES_DEBUG="confab-call-session")
+                   G_MESSAGES_DEBUG="confab-call-session confab-window")
+    # GLib writes debug lines (the window's "toast: ...") to stdout.
+    app_stdout_path = os.path.join(tmp, "app-devices-stdout.log")
+    app_stdout = open(app_stdout_path, "w")
     for attempt in (1, 2):
-        app = spawn([APP, link], stderr=subprocess.PIPE, text=True, env=app_env)
+        app = spawn([APP, link], stdout=app_stdout, stderr=subprocess.PIPE, text=True,
+                    env=app_env)
         try:
             root = wait_for("the app on the accessibility bus",
                             lambda: app_accessible(app.pid), 30)
@@ -550,6 +555,13 @@ def main():
                 failed_shot="app-devices-failed.png")
     if app.poll() is not None:
         fail("the app exited when the chosen camera vanished (status %s)" % app.returncode)
+    # The second microphone vanishes: a toast says so (checked in the app's
+    # log at the end), the call goes on.
+    second_loop.terminate()
+    second_loop.wait(10)
+    time.sleep(1.0)
+    if app.poll() is not None:
+        fail("the app exited when the chosen microphone vanished (status %s)" % app.returncode)
 
     # What the CLI got from us: the camera's 1280x720 at the top tier.
     summary = cli_summary(cli)
@@ -580,8 +592,14 @@ def main():
     except subprocess.TimeoutExpired:
         fail("the app did not exit")
     for line in err.splitlines():
-        if "confab-call-session" in line:
+        if "confab-call-session" in line or "toast:" in line:
             log("app: " + line.strip())
+    app_stdout.close()
+    with open(app_stdout_path) as f:
+        toasts = [line.strip() for line in f if "toast:" in line]
+    log("app toasts: %s" % toasts)
+    if not any("toast: The microphone was disconnected" in line for line in toasts):
+        fail("no toast said the chosen microphone was disconnected")
     # Under ASan/UBSan (build-asan): the app's own report fails the test.
     if "ERROR: AddressSanitizer" in err or "runtime error:" in err:
         log(err)

@@ -132,6 +132,7 @@ enum
   SIGNAL_CHAT_MESSAGE,
   SIGNAL_RECONNECTING,
   SIGNAL_RECONNECTED,
+  SIGNAL_MICROPHONE_PROBLEM,
   N_SIGNALS
 };
 
@@ -221,10 +222,18 @@ on_camera_error (ConfabCameraSource *camera, const GError *error, ConfabCallSess
   set_camera_problem (self, device_problem (error, TRUE));
 }
 
+/* The call goes on without our sound; the window says why. */
+static void
+microphone_failed (ConfabCallSession *self, const GError *error)
+{
+  g_message ("microphone: %s", error->message);
+  g_signal_emit (self, signals[SIGNAL_MICROPHONE_PROBLEM], 0, device_problem (error, FALSE));
+}
+
 static void
 on_microphone_error (ConfabAudioCapture *microphone, const GError *error, ConfabCallSession *self)
 {
-  g_message ("microphone: %s", error->message);
+  microphone_failed (self, error);
   if (self->playout != NULL)
     confab_playout_set_echo_processing (self->playout, NULL);
   g_signal_handlers_disconnect_by_data (self->microphone, self);
@@ -377,7 +386,7 @@ open_microphone (ConfabCallSession *self)
     microphone = confab_audio_capture_new (self->pipewire, self->microphone_target, FALSE, &error);
   if (microphone == NULL)
     {
-      g_message ("microphone: %s", error->message);
+      microphone_failed (self, error);
       return NULL;
     }
   if (confab_audio_capture_get_processing (microphone) != NULL)
@@ -997,7 +1006,7 @@ on_next_microphone_error (ConfabAudioCapture *microphone,
                           const GError *error,
                           ConfabCallSession *self)
 {
-  g_message ("microphone: %s", error->message);
+  microphone_failed (self, error);
   stop_microphone (self);
 }
 
@@ -1367,6 +1376,9 @@ confab_call_session_class_init (ConfabCallSessionClass *klass)
   signals[SIGNAL_CAMERA_CHANGED] =
       g_signal_new ("camera-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                     NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_MICROPHONE_PROBLEM] =
+      g_signal_new ("microphone-problem", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -32,6 +32,8 @@ G_DECLARE_FINAL_TYPE (ConfabCallSession, confab_call_session, CONFAB, CALL_SESSI
  *                                                      or stopped speaking, the camera
  *                                                      failed or went away (see
  *                                                      confab_call_session_get_camera_problem())
+ *   "microphone-problem"  (char *message)              the microphone could not be opened or
+ *                                                      went away: we send no sound
  *
  * In the call the session captures the camera and the microphone (the
  * GSettings preferred-camera / preferred-microphone, else the defaults) and

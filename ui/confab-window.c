@@ -490,6 +490,14 @@ on_reconnected (ConfabCallSession *session, ConfabWindow *self)
   show_toast (self, _ ("Reconnected"), 5, ADW_TOAST_PRIORITY_HIGH);
 }
 
+/* The call goes on without our sound (the camera's problems show in the
+ * self-view instead). */
+static void
+on_microphone_problem (ConfabCallSession *session, const char *message, ConfabWindow *self)
+{
+  show_toast (self, message, 5, ADW_TOAST_PRIORITY_HIGH);
+}
+
 static void
 end_session (ConfabWindow *self)
 {
@@ -596,6 +604,7 @@ join_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   g_signal_connect (self->session, "chat-message", G_CALLBACK (on_chat_message), self);
   g_signal_connect (self->session, "reconnecting", G_CALLBACK (on_reconnecting), self);
   g_signal_connect (self->session, "reconnected", G_CALLBACK (on_reconnected), self);
+  g_signal_connect (self->session, "microphone-problem", G_CALLBACK (on_microphone_problem), self);
   g_signal_connect (self->session, "ended", G_CALLBACK (on_session_ended), self);
 
   room = confab_call_session_get_room (self->session);
