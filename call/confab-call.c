@@ -55,6 +55,8 @@ struct _ConfabCall
   gint64 video_timer_due;
   gboolean decode_video;
   gboolean buffer_audio;
+  /* Decoding workers (confab_call_set_decode_threads); NULL: inline. */
+  ConfabDecodePool *decode_pool;
 
   guint64 session_id;
   /* Sessions we had before a reconnect or path switch: still ours, never peers. */
@@ -653,6 +655,7 @@ ensure_peer (ConfabCall *self, guint64 session_id, gint64 now)
       *key = session_id;
       peer = confab_peer_new (session_id, now);
       confab_peer_set_receive_media (peer, self->decode_video, self->buffer_audio);
+      confab_peer_set_decode_pool (peer, self->decode_pool);
       g_ptr_array_add (self->peers, peer);
       g_hash_table_insert (self->peers_by_session, key, peer);
       g_signal_emit (self, signals[SIGNAL_PEER_JOINED], 0, peer);
@@ -752,6 +755,23 @@ on_video_timer (gpointer data)
     }
   schedule_video_timer (self, now);
   return G_SOURCE_REMOVE;
+}
+
+/* A worker decoded some of @data's frames (once per batch, on our context). */
+static void
+on_decoded (gpointer data, gpointer user_data)
+{
+  ConfabCall *self = user_data;
+  ConfabPeer *peer = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (confab_peer_collect_decoded (peer, now))
+    g_signal_emit (self, signals[SIGNAL_VIDEO_FRAME], 0, peer);
+  /* A frame the decoder refused: the jitter buffer now waits for a key frame. */
+  if (keyframe_request_allowed (self, now) && confab_peer_take_keyframe_request (peer, now))
+    send_keyframe_request (self, peer, now);
+  /* Pictures held for lip sync have a deadline of their own. */
+  schedule_video_timer (self, now);
 }
 
 /* A peer's timestamp as integer microseconds; 0 for what is not a number or
@@ -1036,6 +1056,15 @@ confab_call_dispose (GObject *object)
   stop_timer (&self->heartbeat_timer);
   stop_timer (&self->diagnostics_timer);
   stop_timer (&self->video_timer);
+  if (self->decode_pool != NULL)
+    {
+      /* Peers may outlive us: back to inline, their streams closed, then
+       * the workers stopped (a decode in flight finishes first). */
+      for (guint i = 0; i < self->peers->len; i++)
+        confab_peer_set_decode_pool (g_ptr_array_index (self->peers, i), NULL);
+      confab_decode_pool_shutdown (self->decode_pool);
+      g_clear_pointer (&self->decode_pool, confab_decode_pool_unref);
+    }
   if (self->transport != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->transport, self);
@@ -1165,8 +1194,40 @@ confab_call_set_receive_media (ConfabCall *self, gboolean decode_video, gboolean
   self->decode_video = !!decode_video;
   self->buffer_audio = !!buffer_audio;
   for (guint i = 0; i < self->peers->len; i++)
-    confab_peer_set_receive_media (g_ptr_array_index (self->peers, i), self->decode_video,
-                                   self->buffer_audio);
+    {
+      confab_peer_set_receive_media (g_ptr_array_index (self->peers, i), self->decode_video,
+                                     self->buffer_audio);
+      confab_peer_set_decode_pool (g_ptr_array_index (self->peers, i), self->decode_pool);
+    }
+}
+
+void
+confab_call_set_decode_threads (ConfabCall *self, guint threads)
+{
+  ConfabDecodePool *old;
+
+  g_return_if_fail (CONFAB_IS_CALL (self));
+  threads = MIN (threads, 16);
+  if (threads ==
+      (self->decode_pool != NULL ? confab_decode_pool_get_threads (self->decode_pool) : 0))
+    return;
+  old = g_steal_pointer (&self->decode_pool);
+  if (threads > 0)
+    self->decode_pool = confab_decode_pool_new (threads, self->context, on_decoded, self);
+  for (guint i = 0; i < self->peers->len; i++)
+    confab_peer_set_decode_pool (g_ptr_array_index (self->peers, i), self->decode_pool);
+  if (old != NULL)
+    {
+      confab_decode_pool_shutdown (old);
+      confab_decode_pool_unref (old);
+    }
+}
+
+guint
+confab_call_get_decode_threads (ConfabCall *self)
+{
+  g_return_val_if_fail (CONFAB_IS_CALL (self), 0);
+  return self->decode_pool != NULL ? confab_decode_pool_get_threads (self->decode_pool) : 0;
 }
 
 ConfabTransport *

@@ -64,6 +64,18 @@ char *confab_call_send_chat (ConfabCall *self,
  * "media" alone hands out the encoded payloads. */
 void confab_call_set_receive_media (ConfabCall *self, gboolean decode_video, gboolean buffer_audio);
 
+/* Decode peers' video on @threads worker threads instead of on the call's
+ * context (0, the default: inline). Packets are still received, ordered and
+ * gap-checked on the call's context; a peer's frames are decoded in order by
+ * one worker at a time, different peers in parallel. A worker more than
+ * CONFAB_DECODE_QUEUE frames behind on a peer skips to its next key frame
+ * (and one is requested; confab_peer_get_video_frames_behind() counts
+ * them). "video-frame" and every counter stay on the call's context; the
+ * pictures reach confab_peer_take_video_frame() as before. Changing it
+ * mid-call resumes each peer at its next key frame. */
+void confab_call_set_decode_threads (ConfabCall *self, guint threads);
+guint confab_call_get_decode_threads (ConfabCall *self);
+
 /* Whether @session_id's pictures are shown somewhere (TRUE for every peer
  * by default). Not wanted, the peer's video is still received but only its
  * key frames are decoded; wanted again, a keyframe request goes out at once

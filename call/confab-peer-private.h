@@ -3,6 +3,7 @@
  * pacing, silence) without a network. All times are monotonic microseconds. */
 #pragma once
 
+#include "confab-decode-pool.h"
 #include "confab-peer.h"
 #include "confab-video-encoder.h"
 
@@ -95,6 +96,15 @@ gboolean confab_peer_receive_video (ConfabPeer *self,
 /* Decodes what the jitter buffer releases at @now_us (after its deadline).
  * TRUE when a new picture is ready. */
 gboolean confab_peer_service_video (ConfabPeer *self, gint64 now_us);
+/* Decode on @pool's workers instead of in confab_peer_service_video()
+ * (NULL: inline again). Video must be received; a decoder replaced
+ * mid-stream resumes at the next key frame. confab_peer_service_video()
+ * then hands frames over, and the pool's callback calls
+ * confab_peer_collect_decoded() on the call's context. */
+void confab_peer_set_decode_pool (ConfabPeer *self, ConfabDecodePool *pool);
+/* Takes what the worker decoded: counts, lip sync and the slot as the
+ * inline path does. TRUE when a new picture is ready. */
+gboolean confab_peer_collect_decoded (ConfabPeer *self, gint64 now_us);
 /* When confab_peer_service_video() may release more, or -1. */
 gint64 confab_peer_get_video_deadline (ConfabPeer *self);
 /* @timestamp_ms: the sender's MediaPacket.timestamp (epoch ms), the audio's

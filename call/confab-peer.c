@@ -5,6 +5,7 @@
 
 #include "confab-peer-private.h"
 
+#include "confab-decode-pool.h"
 #include "confab-frame-slot.h"
 #include "confab-lip-sync.h"
 #include "confab-video-decoder.h"
@@ -76,6 +77,14 @@ struct _ConfabPeer
   gboolean video_unwanted;
   gboolean video_stale;
   guint64 video_frames_unwanted;
+  /* Decoding on a worker (confab_peer_set_decode_pool): the stream replaces
+   * video_decoder. A worker too far behind skipped to the next key frame:
+   * the decoder is stale until then, for a reason other than being unwanted. */
+  ConfabDecodeStream *decode_stream;
+  ConfabDecodePool *decode_pool; /* the stream's (it holds a reference) */
+  ConfabVideoCodec video_codec;  /* of the frames arriving now */
+  gboolean video_behind;
+  guint64 video_frames_behind;
 
   /* Lip sync: decoded pictures waiting for the audio to catch up (oldest
    * first), and the audio playout clock the mixer drives. */
@@ -106,6 +115,7 @@ confab_peer_finalize (GObject *object)
   g_free (self->display_name);
   confab_video_jitter_buffer_free (self->video_jitter);
   confab_video_decoder_free (self->video_decoder);
+  confab_decode_stream_close (self->decode_stream);
   confab_frame_slot_free (self->video_slot);
   for (guint i = 0; i < self->sync_len; i++)
     confab_video_frame_unref (self->sync_frames[i]);
@@ -392,6 +402,8 @@ confab_peer_set_receive_media (ConfabPeer *self, gboolean video, gboolean audio)
     {
       g_clear_pointer (&self->video_jitter, confab_video_jitter_buffer_free);
       g_clear_pointer (&self->video_decoder, confab_video_decoder_free);
+      g_clear_pointer (&self->decode_stream, confab_decode_stream_close);
+      self->decode_pool = NULL;
       /* The slot stays: a renderer may still take the last picture. */
     }
   if (audio && self->audio_jitter == NULL)
@@ -428,13 +440,8 @@ confab_peer_get_video_frames_unwanted (ConfabPeer *self)
 /* Capture (the sender's wall clock, epoch µs) to now on ours: the same
  * clock on one machine, offset by the clocks' difference otherwise. */
 static void
-record_latency (ConfabPeer *self, gint64 pts_us)
+record_latency (ConfabPeer *self, gint64 latency)
 {
-  gint64 latency;
-
-  if (pts_us <= 0)
-    return;
-  latency = g_get_real_time () - pts_us;
   if (latency < -G_USEC_PER_SEC || latency > 60 * G_USEC_PER_SEC)
     return; /* clocks too far apart to mean anything */
   self->latency_us[self->latency_count % LATENCY_RING] = (gint32) latency;
@@ -508,13 +515,84 @@ release_synced (ConfabPeer *self, gint64 now_us)
   return shown;
 }
 
+/* A decoded picture, inline or from a worker: counted, then shown through
+ * the lip-sync queue when the audio clock runs, else kept in @newest (only
+ * the newest of a batch goes to the slot). Takes @picture. */
+static void
+on_picture (ConfabPeer *self,
+            ConfabVideoFrame *picture,
+            gint64 latency_us,
+            gboolean synced,
+            ConfabVideoFrame **newest,
+            gint64 now_us)
+{
+  self->decoded_video_frames++;
+  self->decoded_width = picture->width;
+  self->decoded_height = picture->height;
+  if (self->first_decoded_us == 0)
+    self->first_decoded_us = now_us;
+  self->last_decoded_us = now_us;
+  record_latency (self, latency_us);
+  if (synced)
+    enqueue_synced (self, picture, now_us);
+  else
+    {
+      g_clear_pointer (newest, confab_video_frame_unref);
+      *newest = picture;
+    }
+}
+
+static gboolean
+audio_clock_runs (ConfabPeer *self, gint64 now_us)
+{
+  return confab_lip_sync_clock_now (&self->lip_clock, now_us) >= 0 || self->sync_len > 0;
+}
+
+/* Takes @newest. */
+static gboolean
+show_pictures (ConfabPeer *self, ConfabVideoFrame *newest, gint64 now_us)
+{
+  gboolean shown = FALSE;
+
+  if (newest != NULL)
+    {
+      confab_frame_slot_put (self->video_slot, newest);
+      confab_video_frame_unref (newest);
+      shown = TRUE;
+    }
+  shown |= release_synced (self, now_us);
+  return shown;
+}
+
+/* Hands one released frame to the worker. */
+static void
+submit_to_worker (ConfabPeer *self, ConfabVideoJitterFrame *frame)
+{
+  guint dropped = 0;
+  gboolean queued =
+      confab_decode_stream_submit (self->decode_stream, self->video_codec, frame->is_key,
+                                   frame->sequence, frame->data, frame->timestamp_us, &dropped);
+
+  self->video_frames_behind += dropped + (queued ? 0 : 1);
+  if (queued && frame->is_key)
+    self->video_stale = self->video_behind = FALSE;
+  else if (dropped > 0 || !queued)
+    {
+      /* The worker fell behind: skip to the next key frame rather than
+       * delay, and ask for one (confab_peer_take_keyframe_request: at
+       * once, as for a stale decoder). */
+      self->video_stale = self->video_behind = TRUE;
+      g_debug ("Peer %" G_GUINT64_FORMAT ": decoder behind, %u frames skipped", self->session_id,
+               dropped + (queued ? 0 : 1));
+    }
+}
+
 gboolean
 confab_peer_service_video (ConfabPeer *self, gint64 now_us)
 {
   g_autoptr (ConfabVideoFrame) newest = NULL;
   ConfabVideoJitterFrame frame;
-  gboolean synced = confab_lip_sync_clock_now (&self->lip_clock, now_us) >= 0 || self->sync_len > 0;
-  gboolean shown = FALSE;
+  gboolean synced = audio_clock_runs (self, now_us);
 
   if (self->video_jitter == NULL)
     return FALSE;
@@ -532,8 +610,13 @@ confab_peer_service_video (ConfabPeer *self, gint64 now_us)
           /* Nobody shows it (or the decoder missed its references since):
            * skipped, not lost; the next key frame resumes. */
           self->video_stale = TRUE;
-          self->video_frames_unwanted++;
+          if (self->video_behind)
+            self->video_frames_behind++;
+          else
+            self->video_frames_unwanted++;
         }
+      else if (self->decode_stream != NULL)
+        submit_to_worker (self, &frame);
       else if (self->video_decoder == NULL)
         {
           /* A codec we cannot decode: asking for key frames would not help. */
@@ -543,24 +626,11 @@ confab_peer_service_video (ConfabPeer *self, gint64 now_us)
                                             &picture, &error))
         {
           if (frame.is_key)
-            self->video_stale = FALSE;
+            self->video_stale = self->video_behind = FALSE;
           if (picture != NULL)
-            {
-              self->decoded_video_frames++;
-              self->decoded_width = picture->width;
-              self->decoded_height = picture->height;
-              if (self->first_decoded_us == 0)
-                self->first_decoded_us = now_us;
-              self->last_decoded_us = now_us;
-              record_latency (self, picture->pts_us);
-              if (synced)
-                enqueue_synced (self, picture, now_us);
-              else
-                {
-                  g_clear_pointer (&newest, confab_video_frame_unref);
-                  newest = picture;
-                }
-            }
+            on_picture (self, picture,
+                        picture->pts_us > 0 ? g_get_real_time () - picture->pts_us : G_MININT64,
+                        synced, &newest, now_us);
         }
       else
         {
@@ -572,13 +642,65 @@ confab_peer_service_video (ConfabPeer *self, gint64 now_us)
         }
       confab_video_jitter_frame_clear (&frame);
     }
-  if (newest != NULL)
+  return show_pictures (self, g_steal_pointer (&newest), now_us);
+}
+
+gboolean
+confab_peer_collect_decoded (ConfabPeer *self, gint64 now_us)
+{
+  g_autoptr (ConfabVideoFrame) newest = NULL;
+  ConfabDecodeResult result;
+  gboolean synced = audio_clock_runs (self, now_us);
+
+  if (self->decode_stream == NULL)
+    return FALSE;
+  while (confab_decode_stream_pop (self->decode_stream, &result))
     {
-      confab_frame_slot_put (self->video_slot, newest);
-      shown = TRUE;
+      switch (result.outcome)
+        {
+          case CONFAB_DECODE_PICTURE:
+            on_picture (self, result.picture, result.latency_us, synced, &newest, now_us);
+            break;
+          case CONFAB_DECODE_NO_DECODER:
+            self->video_decode_errors++;
+            break;
+          case CONFAB_DECODE_FAILED:
+            self->video_decode_errors++;
+            if (self->video_jitter != NULL)
+              confab_video_jitter_buffer_decode_failed (self->video_jitter, now_us);
+            break;
+          case CONFAB_DECODE_NO_PICTURE:
+          default:
+            break;
+        }
     }
-  shown |= release_synced (self, now_us);
-  return shown;
+  return show_pictures (self, g_steal_pointer (&newest), now_us);
+}
+
+void
+confab_peer_set_decode_pool (ConfabPeer *self, ConfabDecodePool *pool)
+{
+  if (self->video_jitter == NULL)
+    pool = NULL; /* video not received: nothing to decode */
+  if (pool == self->decode_pool && (pool == NULL) == (self->decode_stream == NULL))
+    return;
+  g_clear_pointer (&self->decode_stream, confab_decode_stream_close);
+  self->decode_pool = pool;
+  if (pool != NULL)
+    {
+      self->decode_stream = confab_decode_stream_new (pool, self);
+      g_clear_pointer (&self->video_decoder, confab_video_decoder_free);
+    }
+  /* Mid-stream, a new decoder has none of the references: skip to the next
+   * key frame (and ask for one at once). */
+  if (self->video_frames > 0)
+    self->video_stale = TRUE;
+}
+
+guint64
+confab_peer_get_video_frames_behind (ConfabPeer *self)
+{
+  return self->video_frames_behind;
 }
 
 gboolean
@@ -596,8 +718,12 @@ confab_peer_receive_video (ConfabPeer *self,
   if (self->video_jitter == NULL)
     return FALSE;
   /* A new codec (the sender switched, e.g. for a room with an H.264-less
-   * peer) needs a new decoder; its first frame is a key frame. */
-  if (self->video_decoder == NULL || confab_video_decoder_get_codec (self->video_decoder) != codec)
+   * peer) needs a new decoder; its first frame is a key frame. A worker
+   * makes its own from the codec its frames come with. */
+  self->video_codec = codec;
+  if (self->decode_stream == NULL &&
+      (self->video_decoder == NULL ||
+       confab_video_decoder_get_codec (self->video_decoder) != codec))
     {
       g_autoptr (GError) error = NULL;
 

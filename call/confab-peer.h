@@ -77,6 +77,9 @@ gboolean confab_peer_get_video_wanted (ConfabPeer *self);
 /* Delta frames skipped because the video was not wanted (or until the key
  * frame after that). */
 guint64 confab_peer_get_video_frames_unwanted (ConfabPeer *self);
+/* Frames skipped because the decoding worker was behind (its queue full):
+ * decoding resumed at the next key frame instead of adding delay. */
+guint64 confab_peer_get_video_frames_behind (ConfabPeer *self);
 /* Pictures decoded but replaced before anyone took them. */
 guint64 confab_peer_get_video_frames_skipped (ConfabPeer *self);
 /* FALSE when video is not received. */
