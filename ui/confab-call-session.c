@@ -815,6 +815,8 @@ start_call (ConfabCallSession *self,
    * and everyone's audio buffered for the playout, whose clock also paces
    * the pictures (lip sync). */
   confab_call_set_receive_media (self->call, TRUE, TRUE);
+  /* Decoding off the main thread, which also draws the grid. */
+  confab_call_set_decode_threads (self->call, MIN (2, g_get_num_processors ()));
   start_playout (self);
   g_signal_connect_object (self->call, "session-assigned", G_CALLBACK (on_session_assigned), self,
                            0);
