@@ -36,6 +36,8 @@
 #define VOICE_MIN_POWER      (32768.0 * 32768.0 * 1e-5)    /* -50 dBFS, mean square */
 #define VOICE_MIN_POWER_ECHO (32768.0 * 32768.0 * 3.16e-5) /* -45 dBFS */
 #define MAX_DELAY_MS         500
+#define ALIGN_PERIOD         100 /* capture frames: 1 s */
+#define ALIGN_SLACK          3   /* frames: 30 ms */
 
 GQuark
 confab_audio_processing_error_quark (void)
@@ -78,6 +80,13 @@ struct _ConfabAudioProcessing
   webrtc::AudioFrame *render_frame;
   gboolean applied_enabled;
   gboolean have_render;
+  guint64 render_analysed;
+  /* keep_aligned() */
+  guint align_frames;
+  gint64 align_min, align_max, align_base;
+  gboolean align_based;
+  guint align_skip, align_silence;
+  guint64 align_skipped, align_inserted;
   gint64 last_render_play_us;
   guint frames_since_metrics;
   /* For the once-a-second debug line: how unevenly the two sides arrived */
@@ -140,6 +149,8 @@ confab_audio_processing_new (ConfabAudioProcessingFlags flags, GError **error)
   self->stats.echo_delay_median_ms = -1;
   self->stats.echo_delay_std_ms = -1;
   self->min_delay_ms = G_MAXINT;
+  self->align_min = G_MAXINT64;
+  self->align_max = G_MININT64;
   g_mutex_init (&self->stats_lock);
 
   /* The 128 ms filter and the internal delay estimate: PipeWire's reported
@@ -286,7 +297,8 @@ fill_frame (webrtc::AudioFrame *frame, const gint16 *pcm)
                       webrtc::AudioFrame::kNormalSpeech, webrtc::AudioFrame::kVadUnknown, 1);
 }
 
-/* Analyses every reference frame that arrived since the last capture frame. */
+/* Analyses every reference frame that arrived since the last capture frame
+ * (after the alignment's skips and silent frames, see keep_aligned()). */
 static guint
 drain_render (ConfabAudioProcessing *self)
 {
@@ -294,6 +306,15 @@ drain_render (ConfabAudioProcessing *self)
   guint32 w = self->write_pos.load (std::memory_order_acquire);
   guint n = 0;
 
+  for (; self->align_silence > 0; self->align_silence--, n++)
+    {
+      static const gint16 silence[FRAME] = { 0 };
+
+      fill_frame (self->render_frame, silence);
+      self->apm->AnalyzeReverseStream (self->render_frame);
+    }
+  for (; r != w && self->align_skip > 0; r++, self->align_skip--)
+    self->read_pos.store (r + 1, std::memory_order_release);
   for (; r != w; r++, n++)
     {
       RenderSlot *slot = &self->slots[r % RENDER_SLOTS];
@@ -305,7 +326,52 @@ drain_render (ConfabAudioProcessing *self)
     }
   if (n > 0)
     self->have_render = TRUE;
+  self->render_analysed += n;
   return n;
+}
+
+/* Both streams run on one graph clock, so the reference frames analysed
+ * and the capture frames processed should advance together, apart from
+ * bursts when PipeWire's thread was late. A lasting difference means one
+ * side lost frames (a capture buffer PipeWire dropped while we were late:
+ * seen growing to 34 frames within 8 s in the app on a loaded machine); the
+ * canceller then sees the echo that much out of place and lets it through
+ * until its own delay estimate catches up. So once a second, if the whole
+ * last second stayed off the first second's offset by ALIGN_SLACK frames or
+ * more, the reference is brought back: its surplus frames are skipped, a
+ * shortfall is made up with silence. Bursts (either side briefly ahead)
+ * never last a second and are left alone. */
+static void
+keep_aligned (ConfabAudioProcessing *self)
+{
+  guint32 pending = self->write_pos.load (std::memory_order_acquire) -
+                    self->read_pos.load (std::memory_order_relaxed);
+  gint64 offset = (gint64) (self->render_analysed + pending) - (gint64) self->stats.capture_frames;
+
+  if (!self->have_render)
+    return;
+  self->align_min = MIN (self->align_min, offset);
+  self->align_max = MAX (self->align_max, offset);
+  if (++self->align_frames < ALIGN_PERIOD)
+    return;
+  if (!self->align_based)
+    {
+      self->align_base = self->align_min;
+      self->align_based = TRUE;
+    }
+  else if (self->align_min - self->align_base >= ALIGN_SLACK)
+    {
+      self->align_skip += (guint) (self->align_min - self->align_base);
+      self->align_skipped += (guint) (self->align_min - self->align_base);
+    }
+  else if (self->align_max - self->align_base <= -ALIGN_SLACK)
+    {
+      self->align_silence += (guint) (self->align_base - self->align_max);
+      self->align_inserted += (guint) (self->align_base - self->align_max);
+    }
+  self->align_frames = 0;
+  self->align_min = G_MAXINT64;
+  self->align_max = G_MININT64;
 }
 
 static double
@@ -356,6 +422,7 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
 
   if (enabled != self->applied_enabled)
     apply_enabled (self, enabled);
+  keep_aligned (self);
   analysed = drain_render (self);
 
   /* webrtc's definition: (t_render - t_analyze) + (t_process - t_capture);
@@ -399,12 +466,17 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
       apm->echo_cancellation ()->GetDelayMetrics (&delay_median, &delay_std, &poor);
       g_debug ("ERLE %d dB, AEC delay %d ms (std %d, poor %.2f); told %d-%d ms; up to %u "
                "reference frames at once; capture times jumped up to %" G_GINT64_FORMAT " us, "
-               "reference times %" G_GINT64_FORMAT " us",
+               "reference times %" G_GINT64_FORMAT " us; reference minus capture frames so far %" G_GINT64_FORMAT
+               "; alignment skipped %" G_GUINT64_FORMAT ", added %" G_GUINT64_FORMAT,
                erle_db, delay_median, delay_std, poor, self->min_delay_ms, self->max_delay_ms,
                self->max_render_burst, self->max_capture_jump_us,
-               self->render_jump_us.exchange (0, std::memory_order_relaxed));
+               self->render_jump_us.exchange (0, std::memory_order_relaxed),
+               (gint64) (self->stats.render_frames + analysed) - (gint64) (self->stats.capture_frames + 1),
+               self->align_skipped, self->align_inserted);
       self->max_render_burst = 0;
       self->min_delay_ms = G_MAXINT;
+  self->align_min = G_MAXINT64;
+  self->align_max = G_MININT64;
       self->max_delay_ms = 0;
       self->max_capture_jump_us = 0;
     }
