@@ -67,8 +67,8 @@ void confab_call_set_receive_media (ConfabCall *self, gboolean decode_video, gbo
 /* Decode peers' video on @threads worker threads instead of on the call's
  * context (0, the default: inline). Packets are still received, ordered and
  * gap-checked on the call's context; a peer's frames are decoded in order by
- * one worker at a time, different peers in parallel. A worker more than
- * CONFAB_DECODE_QUEUE frames behind on a peer skips to its next key frame
+ * one worker at a time, different peers in parallel. A worker behind on a
+ * peer (its oldest waiting frame 200 ms old) skips to the next key frame
  * (and one is requested; confab_peer_get_video_frames_behind() counts
  * them). "video-frame" and every counter stay on the call's context; the
  * pictures reach confab_peer_take_video_frame() as before. Changing it

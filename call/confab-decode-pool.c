@@ -18,6 +18,7 @@ typedef struct
   guint64 sequence;
   GBytes *data;
   gint64 timestamp_us;
+  gint64 queued_us; /* monotonic, when handed over */
 } Job;
 
 struct _ConfabDecodeStream
@@ -412,11 +413,14 @@ confab_decode_stream_submit (ConfabDecodeStream *stream,
   Job stale[CONFAB_DECODE_QUEUE];
   guint n_stale = 0;
   gboolean queued = FALSE;
+  gint64 now = g_get_monotonic_time ();
 
   g_mutex_lock (&pool->lock);
   if (pool->quit || stream->closed)
     goto out;
-  if (stream->job_len == CONFAB_DECODE_QUEUE)
+  if (stream->job_len == CONFAB_DECODE_QUEUE ||
+      (stream->job_len > 0 &&
+       now - stream->jobs[stream->job_head].queued_us > CONFAB_DECODE_MAX_WAIT_US))
     {
       /* Behind: what waits is worth less than the next key frame. */
       for (guint i = 0; i < stream->job_len; i++)
@@ -426,7 +430,7 @@ confab_decode_stream_submit (ConfabDecodeStream *stream,
         goto out;
     }
   stream->jobs[(stream->job_head + stream->job_len) % CONFAB_DECODE_QUEUE] = (Job){
-    codec, is_key, sequence, g_bytes_ref (data), timestamp_us,
+    codec, is_key, sequence, g_bytes_ref (data), timestamp_us, now,
   };
   stream->job_len++;
   queued = TRUE;

@@ -15,9 +15,14 @@ G_BEGIN_DECLS
 typedef struct _ConfabDecodePool ConfabDecodePool;
 typedef struct _ConfabDecodeStream ConfabDecodeStream;
 
-/* Frames a stream may have waiting (200 ms at 30 fps): a worker further
- * behind skips to the next key frame instead of adding delay. */
-#define CONFAB_DECODE_QUEUE 6
+/* A worker is behind on a stream when the oldest frame waiting for it was
+ * handed over this long ago, or when this many wait: it skips to the next
+ * key frame instead of adding delay. Time, not only a count: after the
+ * receiving context stalled, a burst of frames handed over at once is no
+ * sign of a slow worker (the app saw one tile frozen for a second with a
+ * 6-frame bound alone). */
+#define CONFAB_DECODE_MAX_WAIT_US (200 * 1000)
+#define CONFAB_DECODE_QUEUE       16
 
 /* Runs on @context for each stream's owner with new results. */
 typedef void (*ConfabDecodeReadyFunc) (gpointer owner, gpointer user_data);
@@ -40,9 +45,9 @@ ConfabDecodeStream *confab_decode_stream_new (ConfabDecodePool *pool, gpointer o
  * finishes on its worker and its picture is dropped). */
 void confab_decode_stream_close (ConfabDecodeStream *stream);
 
-/* Queues one frame (a new reference to @data). When the queue is full the
- * worker is behind: the frames waiting are dropped (*dropped says how many)
- * and a delta frame is not queued (FALSE), a key frame is. */
+/* Queues one frame (a new reference to @data). When the worker is behind
+ * (CONFAB_DECODE_MAX_WAIT_US, CONFAB_DECODE_QUEUE) the frames waiting are dropped (*dropped says
+ * how many) and a delta frame is not queued (FALSE), a key frame is. */
 gboolean confab_decode_stream_submit (ConfabDecodeStream *stream,
                                       ConfabVideoCodec codec,
                                       gboolean is_key,
