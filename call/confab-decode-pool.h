@@ -19,8 +19,7 @@ typedef struct _ConfabDecodeStream ConfabDecodeStream;
  * handed over this long ago, or when this many wait: it skips to the next
  * key frame instead of adding delay. Time, not only a count: after the
  * receiving context stalled, a burst of frames handed over at once is no
- * sign of a slow worker (the app saw one tile frozen for a second with a
- * 6-frame bound alone). */
+ * sign of a slow worker. */
 #define CONFAB_DECODE_MAX_WAIT_US (200 * 1000)
 #define CONFAB_DECODE_QUEUE       16
 
