@@ -96,6 +96,18 @@ def echo_path_start():
     set_default_device("Echo-path", "Sinks:")
     set_default_device("Echo-mic", "Sources:")
 
+    # wireplumber applies defaults asynchronously: the app must not start
+    # before they hold.
+    def default_is(which, name):
+        out = subprocess.run(["wpctl", "inspect", which], capture_output=True, text=True,
+                             timeout=10).stdout
+        return 'node.name = "%s"' % name in out
+
+    wait_for("echo-in as the default speaker",
+             lambda: default_is("@DEFAULT_AUDIO_SINK@", "echo-in"), 15)
+    wait_for("echomic as the default microphone",
+             lambda: default_is("@DEFAULT_AUDIO_SOURCE@", "echomic"), 15)
+
 
 class Monitor:
     """What the app's microphone hears: echo-in's monitor, recorded by
@@ -251,7 +263,14 @@ def one_call(root, port, tmp, label):
         wait_for("the camera to go off", lambda: not t.checked(camera), 15)
     # The far end alone: her voice must reach the microphone through the
     # app's speaker, then the canceller gets SETTLE_S of it.
-    onset = run_phase("the far end's voice at the app's microphone", lambda: echo_onset(monitor))
+    try:
+        onset = run_phase("the far end's voice at the app's microphone",
+                          lambda: echo_onset(monitor))
+    except AssertionError:
+        # Where the app's streams went.
+        log(subprocess.run(["pw-link", "-l"], capture_output=True, text=True,
+                           timeout=10).stdout)
+        raise
     w0 = onset + SETTLE_S
     run_phase("settling", monitor_reaches(monitor, w0))
     w1 = w0 + WINDOW_S
