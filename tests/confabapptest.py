@@ -4,8 +4,10 @@
 # waits, screenshots, and every spawned process killed at the end, pass or fail.
 # A test script calls run(main) at its bottom.
 
+import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -240,14 +242,42 @@ def checked(node):
     return states.contains(pyatspi.STATE_CHECKED) or states.contains(pyatspi.STATE_PRESSED)
 
 
-def ctrl_d():
-    """Ctrl+D typed into the focused window (XTest, through the registry)."""
-    control, d = 37, 40  # Xvfb's keycodes for Control_L and d
+# Xvfb's keycodes (XTest, through the registry)
+KEY_CONTROL, KEY_D, KEY_COMMA, KEY_ESCAPE, KEY_DOWN, KEY_UP, KEY_ENTER = 37, 40, 59, 9, 116, 111, 36
+
+
+def key(code, control=False):
+    """One key typed into the focused window, with Control held if asked."""
     registry = pyatspi.Registry
-    registry.generateKeyboardEvent(control, None, pyatspi.KEY_PRESS)
-    registry.generateKeyboardEvent(d, None, pyatspi.KEY_PRESS)
-    registry.generateKeyboardEvent(d, None, pyatspi.KEY_RELEASE)
-    registry.generateKeyboardEvent(control, None, pyatspi.KEY_RELEASE)
+    if control:
+        registry.generateKeyboardEvent(KEY_CONTROL, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(code, None, pyatspi.KEY_PRESS)
+    registry.generateKeyboardEvent(code, None, pyatspi.KEY_RELEASE)
+    if control:
+        registry.generateKeyboardEvent(KEY_CONTROL, None, pyatspi.KEY_RELEASE)
+
+
+def ctrl_d():
+    key(KEY_D, control=True)
+
+
+def bfind(root, name, roles=None, name_contains=False):
+    """find(), breadth first: the controls, toasts, popovers and dialogs sit
+    near the top of a tree whose hidden pages are deep."""
+    return find(root, name, roles, name_contains, breadth_first=True)
+
+
+def press_menu_button(root, name):
+    """GTK 4.8 shows a GtkMenuButton as a button without actions holding the
+    toggle button that has them."""
+    outer = wait_for("the %s menu button" % name, lambda: bfind(root, name, BUTTONS), 30)
+    for i in range(outer.childCount):
+        inner = outer.getChildAtIndex(i)
+        if inner is not None and inner.getRole() in BUTTONS:
+            inner.queryAction().doAction(0)
+            return outer
+    outer.queryAction().doAction(0)
+    return outer
 
 
 def dump(node, depth=0, out=None):
@@ -371,9 +401,7 @@ def type_text(text):
 
 
 def press_enter():
-    enter = 36  # Xvfb's keycode for Return
-    pyatspi.Registry.generateKeyboardEvent(enter, None, pyatspi.KEY_PRESS)
-    pyatspi.Registry.generateKeyboardEvent(enter, None, pyatspi.KEY_RELEASE)
+    key(KEY_ENTER)
 
 
 def resize_window(title_part, width, height):
@@ -526,3 +554,13 @@ def live_pixels(what, rect, min_changed=0.02, min_coloured=0.2, timeout=15,
             return seen
     screenshot(failed_shot)
     fail("%s shows no live video in %s: changed %.3f, coloured %.3f" % (what, rect, *seen))
+
+
+def cli_summary(cli, timeout=15):
+    """Ends a CLI (SIGINT: it leaves politely) and reads its JSON summary."""
+    cli.send_signal(signal.SIGINT)
+    try:
+        out, _ = cli.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        fail("confab-cli did not finish")
+    return json.loads(out.strip().splitlines()[-1])

@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyatspi  # noqa: E402
 
 import confabapptest as t  # noqa: E402
-from confabapptest import (APP, BUTTONS, CLI, RELAY, app_accessible, fail, find,  # noqa: E402
+from confabapptest import (key, APP, BUTTONS, CLI, RELAY, app_accessible, fail, find,  # noqa: E402
                            free_port, page, press, screenshot, set_default_device,
                            spawn, wait_display, wait_for, wait_port)
 
@@ -60,22 +60,12 @@ TAIL_S = 1.5         # the call goes on this long after it, so all of it reaches
 PHASE_LIMIT_S = 25.0  # no phase may take longer (wall clock)
 ECHO_ONSET = 1e-5 * 32768 * 32768  # mean square of a 20 ms block: -50 dBFS
 WINDOW_ROLES = (pyatspi.ROLE_FRAME, pyatspi.ROLE_DIALOG)
-CONTROL, COMMA, ESCAPE = 37, 59, 9  # Xvfb's keycodes
+COMMA, ESCAPE = t.KEY_COMMA, t.KEY_ESCAPE
 STARTED = time.monotonic()
 
 
 def log(message):
     t.log("%5.1f s  %s" % (time.monotonic() - STARTED, message))
-
-
-def key(code, control=False):
-    registry = pyatspi.Registry
-    if control:
-        registry.generateKeyboardEvent(CONTROL, None, pyatspi.KEY_PRESS)
-    registry.generateKeyboardEvent(code, None, pyatspi.KEY_PRESS)
-    registry.generateKeyboardEvent(code, None, pyatspi.KEY_RELEASE)
-    if control:
-        registry.generateKeyboardEvent(CONTROL, None, pyatspi.KEY_RELEASE)
 
 
 def echo_path_start():

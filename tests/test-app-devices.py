@@ -31,7 +31,6 @@ import datetime
 import glob
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyatspi  # noqa: E402
 
 import confabapptest as t  # noqa: E402
-from confabapptest import (APP, CLI, RELAY, app_accessible, extents, fail, find,  # noqa: E402
+from confabapptest import (cli_summary, key, APP, CLI, RELAY, app_accessible, extents, fail, find,  # noqa: E402
                            free_port, live_pixels, page, press, record_sink, screenshot,
                            set_default_device, spawn, tone_blocks, wait_display,
                            wait_for, wait_port)
@@ -58,21 +57,11 @@ SECOND_MIC = "testmic2"
 SECOND_MIC_NAME = "Second test microphone"
 FIRST_TONE, SECOND_TONE = 660, 880
 STARTED = time.monotonic()
-CONTROL, COMMA, ESCAPE, DOWN, UP, ENTER = 37, 59, 9, 116, 111, 36  # Xvfb's keycodes
+COMMA, ESCAPE, DOWN, UP, ENTER = t.KEY_COMMA, t.KEY_ESCAPE, t.KEY_DOWN, t.KEY_UP, t.KEY_ENTER
 
 
 def log(message):
     t.log("%5.1f s  %s" % (time.monotonic() - STARTED, message))
-
-
-def key(code, control=False):
-    registry = pyatspi.Registry
-    if control:
-        registry.generateKeyboardEvent(CONTROL, None, pyatspi.KEY_PRESS)
-    registry.generateKeyboardEvent(code, None, pyatspi.KEY_PRESS)
-    registry.generateKeyboardEvent(code, None, pyatspi.KEY_RELEASE)
-    if control:
-        registry.generateKeyboardEvent(CONTROL, None, pyatspi.KEY_RELEASE)
 
 
 def add_second_sink():
@@ -203,15 +192,6 @@ def tone_heard(sink, seconds=2.0):
     blocks = tone_blocks(record_sink(sink, seconds))
     loud = sorted(f for rms, f in blocks if rms > 3000)
     return len(loud), len(blocks), loud[len(loud) // 2] if loud else 0.0
-
-
-def cli_summary(cli, timeout=15):
-    cli.send_signal(signal.SIGINT)
-    try:
-        out, _ = cli.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        fail("confab-cli did not finish")
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def open_preferences(root):

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyatspi  # noqa: E402
 
 import confabapptest as t  # noqa: E402
-from confabapptest import (APP, BUTTONS, CLI, RELAY, app_accessible, checked, fail, find,  # noqa: E402
+from confabapptest import (bfind, press_menu_button, APP, BUTTONS, CLI, RELAY, app_accessible, checked, fail, find,  # noqa: E402
                            free_port, log, page, press, resize_window, screenshot,
                            set_window_mapped, spawn, wait_display, wait_for, wait_port)
 
@@ -48,10 +48,6 @@ def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def bfind(root, name, roles=None, name_contains=False):
-    return find(root, name, roles, name_contains, breadth_first=True)
 
 
 class AppLog:
@@ -78,19 +74,6 @@ def cli(port, user, transport):
                   "--size", "320x180", "--fps", "30", "--audio", "none", "--duration", "300",
                   "--transport", transport],
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def press_menu_button(root, name):
-    """GTK 4.8 shows a GtkMenuButton as a button without actions holding the
-    toggle button that has them."""
-    outer = wait_for("the %s menu button" % name, lambda: bfind(root, name, BUTTONS), 30)
-    for i in range(outer.childCount):
-        inner = outer.getChildAtIndex(i)
-        if inner is not None and inner.getRole() in BUTTONS:
-            inner.queryAction().doAction(0)
-            return outer
-    outer.queryAction().doAction(0)
-    return outer
 
 
 def escape():

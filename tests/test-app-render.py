@@ -11,14 +11,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyatspi  # noqa: E402
 
 import confabapptest as t  # noqa: E402
-from confabapptest import (APP, CLI, RELAY, app_accessible, changed_fraction,  # noqa: E402
-                           colourful_fraction, extents, fail, find, free_port, grab_screen, log,
+from confabapptest import (APP, CLI, RELAY, app_accessible, extents,  # noqa: E402
+                           fail, find, free_port,
                            page, press, screenshot, spawn, wait_display, wait_for, wait_port)
 
 ROOM = "rendertest"
@@ -29,20 +28,7 @@ CHOSE_CAIRO = "windows are drawn with cairo"
 
 
 def live_video(what, rect, timeout=20):
-    """Waits until rect shows coloured video that changes within 0.5 s."""
-    deadline = time.monotonic() + timeout
-    seen = (0.0, 0.0)
-    while time.monotonic() < deadline:
-        first = grab_screen()
-        time.sleep(0.5)
-        second = grab_screen()
-        seen = (changed_fraction(first, second, rect), colourful_fraction(second, rect))
-        if seen[0] >= 0.02 and seen[1] >= 0.2:
-            log("%s: %.0f %% of pixels changed in 0.5 s, %.0f %% coloured" %
-                (what, 100 * seen[0], 100 * seen[1]))
-            return
-    screenshot("app-render-failed.png")
-    fail("%s shows no live video in %s: changed %.3f, coloured %.3f" % (what, rect, *seen))
+    t.live_pixels(what, rect, timeout=timeout, failed_shot="app-render-failed.png")
 
 
 def call(port, mode, env):

@@ -8,9 +8,7 @@
 # camera and microphone. Then two more CLIs join for a 4-person grid.
 # Screenshots (pre-join, call, 4-person grid) go to $CONFAB_SCREENSHOT_DIR.
 
-import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyatspi  # noqa: E402
 
 import confabapptest as t  # noqa: E402
-from confabapptest import (APP, BUTTONS, CLI, RELAY, app_accessible, changed_fraction,  # noqa: E402
+from confabapptest import (cli_summary, APP, BUTTONS, CLI, RELAY, app_accessible, changed_fraction,  # noqa: E402
                            colourful_fraction, extents, fail, find, free_port, grab_screen,
                            page, press, record_sink, screenshot, set_default_device, spawn,
                            tone_blocks, wait_display, wait_for, wait_port)
@@ -47,16 +45,6 @@ def spawn_cli(port, name, duration, extra=()):
 
 def live_pixels(what, rect, **kwargs):
     return t.live_pixels(what, rect, failed_shot="app-video-failed.png", **kwargs)
-
-
-def cli_summary(cli, timeout=15):
-    """Ends a CLI (SIGINT: it leaves politely) and reads its JSON summary."""
-    cli.send_signal(signal.SIGINT)
-    try:
-        out, _ = cli.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        fail("confab-cli did not finish")
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def main():

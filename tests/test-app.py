@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyatspi  # noqa: E402
 
 import confabapptest as t  # noqa: E402
-from confabapptest import (APP, BUTTONS, CLI, RELAY, checked, ctrl_d, fail, find, free_port,  # noqa: E402,F401
+from confabapptest import (bfind, press_menu_button, APP, BUTTONS, CLI, RELAY, checked, ctrl_d, fail, find, free_port,  # noqa: E402,F401
                            log, page, press, screenshot, sensitive, spawn, wait_display, wait_for,
                            wait_port, app_accessible, type_text, press_enter, resize_window)
 
@@ -33,12 +33,6 @@ T0 = [0.0]
 CONTROLS = ["Microphone", "Camera", "Share Screen", "Participants", "Chat", "Leave"]
 PANEL = (pyatspi.ROLE_PANEL,)
 LABEL = (pyatspi.ROLE_LABEL,)
-
-
-def bfind(root, name, roles=None, name_contains=False):
-    """find(), breadth first: the controls, toasts, popovers and dialogs sit
-    near the top of a tree whose hidden pages are deep."""
-    return find(root, name, roles, name_contains, breadth_first=True)
 
 
 def call_controls(root):
@@ -103,19 +97,6 @@ def chat_and_participants(root, port):
     time.sleep(0.5)
     screenshot("app-chat.png")
     return chat
-
-
-def press_menu_button(root, name):
-    """GTK 4.8 shows a GtkMenuButton as a button without actions holding the
-    toggle button that has them."""
-    outer = wait_for("the %s menu button" % name, lambda: bfind(root, name, BUTTONS), 30)
-    for i in range(outer.childCount):
-        inner = outer.getChildAtIndex(i)
-        if inner is not None and inner.getRole() in BUTTONS:
-            inner.queryAction().doAction(0)
-            return outer
-    outer.queryAction().doAction(0)
-    return outer
 
 
 def diagnostics(root):

@@ -16,6 +16,7 @@
 #include "confab-packet.h"
 #include "confab-peer-private.h"
 #include "confab-test-cli.h"
+#include "confab-test-peer.h"
 #include "confab-decode-pool.h"
 #include "confab-test-source.h"
 #include "confab-test-util.h"
@@ -138,31 +139,11 @@ wait_for_peers (ConfabCall *call, guint n, guint64 pictures, guint timeout_ms)
   return FALSE;
 }
 
-typedef struct
-{
-  guint64 received, keyframes, decoded, requests, gaps, unwanted, behind;
-} Counts;
-
 static void
-counts_take (ConfabPeer *peer, Counts *c)
-{
-  ConfabVideoJitterStats stats = { 0 };
-
-  g_assert_true (confab_peer_get_video_jitter_stats (peer, &stats));
-  c->received = confab_peer_get_video_frames (peer);
-  c->keyframes = confab_peer_get_video_keyframes (peer);
-  c->decoded = confab_peer_get_decoded_video_frames (peer);
-  c->requests = confab_peer_get_keyframe_requests_sent (peer);
-  c->gaps = stats.gaps;
-  c->unwanted = confab_peer_get_video_frames_unwanted (peer);
-  c->behind = confab_peer_get_video_frames_behind (peer);
-}
-
-static void
-take_all (GPtrArray *peers, Counts *counts)
+take_all (GPtrArray *peers, ConfabTestVideoCounts *counts)
 {
   for (guint i = 0; i < peers->len; i++)
-    counts_take (g_ptr_array_index (peers, i), &counts[i]);
+    confab_test_video_counts_take (g_ptr_array_index (peers, i), &counts[i]);
 }
 
 static void
@@ -173,7 +154,7 @@ test_several_peers (void)
   ConfabTestCli **clis = start_senders (relay, room, SENDERS, "18");
   g_autoptr (ConfabCall) call = join_receiver (relay, room, "viewer");
   Taker taker = { g_hash_table_new_full (NULL, NULL, NULL, g_free), 0, 0 };
-  Counts a[SENDERS], b[SENDERS], c[SENDERS], d[SENDERS];
+  ConfabTestVideoCounts a[SENDERS], b[SENDERS], c[SENDERS], d[SENDERS];
   GPtrArray *peers;
   ConfabPeer *hidden;
   gint64 main0, proc0, main1, proc1, wanted_at, key_at = -1;

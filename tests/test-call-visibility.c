@@ -10,34 +10,9 @@
 #include "confab-call.h"
 #include "confab-packet.h"
 #include "confab-test-cli.h"
+#include "confab-test-peer.h"
 #include "confab-test-util.h"
 #include "confab-ws-transport.h"
-
-typedef struct
-{
-  guint64 received;  /* video frames that arrived */
-  guint64 keyframes; /* of which key frames */
-  guint64 decoded;
-  guint64 requests; /* keyframe requests we sent */
-  guint64 gaps;
-  guint64 unwanted;
-  gint64 at_us;
-} Counts;
-
-static void
-counts_take (ConfabPeer *peer, Counts *c)
-{
-  ConfabVideoJitterStats stats = { 0 };
-
-  g_assert_true (confab_peer_get_video_jitter_stats (peer, &stats));
-  c->received = confab_peer_get_video_frames (peer);
-  c->keyframes = confab_peer_get_video_keyframes (peer);
-  c->decoded = confab_peer_get_decoded_video_frames (peer);
-  c->requests = confab_peer_get_keyframe_requests_sent (peer);
-  c->gaps = stats.gaps;
-  c->unwanted = confab_peer_get_video_frames_unwanted (peer);
-  c->at_us = g_get_monotonic_time ();
-}
 
 /* Whether the last video frame that arrived was a key frame: then the
  * decoder is current and showing the peer again needs no request. */
@@ -93,7 +68,7 @@ test_unwanted_decodes_key_frames_only (void)
   g_autoptr (GError) error = NULL;
   ConfabPeer *peer;
   guint64 session;
-  Counts a0, a1, b1, c1;
+  ConfabTestVideoCounts a0, a1, b1, c1;
   gint64 wanted_at, key_at = -1;
   gboolean last_was_key = FALSE;
 
@@ -112,9 +87,9 @@ test_unwanted_decodes_key_frames_only (void)
 
   /* Wanted (the default): every frame decoded. */
   spin (500);
-  counts_take (peer, &a0);
+  confab_test_video_counts_take (peer, &a0);
   spin (2000);
-  counts_take (peer, &a1);
+  confab_test_video_counts_take (peer, &a1);
   g_test_message ("wanted: %" G_GUINT64_FORMAT " received, %" G_GUINT64_FORMAT " decoded in %.1f s",
                   a1.received - a0.received, a1.decoded - a0.decoded, (a1.at_us - a0.at_us) / 1e6);
   g_assert_cmpuint (a1.received - a0.received, >=, 40);
@@ -124,7 +99,7 @@ test_unwanted_decodes_key_frames_only (void)
   /* Not wanted for 6 s (more than the sender's 5 s key frame interval). */
   confab_call_set_peer_video_wanted (call, session, FALSE);
   spin (6000);
-  counts_take (peer, &b1);
+  confab_test_video_counts_take (peer, &b1);
   g_test_message ("not wanted: %" G_GUINT64_FORMAT " received (%" G_GUINT64_FORMAT
                   " key), %" G_GUINT64_FORMAT " decoded, %" G_GUINT64_FORMAT
                   " skipped, %" G_GUINT64_FORMAT " requests, %" G_GUINT64_FORMAT " gaps",
@@ -161,12 +136,12 @@ test_unwanted_decodes_key_frames_only (void)
   g_assert_cmpint (key_at, >=, 0);
   g_assert_cmpint (key_at - wanted_at, <=, G_USEC_PER_SEC);
   g_assert_cmpuint (confab_peer_get_video_keyframes (peer), >, b1.keyframes);
-  counts_take (peer, &c1);
+  confab_test_video_counts_take (peer, &c1);
   spin (1000);
   {
-    Counts c2;
+    ConfabTestVideoCounts c2;
 
-    counts_take (peer, &c2);
+    confab_test_video_counts_take (peer, &c2);
     g_test_message ("then: %" G_GUINT64_FORMAT " received, %" G_GUINT64_FORMAT " decoded in %.1f s",
                     c2.received - c1.received, c2.decoded - c1.decoded,
                     (c2.at_us - c1.at_us) / 1e6);
