@@ -40,7 +40,11 @@ typedef struct
   ConfabVideoTakeFunc take;
   gpointer take_data;
 
-  ConfabVideoFrame *pending; /* newest picture not yet uploaded */
+  /* Pictures taken but not yet shown, oldest first: @next only while
+   * @pending waits for a render (two of one peer's pictures arrived inside
+   * one render interval); it is shown by the render after. */
+  ConfabVideoFrame *pending;
+  ConfabVideoFrame *next;
   GLuint textures[3];
   int texture_width; /* Y plane size the textures hold */
   int texture_height;
@@ -310,6 +314,41 @@ tile_upload (GridTile *tile, const ConfabVideoFrame *frame)
   tile->frames_shown++;
 }
 
+/* @frame (owned) taken for @tile. A tile on screen keeps a picture that has
+ * not been rendered yet as well, so every picture is shown even when two
+ * arrive between renders (arrival jitter; decoding on threads): at most two
+ * wait, a third drops the oldest. A hidden tile keeps only the newest. */
+static void
+tile_take (GridTile *tile, ConfabVideoFrame *frame, gboolean on_screen)
+{
+  if (tile->pending == NULL)
+    {
+      tile->pending = frame;
+      return;
+    }
+  if (!on_screen)
+    {
+      g_clear_pointer (&tile->next, confab_video_frame_unref);
+      confab_video_frame_unref (tile->pending);
+      tile->pending = frame;
+      return;
+    }
+  if (tile->next != NULL)
+    {
+      confab_video_frame_unref (tile->pending);
+      tile->pending = tile->next;
+    }
+  tile->next = frame;
+}
+
+/* The pending picture has been rendered: the waiting one is next. */
+static void
+tile_shown (GridTile *tile)
+{
+  confab_video_frame_unref (tile->pending);
+  tile->pending = g_steal_pointer (&tile->next);
+}
+
 static void
 update_avatar (GridTile *tile)
 {
@@ -349,7 +388,7 @@ on_gl_render (GtkGLArea *area, GdkGLContext *context, ConfabVideoGrid *self)
           gboolean had_picture = tile->has_picture;
 
           tile_upload (tile, tile->pending);
-          g_clear_pointer (&tile->pending, confab_video_frame_unref);
+          tile_shown (tile);
           if (!had_picture)
             update_avatar (tile);
         }
@@ -630,6 +669,7 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
   ConfabVideoGrid *self = CONFAB_VIDEO_GRID (widget);
   gint64 now = gdk_frame_clock_get_frame_time (clock);
   gboolean render = FALSE;
+  gboolean urgent = FALSE;
 
   for (guint i = 0; i < self->tiles->len; i++)
     {
@@ -645,17 +685,19 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
           if (frame != NULL && !frame_is_usable (frame))
             g_clear_pointer (&frame, confab_video_frame_unref);
           if (frame != NULL)
-            {
-              if (tile->pending != NULL)
-                confab_video_frame_unref (tile->pending);
-              tile->pending = frame;
-            }
+            tile_take (tile, frame, on_screen);
         }
       if (tile->pending != NULL && on_screen && tile->video_enabled)
-        render = TRUE;
+        {
+          render = TRUE;
+          if (tile->next != NULL)
+            urgent = TRUE;
+        }
     }
-  /* Pending pictures wait for the next tick when it is too soon. */
-  if (render && now - self->last_render_us >= MIN_RENDER_INTERVAL_US)
+  /* Pending pictures wait for the next tick when it is too soon, unless a
+   * newer one of the same tile already waits behind one: that one would be
+   * dropped by the next picture, so render now. */
+  if (render && (urgent || now - self->last_render_us >= MIN_RENDER_INTERVAL_US))
     {
       self->last_render_us = now;
       if (!self->cpu_path)
@@ -671,7 +713,7 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
           if (tile->pending == NULL || !tile_on_screen (tile) || !tile->video_enabled)
             continue;
           tile_convert (self, tile, tile->pending);
-          g_clear_pointer (&tile->pending, confab_video_frame_unref);
+          tile_shown (tile);
           if (!had_picture)
             update_avatar (tile);
         }
@@ -857,6 +899,7 @@ grid_tile_free (gpointer data)
   GridTile *tile = data;
 
   g_clear_pointer (&tile->pending, confab_video_frame_unref);
+  g_clear_pointer (&tile->next, confab_video_frame_unref);
   g_clear_object (&tile->texture);
   g_clear_pointer (&tile->sws, sws_freeContext);
   /* Textures go with the context (unrealize) or in confab_video_grid_remove(). */
@@ -969,9 +1012,7 @@ confab_video_grid_push_frame (ConfabVideoGrid *self, guint64 id, ConfabVideoFram
   if (tile == NULL || !tile->video_enabled || !frame_is_usable (frame))
     return;
   /* The tick renders it (on screen) or keeps it for later (hidden). */
-  if (tile->pending != NULL)
-    confab_video_frame_unref (tile->pending);
-  tile->pending = confab_video_frame_ref (frame);
+  tile_take (tile, confab_video_frame_ref (frame), tile_on_screen (tile));
 }
 
 void
@@ -988,6 +1029,7 @@ confab_video_grid_set_video_enabled (ConfabVideoGrid *self, guint64 id, gboolean
     {
       /* The next picture after the camera comes back, not a stale one. */
       g_clear_pointer (&tile->pending, confab_video_frame_unref);
+      g_clear_pointer (&tile->next, confab_video_frame_unref);
       g_clear_object (&tile->texture);
       tile->has_picture = FALSE;
     }
