@@ -36,8 +36,13 @@
 #define VOICE_MIN_POWER      (32768.0 * 32768.0 * 1e-5)    /* -50 dBFS, mean square */
 #define VOICE_MIN_POWER_ECHO (32768.0 * 32768.0 * 3.16e-5) /* -45 dBFS */
 #define MAX_DELAY_MS         500
-#define ALIGN_PERIOD         100 /* capture frames: 1 s */
-#define ALIGN_SLACK          3   /* frames: 30 ms */
+/* Microphone frames held back before the canceller sees them, when the
+ * reference does not lead the microphone by HOLD_BELOW_MS (see
+ * confab_audio_processing_process_capture()). */
+#define CAPTURE_HOLD  2
+#define HOLD_BELOW_MS 20
+#define ALIGN_PERIOD  100 /* capture frames: 1 s */
+#define ALIGN_SLACK   3   /* frames: 30 ms */
 
 GQuark
 confab_audio_processing_error_quark (void)
@@ -64,7 +69,7 @@ struct _ConfabAudioProcessing
   gint16 staging[FRAME];
   gsize staging_fill;
   gint64 staging_time_us;
-  gint64 next_play_us;               /* where the next sample follows on */
+  gint64 next_play_us;                /* where the next sample follows on */
   std::atomic<gint64> render_jump_us; /* largest |jump| since the last debug line */
 
   /* Shared: the ring, written by the render thread, read by the capture thread */
@@ -76,6 +81,10 @@ struct _ConfabAudioProcessing
   std::atomic<int> speaking;
 
   /* Capture thread */
+  gint16 held[CAPTURE_HOLD + 1][FRAME]; /* the last frames in, newest at held_next - 1 */
+  guint held_next;
+  guint hold; /* 0 or CAPTURE_HOLD, chosen with the first reference */
+  gboolean hold_chosen;
   webrtc::AudioFrame *capture_frame;
   webrtc::AudioFrame *render_frame;
   gboolean applied_enabled;
@@ -177,7 +186,7 @@ confab_audio_processing_new (ConfabAudioProcessingFlags flags, GError **error)
    * talker by 5-10 dB while both talked, moderate by 0-4 dB, and the echo
    * still goes 42-47 dB down alone, 31-38 dB while both talk. */
   err |=
-      apm->echo_cancellation ()->set_suppression_level (webrtc::EchoCancellation::kModerateSuppression);
+      apm->echo_cancellation ()->set_suppression_level (webrtc::EchoCancellation::kLowSuppression);
   err |= apm->echo_cancellation ()->enable_metrics (true);
   err |= apm->echo_cancellation ()->enable_delay_logging (true);
   err |= apm->noise_suppression ()->set_level (webrtc::NoiseSuppression::kHigh);
@@ -431,7 +440,27 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
   if (self->have_render)
     delay_ms = (int) CLAMP ((self->last_render_play_us - capture_time_us) / 1000, 0, MAX_DELAY_MS);
   apm->set_stream_delay_ms (delay_ms);
-  fill_frame (self->capture_frame, frame);
+  /* AEC1 compares each microphone frame with reference analysed at least
+   * ~10 ms before it (its far-end buffer never runs below one frame) and
+   * its own delay estimate cannot move the reference later than that. When
+   * the echo reaches the microphone as soon as the reference is analysed
+   * (a loopback or a virtual device in one PipeWire cycle: we tell it 0-5
+   * ms), the echo looked non-causal to it (its estimate -12 to -20 ms, all
+   * "poor") and it let most of the echo through (app-aec). Holding the
+   * microphone back two frames puts that echo inside its filter, at the
+   * price of 20 ms more latency; chosen once, with the first reference. */
+  if (self->have_render && !self->hold_chosen)
+    {
+      self->hold = delay_ms < HOLD_BELOW_MS ? CAPTURE_HOLD : 0;
+      self->hold_chosen = TRUE;
+    }
+  memcpy (self->held[self->held_next], frame, sizeof self->held[0]);
+  if (enabled)
+    fill_frame (self->capture_frame,
+                self->held[(self->held_next + CAPTURE_HOLD + 1 - self->hold) % (CAPTURE_HOLD + 1)]);
+  else
+    fill_frame (self->capture_frame, frame);
+  self->held_next = (self->held_next + 1) % (CAPTURE_HOLD + 1);
   apm->ProcessStream (self->capture_frame);
   /* Off means untouched, whatever the library did with a VAD-only chain. */
   if (enabled)
@@ -466,17 +495,19 @@ confab_audio_processing_process_capture (ConfabAudioProcessing *self,
       apm->echo_cancellation ()->GetDelayMetrics (&delay_median, &delay_std, &poor);
       g_debug ("ERLE %d dB, AEC delay %d ms (std %d, poor %.2f); told %d-%d ms; up to %u "
                "reference frames at once; capture times jumped up to %" G_GINT64_FORMAT " us, "
-               "reference times %" G_GINT64_FORMAT " us; reference minus capture frames so far %" G_GINT64_FORMAT
+               "reference times %" G_GINT64_FORMAT
+               " us; reference minus capture frames so far %" G_GINT64_FORMAT
                "; alignment skipped %" G_GUINT64_FORMAT ", added %" G_GUINT64_FORMAT,
                erle_db, delay_median, delay_std, poor, self->min_delay_ms, self->max_delay_ms,
                self->max_render_burst, self->max_capture_jump_us,
                self->render_jump_us.exchange (0, std::memory_order_relaxed),
-               (gint64) (self->stats.render_frames + analysed) - (gint64) (self->stats.capture_frames + 1),
+               (gint64) (self->stats.render_frames + analysed) -
+                   (gint64) (self->stats.capture_frames + 1),
                self->align_skipped, self->align_inserted);
       self->max_render_burst = 0;
       self->min_delay_ms = G_MAXINT;
-  self->align_min = G_MAXINT64;
-  self->align_max = G_MININT64;
+      self->align_min = G_MAXINT64;
+      self->align_max = G_MININT64;
       self->max_delay_ms = 0;
       self->max_capture_jump_us = 0;
     }

@@ -5,11 +5,15 @@
  * samples (the microphone's through its ConfabAudioProcessing first) and
  * wake the main context, which cuts or fills 20 ms frames.
  *
- * The streams are connected without PW_STREAM_FLAG_RT_PROCESS, so PipeWire
- * calls their process callbacks on the pw_thread_loop's thread (with its
- * lock held), not on the realtime data thread: the ~0.1 ms of echo
- * cancellation per 10 ms frame never delays the graph, and the playback's
- * echo reference only ever costs a copy (see confab-audio-processing.cc). */
+ * The streams are connected with PW_STREAM_FLAG_RT_PROCESS: PipeWire calls
+ * their process callbacks on its data thread, in the graph cycle that
+ * carries the samples. On the pw_thread_loop's thread (as before) they
+ * came late and out of step whenever that ordinary thread was starved (the
+ * app's GTK work on 2 cores): the echo reference and the microphone
+ * reached the canceller up to 2 frames apart, back and forth, and it let
+ * the echo through in bursts (app-aec). So the callbacks never block for
+ * long and never allocate: they copy, process 10 ms frames (~0.1-0.3 ms
+ * each) and wake the main context. */
 #define G_LOG_DOMAIN "confab-pipewire-audio"
 
 #include "confab-pipewire-audio.h"
@@ -211,9 +215,10 @@ audio_stream_start (AudioStream *s,
       return FALSE;
     }
   pw_stream_add_listener (s->stream, &s->listener, events, s);
-  res =
-      pw_stream_connect (s->stream, playback ? PW_DIRECTION_OUTPUT : PW_DIRECTION_INPUT, PW_ID_ANY,
-                         PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS, params, 1);
+  res = pw_stream_connect (
+      s->stream, playback ? PW_DIRECTION_OUTPUT : PW_DIRECTION_INPUT, PW_ID_ANY,
+      PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS | PW_STREAM_FLAG_RT_PROCESS, params,
+      1);
   confab_pipewire_unlock (pipewire);
   if (res < 0)
     {
@@ -317,33 +322,56 @@ stream_time (struct pw_stream *stream, gint64 *now_us, gint64 *queued_us)
   return (t.delay + (gint64) t.buffered) * G_USEC_PER_SEC * t.rate.num / t.rate.denom;
 }
 
+/* The samples a capture buffer holds (0 for one without data). */
+static guint32
+capture_buffer_bytes (struct pw_buffer *b, const void **pcm)
+{
+  struct spa_data *d = &b->buffer->datas[0];
+  guint32 offset;
+
+  if (d->data == NULL || d->chunk == NULL || d->maxsize == 0)
+    return 0;
+  offset = d->chunk->offset % d->maxsize;
+  *pcm = SPA_PTROFF (d->data, offset, const void);
+  return MIN (d->chunk->size, d->maxsize - offset) & ~1u;
+}
+
+#define CAPTURE_BATCH 8
+
 static void
 on_capture_process (void *data)
 {
   AudioStream *s = data;
   ConfabAudioCapture *self = SPA_CONTAINER_OF (s, ConfabAudioCapture, s);
-  struct pw_buffer *b;
-  gint64 now_us = 0, latency_us = 0, queued_us;
+  struct pw_buffer *batch[CAPTURE_BATCH];
+  guint n = 0, i;
+  gint64 now_us = 0, latency_us = 0, queued_us, after_us = 0;
 
   if (self->processing != NULL)
     latency_us = stream_time (s->stream, &now_us, &queued_us);
-  while ((b = pw_stream_dequeue_buffer (s->stream)) != NULL)
+  /* Normally one buffer per cycle; after a stall several, the last the
+   * newest: each is stamped by the samples that came after it. */
+  while (n < CAPTURE_BATCH && (batch[n] = pw_stream_dequeue_buffer (s->stream)) != NULL)
+    n++;
+  for (i = 0; i < n; i++)
     {
-      struct spa_data *d = &b->buffer->datas[0];
-      guint32 offset, size;
+      const void *pcm = NULL;
+      guint32 size = capture_buffer_bytes (batch[i], &pcm);
 
-      if (d->data != NULL && d->chunk != NULL && d->maxsize > 0)
-        {
-          offset = d->chunk->offset % d->maxsize;
-          size = MIN (d->chunk->size, d->maxsize - offset) & ~1u;
-          if (self->processing != NULL)
-            /* The newest sample of the cycle left the device latency_us ago. */
-            capture_process (self, SPA_PTROFF (d->data, offset, const gint16), size / 2,
-                             now_us - latency_us);
-          else
-            capture_write (s, SPA_PTROFF (d->data, offset, void), size);
-        }
-      pw_stream_queue_buffer (s->stream, b);
+      if (self->processing == NULL && size > 0)
+        capture_write (s, pcm, size);
+      after_us += (gint64) size / 2 * G_USEC_PER_SEC / CONFAB_AUDIO_SAMPLE_RATE;
+    }
+  for (i = 0; i < n; i++)
+    {
+      const void *pcm = NULL;
+      guint32 size = capture_buffer_bytes (batch[i], &pcm);
+
+      after_us -= (gint64) size / 2 * G_USEC_PER_SEC / CONFAB_AUDIO_SAMPLE_RATE;
+      if (self->processing != NULL && size > 0)
+        /* The newest sample of the cycle left the device latency_us ago. */
+        capture_process (self, pcm, size / 2, now_us - latency_us - after_us);
+      pw_stream_queue_buffer (s->stream, batch[i]);
     }
 }
 
@@ -486,8 +514,12 @@ struct _ConfabAudioPlayback
   AudioStream s;
   ConfabAudioFillFunc fill;
   gpointer fill_data;
-  gboolean started;                 /* PipeWire thread: data was queued once */
-  ConfabAudioProcessing *reference; /* owned; under the loop lock */
+  gboolean started; /* PipeWire thread: data was queued once */
+  /* Owned. The process callback runs on PipeWire's data thread, outside
+   * the loop lock: it raises reference_busy before it reads the pointer,
+   * and a replaced reference is released only once that is down again. */
+  ConfabAudioProcessing *reference;
+  gint reference_busy;
 };
 
 G_DEFINE_FINAL_TYPE (ConfabAudioPlayback, confab_audio_playback, G_TYPE_OBJECT)
@@ -497,6 +529,7 @@ on_playback_process (void *data)
 {
   AudioStream *s = data;
   ConfabAudioPlayback *self = SPA_CONTAINER_OF (s, ConfabAudioPlayback, s);
+  ConfabAudioProcessing *reference;
   struct pw_buffer *b;
   struct spa_data *d;
   guint32 index, want, take;
@@ -533,15 +566,18 @@ on_playback_process (void *data)
     }
   if (take > 0)
     self->started = TRUE;
-  if (self->reference != NULL)
+  g_atomic_int_set (&self->reference_busy, 1);
+  reference = g_atomic_pointer_get (&self->reference);
+  if (reference != NULL)
     {
       gint64 now_us, queued_us, latency_us = stream_time (s->stream, &now_us, &queued_us);
 
       /* Exactly what the speaker gets, heard after the device latency and
        * the buffers still queued ahead of this one. */
-      confab_audio_processing_push_render (self->reference, d->data, want / 2,
+      confab_audio_processing_push_render (reference, d->data, want / 2,
                                            now_us + latency_us + queued_us);
     }
+  g_atomic_int_set (&self->reference_busy, 0);
   d->chunk->offset = 0;
   d->chunk->stride = 2;
   d->chunk->size = want;
@@ -644,13 +680,14 @@ confab_audio_playback_set_echo_reference (ConfabAudioPlayback *self,
   g_return_if_fail (CONFAB_IS_AUDIO_PLAYBACK (self));
   if (processing != NULL)
     confab_audio_processing_ref (processing);
-  /* The process callback runs with the loop locked. */
-  confab_pipewire_lock (self->s.pipewire);
-  old = self->reference;
-  self->reference = processing;
-  confab_pipewire_unlock (self->s.pipewire);
-  if (old != NULL)
-    confab_audio_processing_unref (old);
+  old = g_atomic_pointer_exchange (&self->reference, processing);
+  if (old == NULL)
+    return;
+  /* A process call on the data thread may still be pushing into @old: it
+   * takes microseconds, so wait it out (bounded: 2 s). */
+  for (guint i = 0; i < 20000 && g_atomic_int_get (&self->reference_busy); i++)
+    g_usleep (100);
+  confab_audio_processing_unref (old);
 }
 
 guint64
