@@ -133,6 +133,7 @@ enum
   SIGNAL_RECONNECTING,
   SIGNAL_RECONNECTED,
   SIGNAL_MICROPHONE_PROBLEM,
+  SIGNAL_VIDEO_FRAME,
   N_SIGNALS
 };
 
@@ -564,6 +565,12 @@ end (ConfabCallSession *self, const GError *error)
   g_signal_emit (self, signals[SIGNAL_ENDED], 0, error);
 }
 
+static void
+on_video_frame (ConfabCall *call, ConfabPeer *peer, ConfabCallSession *self)
+{
+  g_signal_emit (self, signals[SIGNAL_VIDEO_FRAME], 0);
+}
+
 /* [confab] chat and reconnects, for the window (helper H's announced edit). */
 static void
 on_chat_message (ConfabCall *call,
@@ -824,6 +831,7 @@ start_call (ConfabCallSession *self,
   g_signal_connect_object (self->call, "peer-left", G_CALLBACK (on_peer_left), self, 0);
   g_signal_connect_object (self->call, "closed", G_CALLBACK (on_call_closed), self, 0);
   g_signal_connect_object (self->call, "chat-message", G_CALLBACK (on_chat_message), self, 0);
+  g_signal_connect_object (self->call, "video-frame", G_CALLBACK (on_video_frame), self, 0);
   g_signal_connect_object (transport, "reconnecting", G_CALLBACK (on_reconnecting), self, 0);
   g_signal_connect_object (transport, "resumed", G_CALLBACK (on_resumed), self, 0);
   confab_call_start (self->call);
@@ -1381,6 +1389,11 @@ confab_call_session_class_init (ConfabCallSessionClass *klass)
   signals[SIGNAL_MICROPHONE_PROBLEM] =
       g_signal_new ("microphone-problem", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                     NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /* Some peer's new picture waits in confab_call_session_take_video_frame():
+   * the grid's frame clock runs only while there are pictures to take. */
+  signals[SIGNAL_VIDEO_FRAME] =
+      g_signal_new ("video-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                    NULL, G_TYPE_NONE, 0);
 }
 
 static void

@@ -20,10 +20,16 @@
 /* Tiles not on screen (speaker view's hidden ones) take a picture this often,
  * so they are current when they come back; never uploaded while hidden. */
 #define HIDDEN_PULL_INTERVAL_US G_USEC_PER_SEC
-/* New pictures from several tiles are shown together at most 30 times a
+/* New pictures from several tiles are shown together at most ~30 times a
  * second: each render redraws the whole grid (and GTK the window), which on
- * a software renderer costs far more than the uploads. */
+ * a software renderer costs far more than the uploads. A render spends this
+ * much credit; credit grows with time up to two renders' worth, so a picture
+ * that came a frame late does not lock every later one a frame behind (a
+ * plain minimum interval did: with one 30 fps peer, after one late picture
+ * each render showed the previous picture while the newest waited, forever:
+ * a frame of latency and a frame clock that never stopped). */
 #define MIN_RENDER_INTERVAL_US (G_USEC_PER_SEC / 30 - 2000)
+#define MAX_RENDER_CREDIT_US   (2 * MIN_RENDER_INTERVAL_US)
 /* A tile must stay hidden this long before its video is no longer wanted
  * (decoded at key frames only): resizing, a flap sliding or the speaker
  * changing must not flap between the two. Showing is immediate. */
@@ -76,7 +82,8 @@ struct _ConfabVideoGrid
   GPtrArray *order; /* GridTile * scratch: speaker first in speaker view */
   guint tick_id;
   guint avatar_idle;
-  gint64 last_render_us; /* frame time of the last render for new pictures */
+  gint64 render_credit_us; /* see MIN_RENDER_INTERVAL_US */
+  gint64 credit_time_us;   /* frame time the credit was last brought up to */
   PixelPool *pool;
   ConfabCallSession *session; /* bound */
 
@@ -564,6 +571,18 @@ tile_convert (ConfabVideoGrid *self, GridTile *tile, const ConfabVideoFrame *fra
   int dst_stride[1];
 
   tile_picture_size (tile, frame->width, frame->height, scale, &video_w, &video_h);
+  /* Shown larger than it is: converted at its own size and scaled up when
+   * GSK composites it (pixman's bilinear, one pass with the copy into the
+   * window). libswscale's scaling up costs 12 times its plain conversion
+   * (640x360 to 930x520 BGR24: 0.97 ms; at its own size: 0.09 ms) and GTK
+   * then copies the 2.1 times larger picture into a cairo surface: per
+   * picture 1.46 ms of conversion, copies and compositing became 0.93 ms.
+   * Scaled down, libswscale stays (cairo's downscaling filter is slower). */
+  if (video_w >= frame->width && video_h >= frame->height)
+    {
+      video_w = frame->width;
+      video_h = frame->height;
+    }
   tile->sws =
       sws_getCachedContext (tile->sws, frame->width, frame->height, AV_PIX_FMT_YUV420P, video_w,
                             video_h, AV_PIX_FMT_BGR24, SWS_FAST_BILINEAR, NULL, NULL, NULL);
@@ -586,6 +605,31 @@ tile_convert (ConfabVideoGrid *self, GridTile *tile, const ConfabVideoFrame *fra
 }
 
 static void
+snapshot_letterbox (GtkSnapshot *snapshot,
+                    const graphene_rect_t *tile,
+                    float left,
+                    float top,
+                    float video_w,
+                    float video_h)
+{
+  const GdkRGBA black = { 0.0f, 0.0f, 0.0f, 1.0f };
+  float right = tile->size.width - left - video_w;
+  float bottom = tile->size.height - top - video_h;
+  float x = tile->origin.x, y = tile->origin.y;
+
+  if (top > 0)
+    gtk_snapshot_append_color (snapshot, &black, &GRAPHENE_RECT_INIT (x, y, tile->size.width, top));
+  if (bottom > 0)
+    gtk_snapshot_append_color (
+        snapshot, &black, &GRAPHENE_RECT_INIT (x, y + top + video_h, tile->size.width, bottom));
+  if (left > 0)
+    gtk_snapshot_append_color (snapshot, &black, &GRAPHENE_RECT_INIT (x, y + top, left, video_h));
+  if (right > 0)
+    gtk_snapshot_append_color (snapshot, &black,
+                               &GRAPHENE_RECT_INIT (x + left + video_w, y + top, right, video_h));
+}
+
+static void
 snapshot_tiles (ConfabVideoGrid *self, GtkSnapshot *snapshot)
 {
   int scale = gtk_widget_get_scale_factor (GTK_WIDGET (self));
@@ -605,16 +649,19 @@ snapshot_tiles (ConfabVideoGrid *self, GtkSnapshot *snapshot)
           gtk_snapshot_append_color (snapshot, &(GdkRGBA){ 0.14f, 0.14f, 0.16f, 1.0f }, &bounds);
           continue;
         }
-      gtk_snapshot_append_color (snapshot, &(GdkRGBA){ 0.0f, 0.0f, 0.0f, 1.0f }, &bounds);
-      /* The size tile_convert() gave the picture, so it is drawn pixel for
-       * pixel (a texture drawn at another size goes through cairo's slow
-       * scaling); until the next picture after a resize it is scaled. */
+      /* The size tile_convert() scaled a picture down to, so it is drawn
+       * pixel for pixel (cairo's downscaling is slow; after a resize, until
+       * the next picture, it is scaled); a picture shown larger than it is
+       * comes at its own size and GSK scales it up. */
       tile_picture_size (tile, tile->texture_width, tile->texture_height, scale, &device_w,
                          &device_h);
       video_w = (float) device_w / scale;
       video_h = (float) device_h / scale;
       left = (float) ((tile->rect.width * scale - device_w) / 2) / scale;
       top = (float) ((tile->rect.height * scale - device_h) / 2) / scale;
+      /* Black bars only where the picture leaves the tile uncovered, not a
+       * tile-sized fill under it. */
+      snapshot_letterbox (snapshot, &bounds, left, top, video_w, video_h);
       gtk_snapshot_save (snapshot);
       gtk_snapshot_translate (snapshot,
                               &GRAPHENE_POINT_INIT (tile->rect.x + left, tile->rect.y + top));
@@ -661,8 +708,12 @@ tile_on_screen (const GridTile *tile)
   return tile->rect.width > 0 && tile->rect.height > 0;
 }
 
-/* On the frame clock: take what is new from tiles on screen (hidden ones
- * rarely) and render only when something new will be shown. */
+/* On the frame clock while pictures arrive (wake_tick()): take what is new
+ * from tiles on screen (hidden ones rarely) and render only when something
+ * new will be shown. With nothing left waiting it stops, so a grid whose
+ * peers send no video costs no frame-clock cycles (a 60 Hz tick that found
+ * nothing cost the frame clock's work and, without a window manager, two X
+ * round trips per cycle). */
 static gboolean
 on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
 {
@@ -694,18 +745,19 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
             urgent = TRUE;
         }
     }
-  /* Pending pictures wait for the next tick when it is too soon, unless a
-   * newer one of the same tile already waits behind one: that one would be
-   * dropped by the next picture, so render now. */
-  if (render && (urgent || now - self->last_render_us >= MIN_RENDER_INTERVAL_US))
+  /* Pending pictures wait for a later tick when the render credit is short,
+   * unless a newer one of the same tile already waits behind one: that one
+   * would be dropped by the next picture, so render now. */
+  self->render_credit_us =
+      MIN (self->render_credit_us + MAX (now - self->credit_time_us, 0), MAX_RENDER_CREDIT_US);
+  self->credit_time_us = now;
+  if (render && (urgent || self->render_credit_us >= MIN_RENDER_INTERVAL_US))
     {
-      self->last_render_us = now;
+      self->render_credit_us =
+          MAX (self->render_credit_us - MIN_RENDER_INTERVAL_US, -MIN_RENDER_INTERVAL_US);
       if (!self->cpu_path)
-        {
-          gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
-          return G_SOURCE_CONTINUE;
-        }
-      for (guint i = 0; i < self->tiles->len; i++)
+        gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
+      for (guint i = 0; self->cpu_path && i < self->tiles->len; i++)
         {
           GridTile *tile = g_ptr_array_index (self->tiles, i);
           gboolean had_picture = tile->has_picture;
@@ -717,9 +769,20 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
           if (!had_picture)
             update_avatar (tile);
         }
-      gtk_widget_queue_draw (widget);
+      if (self->cpu_path)
+        gtk_widget_queue_draw (widget);
     }
-  return G_SOURCE_CONTINUE;
+  /* Still waiting: a picture held back by the render cap, or the second of
+   * a tile (shown on a later tick). */
+  for (guint i = 0; i < self->tiles->len; i++)
+    {
+      GridTile *tile = g_ptr_array_index (self->tiles, i);
+
+      if (tile->pending != NULL && tile_on_screen (tile) && tile->video_enabled)
+        return G_SOURCE_CONTINUE;
+    }
+  self->tick_id = 0;
+  return G_SOURCE_REMOVE;
 }
 
 /* ---- video demand: hidden tiles' video decoded at key frames only ---------------- */
@@ -860,14 +923,22 @@ confab_video_grid_get_video_wanted (ConfabVideoGrid *self, guint64 id)
   return tile != NULL && tile->wanted;
 }
 
+/* Runs the tick (for one frame-clock cycle at least) when it could find
+ * something: a picture arrived, a tile came on screen or was added, the
+ * window was mapped. */
+static void
+wake_tick (ConfabVideoGrid *self)
+{
+  if (self->tick_id == 0 && gtk_widget_get_mapped (GTK_WIDGET (self)) && self->tiles->len > 0)
+    self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), on_tick, NULL, NULL);
+}
+
 static void
 update_tick (ConfabVideoGrid *self)
 {
-  gboolean want = gtk_widget_get_mapped (GTK_WIDGET (self)) && self->tiles->len > 0;
-
-  if (want && self->tick_id == 0)
-    self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), on_tick, NULL, NULL);
-  else if (!want && self->tick_id != 0)
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)) && self->tiles->len > 0)
+    wake_tick (self);
+  else if (self->tick_id != 0)
     {
       gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->tick_id);
       self->tick_id = 0;
@@ -1013,6 +1084,7 @@ confab_video_grid_push_frame (ConfabVideoGrid *self, guint64 id, ConfabVideoFram
     return;
   /* The tick renders it (on screen) or keeps it for later (hidden). */
   tile_take (tile, confab_video_frame_ref (frame), tile_on_screen (tile));
+  wake_tick (self);
 }
 
 void
@@ -1034,6 +1106,7 @@ confab_video_grid_set_video_enabled (ConfabVideoGrid *self, guint64 id, gboolean
       tile->has_picture = FALSE;
     }
   update_avatar (tile);
+  wake_tick (self);
   gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
@@ -1269,7 +1342,10 @@ confab_video_grid_size_allocate (GtkWidget *widget, int width, int height, int b
         continue;
       /* Back on screen: take a picture at once rather than within a second. */
       if (!was_on_screen)
-        tile->last_pull_us = 0;
+        {
+          tile->last_pull_us = 0;
+          wake_tick (self);
+        }
       tile->avatar_size = CLAMP (rect.height / 2, 24, 160);
       if (tile->avatar_size != tile->avatar_size_set && self->avatar_idle == 0)
         self->avatar_idle = g_idle_add (apply_avatar_sizes, self);
@@ -1399,6 +1475,7 @@ confab_video_grid_bind_session (ConfabVideoGrid *self, ConfabCallSession *sessio
   g_signal_connect (session, "participant-removed", G_CALLBACK (on_participant_removed), self);
   g_signal_connect (session, "participant-changed", G_CALLBACK (on_participant_changed), self);
   g_signal_connect (session, "camera-frame", G_CALLBACK (on_camera_frame), self);
+  g_signal_connect_swapped (session, "video-frame", G_CALLBACK (wake_tick), self);
   g_signal_connect (session, "camera-changed", G_CALLBACK (on_camera_changed), self);
 }
 
