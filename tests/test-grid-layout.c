@@ -1,6 +1,8 @@
 /* test-grid-layout.c: the participant grid's arithmetic (ui/confab-grid-layout):
  * the largest 16:9 tiles for N participants in a window of any size, tiles
- * inside the area and apart, the speaker view, and sizes that leave no room. */
+ * inside the area and apart, the speaker view, and sizes that leave no room;
+ * when new pictures are rendered (the render pacer), against a model of the
+ * grid's frame clock and picture slots. */
 #define G_LOG_DOMAIN "test-grid-layout"
 
 #include "confab-grid-layout.h"
@@ -220,6 +222,197 @@ test_speaker (void)
   g_assert_cmpuint (confab_grid_layout_speaker (0, 800, 600, SPACING, 160, rects), ==, 0);
 }
 
+/* ---- render pacing ------------------------------------------------------------- */
+
+#define FRAME_US  16667 /* the frame clock at 60 Hz */
+#define MAX_TILES 9
+#define MAX_PICS  400
+
+/* The grid's tick as ConfabVideoGrid runs it: a picture that arrived is
+ * taken on the next frame; a tile keeps a pending picture and one after it
+ * (a third drops the oldest); pictures waiting are rendered when the pacer
+ * says so, or at once when a tile holds two. */
+typedef struct
+{
+  guint n_tiles;
+  guint n_pics;
+  gint64 arrival[MAX_TILES][MAX_PICS];
+  gint64 shown[MAX_TILES][MAX_PICS]; /* frame time rendered, -1 never */
+  int dropped;
+  guint renders;
+  guint ticks; /* frames on which the tick ran (it stops with nothing waiting) */
+  guint max_renders_per_second;
+} Sim;
+
+static void
+simulate (Sim *sim)
+{
+  ConfabRenderPacer pacer = { 0 };
+  int pending[MAX_TILES], next[MAX_TILES];
+  guint taken[MAX_TILES] = { 0 };
+  gint64 start = G_USEC_PER_SEC, end = 0;
+  GArray *render_times = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint t = 0; t < sim->n_tiles; t++)
+    {
+      pending[t] = next[t] = -1;
+      for (guint i = 0; i < sim->n_pics; i++)
+        {
+          sim->shown[t][i] = -1;
+          end = MAX (end, sim->arrival[t][i]);
+        }
+    }
+  sim->dropped = 0;
+  sim->renders = sim->ticks = 0;
+  for (gint64 now = start; now <= end + 10 * FRAME_US; now += FRAME_US)
+    {
+      gboolean waiting = FALSE, urgent = FALSE, woken = FALSE;
+
+      for (guint t = 0; t < sim->n_tiles; t++)
+        {
+          woken |= pending[t] >= 0;
+          while (taken[t] < sim->n_pics && sim->arrival[t][taken[t]] <= now)
+            {
+              int pic = (int) taken[t]++;
+
+              woken = TRUE;
+              if (pending[t] < 0)
+                pending[t] = pic;
+              else
+                {
+                  if (next[t] >= 0)
+                    {
+                      sim->dropped++;
+                      pending[t] = next[t];
+                    }
+                  next[t] = pic;
+                }
+            }
+          waiting |= pending[t] >= 0;
+          urgent |= next[t] >= 0;
+        }
+      if (!woken)
+        continue; /* the tick is not running: nothing arrived, nothing waits */
+      sim->ticks++;
+      if (!waiting || !confab_render_pacer_render (&pacer, now, urgent))
+        continue;
+      sim->renders++;
+      g_array_append_val (render_times, now);
+      for (guint t = 0; t < sim->n_tiles; t++)
+        if (pending[t] >= 0)
+          {
+            sim->shown[t][pending[t]] = now;
+            pending[t] = next[t];
+            next[t] = -1;
+          }
+    }
+  sim->max_renders_per_second = 0;
+  for (guint i = 0, j = 0; i < render_times->len; i++)
+    {
+      gint64 from = g_array_index (render_times, gint64, i);
+
+      while (j < render_times->len &&
+             g_array_index (render_times, gint64, j) < from + G_USEC_PER_SEC)
+        j++;
+      sim->max_renders_per_second = MAX (sim->max_renders_per_second, j - i);
+    }
+  g_array_unref (render_times);
+}
+
+/* The frame on which a picture that arrived at @arrival is taken. */
+static gint64
+take_frame (gint64 arrival)
+{
+  gint64 start = G_USEC_PER_SEC;
+
+  return start + (arrival - start + FRAME_US - 1) / FRAME_US * FRAME_US;
+}
+
+/* One 30 fps peer whose 10th picture comes 20 ms late: every picture is
+ * shown, and after the late one each is shown on the frame it is taken (the
+ * old minimum interval between renders kept every later picture a frame
+ * late, for good, and the frame clock running at 60 Hz). */
+static void
+test_pacer_one_peer_late_picture (void)
+{
+  Sim *sim = g_new0 (Sim, 1);
+
+  sim->n_tiles = 1;
+  sim->n_pics = 150;
+  for (guint i = 0; i < sim->n_pics; i++)
+    sim->arrival[0][i] =
+        G_USEC_PER_SEC + 1000 + (gint64) i * G_USEC_PER_SEC / 30 + (i == 10 ? 20000 : 0);
+  simulate (sim);
+  g_assert_cmpint (sim->dropped, ==, 0);
+  for (guint i = 0; i < sim->n_pics; i++)
+    {
+      g_assert_cmpint (sim->shown[0][i], >=, 0);
+      if (i > 11)
+        g_assert_cmpint (sim->shown[0][i], ==, take_frame (sim->arrival[0][i]));
+    }
+  /* One frame-clock cycle per picture, give or take the late one. */
+  g_assert_cmpuint (sim->ticks, <=, sim->n_pics + 2);
+  g_test_message ("%u pictures: %u renders, the tick ran on %u frames", sim->n_pics, sim->renders,
+                  sim->ticks);
+  g_free (sim);
+}
+
+/* Nine 30 fps peers at spread phases with +-6 ms of jitter for 10 s: at
+ * most ~30 renders in any second (two renders' worth of credit on top), no
+ * picture dropped, none waits more than two frames. */
+static void
+test_pacer_nine_peers (void)
+{
+  Sim *sim = g_new0 (Sim, 1);
+  GRand *rand = g_rand_new_with_seed (20261126);
+  gint64 worst = 0;
+
+  sim->n_tiles = 9;
+  sim->n_pics = 300;
+  for (guint t = 0; t < sim->n_tiles; t++)
+    for (guint i = 0; i < sim->n_pics; i++)
+      sim->arrival[t][i] = G_USEC_PER_SEC + 10000 + t * 3700 + (gint64) i * G_USEC_PER_SEC / 30 +
+                           g_rand_int_range (rand, -6000, 6001);
+  simulate (sim);
+  g_assert_cmpint (sim->dropped, ==, 0);
+  for (guint t = 0; t < sim->n_tiles; t++)
+    for (guint i = 0; i < sim->n_pics; i++)
+      {
+        g_assert_cmpint (sim->shown[t][i], >=, 0);
+        worst = MAX (worst, sim->shown[t][i] - take_frame (sim->arrival[t][i]));
+      }
+  g_test_message ("9 x %u pictures: %u renders (at most %u in a second), longest wait %.1f ms",
+                  sim->n_pics, sim->renders, sim->max_renders_per_second, worst / 1000.0);
+  g_assert_cmpint (worst, <=, 2 * FRAME_US);
+  g_assert_cmpuint (sim->max_renders_per_second, <=,
+                    G_USEC_PER_SEC / CONFAB_RENDER_COST_US + 1 +
+                        CONFAB_RENDER_MAX_CREDIT_US / CONFAB_RENDER_COST_US);
+  g_rand_free (rand);
+  g_free (sim);
+}
+
+/* The pacer alone: full credit at first, never more than two renders'
+ * worth, an urgent render goes through without credit. */
+static void
+test_pacer_credit (void)
+{
+  ConfabRenderPacer pacer = { 0 };
+  gint64 t = 5 * G_USEC_PER_SEC;
+
+  g_assert_true (confab_render_pacer_render (&pacer, t, FALSE));
+  g_assert_true (confab_render_pacer_render (&pacer, t, FALSE));
+  g_assert_false (confab_render_pacer_render (&pacer, t, FALSE));
+  g_assert_true (confab_render_pacer_render (&pacer, t, TRUE));
+  /* A minute idle still buys only two renders. */
+  t += 60 * G_USEC_PER_SEC;
+  g_assert_true (confab_render_pacer_render (&pacer, t, FALSE));
+  g_assert_true (confab_render_pacer_render (&pacer, t, FALSE));
+  g_assert_false (confab_render_pacer_render (&pacer, t, FALSE));
+  /* A frame clock that goes backwards adds nothing. */
+  g_assert_false (confab_render_pacer_render (&pacer, t - G_USEC_PER_SEC, FALSE));
+  g_assert_true (confab_render_pacer_render (&pacer, t + CONFAB_RENDER_COST_US, FALSE));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -230,5 +423,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/grid-layout/last-row-centred", test_last_row_centred);
   g_test_add_func ("/ui/grid-layout/degenerate", test_degenerate);
   g_test_add_func ("/ui/grid-layout/speaker", test_speaker);
+  g_test_add_func ("/ui/render-pacer/credit", test_pacer_credit);
+  g_test_add_func ("/ui/render-pacer/one-peer-late-picture", test_pacer_one_peer_late_picture);
+  g_test_add_func ("/ui/render-pacer/nine-peers", test_pacer_nine_peers);
   return g_test_run ();
 }

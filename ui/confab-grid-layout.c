@@ -173,3 +173,18 @@ confab_grid_layout_speaker (
   shown = 1 + n_strip;
   return shown;
 }
+
+gboolean
+confab_render_pacer_render (ConfabRenderPacer *pacer, gint64 now_us, gboolean urgent)
+{
+  if (pacer->time_us == 0)
+    pacer->credit_us = CONFAB_RENDER_MAX_CREDIT_US;
+  else
+    pacer->credit_us =
+        MIN (pacer->credit_us + MAX (now_us - pacer->time_us, 0), CONFAB_RENDER_MAX_CREDIT_US);
+  pacer->time_us = now_us;
+  if (!urgent && pacer->credit_us < CONFAB_RENDER_COST_US)
+    return FALSE;
+  pacer->credit_us = MAX (pacer->credit_us - CONFAB_RENDER_COST_US, -CONFAB_RENDER_COST_US);
+  return TRUE;
+}

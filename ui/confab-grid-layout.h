@@ -58,4 +58,26 @@ void confab_grid_layout_place (const ConfabGridLayout *layout,
 guint confab_grid_layout_speaker (
     guint n_tiles, int width, int height, int spacing, int min_strip_width, ConfabGridRect *rects);
 
+/* When the grid renders new pictures. Each render redraws the grid (and
+ * GTK the window), which on a software renderer costs far more than the
+ * pictures' uploads, so pictures from several tiles are shown together, at
+ * most ~30 renders a second on average: a render spends
+ * CONFAB_RENDER_COST_US of credit, credit grows with time up to two
+ * renders' worth. A plain minimum interval between renders locked a 30 fps
+ * peer a frame behind for good after one late picture (each render showed
+ * the previous picture while the newest waited for the interval). */
+#define CONFAB_RENDER_COST_US       (G_USEC_PER_SEC / 30 - 2000)
+#define CONFAB_RENDER_MAX_CREDIT_US (2 * CONFAB_RENDER_COST_US)
+
+typedef struct
+{
+  gint64 credit_us;
+  gint64 time_us; /* frame time the credit was last brought up to; 0 = never */
+} ConfabRenderPacer;
+
+/* At frame time @now_us, with pictures waiting: whether to render them now
+ * (spending the credit). @urgent (a tile already holds a second picture,
+ * which the next one would drop) renders at once, credit or not. */
+gboolean confab_render_pacer_render (ConfabRenderPacer *pacer, gint64 now_us, gboolean urgent);
+
 G_END_DECLS

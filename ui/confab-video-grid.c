@@ -20,16 +20,6 @@
 /* Tiles not on screen (speaker view's hidden ones) take a picture this often,
  * so they are current when they come back; never uploaded while hidden. */
 #define HIDDEN_PULL_INTERVAL_US G_USEC_PER_SEC
-/* New pictures from several tiles are shown together at most ~30 times a
- * second: each render redraws the whole grid (and GTK the window), which on
- * a software renderer costs far more than the uploads. A render spends this
- * much credit; credit grows with time up to two renders' worth, so a picture
- * that came a frame late does not lock every later one a frame behind (a
- * plain minimum interval did: with one 30 fps peer, after one late picture
- * each render showed the previous picture while the newest waited, forever:
- * a frame of latency and a frame clock that never stopped). */
-#define MIN_RENDER_INTERVAL_US (G_USEC_PER_SEC / 30 - 2000)
-#define MAX_RENDER_CREDIT_US   (2 * MIN_RENDER_INTERVAL_US)
 /* A tile must stay hidden this long before its video is no longer wanted
  * (decoded at key frames only): resizing, a flap sliding or the speaker
  * changing must not flap between the two. Showing is immediate. */
@@ -82,8 +72,7 @@ struct _ConfabVideoGrid
   GPtrArray *order; /* GridTile * scratch: speaker first in speaker view */
   guint tick_id;
   guint avatar_idle;
-  gint64 render_credit_us; /* see MIN_RENDER_INTERVAL_US */
-  gint64 credit_time_us;   /* frame time the credit was last brought up to */
+  ConfabRenderPacer pacer; /* when new pictures are rendered (~30/s at most) */
   PixelPool *pool;
   ConfabCallSession *session; /* bound */
 
@@ -748,13 +737,8 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
   /* Pending pictures wait for a later tick when the render credit is short,
    * unless a newer one of the same tile already waits behind one: that one
    * would be dropped by the next picture, so render now. */
-  self->render_credit_us =
-      MIN (self->render_credit_us + MAX (now - self->credit_time_us, 0), MAX_RENDER_CREDIT_US);
-  self->credit_time_us = now;
-  if (render && (urgent || self->render_credit_us >= MIN_RENDER_INTERVAL_US))
+  if (render && confab_render_pacer_render (&self->pacer, now, urgent))
     {
-      self->render_credit_us =
-          MAX (self->render_credit_us - MIN_RENDER_INTERVAL_US, -MIN_RENDER_INTERVAL_US);
       if (!self->cpu_path)
         gtk_gl_area_queue_render (GTK_GL_AREA (self->gl_area));
       for (guint i = 0; self->cpu_path && i < self->tiles->len; i++)
