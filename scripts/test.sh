@@ -32,7 +32,7 @@ meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
 
 meson test -C build --setup=valgrind --print-errorlogs --num-processes 2 \
     proto invite wt-h3 relay relay-nats jitter-buffer media call quality lip-sync chat \
-    rooms grid-layout aec record || status=1
+    rooms grid-layout picture-scaler aec record || status=1
 
 ./fuzz/run-short.sh || status=1
 
