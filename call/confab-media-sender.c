@@ -352,8 +352,17 @@ thread_scale (ConfabMediaSender *self, const ConfabVideoFrame *frame, int width,
                             height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
   if (self->sws == NULL)
     return NULL;
-  sws_scale (self->sws, (const guint8 *const *) frame->planes, frame->strides, 0, frame->height,
-             self->scaled->planes, self->scaled->strides);
+  {
+    /* libswscale reads four planes' pointers and strides (the fourth: alpha). */
+    const guint8 *const src[4] = { frame->planes[0], frame->planes[1], frame->planes[2], NULL };
+    const int src_strides[4] = { frame->strides[0], frame->strides[1], frame->strides[2], 0 };
+    guint8 *const dst[4] = { self->scaled->planes[0], self->scaled->planes[1],
+                             self->scaled->planes[2], NULL };
+    const int dst_strides[4] = { self->scaled->strides[0], self->scaled->strides[1],
+                                 self->scaled->strides[2], 0 };
+
+    sws_scale (self->sws, src, src_strides, 0, frame->height, dst, dst_strides);
+  }
   self->scaled->pts_us = frame->pts_us;
   return self->scaled;
 }

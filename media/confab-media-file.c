@@ -331,8 +331,16 @@ convert_showing (ConfabMediaFile *self, GError **error)
                        av_get_pix_fmt_name (src->format));
           return FALSE;
         }
-      sws_scale (self->sws, (const uint8_t *const *) src->data, src->linesize, 0, src->height,
-                 self->current->planes, self->current->strides);
+      {
+        /* libswscale reads four planes' pointers and strides (the fourth: alpha). */
+        guint8 *const dst[4] = { self->current->planes[0], self->current->planes[1],
+                                 self->current->planes[2], NULL };
+        const int dst_strides[4] = { self->current->strides[0], self->current->strides[1],
+                                     self->current->strides[2], 0 };
+
+        sws_scale (self->sws, (const uint8_t *const *) src->data, src->linesize, 0, src->height,
+                   dst, dst_strides);
+      }
     }
   self->current_handed_out = FALSE;
   return TRUE;
