@@ -537,8 +537,8 @@ fit_picture (int width, int height, int w, int h, int *video_w, int *video_h)
  * an odd width 3-5 times slower than to the even width one pixel less (640x360
  * to 225 wide 0.41 ms, to 226 wide 0.09 ms; 305: 0.68 / 306: 0.15 ms), and
  * scaling in YUV to an odd height leaves the chroma planes a fraction of a
- * row (confab_picture_scaler_convert(): 464x261 0.28 ms, 464x260 0.13); the lost column or row
- * is letterbox. */
+ * row (confab_picture_scaler_convert(): 464x261 0.28 ms, 464x260 0.13); the
+ * lost column or row is letterbox. */
 static void
 tile_picture_size (
     const GridTile *tile, int width, int height, int scale, int *video_w, int *video_h)
@@ -698,6 +698,13 @@ tile_on_screen (const GridTile *tile)
   return tile->rect.width > 0 && tile->rect.height > 0;
 }
 
+/* A picture waits to be shown in @tile. */
+static gboolean
+tile_waiting (const GridTile *tile)
+{
+  return tile->pending != NULL && tile_on_screen (tile) && tile->video_enabled;
+}
+
 /* On the frame clock while pictures arrive (wake_tick()): take what is new
  * from tiles on screen (hidden ones rarely) and render only when something
  * new will be shown. With nothing left waiting it stops, so a grid whose
@@ -728,7 +735,7 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
           if (frame != NULL)
             tile_take (tile, frame, on_screen);
         }
-      if (tile->pending != NULL && on_screen && tile->video_enabled)
+      if (tile_waiting (tile))
         {
           render = TRUE;
           if (tile->next != NULL)
@@ -763,7 +770,7 @@ on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
     {
       GridTile *tile = g_ptr_array_index (self->tiles, i);
 
-      if (tile->pending != NULL && tile_on_screen (tile) && tile->video_enabled)
+      if (tile_waiting (tile))
         return G_SOURCE_CONTINUE;
     }
   self->tick_id = 0;
